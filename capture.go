@@ -1,0 +1,190 @@
+package sqlaudit
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+)
+
+// run is the path of every statement that is not a plain read: analyse it
+// (cached by text), then either pass it through untouched, refuse it, or
+// hand it to the dialect, which runs it together with its records.
+// fromStmt is set when a prepared statement runs, which must never return
+// driver.ErrSkip.
+func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
+	a := c.c.analysis(q)
+	switch a.kind {
+	case kindInsert, kindUpdate, kindDelete:
+		return c.runWrite(ctx, a, q, args, wantRows, fromStmt)
+	case kindUnsupported:
+		if err := c.admit(ctx, a); err != nil {
+			return nil, nil, err
+		}
+	}
+	res, rows, err := c.passThrough(ctx, q, args, wantRows, fromStmt)
+	c.after(a)
+	return res, rows, err
+}
+
+// after keeps the wrapper's state in step with what a pass-through
+// statement did: DDL makes the catalog stale, transaction control ends the
+// connection's transaction.
+func (c *conn) after(a *analysis) {
+	switch {
+	case a == nil:
+	case a.kind == kindDDL:
+		c.c.catalog.forget()
+	case a.kind == kindTxControl:
+		c.dc.txEnded()
+	}
+}
+
+func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
+	t, err := c.table(ctx, a.table)
+	switch {
+	case err != nil:
+		return nil, nil, stmtError(q, a.table.name, "reading the table's columns from the catalog failed", err)
+	case t == nil || !t.audited:
+		// A missing table is the database's error to report, in its words.
+		return c.passThrough(ctx, q, args, wantRows, fromStmt)
+	case t.isAudit:
+		return nil, nil, stmtError(q, t.display, "refused", ErrAuditTableWrite)
+	case len(t.key) == 0:
+		return nil, nil, stmtError(q, t.display, "cannot identify rows: add a primary key or exclude the table", ErrNoKey)
+	}
+	actor, metadata, err := who(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ex := &execution{ctx: ctx, c: c, a: a, t: t, query: q, args: args, actor: actor, metadata: metadata, wantRows: wantRows}
+	return c.c.dialect.run(ex)
+}
+
+// admit decides an unsupported statement: refused (policy Refuse, or any
+// write to the audit table), passed with a warning (policy Warn), or passed
+// silently when every table it writes is excluded from auditing.
+func (c *conn) admit(ctx context.Context, a *analysis) error {
+	audited := len(a.tables) == 0
+	for _, ref := range a.tables {
+		t, err := c.table(ctx, ref)
+		if err != nil {
+			return stmtError(a.text, ref.name, "reading the table's columns from the catalog failed", err)
+		}
+		if t == nil {
+			continue
+		}
+		if t.isAudit {
+			return stmtError(a.text, t.display, "refused", ErrAuditTableWrite)
+		}
+		audited = audited || t.audited
+	}
+	if !audited {
+		return nil
+	}
+	if c.c.opts.Unsupported == Warn {
+		c.c.log.WarnContext(ctx, "sqlaudit: statement runs unaudited", "reason", a.reason, "query", truncate(a.text))
+		return nil
+	}
+	return stmtError(a.text, "", "cannot audit "+a.reason, ErrUnsupported)
+}
+
+func truncate(q string) string {
+	if len(q) > 200 {
+		return q[:200] + "…"
+	}
+	return q
+}
+
+// passThrough runs q on the underlying connection untouched.
+func (c *conn) passThrough(ctx context.Context, q string, args []driver.NamedValue, wantRows, fallback bool) (driver.Result, driver.Rows, error) {
+	if wantRows {
+		if qc, ok := c.raw.(driver.QueryerContext); ok && !fallback {
+			rows, err := qc.QueryContext(ctx, q, args)
+			return nil, rows, err
+		}
+		if !fallback {
+			return nil, nil, driver.ErrSkip
+		}
+		rows, err := c.rawQuery(ctx, q, args)
+		return nil, rows, err
+	}
+	if ex, ok := c.raw.(driver.ExecerContext); ok && !fallback {
+		res, err := ex.ExecContext(ctx, q, args)
+		return res, nil, err
+	}
+	if !fallback {
+		return nil, nil, driver.ErrSkip
+	}
+	res, err := c.rawExec(ctx, q, args)
+	return res, nil, err
+}
+
+// rawExec runs q on the underlying connection, preparing it when the driver
+// asks to (driver.ErrSkip), so the statement runs exactly once either way.
+func (c *conn) rawExec(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	if ex, ok := c.raw.(driver.ExecerContext); ok {
+		res, err := ex.ExecContext(ctx, q, args)
+		if !errors.Is(err, driver.ErrSkip) {
+			return res, err
+		}
+	}
+	st, err := c.rawPrepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if se, ok := st.(driver.StmtExecContext); ok {
+		return se.ExecContext(ctx, args)
+	}
+	return st.Exec(values(args)) //nolint:staticcheck // the driver offers nothing else
+}
+
+// rawQuery is rawExec for statements that return rows. A prepared fallback
+// statement is closed when its rows are.
+func (c *conn) rawQuery(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	if qc, ok := c.raw.(driver.QueryerContext); ok {
+		rows, err := qc.QueryContext(ctx, q, args)
+		if !errors.Is(err, driver.ErrSkip) {
+			return rows, err
+		}
+	}
+	st, err := c.rawPrepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	var rows driver.Rows
+	if sq, ok := st.(driver.StmtQueryContext); ok {
+		rows, err = sq.QueryContext(ctx, args)
+	} else {
+		rows, err = st.Query(values(args)) //nolint:staticcheck // the driver offers nothing else
+	}
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return stmtRows{Rows: rows, st: st}, nil
+}
+
+// stmtRows closes the statement behind the rows with them.
+type stmtRows struct {
+	driver.Rows
+	st driver.Stmt
+}
+
+func (r stmtRows) Close() error {
+	err := r.Rows.Close()
+	if cerr := r.st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// noRetry keeps database/sql from running a statement again: an
+// ErrBadConn that arrives after the statement was sent must not reach it
+// as ErrBadConn.
+func noRetry(err error) error {
+	if errors.Is(err, driver.ErrBadConn) {
+		return errors.New("sqlaudit: the connection broke after the statement was sent; its outcome is unknown (driver: bad connection)")
+	}
+	return err
+}

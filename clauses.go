@@ -1,0 +1,96 @@
+package sqlaudit
+
+import "strings"
+
+// sliceClauses cuts the SET, WHERE, RETURNING and INSERT body texts out of
+// a.text at their top-level keywords. The lexer guarantees that keywords
+// inside strings, comments and parentheses are never taken for clauses; the
+// parse tree is the cross-check: when the slices disagree with it, the
+// statement is refused rather than risk a mis-read predicate. It returns the
+// reason for refusing, or "".
+func sliceClauses(a *analysis, toks []token) string {
+	q := a.text
+	find := func(from int, word string) int {
+		for i := from; i < len(toks); i++ {
+			if toks[i].depth == 0 && toks[i].is(q, word) {
+				return i
+			}
+		}
+		return -1
+	}
+	end := len(q)
+	if ret := find(1, "RETURNING"); ret >= 0 {
+		a.returningText = strings.TrimSpace(q[toks[ret].end:])
+		end = toks[ret].start
+	}
+	where := -1
+	switch a.kind {
+	case kindUpdate:
+		set := find(1, "SET")
+		if set < 0 {
+			return "cannot locate the SET clause"
+		}
+		setEnd := end
+		if where = find(set+1, "WHERE"); where >= 0 && toks[where].start < end {
+			setEnd = toks[where].start
+		}
+		if hasTopLevelFrom(q, toks[set+1:], setEnd) {
+			return "cannot separate the SET clause from a FROM clause"
+		}
+		a.setText = strings.TrimSpace(q[toks[set].end:setEnd])
+	case kindDelete:
+		where = find(1, "WHERE")
+	case kindInsert:
+		body := insertBodyStart(q, toks)
+		if body < 0 || toks[body].start > end {
+			return "cannot locate the inserted rows"
+		}
+		a.insertBody = strings.TrimSpace(q[toks[body].start:end])
+	}
+	if where >= 0 && toks[where].start < end {
+		a.whereText = strings.TrimSpace(q[toks[where].end:end])
+	}
+	if (a.whereText != "") != a.treeWhere || (a.returningText != "") != a.treeReturning {
+		return "the clauses found by the lexer disagree with the parse tree"
+	}
+	return ""
+}
+
+// hasTopLevelFrom reports a FROM keyword at depth 0 before end that is not
+// part of IS [NOT] DISTINCT FROM.
+func hasTopLevelFrom(q string, toks []token, end int) bool {
+	for i, t := range toks {
+		if t.start >= end {
+			return false
+		}
+		if t.depth == 0 && t.is(q, "FROM") && (i == 0 || !toks[i-1].is(q, "DISTINCT")) {
+			return true
+		}
+	}
+	return false
+}
+
+// insertBodyStart returns the index of the first token after
+// INSERT INTO name[.name…] [AS alias].
+func insertBodyStart(q string, toks []token) int {
+	i := 0
+	for i < len(toks) && !toks[i].is(q, "INTO") {
+		i++
+	}
+	i++
+	for i < len(toks) && (toks[i].kind == tokWord || toks[i].kind == tokIdent) {
+		i++
+		if i < len(toks) && toks[i].kind == tokPunct && toks[i].text(q) == "." {
+			i++
+			continue
+		}
+		break
+	}
+	if i+1 < len(toks) && toks[i].is(q, "AS") {
+		i += 2
+	}
+	if i >= len(toks) {
+		return -1
+	}
+	return i
+}

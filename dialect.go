@@ -1,0 +1,78 @@
+package sqlaudit
+
+import (
+	"context"
+	"database/sql/driver"
+)
+
+// Dialect is how one database is audited: its SQL lexing rules, catalog
+// queries, audit-table DDL and the way a write and its records are run. Its
+// methods are unexported; use PostgreSQL or SQLite. Nothing outside a
+// dialect's own file switches on the database.
+type Dialect interface {
+	lexStyle() lexStyle
+	// auditDDL returns the statements that create the audit table.
+	auditDDL(table string) []string
+	// connState returns the per-connection state the dialect needs, set up
+	// on a new connection.
+	connState(ctx context.Context, c *conn) (dialectConn, error)
+	// loadTable reads a table's columns and key from the catalog; a nil
+	// table with a nil error means the table does not exist.
+	loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error)
+	// run executes an audited write and writes its records in the same
+	// transaction. It returns rows when ex.wantRows, else a result.
+	run(ex *execution) (driver.Result, driver.Rows, error)
+}
+
+// dialectConn is a dialect's per-connection state.
+type dialectConn interface {
+	// fresh reports whether a catalog entry is still valid on this
+	// connection (SQLite compares the schema version).
+	fresh(ctx context.Context, t *tableInfo) bool
+	// txEnded is called when a transaction on the connection ended.
+	txEnded()
+}
+
+// execution is one audited statement on its way through a dialect.
+type execution struct {
+	ctx      context.Context
+	c        *conn
+	a        *analysis
+	t        *tableInfo
+	query    string // the statement text as the caller sent it
+	args     []driver.NamedValue
+	actor    any // string or nil
+	metadata any // JSON string or nil
+	wantRows bool
+}
+
+// DDL returns the SQL that creates the audit table named table for dialect
+// d, for migrations that own the schema (see Options.NoCreate).
+func DDL(d Dialect, table string) string {
+	var s string
+	for _, stmt := range d.auditDDL(table) {
+		s += stmt + ";\n"
+	}
+	return s
+}
+
+// result is the driver.Result of an audited statement.
+type result struct {
+	rows     int64
+	lastID   int64
+	hasLast  bool
+	lastNote string
+}
+
+func (r result) RowsAffected() (int64, error) { return r.rows, nil }
+
+func (r result) LastInsertId() (int64, error) {
+	if !r.hasLast {
+		return 0, driverError(r.lastNote)
+	}
+	return r.lastID, nil
+}
+
+type driverError string
+
+func (e driverError) Error() string { return string(e) }

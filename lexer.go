@@ -1,0 +1,337 @@
+package sqlaudit
+
+import (
+	"strconv"
+	"strings"
+)
+
+// tokKind classifies a lexical token. The lexer does not parse SQL; it only
+// knows where words, literals, comments and placeholders start and end, so
+// that statements can be split, sliced and renumbered without ever mistaking
+// the inside of a string or comment for SQL.
+type tokKind uint8
+
+const (
+	tokWord   tokKind = iota // keyword or bare identifier
+	tokIdent                 // quoted identifier ("x", `x`, [x])
+	tokString                // string, blob or bit literal, dollar-quoted body
+	tokNumber
+	tokParam // $1 (PostgreSQL); ?, ?NNN, :name, @name, $name (SQLite)
+	tokPunct // operators and punctuation, one token per character or operator run
+	tokSemicolon
+)
+
+type token struct {
+	kind       tokKind
+	start, end int   // byte offsets into the lexed text
+	depth      int16 // parenthesis/bracket depth at the token
+}
+
+// lexStyle selects the quoting and placeholder rules of one SQL dialect.
+type lexStyle uint8
+
+const (
+	stylePostgres lexStyle = iota
+	styleSQLite
+)
+
+// lex splits q into tokens, dropping whitespace and comments. It never fails:
+// an unterminated literal or comment runs to the end of the text, and the
+// real parser reports the error.
+func lex(q string, style lexStyle) []token {
+	toks := make([]token, 0, 32)
+	depth := int16(0)
+	for i := 0; i < len(q); {
+		c := q[i]
+		start := i
+		kind := tokPunct
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
+			i++
+			continue
+		case c == '-' && i+1 < len(q) && q[i+1] == '-':
+			for i < len(q) && q[i] != '\n' {
+				i++
+			}
+			continue
+		case c == '/' && i+1 < len(q) && q[i+1] == '*':
+			i = skipBlockComment(q, i, style == stylePostgres)
+			continue
+		case c == '\'':
+			i, kind = skipQuoted(q, i+1, '\'', false), tokString
+		case (c == 'e' || c == 'E') && style == stylePostgres && i+1 < len(q) && q[i+1] == '\'':
+			i, kind = skipQuoted(q, i+2, '\'', true), tokString
+		case (c == 'x' || c == 'X' || c == 'b' || c == 'B' || c == 'n' || c == 'N') && i+1 < len(q) && q[i+1] == '\'':
+			i, kind = skipQuoted(q, i+2, '\'', false), tokString
+		case c == '"':
+			i, kind = skipQuoted(q, i+1, '"', false), tokIdent
+		case c == '`' && style == styleSQLite:
+			i, kind = skipQuoted(q, i+1, '`', false), tokIdent
+		case c == '[' && style == styleSQLite:
+			i, kind = skipTo(q, i+1, ']'), tokIdent
+		case c == '$' && style == stylePostgres:
+			i, kind = lexDollar(q, i)
+		case (c == '?' || c == ':' || c == '@' || c == '$') && style == styleSQLite && isParamStart(q, i):
+			i, kind = skipParam(q, i+1), tokParam
+		case isIdentStart(c):
+			for i < len(q) && isIdentPart(q[i]) {
+				i++
+			}
+			kind = tokWord
+		case c >= '0' && c <= '9' || c == '.' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
+			i, kind = skipNumber(q, i), tokNumber
+		case c == ';':
+			i, kind = i+1, tokSemicolon
+		default:
+			i++
+		}
+		// An opening bracket belongs to the outer level, a closing one too.
+		d := depth
+		if kind == tokPunct {
+			switch {
+			case c == '(' || c == '[' && style == stylePostgres:
+				depth++
+			case (c == ')' || c == ']' && style == stylePostgres) && depth > 0:
+				depth--
+				d = depth
+			}
+		}
+		toks = append(toks, token{kind: kind, start: start, end: i, depth: d})
+	}
+	return toks
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+func isIdentPart(c byte) bool { return isIdentStart(c) || c >= '0' && c <= '9' || c == '$' }
+
+func skipBlockComment(q string, i int, nested bool) int {
+	level := 0
+	for i < len(q) {
+		switch {
+		case q[i] == '/' && i+1 < len(q) && q[i+1] == '*':
+			level++
+			i += 2
+			if !nested && level > 1 {
+				level = 1
+			}
+		case q[i] == '*' && i+1 < len(q) && q[i+1] == '/':
+			level--
+			i += 2
+			if level == 0 {
+				return i
+			}
+		default:
+			i++
+		}
+	}
+	return i
+}
+
+// skipQuoted returns the offset just past the closing quote; a doubled quote
+// is an escaped quote, and backslash escapes apply in PostgreSQL E'' strings.
+func skipQuoted(q string, i int, quote byte, backslash bool) int {
+	for i < len(q) {
+		switch {
+		case backslash && q[i] == '\\':
+			i += 2
+		case q[i] == quote && i+1 < len(q) && q[i+1] == quote:
+			i += 2
+		case q[i] == quote:
+			return i + 1
+		default:
+			i++
+		}
+	}
+	return len(q)
+}
+
+func skipTo(q string, i int, end byte) int {
+	if j := strings.IndexByte(q[i:], end); j >= 0 {
+		return i + j + 1
+	}
+	return len(q)
+}
+
+// lexDollar reads $1 parameters and $tag$…$tag$ dollar-quoted strings.
+func lexDollar(q string, i int) (int, tokKind) {
+	j := i + 1
+	if j < len(q) && q[j] >= '0' && q[j] <= '9' {
+		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+			j++
+		}
+		return j, tokParam
+	}
+	for j < len(q) && q[j] != '$' && isIdentPart(q[j]) {
+		j++
+	}
+	if j >= len(q) || q[j] != '$' {
+		return i + 1, tokPunct
+	}
+	tag := q[i : j+1]
+	if k := strings.Index(q[j+1:], tag); k >= 0 {
+		return j + 1 + k + len(tag), tokString
+	}
+	return len(q), tokString
+}
+
+func isParamStart(q string, i int) bool {
+	if q[i] == '?' {
+		return true
+	}
+	// ':name', '@name', '$name'; a '::' cast is not a parameter.
+	return i+1 < len(q) && isIdentStart(q[i+1]) && !(q[i] == ':' && i > 0 && q[i-1] == ':')
+}
+
+func skipParam(q string, i int) int {
+	for i < len(q) && isIdentPart(q[i]) {
+		i++
+	}
+	return i
+}
+
+func skipNumber(q string, i int) int {
+	for i < len(q) && (q[i] >= '0' && q[i] <= '9' || q[i] == '.' || q[i] == '_' ||
+		q[i] == 'e' || q[i] == 'E' || q[i] == 'x' || q[i] == 'X' ||
+		(q[i] >= 'a' && q[i] <= 'f') || (q[i] >= 'A' && q[i] <= 'F') ||
+		((q[i] == '+' || q[i] == '-') && (q[i-1] == 'e' || q[i-1] == 'E'))) {
+		i++
+	}
+	return i
+}
+
+// firstWord returns the first keyword of q, upper-cased only when it is one
+// of the few the read fast path needs; it allocates nothing.
+func firstWord(q string) string {
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(':
+			i++
+		case c == '-' && i+1 < len(q) && q[i+1] == '-':
+			for i < len(q) && q[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(q) && q[i+1] == '*':
+			i = skipBlockComment(q, i, true)
+		case isIdentStart(c):
+			j := i
+			for j < len(q) && isIdentPart(q[j]) {
+				j++
+			}
+			return q[i:j]
+		default:
+			return ""
+		}
+	}
+	return ""
+}
+
+// isPlainRead reports whether q is certainly a single read-only statement,
+// without lexing or allocating: it starts with SELECT, SHOW, VALUES or TABLE
+// and contains no semicolon (so no second statement can hide behind it). A
+// WITH query is not a plain read: its CTEs may write.
+func isPlainRead(q string) bool {
+	w := firstWord(q)
+	switch len(w) {
+	case 4:
+		if !strings.EqualFold(w, "SHOW") {
+			return false
+		}
+	case 5:
+		if !strings.EqualFold(w, "TABLE") {
+			return false
+		}
+	case 6:
+		if !strings.EqualFold(w, "SELECT") && !strings.EqualFold(w, "VALUES") {
+			return false
+		}
+	default:
+		return false
+	}
+	return strings.IndexByte(q, ';') < 0
+}
+
+func (t token) text(q string) string { return q[t.start:t.end] }
+
+func (t token) is(q, word string) bool {
+	return t.kind == tokWord && strings.EqualFold(q[t.start:t.end], word)
+}
+
+// splitStatements returns the statements of q, without their semicolons,
+// each as a sub-slice of tokens; empty statements are dropped.
+func splitStatements(toks []token) [][]token {
+	var out [][]token
+	begin := 0
+	for i, t := range toks {
+		if t.kind == tokSemicolon {
+			if i > begin {
+				out = append(out, toks[begin:i])
+			}
+			begin = i + 1
+		}
+	}
+	if begin < len(toks) {
+		out = append(out, toks[begin:])
+	}
+	return out
+}
+
+// sqliteParams rewrites SQLite placeholders to explicit ?NNN numbers, following
+// SQLite's own numbering (an anonymous ? takes the largest number so far plus
+// one; a named parameter keeps the number of its first appearance), and
+// returns the text for pg_query (with $NNN placeholders and double-quoted
+// identifiers), the text for SQLite (with ?NNN), and the names by number.
+func sqliteParams(q string, toks []token) (pgText, liteText string, names []string) {
+	var pg, lite strings.Builder
+	pg.Grow(len(q) + 8)
+	lite.Grow(len(q) + 8)
+	byName := map[string]int{}
+	max, last := 0, 0
+	for _, t := range toks {
+		pg.WriteString(q[last:t.start])
+		lite.WriteString(q[last:t.start])
+		last = t.end
+		s := t.text(q)
+		switch {
+		case t.kind == tokParam:
+			n := 0
+			switch {
+			case s == "?":
+				n = max + 1
+			case s[0] == '?':
+				n, _ = strconv.Atoi(s[1:])
+			default:
+				if k, ok := byName[s]; ok {
+					n = k
+				} else {
+					n = max + 1
+					byName[s] = n
+				}
+			}
+			if n > max {
+				max = n
+			}
+			for len(names) < n {
+				names = append(names, "")
+			}
+			if s[0] != '?' {
+				names[n-1] = s[1:]
+			}
+			pg.WriteString("$" + strconv.Itoa(n))
+			lite.WriteString("?" + strconv.Itoa(n))
+		case t.kind == tokIdent && (s[0] == '`' || s[0] == '['):
+			id := `"` + strings.ReplaceAll(s[1:len(s)-1], `"`, `""`) + `"`
+			pg.WriteString(id)
+			lite.WriteString(id)
+		default:
+			pg.WriteString(s)
+			lite.WriteString(s)
+		}
+	}
+	pg.WriteString(q[last:])
+	lite.WriteString(q[last:])
+	return pg.String(), lite.String(), names
+}

@@ -1,0 +1,288 @@
+package sqlaudit
+
+import (
+	"fmt"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+)
+
+// stmtKind is what the wrapper does with a statement.
+type stmtKind uint8
+
+const (
+	kindPassThrough stmtKind = iota // runs untouched: reads, SET, CALL …
+	kindInsert
+	kindUpdate
+	kindDelete
+	kindDDL         // runs untouched, then the catalog is forgotten
+	kindTxControl   // BEGIN, COMMIT, ROLLBACK … sent as text
+	kindUnsupported // writes, but cannot be audited: refused or warned by policy
+)
+
+// tableRef names a table as a statement wrote it (identifiers already folded
+// and unquoted by the parser).
+type tableRef struct {
+	schema, name string
+	alias        string
+	only         bool // UPDATE ONLY / DELETE FROM ONLY
+}
+
+// analysis describes one statement. It is built once per distinct statement
+// text and shared, read-only, by every connection of a connector.
+type analysis struct {
+	kind   stmtKind
+	text   string // the statement as it will run (SQLite: placeholders renumbered ?NNN)
+	table  tableRef
+	tables []tableRef // tables an unsupported statement writes, where known
+	reason string     // why a statement is kindUnsupported
+
+	// Clause texts, sliced from text without their keywords; "" when absent.
+	setText, whereText, returningText string
+	insertBody                        string // after INSERT INTO rel [AS alias], before RETURNING
+
+	setColumns []string // UPDATE: columns assigned by SET
+	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
+	// What the parse tree says the clauses are, to cross-check the slicing.
+	treeWhere, treeReturning bool
+	paramNames []string // SQLite: parameter name by number ("" for positional)
+}
+
+// writeKeywords are the first words of statements that may change rows; a
+// statement starting with one of them that the parser cannot read is refused,
+// never passed through unaudited.
+var writeKeywords = map[string]bool{
+	"INSERT": true, "UPDATE": true, "DELETE": true, "REPLACE": true, "UPSERT": true,
+	"MERGE": true, "TRUNCATE": true, "COPY": true, "WITH": true, "EXPLAIN": true, "EXECUTE": true,
+}
+
+var ddlKeywords = map[string]bool{
+	"CREATE": true, "ALTER": true, "DROP": true, "COMMENT": true, "GRANT": true, "REVOKE": true,
+}
+
+// analyse reads q with the real PostgreSQL parser. SQLite text is first
+// translated by the lexer (placeholders, identifier quotes, OR conflict
+// clauses) so that pg_query can check its structure; clause texts are always
+// sliced from the text the database will actually run.
+func analyse(q string, style lexStyle) *analysis {
+	toks := lex(q, style)
+	stmts := splitStatements(toks)
+	switch len(stmts) {
+	case 0:
+		return &analysis{kind: kindPassThrough, text: q}
+	case 1:
+		return analyseOne(q, stmts[0], style)
+	}
+	a := &analysis{kind: kindPassThrough, text: q}
+	for _, st := range stmts {
+		one := analyseOne(q[st[0].start:st[len(st)-1].end], nil, style)
+		switch one.kind {
+		case kindDDL:
+			a.kind = kindDDL
+		case kindTxControl, kindPassThrough:
+		default:
+			return unsupported(q, "several statements in one string, at least one of them writes; send them one at a time", one.table)
+		}
+	}
+	return a
+}
+
+func unsupported(q, reason string, tables ...tableRef) *analysis {
+	return &analysis{kind: kindUnsupported, text: q, reason: reason, tables: tables}
+}
+
+// analyseOne analyses a single statement; toks may be nil (it is then lexed).
+func analyseOne(q string, toks []token, style lexStyle) *analysis {
+	if toks == nil {
+		toks = lex(q, style)
+	}
+	q = q[toks[0].start:toks[len(toks)-1].end] // drop surrounding blanks and comments
+	pgText, text, names := q, q, []string(nil)
+	orMode := ""
+	if style == styleSQLite {
+		pgText, text, names = sqliteParams(q, lex(q, style))
+		pgText, orMode = stripConflictClause(pgText)
+	}
+	toks = lex(text, style)
+	first := strings.ToUpper(toks[0].text(text))
+	tree, err := pg.Parse(pgText)
+	if err != nil || len(tree.Stmts) != 1 {
+		if writeKeywords[first] {
+			return unsupported(text, fmt.Sprintf("the SQL parser cannot read it (%v)", err))
+		}
+		if ddlKeywords[first] {
+			return &analysis{kind: kindDDL, text: text}
+		}
+		return &analysis{kind: kindPassThrough, text: text}
+	}
+	a := classify(tree.Stmts[0].Stmt, text)
+	a.paramNames = names
+	switch orMode {
+	case "":
+	case "IGNORE":
+		a.orIgnore = true
+	case "REPLACE":
+		return unsupported(text, "OR REPLACE / REPLACE INTO deletes conflicting rows the wrapper cannot see", a.table)
+	default:
+		return unsupported(text, "OR "+orMode+" conflict clauses are not supported", a.table)
+	}
+	if a.kind == kindInsert || a.kind == kindUpdate || a.kind == kindDelete {
+		if reason := sliceClauses(a, toks); reason != "" {
+			return unsupported(text, reason, a.table)
+		}
+	}
+	return a
+}
+
+// stripConflictClause removes SQLite's INSERT OR x / UPDATE OR x and turns
+// REPLACE INTO into INSERT INTO, returning the mode it removed.
+func stripConflictClause(q string) (string, string) {
+	toks := lex(q, styleSQLite)
+	if len(toks) < 2 {
+		return q, ""
+	}
+	if toks[0].is(q, "REPLACE") {
+		return "INSERT" + q[toks[0].end:], "REPLACE"
+	}
+	if len(toks) >= 3 && (toks[0].is(q, "INSERT") || toks[0].is(q, "UPDATE")) && toks[1].is(q, "OR") {
+		return q[:toks[1].start] + q[toks[2].end:], strings.ToUpper(toks[2].text(q))
+	}
+	return q, ""
+}
+
+func rangeVar(rv *pg.RangeVar) tableRef {
+	t := tableRef{schema: rv.Schemaname, name: rv.Relname, only: !rv.Inh}
+	if rv.Alias != nil {
+		t.alias = rv.Alias.Aliasname
+	}
+	return t
+}
+
+// classify maps a parse tree to what the wrapper does with it.
+func classify(n *pg.Node, q string) *analysis {
+	a := &analysis{text: q}
+	switch s := n.Node.(type) {
+	case *pg.Node_InsertStmt:
+		return classifyInsert(a, s.InsertStmt)
+	case *pg.Node_UpdateStmt:
+		return classifyUpdate(a, s.UpdateStmt)
+	case *pg.Node_DeleteStmt:
+		return classifyDelete(a, s.DeleteStmt)
+	case *pg.Node_SelectStmt:
+		if hasWritingCTE(s.SelectStmt.WithClause) {
+			return unsupported(q, "a data-modifying WITH query inside a SELECT")
+		}
+		if s.SelectStmt.IntoClause != nil {
+			a.kind = kindDDL
+		}
+	case *pg.Node_TransactionStmt:
+		a.kind = kindTxControl
+	case *pg.Node_MergeStmt:
+		return unsupported(q, "MERGE", rangeVar(s.MergeStmt.Relation))
+	case *pg.Node_TruncateStmt:
+		var ts []tableRef
+		for _, r := range s.TruncateStmt.Relations {
+			ts = append(ts, rangeVar(r.GetRangeVar()))
+		}
+		return unsupported(q, "TRUNCATE", ts...)
+	case *pg.Node_CopyStmt:
+		if s.CopyStmt.IsFrom {
+			return unsupported(q, "COPY … FROM", rangeVar(s.CopyStmt.Relation))
+		}
+	case *pg.Node_ExecuteStmt:
+		return unsupported(q, "EXECUTE of a server-side prepared statement cannot be analysed")
+	case *pg.Node_ExplainStmt:
+		if explainAnalyzesWrite(s.ExplainStmt) {
+			return unsupported(q, "EXPLAIN ANALYZE executes the write")
+		}
+	case *pg.Node_CreateStmt, *pg.Node_AlterTableStmt, *pg.Node_DropStmt, *pg.Node_RenameStmt,
+		*pg.Node_IndexStmt, *pg.Node_CreateTableAsStmt, *pg.Node_ViewStmt, *pg.Node_CreateSchemaStmt,
+		*pg.Node_CreateTrigStmt, *pg.Node_CreateFunctionStmt, *pg.Node_CompositeTypeStmt,
+		*pg.Node_CreateEnumStmt, *pg.Node_CreateDomainStmt, *pg.Node_AlterDomainStmt:
+		a.kind = kindDDL
+	}
+	return a
+}
+
+func hasWritingCTE(w *pg.WithClause) bool {
+	if w == nil {
+		return false
+	}
+	for _, c := range w.Ctes {
+		switch c.GetCommonTableExpr().GetCtequery().GetNode().(type) {
+		case *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt, *pg.Node_MergeStmt:
+			return true
+		}
+	}
+	return false
+}
+
+func explainAnalyzesWrite(e *pg.ExplainStmt) bool {
+	switch e.Query.GetNode().(type) {
+	case *pg.Node_SelectStmt:
+		if !hasWritingCTE(e.Query.GetSelectStmt().WithClause) {
+			return false
+		}
+	case *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt, *pg.Node_MergeStmt:
+	default:
+		return false
+	}
+	for _, o := range e.Options {
+		d := o.GetDefElem()
+		if d != nil && strings.EqualFold(d.Defname, "analyze") {
+			if b := d.Arg.GetBoolean(); d.Arg == nil || b == nil || b.Boolval {
+				return true
+			}
+			if s := d.Arg.GetString_(); s != nil && !strings.EqualFold(s.Sval, "false") && !strings.EqualFold(s.Sval, "off") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {
+	a.table = rangeVar(s.Relation)
+	a.table.only = false
+	switch {
+	case s.WithClause != nil:
+		return unsupported(a.text, "INSERT with a WITH clause", a.table)
+	case s.OnConflictClause != nil && s.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE:
+		return unsupported(a.text, "INSERT … ON CONFLICT DO UPDATE", a.table)
+	case s.OnConflictClause != nil:
+		a.orIgnore = true
+	}
+	a.kind, a.treeReturning = kindInsert, len(s.ReturningList) > 0
+	return a
+}
+
+func classifyUpdate(a *analysis, s *pg.UpdateStmt) *analysis {
+	a.table = rangeVar(s.Relation)
+	switch {
+	case s.WithClause != nil:
+		return unsupported(a.text, "UPDATE with a WITH clause", a.table)
+	case len(s.FromClause) > 0:
+		return unsupported(a.text, "UPDATE … FROM", a.table)
+	case s.WhereClause.GetCurrentOfExpr() != nil:
+		return unsupported(a.text, "UPDATE … WHERE CURRENT OF", a.table)
+	}
+	for _, t := range s.TargetList {
+		a.setColumns = append(a.setColumns, t.GetResTarget().GetName())
+	}
+	a.kind, a.treeWhere, a.treeReturning = kindUpdate, s.WhereClause != nil, len(s.ReturningList) > 0
+	return a
+}
+
+func classifyDelete(a *analysis, s *pg.DeleteStmt) *analysis {
+	a.table = rangeVar(s.Relation)
+	switch {
+	case s.WithClause != nil:
+		return unsupported(a.text, "DELETE with a WITH clause", a.table)
+	case len(s.UsingClause) > 0:
+		return unsupported(a.text, "DELETE … USING", a.table)
+	case s.WhereClause.GetCurrentOfExpr() != nil:
+		return unsupported(a.text, "DELETE … WHERE CURRENT OF", a.table)
+	}
+	a.kind, a.treeWhere, a.treeReturning = kindDelete, s.WhereClause != nil, len(s.ReturningList) > 0
+	return a
+}
