@@ -125,7 +125,7 @@ func quoteIdent(s string) string {
 
 // quoteLiteral quotes a string literal; the doubled-quote form reads the same
 // in SQLite and in PostgreSQL with standard_conforming_strings (the default
-// since 9.1), and PostgreSQL's E'' form is used where backslashes occur.
+// since 9.1), and PostgreSQL's E” form is used where backslashes occur.
 func quoteLiteral(s string, backslashE bool) string {
 	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	if backslashE && strings.Contains(s, `\`) {

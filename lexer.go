@@ -131,7 +131,7 @@ func skipBlockComment(q string, i int, nested bool) int {
 }
 
 // skipQuoted returns the offset just past the closing quote; a doubled quote
-// is an escaped quote, and backslash escapes apply in PostgreSQL E'' strings.
+// is an escaped quote, and backslash escapes apply in PostgreSQL E” strings.
 func skipQuoted(q string, i int, quote byte, backslash bool) int {
 	for i < len(q) {
 		switch {
