@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the sqlaudit test command.
+#
+# Makes sure a PostgreSQL server is reachable, exports SQLAUDIT_PG_URL for it,
+# then runs:  go test -race -count=1 -timeout "$SQLAUDIT_TEST_TIMEOUT" <packages> [args...]
+#
+# Usage:
+#   ./scripts/test.sh                      # all packages (./...)
+#   ./scripts/test.sh -run TestX -v        # extra go test flags, appended after ./...
+#   ./scripts/test.sh ./auditpq -run TestX # first arg not a flag: it and the rest
+#                                          # replace ./... (go test [packages] [flags])
+#
+# PostgreSQL discovery, first that works wins:
+#   a) $SQLAUDIT_PG_URL, if set and the server answers (waits up to
+#      $SQLAUDIT_PG_WAIT seconds, default 10);
+#   b) a server on localhost:5432 that accepts user postgres without a password;
+#   c) an existing Debian cluster (pg_lsclusters), started with pg_ctlcluster if
+#      down, if it accepts user postgres without a password over TCP;
+#   d) a throwaway cluster: initdb (trust auth, user postgres) into a mktemp -d
+#      directory, started on a free port >= 55432 on 127.0.0.1, stopped and
+#      removed when this script exits. If initdb is missing and we are root with
+#      apt-get, the Debian "postgresql" package is installed first. As root the
+#      cluster runs as the system user "sqlaudit" (created if missing).
+#
+# Environment:
+#   SQLAUDIT_PG_URL            PostgreSQL URL to use (step a); always exported to go test.
+#   SQLAUDIT_PG_WAIT           seconds to wait for $SQLAUDIT_PG_URL to answer (default 10).
+#   SQLAUDIT_TEST_TIMEOUT      go test -timeout (default 30m).
+#   SQLAUDIT_FORCE_THROWAWAY=1 skip a)-c) and always use a throwaway cluster
+#                              (for testing this script, or for isolation).
+#
+# Exit status: go test's, or 1 (with a message) if no PostgreSQL could be had.
+
+set -euo pipefail
+
+log() { printf 'test.sh: %s\n' "$*" >&2; }
+die() {
+	printf 'test.sh: ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+# Run from the repository root, wherever we are called from.
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO_ROOT=$(pwd -P)
+
+# --- go ----------------------------------------------------------------------
+if ! command -v go >/dev/null 2>&1; then
+	if [ -x /usr/local/go/bin/go ]; then
+		export PATH="/usr/local/go/bin:$PATH"
+	else
+		die "'go' not found in PATH (nor /usr/local/go/bin). Install Go 1.26+ (https://go.dev/dl/) and put it on PATH."
+	fi
+fi
+
+# --- helpers -----------------------------------------------------------------
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Hide a password in a URL before printing it.
+mask_url() { printf '%s' "$1" | sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#'; }
+
+# Does a server answer at URL? (reachability only, no auth check)
+pg_answers_url() {
+	local url=$1
+	if have pg_isready; then
+		pg_isready -q -t 5 -d "$url" >/dev/null 2>&1
+	elif have psql; then
+		# Without pg_isready a failed login still proves nothing; treat any
+		# psql success as "answers", auth is checked separately.
+		PGCONNECT_TIMEOUT=5 psql -X -w -q -At -d "$url" -c 'SELECT 1' >/dev/null 2>&1
+	else
+		return 2 # cannot tell
+	fi
+}
+
+# Does a server answer on host:port?
+pg_answers_hostport() {
+	local host=$1 port=$2
+	if have pg_isready; then
+		pg_isready -q -t 3 -h "$host" -p "$port" >/dev/null 2>&1
+	else
+		(exec 3<>"/dev/tcp/$host/$port") >/dev/null 2>&1
+	fi
+}
+
+# Can we log in at URL and run a query? Falls back to reachability if no psql.
+pg_login_ok() {
+	local url=$1
+	if have psql; then
+		PGCONNECT_TIMEOUT=5 psql -X -w -q -At -d "$url" -c 'SELECT 1' >/dev/null 2>&1
+	else
+		pg_answers_url "$url"
+	fi
+}
+
+pg_server_version() {
+	have psql || return 0
+	PGCONNECT_TIMEOUT=5 psql -X -w -q -At -d "$1" -c 'SHOW server_version' 2>/dev/null || true
+}
+
+# --- cleanup -----------------------------------------------------------------
+THROWAWAY_DIR=""
+THROWAWAY_PGCTL=""
+# shellcheck disable=SC2317 # invoked via trap
+cleanup() {
+	local rc=$?
+	set +e
+	if [ -n "$THROWAWAY_DIR" ] && [ -d "$THROWAWAY_DIR" ]; then
+		if [ -n "$THROWAWAY_PGCTL" ] && [ -f "$THROWAWAY_DIR/data/postmaster.pid" ]; then
+			log "stopping throwaway PostgreSQL in $THROWAWAY_DIR"
+			as_pg_user "$THROWAWAY_PGCTL" -D "$THROWAWAY_DIR/data" -m immediate -w -t 30 stop >/dev/null 2>&1
+		fi
+		rm -rf "$THROWAWAY_DIR"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- (a) $SQLAUDIT_PG_URL ----------------------------------------------------
+try_env_url() {
+	[ -n "${SQLAUDIT_PG_URL:-}" ] || return 1
+	local url=$SQLAUDIT_PG_URL wait=${SQLAUDIT_PG_WAIT:-10} i=0 st=0
+	log "checking SQLAUDIT_PG_URL=$(mask_url "$url") (waiting up to ${wait}s)"
+	while :; do
+		st=0
+		pg_answers_url "$url" || st=$?
+		if [ "$st" -eq 0 ]; then break; fi
+		if [ "$st" -eq 2 ] && ! have pg_isready && ! have psql; then
+			log "WARNING: neither pg_isready nor psql found; using SQLAUDIT_PG_URL unchecked"
+			PG_URL=$url PG_SOURCE="SQLAUDIT_PG_URL (unchecked)"
+			return 0
+		fi
+		i=$((i + 1))
+		if [ "$i" -ge "$wait" ]; then
+			log "WARNING: SQLAUDIT_PG_URL=$(mask_url "$url") does not answer; trying other servers"
+			return 1
+		fi
+		sleep 1
+	done
+	if ! pg_login_ok "$url"; then
+		log "WARNING: SQLAUDIT_PG_URL=$(mask_url "$url") answers but login/query failed; trying other servers"
+		return 1
+	fi
+	PG_URL=$url PG_SOURCE="from SQLAUDIT_PG_URL"
+}
+
+# --- (b) localhost:5432 ------------------------------------------------------
+try_localhost() {
+	local url="postgres://postgres@localhost:5432/postgres?sslmode=disable"
+	pg_answers_hostport localhost 5432 || return 1
+	if ! pg_login_ok "$url"; then
+		log "a server answers on localhost:5432 but user postgres cannot log in without a password; skipping it"
+		return 1
+	fi
+	PG_URL=$url PG_SOURCE="server already running on localhost:5432"
+}
+
+# --- (c) existing Debian cluster ---------------------------------------------
+try_debian_cluster() {
+	have pg_lsclusters || return 1
+	local ver name port status rest url started
+	while read -r ver name port status rest; do
+		[ -n "$ver" ] || continue
+		url="postgres://postgres@localhost:$port/postgres?sslmode=disable"
+		started=0
+		if [[ $status != online* ]]; then
+			have pg_ctlcluster || continue
+			log "starting Debian cluster $ver/$name (port $port)"
+			if ! pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start >&2; then
+				log "could not start Debian cluster $ver/$name; skipping it"
+				continue
+			fi
+			started=1
+			local i
+			for i in 1 2 3 4 5 6 7 8 9 10; do
+				pg_answers_hostport localhost "$port" && break
+				sleep 1
+			done
+		fi
+		if pg_login_ok "$url"; then
+			PG_URL=$url PG_SOURCE="Debian cluster $ver/$name"
+			if [ "$started" = 1 ]; then
+				PG_SOURCE="$PG_SOURCE (started by this script, left running)"
+			fi
+			return 0
+		fi
+		log "Debian cluster $ver/$name (port $port): user postgres cannot log in over TCP without a password; skipping it"
+		if [ "$started" = 1 ]; then
+			log "stopping Debian cluster $ver/$name again"
+			pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" stop >&2 || true
+		fi
+	done < <(pg_lsclusters -h 2>/dev/null || true)
+	return 1
+}
+
+# --- (d) throwaway cluster ---------------------------------------------------
+PG_RUN_USER=""
+# Run a command as the unprivileged cluster owner (root), or directly (non-root).
+as_pg_user() {
+	if [ -z "$PG_RUN_USER" ]; then
+		"$@"
+	elif have runuser; then
+		runuser -u "$PG_RUN_USER" -- "$@"
+	else
+		su "$PG_RUN_USER" -s /bin/sh -c "$(printf '%q ' "$@")"
+	fi
+}
+
+find_initdb() {
+	local c
+	if have initdb; then
+		command -v initdb
+		return 0
+	fi
+	# Newest version first.
+	c=$(printf '%s\n' /usr/lib/postgresql/*/bin/initdb | sort -V -r |
+		while read -r f; do [ -x "$f" ] && echo "$f" && break; done || true)
+	[ -n "$c" ] || return 1
+	echo "$c"
+}
+
+free_port() {
+	local p
+	for ((p = 55432; p < 55632; p++)); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+start_throwaway() {
+	local initdb pgctl bindir port dir url
+	if ! initdb=$(find_initdb); then
+		if [ "$(id -u)" = 0 ] && have apt-get; then
+			log "initdb not found; installing PostgreSQL with apt-get (this takes a while)"
+			apt-get update -q >&2 || die "apt-get update failed"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 ||
+				die "apt-get install postgresql failed"
+			initdb=$(find_initdb) || die "postgresql installed but initdb still not found (looked in PATH and /usr/lib/postgresql/*/bin)"
+		else
+			die "no PostgreSQL available: SQLAUDIT_PG_URL unset/unreachable, nothing on localhost:5432, no usable Debian cluster, and initdb not found (PATH, /usr/lib/postgresql/*/bin). Install PostgreSQL (e.g. apt-get install postgresql) or set SQLAUDIT_PG_URL."
+		fi
+	fi
+	bindir=$(dirname "$initdb")
+	if [ -x "$bindir/pg_ctl" ]; then
+		pgctl=$bindir/pg_ctl
+	elif have pg_ctl; then
+		pgctl=$(command -v pg_ctl)
+	else
+		die "found $initdb but no pg_ctl next to it or in PATH"
+	fi
+
+	if [ "$(id -u)" = 0 ]; then
+		# initdb and postgres refuse to run as root.
+		PG_RUN_USER=sqlaudit
+		if ! id -u "$PG_RUN_USER" >/dev/null 2>&1; then
+			log "creating system user '$PG_RUN_USER' to own the throwaway cluster"
+			useradd -r -m -s /bin/sh "$PG_RUN_USER" >&2 || die "useradd $PG_RUN_USER failed (initdb cannot run as root)"
+		fi
+		dir=$(mktemp -d /tmp/sqlaudit-pg.XXXXXX)
+		THROWAWAY_DIR=$dir
+		chown "$PG_RUN_USER" "$dir"
+	else
+		dir=$(mktemp -d "${TMPDIR:-/tmp}/sqlaudit-pg.XXXXXX")
+		THROWAWAY_DIR=$dir
+	fi
+	chmod 700 "$dir"
+
+	port=$(free_port) || die "no free TCP port in 55432-55631 for the throwaway PostgreSQL"
+	log "creating throwaway PostgreSQL cluster with $initdb in $dir (port $port)"
+	if ! (cd "$dir" && as_pg_user "$initdb" -D "$dir/data" --auth=trust --username=postgres \
+		--encoding=UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1); then
+		cat "$dir/initdb.log" >&2 || true
+		die "initdb failed (log above)"
+	fi
+	THROWAWAY_PGCTL=$pgctl
+	if ! (cd "$dir" && as_pg_user "$pgctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+		-o "-k '$dir' -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+		start >/dev/null 2>&1); then
+		cat "$dir/postgres.log" >&2 || true
+		die "pg_ctl start failed (server log above)"
+	fi
+	url="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	if ! pg_login_ok "$url"; then
+		cat "$dir/postgres.log" >&2 || true
+		die "throwaway PostgreSQL started but cannot connect to $url"
+	fi
+	PG_URL=$url PG_SOURCE="throwaway cluster in $dir (removed on exit)"
+}
+
+# --- discovery ---------------------------------------------------------------
+PG_URL="" PG_SOURCE=""
+if [ "${SQLAUDIT_FORCE_THROWAWAY:-}" = 1 ]; then
+	log "SQLAUDIT_FORCE_THROWAWAY=1: skipping SQLAUDIT_PG_URL, localhost:5432 and Debian clusters"
+	start_throwaway
+elif try_env_url || try_localhost || try_debian_cluster; then
+	:
+else
+	start_throwaway
+fi
+[ -n "$PG_URL" ] || die "no PostgreSQL server could be found or started"
+export SQLAUDIT_PG_URL=$PG_URL
+
+ver=$(pg_server_version "$PG_URL")
+log "using PostgreSQL${ver:+ $ver}: $(mask_url "$PG_URL") — $PG_SOURCE"
+
+# --- go test -----------------------------------------------------------------
+timeout=${SQLAUDIT_TEST_TIMEOUT:-30m}
+if [ "$#" -gt 0 ] && [[ $1 != -* ]]; then
+	set -- go test -race -count=1 -timeout "$timeout" "$@"
+else
+	set -- go test -race -count=1 -timeout "$timeout" ./... "$@"
+fi
+log "running (in $REPO_ROOT): $*"
+rc=0
+"$@" || rc=$?
+if [ "$rc" -eq 0 ]; then
+	log "go test passed"
+else
+	log "go test failed (exit $rc)"
+fi
+exit "$rc"

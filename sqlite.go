@@ -1,0 +1,235 @@
+package sqlaudit
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+
+	"strings"
+)
+
+// SQLite audits SQLite through mattn/go-sqlite3. SQLite runs one writer at a
+// time, so reading the old rows, running the statement and writing the
+// records inside one transaction (the caller's, under a savepoint, or the
+// wrapper's own BEGIN IMMEDIATE) is exact. Old rows are copied into a
+// per-connection TEMP table, set-based; records are inserted through a TEMP
+// view whose INSTEAD OF trigger writes the audit table, which leaves the
+// connection's last_insert_rowid() as the caller's statement set it.
+var SQLite Dialect = sqliteDialect{}
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) lexStyle() lexStyle { return styleSQLite }
+
+func (sqliteDialect) auditDDL(table string) []string {
+	return []string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_id       INTEGER NOT NULL,
+    occurred_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    actor       TEXT,
+    action      TEXT    NOT NULL CHECK (action IN ('INSERT', 'UPDATE', 'DELETE')),
+    table_name  TEXT    NOT NULL,
+    row_key     TEXT    NOT NULL,
+    old_values  TEXT,
+    new_values  TEXT,
+    metadata    TEXT,
+    query       TEXT    NOT NULL
+)`}
+}
+
+const recordColumns = "tx_id, actor, action, table_name, row_key, old_values, new_values, metadata, query"
+
+// liteConn is the per-connection state: the transaction id of the records
+// written in the current transaction.
+type liteConn struct {
+	c    *conn
+	txID int64
+}
+
+func (sqliteDialect) connState(ctx context.Context, c *conn) (dialectConn, error) {
+	stmts := []string{
+		`CREATE TEMP VIEW IF NOT EXISTS _sqa_sink AS SELECT ` +
+			strings.ReplaceAll("NULL AS "+recordColumns, ", ", ", NULL AS "),
+		`CREATE TEMP TRIGGER IF NOT EXISTS _sqa_sink_insert INSTEAD OF INSERT ON _sqa_sink BEGIN INSERT INTO ` +
+			c.c.audit + ` (` + recordColumns + `) VALUES (` +
+			"NEW." + strings.ReplaceAll(recordColumns, ", ", ", NEW.") + `); END`,
+	}
+	for _, s := range stmts {
+		if _, err := c.rawExec(ctx, s, nil); err != nil {
+			return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
+		}
+	}
+	return &liteConn{c: c}, nil
+}
+
+// fresh compares the schema version the entry was read at with the
+// database's: SQLite bumps it on every schema change, by any process.
+func (lc *liteConn) fresh(ctx context.Context, t *tableInfo) bool {
+	v, err := lc.schemaVersion(ctx)
+	return err == nil && v == t.version
+}
+
+func (lc *liteConn) schemaVersion(ctx context.Context) (int64, error) {
+	rows, err := lc.c.queryAll(ctx, `PRAGMA schema_version`)
+	if err != nil || len(rows) == 0 {
+		return 0, err
+	}
+	v, _ := rows[0][0].(int64)
+	return v, nil
+}
+
+func (lc *liteConn) txEnded() { lc.txID = 0 }
+
+func (sqliteDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error) {
+	q := `SELECT schema, name, type, wr FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE AND schema <> 'temp'`
+	vals := []driver.Value{ref.name}
+	if ref.schema != "" {
+		q += ` AND schema = ?2 COLLATE NOCASE`
+		vals = append(vals, ref.schema)
+	}
+	rows, err := c.queryAll(ctx, q+` ORDER BY schema <> 'main' LIMIT 1`, named(vals...)...)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	t := &tableInfo{schema: asString(rows[0][0]), name: asString(rows[0][1])}
+	if asString(rows[0][2]) != "table" {
+		return t, nil // a view or virtual table: no key, refused as such
+	}
+	withoutRowid := rows[0][3] == int64(1)
+	t.quoted = quoteIdent(t.schema) + "." + quoteIdent(t.name)
+	t.display = t.name
+	if t.schema != "main" {
+		t.display = t.schema + "." + t.name
+	}
+	if t.version, err = c.dc.(*liteConn).schemaVersion(ctx); err != nil {
+		return nil, err
+	}
+	cols, err := c.queryAll(ctx, `SELECT name, pk FROM pragma_table_xinfo(?1, ?2) WHERE hidden <> 1 ORDER BY cid`, named(t.name, t.schema)...)
+	if err != nil {
+		return nil, err
+	}
+	pk := map[int64]string{}
+	for _, r := range cols {
+		t.columns = append(t.columns, asString(r[0]))
+		if n, _ := r[1].(int64); n > 0 {
+			pk[n] = asString(r[0])
+		}
+	}
+	for i := int64(1); i <= int64(len(pk)); i++ {
+		t.key = append(t.key, pk[i])
+	}
+	if len(t.key) == 0 && !withoutRowid {
+		t.key = []string{"rowid"} // documented fallback: the implicit rowid
+	}
+	return t, nil
+}
+
+// run executes an audited write in the caller's transaction (under a
+// savepoint) or in its own, and rolls everything back on any failure.
+func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
+	lc := ex.c.dc.(*liteConn)
+	if ex.a.kind == kindUpdate && setsKey(ex.a, ex.t) {
+		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that changes the primary key on SQLite", ErrUnsupported)
+	}
+	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return litePlanFor(ex) }).(*litePlan)
+	ex.args = sqliteArgs(ex.a, ex.args)
+	own := ex.c.autoCommit()
+	begin, commit, rollback := "SAVEPOINT _sqa", "RELEASE _sqa", "ROLLBACK TO _sqa; RELEASE _sqa"
+	if own {
+		lc.txID = 0
+		begin, commit, rollback = "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"
+	}
+	if _, err := ex.c.rawExec(ex.ctx, begin, nil); err != nil {
+		return nil, nil, err
+	}
+	res, rows, err := p.run(ex, lc)
+	if err == nil {
+		_, err = ex.c.rawExec(ex.ctx, commit, nil)
+	}
+	if err != nil {
+		ex.c.rawExec(context.WithoutCancel(ex.ctx), rollback, nil)
+		if own {
+			lc.txEnded()
+		}
+		return nil, nil, noRetry(err)
+	}
+	if own {
+		lc.txEnded()
+	}
+	return res, rows, nil
+}
+
+// autoCommit reports whether the connection is outside a transaction;
+// go-sqlite3 asks SQLite itself (sqlite3_get_autocommit).
+func (c *conn) autoCommit() bool {
+	if ac, ok := c.raw.(interface{ AutoCommit() bool }); ok {
+		return ac.AutoCommit()
+	}
+	return false
+}
+
+func setsKey(a *analysis, t *tableInfo) bool {
+	for _, s := range a.setColumns {
+		for _, k := range t.key {
+			if strings.EqualFold(s, k) || k == "rowid" && (strings.EqualFold(s, "oid") || strings.EqualFold(s, "_rowid_")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sqliteArgs binds the caller's arguments to the ?NNN numbers the analysis
+// gave every placeholder: a named argument (sql.Named) goes to the number of
+// its :name, @name or $name, a positional one to its ordinal.
+func sqliteArgs(a *analysis, args []driver.NamedValue) []driver.NamedValue {
+	hasNamed := false
+	for _, arg := range args {
+		hasNamed = hasNamed || arg.Name != ""
+	}
+	if !hasNamed {
+		return args
+	}
+	byName := map[string]driver.Value{}
+	for _, arg := range args {
+		if arg.Name != "" {
+			byName[arg.Name] = arg.Value
+		}
+	}
+	out := make([]driver.NamedValue, 0, len(a.paramNames))
+	for i, name := range a.paramNames {
+		v, ok := byName[name]
+		if !ok && i < len(args) && args[i].Name == "" {
+			v = args[i].Value
+		}
+		out = append(out, driver.NamedValue{Ordinal: i + 1, Value: v})
+	}
+	return out
+}
+
+// jsonValue renders a column for json_object, which refuses BLOBs: those are
+// recorded as hex text. A redacted column renders as RedactedValue.
+func jsonValue(t *tableInfo, alias, col string) string {
+	for _, r := range t.redact {
+		if r == col {
+			return quoteLiteral(RedactedValue, false)
+		}
+	}
+	v := quoteIdent(col)
+	if alias != "" {
+		v = alias + "." + v
+	}
+	return "CASE WHEN typeof(" + v + ") = 'blob' THEN hex(" + v + ") ELSE " + v + " END"
+}
+
+func jsonObject(t *tableInfo, alias string, cols []string) string {
+	parts := make([]string, 0, 2*len(cols))
+	for _, c := range cols {
+		parts = append(parts, quoteLiteral(c, false), jsonValue(t, alias, c))
+	}
+	return "json_object(" + strings.Join(parts, ", ") + ")"
+}
+
+func jsonPath(col string) string {
+	return quoteLiteral(`$."`+strings.ReplaceAll(col, `"`, `\"`)+`"`, false)
+}
