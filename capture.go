@@ -43,12 +43,12 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 	t, err := c.table(ctx, a.table)
 	switch {
 	case err != nil:
-		return nil, nil, stmtError(q, a.table.name, "reading the table's columns from the catalog failed", err)
+		return nil, nil, stmtError(q, a.table.name, "reading the table's columns from the catalog failed", ErrRecord, err)
 	case t == nil || !t.audited:
 		// A missing table is the database's error to report, in its words.
 		return c.passThrough(ctx, q, args, wantRows, fromStmt)
 	case t.isAudit:
-		return nil, nil, stmtError(q, t.display, "refused", ErrAuditTableWrite)
+		return nil, nil, stmtError(q, t.display, "refused a write to the audit table", ErrAuditTableWrite)
 	case len(t.key) == 0:
 		return nil, nil, stmtError(q, t.display, "cannot identify rows: add a primary key or exclude the table", ErrNoKey)
 	}
@@ -68,13 +68,13 @@ func (c *conn) admit(ctx context.Context, a *analysis) error {
 	for _, ref := range a.tables {
 		t, err := c.table(ctx, ref)
 		if err != nil {
-			return stmtError(a.text, ref.name, "reading the table's columns from the catalog failed", err)
+			return stmtError(a.text, ref.name, "reading the table's columns from the catalog failed", ErrRecord, err)
 		}
 		if t == nil {
 			continue
 		}
 		if t.isAudit {
-			return stmtError(a.text, t.display, "refused", ErrAuditTableWrite)
+			return stmtError(a.text, t.display, "refused a write to the audit table", ErrAuditTableWrite)
 		}
 		audited = audited || t.audited
 	}

@@ -107,7 +107,7 @@ func (c *connector) ensureAuditTable(ctx context.Context, cn *conn) error {
 	}
 	for _, stmt := range c.dialect.auditDDL(c.audit) {
 		if _, err := cn.rawExec(ctx, stmt, nil); err != nil {
-			return stmtError(stmt, c.opts.Table, "creating the audit table failed (set Options.NoCreate or audit_create=false and create it with DDL)", err)
+			return stmtError(stmt, c.opts.Table, "creating the audit table failed (set Options.NoCreate or audit_create=false and create it with DDL)", ErrRecord, err)
 		}
 	}
 	c.created = true

@@ -1,9 +1,6 @@
 package sqlaudit
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
 var (
 	// ErrUnsupported is wrapped by the error of a statement that writes an
@@ -23,14 +20,15 @@ var (
 	ErrAmbiguousCommit = errors.New("commit outcome unknown")
 )
 
-// StatementError describes why the wrapper refused or failed a statement. It
-// unwraps to one of the sentinel errors above and, where there is one, to the
-// underlying driver's own error.
+// StatementError describes why the wrapper refused or failed a statement.
+// errors.Is matches its sentinel (ErrUnsupported, ErrRecord …) and errors.As
+// reaches the underlying driver's own error, when there is one.
 type StatementError struct {
-	Query  string // the statement, truncated to 200 bytes
-	Table  string // the audited table, when known
-	Reason string // what went wrong, in words
-	Err    error  // a sentinel error, possibly joined with the driver's error
+	Query    string // the statement, truncated to 200 bytes
+	Table    string // the audited table, when known
+	Reason   string // what went wrong, in words
+	Sentinel error  // one of the sentinel errors of this package
+	Err      error  // the underlying driver's error, or nil
 }
 
 func (e *StatementError) Error() string {
@@ -38,14 +36,20 @@ func (e *StatementError) Error() string {
 	if e.Table != "" {
 		msg += " (table " + e.Table + ")"
 	}
-	return fmt.Sprintf("%s: %s", msg, e.Query)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg + "; statement: " + e.Query
 }
 
-func (e *StatementError) Unwrap() error { return e.Err }
-
-func stmtError(query, table, reason string, err ...error) error {
-	if len(query) > 200 {
-		query = query[:200] + "…"
+// Unwrap returns the sentinel and the driver's error.
+func (e *StatementError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Sentinel}
 	}
-	return &StatementError{Query: query, Table: table, Reason: reason, Err: errors.Join(err...)}
+	return []error{e.Sentinel, e.Err}
+}
+
+func stmtError(query, table, reason string, sentinel error, err ...error) error {
+	return &StatementError{Query: truncate(query), Table: table, Reason: reason, Sentinel: sentinel, Err: errors.Join(err...)}
 }
