@@ -317,11 +317,23 @@ func replay(t testing.TB, before snapshot, recs []record, key ...string) snapsho
 // equal to the true difference of snapshots, and replaying to the final state.
 func checkChange(t testing.TB, td *testDB, table string, key []string, change func()) []record {
 	t.Helper()
-	since := td.maxID(t, "audit_log")
+	return checkChangeKeyed(t, td, "audit_log", table, key, change)
+}
+
+// checkChangeIn is checkChange for an audit table other than audit_log, on a
+// table keyed by id.
+func checkChangeIn(t testing.TB, td *testDB, auditTable, table string, change func()) []record {
+	t.Helper()
+	return checkChangeKeyed(t, td, auditTable, table, []string{"id"}, change)
+}
+
+func checkChangeKeyed(t testing.TB, td *testDB, auditTable, table string, key []string, change func()) []record {
+	t.Helper()
+	since := td.maxID(t, auditTable)
 	before := td.snap(t, table, key...)
 	change()
 	after := td.snap(t, table, key...)
-	got := td.trail(t, "audit_log", since)
+	got := td.trail(t, auditTable, since)
 	assertTrail(t, got, expected(table, before, after))
 	if final := replay(t, before, got, key...); !reflect.DeepEqual(final, after) {
 		t.Fatalf("replaying the trail gives\n%v\nwant\n%v", final, after)

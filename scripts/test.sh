@@ -100,10 +100,17 @@ pg_server_version() {
 # --- cleanup -----------------------------------------------------------------
 THROWAWAY_DIR=""
 THROWAWAY_PGCTL=""
+GO_PID=""
 # shellcheck disable=SC2317 # invoked via trap
 cleanup() {
 	local rc=$?
 	set +e
+	if [ -n "$GO_PID" ] && kill -0 "$GO_PID" 2>/dev/null; then
+		# Interrupted while go test runs: stop it (its own process group) first.
+		log "stopping go test"
+		kill -TERM -- "-$GO_PID" 2>/dev/null || kill -TERM "$GO_PID" 2>/dev/null
+		wait "$GO_PID" 2>/dev/null
+	fi
 	if [ -n "$THROWAWAY_DIR" ] && [ -d "$THROWAWAY_DIR" ]; then
 		if [ -n "$THROWAWAY_PGCTL" ] && [ -f "$THROWAWAY_DIR/data/postmaster.pid" ]; then
 			log "stopping throwaway PostgreSQL in $THROWAWAY_DIR"
@@ -316,7 +323,15 @@ else
 fi
 log "running (in $REPO_ROOT): $*"
 rc=0
-"$@" || rc=$?
+# go test runs in the background, in its own process group, so that a signal
+# to this script (e.g. a CI timeout) runs the cleanup trap at once and stops
+# the whole go test tree before the throwaway cluster is removed.
+set -m
+"$@" &
+GO_PID=$!
+set +m
+wait "$GO_PID" || rc=$?
+GO_PID=""
 if [ "$rc" -eq 0 ]; then
 	log "go test passed"
 else

@@ -1,0 +1,201 @@
+package sqlaudit_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/lib/pq"
+)
+
+func TestPreparedStatementIsAuditedOnEveryExecution(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		st, err := db.Prepare(`UPDATE accounts SET balance = balance + 1 WHERE id = ` + ph(drv, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for _, id := range []int{1, 2, 1} {
+			checkChange(t, td, "accounts", []string{"id"}, func() {
+				if _, err := st.Exec(id); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	})
+}
+
+func TestStatementPreparedOutsideATransactionIsAuditedInsideIt(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		st, err := db.Prepare(`DELETE FROM accounts WHERE id = ` + ph(drv, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		since := td.maxID(t, "audit_log")
+		tx, _ := db.Begin()
+		if _, err := tx.Stmt(st).Exec(1); err != nil {
+			t.Fatal(err)
+		}
+		tx.Rollback()
+		if recs := td.trail(t, "audit_log", since); len(recs) != 0 {
+			t.Fatalf("Tx.Stmt in a rolled back transaction left %d records", len(recs))
+		}
+		checkChange(t, td, "accounts", []string{"id"}, func() {
+			tx, _ := db.Begin()
+			if _, err := tx.Stmt(st).Exec(2); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+func TestNULLArgumentsAndValuesAreRecorded(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		recs := checkChange(t, td, "accounts", []string{"id"}, func() {
+			if _, err := db.Exec(`UPDATE accounts SET note = `+ph(drv, 1)+`, balance = `+ph(drv, 2)+` WHERE id = 1`, nil, sql.NullInt64{}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if len(recs) != 1 || recs[0].New["balance"] != nil || recs[0].Old["balance"] == nil {
+			t.Fatalf("want balance 10 -> null, got %+v", recs)
+		}
+	})
+}
+
+func TestSQLiteNamedArguments(t *testing.T) {
+	db, td := mustOpen(t, "audit-sqlite3")
+	seedAccounts(t, db)
+	checkChange(t, td, "accounts", []string{"id"}, func() {
+		_, err := db.Exec(`UPDATE accounts SET note = :note, balance = @bal WHERE region = $region AND id > :min`,
+			sql.Named("min", 1), sql.Named("region", "eu"), sql.Named("bal", 7), sql.Named("note", "named"))
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	checkChange(t, td, "accounts", []string{"id"}, func() {
+		if _, err := db.Exec(`UPDATE accounts SET note = ?2 WHERE id = ?1`, 3, "numbered"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var note string
+	td.plain.QueryRow(`SELECT note FROM accounts WHERE id = 2`).Scan(&note)
+	if note != "named" {
+		t.Fatalf("named arguments bound wrongly: note %q", note)
+	}
+}
+
+// Driver-specific argument types reach the driver through its own
+// NamedValueChecker: pq.Array for lib/pq, Go slices for pgx.
+func TestDriverSpecificArgumentTypes(t *testing.T) {
+	for drv, arg := range map[string]any{"audit-postgres": pq.Array([]int64{1, 3}), "audit-pgx": []int64{1, 3}} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			db, td := mustOpen(t, drv)
+			seedAccounts(t, db)
+			recs := checkChange(t, td, "accounts", []string{"id"}, func() {
+				if _, err := db.Exec(`UPDATE accounts SET note = 'arr' WHERE id = ANY($1)`, arg); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if len(recs) != 2 {
+				t.Fatalf("want 2 records, got %d", len(recs))
+			}
+		})
+	}
+}
+
+func TestTransactionOptionsReachTheDriver(t *testing.T) {
+	for _, drv := range []string{"audit-postgres", "audit-pgx"} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			db, _ := mustOpen(t, drv)
+			seedAccounts(t, db)
+			tx, err := db.BeginTx(context.Background(), &sql.TxOptions{Isolation: sql.LevelSerializable, ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			var level string
+			tx.QueryRow(`SHOW transaction_isolation`).Scan(&level)
+			if level != "serializable" {
+				t.Errorf("isolation %q, want serializable", level)
+			}
+			if _, err := tx.Exec(`UPDATE accounts SET note = 'ro'`); err == nil {
+				t.Error("a write in a read-only transaction succeeded")
+			}
+		})
+	}
+}
+
+func TestCancelledContextChangesNothing(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		before := td.snap(t, "accounts", "id")
+		since := td.maxID(t, "audit_log")
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := db.ExecContext(ctx, `UPDATE accounts SET balance = 0`); !errors.Is(err, context.Canceled) {
+			t.Fatalf("want context.Canceled, got %v", err)
+		}
+		if !isSQLite(drv) {
+			// A statement blocked on a row lock, cancelled while it waits.
+			lock, _ := td.plain.Begin()
+			defer lock.Rollback()
+			if _, err := lock.Exec(`UPDATE accounts SET note = 'locked' WHERE id = 1`); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			if _, err := db.ExecContext(ctx, `UPDATE accounts SET balance = 0`); err == nil {
+				t.Fatal("a statement blocked on a lock succeeded although its context expired")
+			}
+			lock.Rollback()
+		}
+		if after := td.snap(t, "accounts", "id"); len(td.trail(t, "audit_log", since)) != 0 || !reflect.DeepEqual(before, after) {
+			t.Fatal("a cancelled statement left changes or records")
+		}
+	})
+}
+
+// pgx code that reaches its *stdlib.Conn through sql.Conn.Raw unwraps the
+// audit connection first.
+func TestRawConnectionUnwraps(t *testing.T) {
+	db, _ := mustOpen(t, "audit-pgx")
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.Raw(func(dc any) error {
+		u, ok := dc.(interface{ Unwrap() driver.Conn })
+		if !ok {
+			return errors.New("audit connection has no Unwrap")
+		}
+		if _, ok := u.Unwrap().(*stdlib.Conn); !ok {
+			return errors.New("Unwrap did not return *stdlib.Conn")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PingContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,221 @@
+package sqlaudit_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/lib/pq"
+
+	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/auditpgx"
+	"github.com/sqlaudit/sqlaudit/auditpq"
+	"github.com/sqlaudit/sqlaudit/auditsqlite3"
+)
+
+func TestStatementsThatCannotBeAuditedAreRefused(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		mustExec(t, db, `CREATE TABLE regions (code text PRIMARY KEY, active boolean)`)
+		cases := []string{
+			`UPDATE accounts SET note = r.code FROM regions r WHERE r.code = accounts.region`,
+			`WITH gone AS (SELECT 1) DELETE FROM accounts`,
+			`UPDATE accounts SET note = 'a'; DELETE FROM accounts`,
+			`UPDATE accounts SET note = 'x' WHERE`, // a syntax error in a write is refused, not passed
+		}
+		if isSQLite(drv) {
+			cases = append(cases, `REPLACE INTO accounts (id, region) VALUES (1, 'eu')`, `UPDATE accounts SET id = id + 10 WHERE id = 3`)
+		} else {
+			cases = append(cases, `TRUNCATE accounts`, `DELETE FROM accounts USING regions WHERE regions.code = accounts.region`,
+				`WITH d AS (DELETE FROM accounts RETURNING *) SELECT count(*) FROM d`,
+				`INSERT INTO accounts (id, region) VALUES (1, 'eu') ON CONFLICT (id) DO UPDATE SET note = 'u'`,
+				`EXPLAIN ANALYZE DELETE FROM accounts`)
+		}
+		before := td.snap(t, "accounts", "id")
+		for _, q := range cases {
+			_, err := db.Exec(q)
+			var se *sqlaudit.StatementError
+			if !errors.Is(err, sqlaudit.ErrUnsupported) || !errors.As(err, &se) || se.Query == "" || se.Reason == "" {
+				t.Errorf("%s: want a StatementError wrapping ErrUnsupported, got %v", q, err)
+			}
+		}
+		if after := td.snap(t, "accounts", "id"); len(after) != len(before) {
+			t.Fatal("a refused statement changed the table")
+		}
+	})
+}
+
+func TestWarnPolicyRunsUnauditableStatementsAndLogs(t *testing.T) {
+	var logs bytes.Buffer
+	opts := sqlaudit.Options{Unsupported: sqlaudit.Warn, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	_, td := mustOpen(t, "audit-sqlite3")
+	db, err := auditsqlite3.Open(td.dsn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	seedAccounts(t, db)
+	if _, err := db.Exec(`REPLACE INTO accounts (id, region) VALUES (1, 'apac')`); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "unaudited") || !strings.Contains(logs.String(), "REPLACE INTO accounts") {
+		t.Fatalf("no warning naming the statement was logged: %q", logs.String())
+	}
+}
+
+func TestWritesToTheAuditTableAreRefused(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		n := len(td.trail(t, "audit_log", 0))
+		for _, q := range []string{`DELETE FROM audit_log`, `UPDATE audit_log SET actor = 'x'`,
+			`INSERT INTO audit_log (tx_id, action, table_name, row_key, query) VALUES (1, 'INSERT', 't', '{}', 'q')`} {
+			if _, err := db.Exec(q); !errors.Is(err, sqlaudit.ErrAuditTableWrite) {
+				t.Errorf("%s: want ErrAuditTableWrite, got %v", q, err)
+			}
+		}
+		if !isSQLite(drv) {
+			if _, err := db.Exec(`TRUNCATE audit_log`); !errors.Is(err, sqlaudit.ErrAuditTableWrite) {
+				t.Errorf("TRUNCATE: want ErrAuditTableWrite, got %v", err)
+			}
+		}
+		if got := len(td.trail(t, "audit_log", 0)); got != n {
+			t.Fatalf("the audit table changed: %d records, had %d", got, n)
+		}
+	})
+}
+
+func TestTablesWithoutPrimaryKey(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		mustExec(t, db, `CREATE TABLE events (name text, n integer)`)
+		_, err := db.Exec(`INSERT INTO events VALUES ('a', 1)`)
+		if !isSQLite(drv) {
+			if !errors.Is(err, sqlaudit.ErrNoKey) || !strings.Contains(err.Error(), "events") {
+				t.Fatalf("want ErrNoKey naming the table, got %v", err)
+			}
+			return
+		}
+		// SQLite: the implicit rowid identifies the row.
+		if err != nil {
+			t.Fatal(err)
+		}
+		since := td.maxID(t, "audit_log")
+		mustExec(t, db, `UPDATE events SET n = 2`)
+		recs := td.trail(t, "audit_log", since)
+		if len(recs) != 1 || fmt.Sprint(recs[0].RowKey, recs[0].Old, recs[0].New) != "map[rowid:1] map[n:1] map[n:2]" {
+			t.Fatalf("want one record keyed by rowid, got %+v", recs)
+		}
+	})
+}
+
+func TestDSNParametersConfigureTheWrapper(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv, "audit_table=changes", "audit_exclude=skipped", "audit_redact=accounts.note,secret")
+		seedAccounts(t, db)
+		mustExec(t, db, `CREATE TABLE skipped (id integer PRIMARY KEY, v text)`, `INSERT INTO skipped VALUES (1, 'a')`,
+			`CREATE TABLE creds (id integer PRIMARY KEY, secret text)`, `INSERT INTO creds VALUES (1, 'hunter2')`,
+			`UPDATE accounts SET note = 'private' WHERE id = 1`)
+		recs := td.trail(t, "changes", 0)
+		for _, r := range recs {
+			if r.Table == "skipped" {
+				t.Errorf("excluded table recorded: %+v", r)
+			}
+			if r.Table == "creds" && r.New["secret"] != sqlaudit.RedactedValue {
+				t.Errorf("secret not redacted in every table: %+v", r.New)
+			}
+		}
+		last := recs[len(recs)-1]
+		if last.Table != "accounts" || last.New["note"] != sqlaudit.RedactedValue || last.Old["note"] != sqlaudit.RedactedValue {
+			t.Errorf("want the note change recorded with its value masked, got %+v", last)
+		}
+		var n int
+		if err := td.plain.QueryRow(`SELECT count(*) FROM changes`).Scan(&n); err != nil || n != len(recs) {
+			t.Fatalf("records not in the configured table: %v", err)
+		}
+	})
+}
+
+func TestIncludeLimitsAuditingToNamedTables(t *testing.T) {
+	db, td := mustOpen(t, "audit-postgres", "audit_include=accounts")
+	seedAccounts(t, db)
+	mustExec(t, db, `CREATE TABLE other (id int PRIMARY KEY)`, `INSERT INTO other VALUES (1)`, `TRUNCATE other`)
+	for _, r := range td.trail(t, "audit_log", 0) {
+		if r.Table != "accounts" {
+			t.Fatalf("table %s recorded although only accounts is included", r.Table)
+		}
+	}
+}
+
+func TestBadDSNParametersAreRejected(t *testing.T) {
+	for _, dsn := range []string{"file:x.db?audit_tabel=x", "file:x.db?audit_unsupported=maybe", "host=/tmp audit_create=perhaps"} {
+		if _, err := sql.Open("audit-sqlite3", dsn); err == nil || !strings.Contains(err.Error(), "audit_") {
+			t.Errorf("%s: want an error naming the parameter, got %v", dsn, err)
+		}
+	}
+}
+
+func TestNoCreateLeavesTheSchemaToMigrations(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv, "audit_create=false", "audit_table=mig_log")
+		mustExec(t, db, accountsDDL)
+		if _, err := db.Exec(`INSERT INTO accounts (id, region) VALUES (1, 'eu')`); err == nil {
+			t.Fatal("an audited write succeeded without an audit table")
+		}
+		dialect := sqlaudit.PostgreSQL
+		if isSQLite(drv) {
+			dialect = sqlaudit.SQLite
+		}
+		ddl := sqlaudit.DDL(dialect, "mig_log")
+		if isSQLite(drv) {
+			mustExec(t, td.plain, ddl)
+		} else {
+			mustExec(t, td.plain, ddl)
+		}
+		checkChangeIn(t, td, "mig_log", "accounts", func() { mustExec(t, db, `INSERT INTO accounts (id, region) VALUES (1, 'eu')`) })
+	})
+}
+
+// The programmatic forms: wrapping a connector with Options.
+func TestWrappedConnectorsTakeOptions(t *testing.T) {
+	opts := sqlaudit.Options{Table: "opt_log", Exclude: []string{"ignored"}}
+	opens := map[string]func(dsn string) (*sql.DB, error){
+		"audit-postgres": func(dsn string) (*sql.DB, error) {
+			c, err := pq.NewConnector(dsn)
+			if err != nil {
+				return nil, err
+			}
+			w, err := sqlaudit.WrapConnector(c, sqlaudit.PostgreSQL, opts)
+			return sql.OpenDB(w), err
+		},
+		"audit-pgx": func(dsn string) (*sql.DB, error) {
+			cfg, err := pgx.ParseConfig(dsn)
+			if err != nil {
+				return nil, err
+			}
+			return auditpgx.OpenDB(*cfg, opts)
+		},
+		"audit-sqlite3": func(dsn string) (*sql.DB, error) { return auditsqlite3.Open(dsn, opts) },
+	}
+	forEachDriver(t, func(t *testing.T, drv string) {
+		_, td := mustOpen(t, drv)
+		db, err := opens[drv](td.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		mustExec(t, db, accountsDDL, `CREATE TABLE ignored (id integer PRIMARY KEY)`, `INSERT INTO ignored VALUES (1)`)
+		checkChangeIn(t, td, "opt_log", "accounts", func() { mustExec(t, db, `INSERT INTO accounts (id, region) VALUES (1, 'eu')`) })
+	})
+	_ = auditpq.DriverName
+	_ = stdlib.GetDefaultDriver
+	_ = context.Background
+}
