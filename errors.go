@@ -15,9 +15,6 @@ var (
 	// ErrRecord is wrapped when the statement ran but its records could not
 	// be written; the statement's changes were rolled back.
 	ErrRecord = errors.New("writing the audit records failed; the statement was rolled back")
-	// ErrAmbiguousCommit is wrapped when the wrapper's own COMMIT of an
-	// autocommit statement failed in a way that leaves its outcome unknown.
-	ErrAmbiguousCommit = errors.New("commit outcome unknown")
 )
 
 // StatementError describes why the wrapper refused or failed a statement.

@@ -1,0 +1,359 @@
+package sqlaudit
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// lexedToken is a token as a test reads it: its kind and its text.
+type lexedToken struct {
+	kind tokKind
+	text string
+}
+
+func (t lexedToken) String() string {
+	names := map[tokKind]string{
+		tokWord: "word", tokIdent: "ident", tokString: "string", tokNumber: "number",
+		tokParam: "param", tokPunct: "punct", tokSemicolon: "semicolon",
+	}
+	return fmt.Sprintf("%s(%s)", names[t.kind], t.text)
+}
+
+// lexedSignificant lexes q and keeps every token but operators and
+// punctuation, whose granularity is not part of the lexer's contract.
+func lexedSignificant(q string, style lexStyle) []lexedToken {
+	var out []lexedToken
+	for _, t := range lex(q, style) {
+		if t.kind != tokPunct {
+			out = append(out, lexedToken{t.kind, t.text(q)})
+		}
+	}
+	return out
+}
+
+func TestLexKeepsLiteralsCommentsAndIdentifiersWhole(t *testing.T) {
+	w := func(s string) lexedToken { return lexedToken{tokWord, s} }
+	str := func(s string) lexedToken { return lexedToken{tokString, s} }
+	id := func(s string) lexedToken { return lexedToken{tokIdent, s} }
+	num := func(s string) lexedToken { return lexedToken{tokNumber, s} }
+	semi := lexedToken{tokSemicolon, ";"}
+	tests := []struct {
+		name  string
+		style lexStyle
+		q     string
+		want  []lexedToken
+	}{
+		{"a semicolon inside a string is not a statement end", stylePostgres,
+			`SELECT 'a;b'`, []lexedToken{w("SELECT"), str(`'a;b'`)}},
+		{"a doubled quote inside a string is an escaped quote", stylePostgres,
+			`SELECT 'it''s; fine'`, []lexedToken{w("SELECT"), str(`'it''s; fine'`)}},
+		{"comment markers inside a string are text", stylePostgres,
+			`SELECT '-- no /* no */'`, []lexedToken{w("SELECT"), str(`'-- no /* no */'`)}},
+		{"a line comment runs to the end of the line", stylePostgres,
+			"SELECT 1 -- WHERE x; DELETE\n, 2", []lexedToken{w("SELECT"), num("1"), num("2")}},
+		{"a line comment at the end of the text is dropped", stylePostgres,
+			"SELECT 1 -- ; trailing", []lexedToken{w("SELECT"), num("1")}},
+		{"a block comment is dropped", stylePostgres,
+			"SELECT /* ; WHERE */ 1", []lexedToken{w("SELECT"), num("1")}},
+		{"PostgreSQL block comments nest", stylePostgres,
+			"SELECT /* a /* b; */ still comment; */ 1", []lexedToken{w("SELECT"), num("1")}},
+		{"SQLite block comments do not nest", styleSQLite,
+			"SELECT /* a /* b */ c */ 1", []lexedToken{w("SELECT"), w("c"), num("1")}},
+		{"an unterminated block comment runs to the end", stylePostgres,
+			"SELECT 1 /* ; DELETE FROM t", []lexedToken{w("SELECT"), num("1")}},
+		{"a backslash escapes a quote in a PostgreSQL E'' string", stylePostgres,
+			`SELECT E'it\'s; \\', 2`, []lexedToken{w("SELECT"), str(`E'it\'s; \\'`), num("2")}},
+		{"a lower-case e'' string takes backslash escapes too", stylePostgres,
+			`SELECT e'\';'`, []lexedToken{w("SELECT"), str(`e'\';'`)}},
+		{"a backslash is literal in a standard string", stylePostgres,
+			`SELECT '\', ';'`, []lexedToken{w("SELECT"), str(`'\'`), str(`';'`)}},
+		{"an identifier ending in e is not an E'' prefix", stylePostgres,
+			`SELECT some'\', 1`, []lexedToken{w("SELECT"), w("some"), str(`'\'`), num("1")}},
+		{"bit, hex and national strings are single literals", stylePostgres,
+			`SELECT B'01', X'ff', N'x;y'`, []lexedToken{w("SELECT"), str("B'01'"), str("X'ff'"), str("N'x;y'")}},
+		{"SQLite blobs are single literals", styleSQLite,
+			`SELECT x'00;ff'`, []lexedToken{w("SELECT"), str("x'00;ff'")}},
+		{"an empty dollar tag quotes a body", stylePostgres,
+			"SELECT $$ it's; -- not a comment $$", []lexedToken{w("SELECT"), str("$$ it's; -- not a comment $$")}},
+		{"a named dollar tag ends only at the same tag", stylePostgres,
+			"SELECT $fn$ a $$; $x$ b $fn$, 1", []lexedToken{w("SELECT"), str("$fn$ a $$; $x$ b $fn$"), num("1")}},
+		{"an unterminated dollar quote runs to the end", stylePostgres,
+			"SELECT $q$ a; b", []lexedToken{w("SELECT"), str("$q$ a; b")}},
+		{"a dollar sign inside an identifier is part of it", stylePostgres,
+			"SELECT a$b$ FROM t", []lexedToken{w("SELECT"), w("a$b$"), w("FROM"), w("t")}},
+		{"a doubled double quote is part of a quoted identifier", stylePostgres,
+			`SELECT "a""b;c" FROM t`, []lexedToken{w("SELECT"), id(`"a""b;c"`), w("FROM"), w("t")}},
+		{"SQLite backticks quote identifiers", styleSQLite,
+			"SELECT `a;b` FROM t", []lexedToken{w("SELECT"), id("`a;b`"), w("FROM"), w("t")}},
+		{"SQLite brackets quote identifiers", styleSQLite,
+			"SELECT [a;b] FROM t", []lexedToken{w("SELECT"), id("[a;b]"), w("FROM"), w("t")}},
+		{"brackets are subscripts in PostgreSQL", stylePostgres,
+			"SELECT a[1] FROM t", []lexedToken{w("SELECT"), w("a"), num("1"), w("FROM"), w("t")}},
+		{"numbers with fractions and exponents are single tokens", stylePostgres,
+			"SELECT 1.5e-3, .5, 10", []lexedToken{w("SELECT"), num("1.5e-3"), num(".5"), num("10")}},
+		{"semicolons outside literals are tokens", stylePostgres,
+			"SELECT 1; SELECT 2;", []lexedToken{w("SELECT"), num("1"), semi, w("SELECT"), num("2"), semi}},
+		{"blank text has no tokens", stylePostgres, " \t\r\n\f", nil},
+		{"a comment alone has no tokens", stylePostgres, "-- nothing\n/* at all */", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := lexedSignificant(tt.q, tt.style)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("lex(%q)\n got %v\nwant %v", tt.q, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLexRecognisesPlaceholders(t *testing.T) {
+	tests := []struct {
+		name  string
+		style lexStyle
+		q     string
+		want  []string // parameter token texts, in order
+	}{
+		{"PostgreSQL numbered parameters", stylePostgres, "SELECT $1, $23 FROM t WHERE a = $1", []string{"$1", "$23", "$1"}},
+		{"a PostgreSQL parameter ends at the digits", stylePostgres, "SELECT $1::int", []string{"$1"}},
+		{"a question mark is an operator in PostgreSQL", stylePostgres, "SELECT j ? 'k', :a, @b", nil},
+		{"a PostgreSQL cast is not a parameter", stylePostgres, "SELECT a::text", nil},
+		{"SQLite anonymous parameters", styleSQLite, "SELECT ?, ?", []string{"?", "?"}},
+		{"SQLite numbered parameters", styleSQLite, "SELECT ?1, ?42", []string{"?1", "?42"}},
+		{"SQLite named parameters with each prefix", styleSQLite, "SELECT :a, @b_1, $c", []string{":a", "@b_1", "$c"}},
+		{"a parameter may touch an operator", styleSQLite, "SELECT a=:a,b=?", []string{":a", "?"}},
+		{"a double colon cast is not a SQLite parameter", styleSQLite, "SELECT a::text FROM t", nil},
+		{"a lone colon, at sign or dollar is not a parameter", styleSQLite, "SELECT a : 1, @ 2, $ 3", nil},
+		{"placeholders inside strings and comments are text", styleSQLite, "SELECT '?', ':a' /* ? */ -- @b", nil},
+		{"placeholders inside quoted identifiers are text", styleSQLite, "SELECT \"?\", `:a`, [@b]", nil},
+		{"PostgreSQL placeholders inside strings are text", stylePostgres, "SELECT '$1', $$ $2 $$, \"$3\"", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, tok := range lex(tt.q, tt.style) {
+				if tok.kind == tokParam {
+					got = append(got, tok.text(tt.q))
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("parameters of %q = %q, want %q", tt.q, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLexTracksParenthesisDepth(t *testing.T) {
+	tests := []struct {
+		name  string
+		style lexStyle
+		q     string
+		want  string // each token as text@depth
+	}{
+		{"brackets belong to the outer level", stylePostgres,
+			"f(a, (b))", "f@0 (@0 a@1 ,@1 (@1 b@2 )@1 )@0"},
+		{"depth returns to zero after a subquery", stylePostgres,
+			"SET a = (SELECT 1 WHERE x) WHERE y", "SET@0 a@0 =@0 (@0 SELECT@1 1@1 WHERE@1 x@1 )@0 WHERE@0 y@0"},
+		{"parentheses inside literals and comments do not count", stylePostgres,
+			"a '(' /* ( */ \"(\" $$($$ b", "a@0 '('@0 \"(\"@0 $$($$@0 b@0"},
+		{"PostgreSQL subscripts count as brackets", stylePostgres,
+			"a[1] b", "a@0 [@0 1@1 ]@0 b@0"},
+		{"SQLite bracketed identifiers do not", styleSQLite,
+			"([x]) b", "(@0 [x]@1 )@0 b@0"},
+		{"an unbalanced closing parenthesis never goes below zero", stylePostgres,
+			") a ( b", ")@0 a@0 (@0 b@1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, tok := range lex(tt.q, tt.style) {
+				got = append(got, fmt.Sprintf("%s@%d", tok.text(tt.q), tok.depth))
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Errorf("lex(%q) depths\n got %s\nwant %s", tt.q, s, tt.want)
+			}
+		})
+	}
+}
+
+func TestLexTokenOffsetsPointIntoTheText(t *testing.T) {
+	q := "  UPDATE \"t\" SET a = $1 /* c */ WHERE b = 'x' -- end"
+	prev := 0
+	for _, tok := range lex(q, stylePostgres) {
+		if tok.start < prev || tok.end <= tok.start || tok.end > len(q) {
+			t.Fatalf("token %+v out of order or out of range in %q", tok, q)
+		}
+		prev = tok.end
+	}
+}
+
+func TestSplitStatementsCutsAtTopLevelSemicolons(t *testing.T) {
+	tests := []struct {
+		name  string
+		style lexStyle
+		q     string
+		want  []string
+	}{
+		{"one statement", stylePostgres, "SELECT 1", []string{"SELECT 1"}},
+		{"a trailing semicolon adds no statement", stylePostgres, "SELECT 1;", []string{"SELECT 1"}},
+		{"two statements", stylePostgres, "SELECT 1; UPDATE t SET a = 1", []string{"SELECT 1", "UPDATE t SET a = 1"}},
+		{"empty statements are dropped", stylePostgres, ";; SELECT 1 ;;; SELECT 2 ;", []string{"SELECT 1", "SELECT 2"}},
+		{"only semicolons", stylePostgres, " ; ; ", nil},
+		{"nothing", stylePostgres, "", nil},
+		{"semicolons in literals and comments do not split", stylePostgres,
+			"SELECT ';', \";\", $$;$$, E'\\';' /* ; */ -- ;\n; SELECT 2",
+			[]string{"SELECT ';', \";\", $$;$$, E'\\';'", "SELECT 2"}},
+		{"semicolons in SQLite quoted identifiers do not split", styleSQLite,
+			"SELECT [;], `;`; SELECT 2", []string{"SELECT [;], `;`", "SELECT 2"}},
+		{"statements keep no surrounding comments", stylePostgres,
+			"/* a */ SELECT 1 /* b */; -- c\nSELECT 2 -- d", []string{"SELECT 1", "SELECT 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, st := range splitStatements(lex(tt.q, tt.style)) {
+				got = append(got, tt.q[st[0].start:st[len(st)-1].end])
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("splitStatements(%q) = %q, want %q", tt.q, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsPlainReadAcceptsOnlyASingleReadingStatement(t *testing.T) {
+	tests := []struct {
+		q    string
+		want bool
+	}{
+		{"SELECT 1", true},
+		{"select * from t where a = $1", true},
+		{"SeLeCt 1", true},
+		{"SHOW search_path", true},
+		{"VALUES (1), (2)", true},
+		{"TABLE t", true},
+		{" \t\r\n SELECT 1", true},
+		{"-- leading comment\nSELECT 1", true},
+		{"/* leading comment */ SELECT 1", true},
+		{"/* outer /* nested */ still comment */ SELECT 1", true},
+		{"(SELECT 1) UNION (SELECT 2)", true},
+		{"SELECT 1 FOR UPDATE", true},
+
+		// A WITH query may hide a data-modifying CTE.
+		{"WITH x AS (SELECT 1) SELECT * FROM x", false},
+		{"WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", false},
+		// Any semicolon might start a second statement, even inside a literal.
+		{"SELECT 1;", false},
+		{"SELECT 1; DELETE FROM t", false},
+		{"SELECT ';'", false},
+		{"SELECT 1 -- ;", false},
+		// Writes and everything else.
+		{"UPDATE t SET a = 1", false},
+		{"INSERT INTO t VALUES (1)", false},
+		{"DELETE FROM t", false},
+		{"MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE", false},
+		{"TRUNCATE t", false},
+		{"EXPLAIN SELECT 1", false},
+		{"EXPLAIN ANALYZE DELETE FROM t", false},
+		{"CALL p()", false},
+		{"BEGIN", false},
+		{"CREATE TABLE t (a int)", false},
+		{"/* SELECT */ DELETE FROM t", false},
+		{"-- SELECT\nUPDATE t SET a = 1", false},
+		// Words that only start like a read keyword.
+		{"SELECTED", false},
+		{"TABLES", false},
+		{"SHOWS", false},
+		{"VALUE 1", false},
+		{"", false},
+		{"   ", false},
+		{"-- only a comment", false},
+		{"'SELECT'", false},
+		{"\"SELECT\"", false},
+	}
+	for _, tt := range tests {
+		if got := isPlainRead(tt.q); got != tt.want {
+			t.Errorf("isPlainRead(%q) = %v, want %v", tt.q, got, tt.want)
+		}
+	}
+}
+
+func TestLexFirstWordSkipsBlanksCommentsAndParentheses(t *testing.T) {
+	tests := []struct{ q, want string }{
+		{"SELECT 1", "SELECT"},
+		{"select 1", "select"},
+		{"  ((\n\tvalues (1)))", "values"},
+		{"-- c\n/* d /* e */ */ UPDATE t", "UPDATE"},
+		{"_x1$ y", "_x1$"},
+		{"'SELECT'", ""},
+		{"", ""},
+		{"/* unterminated SELECT", ""},
+		{"; SELECT 1", ""},
+	}
+	for _, tt := range tests {
+		if got := firstWord(tt.q); got != tt.want {
+			t.Errorf("firstWord(%q) = %q, want %q", tt.q, got, tt.want)
+		}
+	}
+}
+
+func TestSQLiteParamsNumbersPlaceholdersLikeSQLite(t *testing.T) {
+	tests := []struct {
+		name           string
+		q              string
+		pgText, liteQ  string
+		names          []string
+	}{
+		{"anonymous parameters count from one",
+			"SELECT ?, ?", "SELECT $1, $2", "SELECT ?1, ?2", []string{"", ""}},
+		{"an anonymous parameter after ?5 is 6",
+			"SELECT ?5, ?", "SELECT $5, $6", "SELECT ?5, ?6", []string{"", "", "", "", "", ""}},
+		{"an explicit number below the largest does not reset the count",
+			"SELECT ?3, ?1, ?", "SELECT $3, $1, $4", "SELECT ?3, ?1, ?4", []string{"", "", "", ""}},
+		{"a repeated name keeps the number of its first appearance",
+			"SELECT :a, :b, :a", "SELECT $1, $2, $1", "SELECT ?1, ?2, ?1", []string{"a", "b"}},
+		{"names and anonymous parameters share one sequence",
+			"SELECT :a, ?, :b, ?", "SELECT $1, $2, $3, $4", "SELECT ?1, ?2, ?3, ?4", []string{"a", "", "b", ""}},
+		{"a name after an explicit number takes the next number",
+			"SELECT ?3, :a", "SELECT $3, $4", "SELECT ?3, ?4", []string{"", "", "", "a"}},
+		{"every prefix names a parameter, without its prefix",
+			"SELECT :x, @y, $z", "SELECT $1, $2, $3", "SELECT ?1, ?2, ?3", []string{"x", "y", "z"}},
+		{"the prefix is part of the name",
+			"SELECT :x, @x", "SELECT $1, $2", "SELECT ?1, ?2", []string{"x", "x"}},
+		{"text without parameters is unchanged",
+			"SELECT '?', ':a' /* ? */, a::b FROM t", "SELECT '?', ':a' /* ? */, a::b FROM t",
+			"SELECT '?', ':a' /* ? */, a::b FROM t", nil},
+		{"parameters touching operators are rewritten in place",
+			"UPDATE t SET a=?,b=:b WHERE c=?", "UPDATE t SET a=$1,b=$2 WHERE c=$3",
+			"UPDATE t SET a=?1,b=?2 WHERE c=?3", []string{"", "b", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pgText, liteText, names := sqliteParams(tt.q, lex(tt.q, styleSQLite))
+			if pgText != tt.pgText {
+				t.Errorf("pg text = %q, want %q", pgText, tt.pgText)
+			}
+			if liteText != tt.liteQ {
+				t.Errorf("SQLite text = %q, want %q", liteText, tt.liteQ)
+			}
+			if !reflect.DeepEqual(names, tt.names) {
+				t.Errorf("names = %q, want %q", names, tt.names)
+			}
+		})
+	}
+}
+
+func TestSQLiteParamsQuotesIdentifiersTheWayPostgreSQLReadsThem(t *testing.T) {
+	tests := []struct{ q, pgText string }{
+		{"SELECT `a b` FROM [my table]", `SELECT "a b" FROM "my table"`},
+		{`SELECT [a"b]`, `SELECT "a""b"`},
+		{`SELECT "already quoted", 'str'`, `SELECT "already quoted", 'str'`},
+	}
+	for _, tt := range tests {
+		pgText, _, _ := sqliteParams(tt.q, lex(tt.q, styleSQLite))
+		if pgText != tt.pgText {
+			t.Errorf("sqliteParams(%q) pg text = %q, want %q", tt.q, pgText, tt.pgText)
+		}
+	}
+}

@@ -1,0 +1,118 @@
+package sqlaudit_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/sqlaudit/sqlaudit"
+)
+
+// skipDriver is go-sqlite3 behind a connection that answers every
+// ExecContext and QueryContext with driver.ErrSkip, as some drivers do, so
+// database/sql and the wrapper must prepare instead. It counts executions
+// of statements containing "accounts" and can fail the next COMMIT with
+// driver.ErrBadConn. Real SQLite underneath; only the plumbing is fake.
+type skipDriver struct {
+	execs      atomic.Int64
+	failCommit atomic.Bool
+}
+
+func (d *skipDriver) Open(dsn string) (driver.Conn, error) {
+	c, err := (&sqlite3.SQLiteDriver{}).Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &skipConn{SQLiteConn: c.(*sqlite3.SQLiteConn), d: d}, nil
+}
+
+type skipConn struct {
+	*sqlite3.SQLiteConn
+	d *skipDriver
+}
+
+func (c *skipConn) ExecContext(context.Context, string, []driver.NamedValue) (driver.Result, error) {
+	return nil, driver.ErrSkip
+}
+
+func (c *skipConn) QueryContext(context.Context, string, []driver.NamedValue) (driver.Rows, error) {
+	return nil, driver.ErrSkip
+}
+
+func (c *skipConn) Prepare(q string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), q)
+}
+
+func (c *skipConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.SQLiteConn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &skipStmt{SQLiteStmt: st.(*sqlite3.SQLiteStmt), q: q, d: c.d}, nil
+}
+
+type skipStmt struct {
+	*sqlite3.SQLiteStmt
+	q string
+	d *skipDriver
+}
+
+func (s *skipStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if s.q == "COMMIT" && s.d.failCommit.CompareAndSwap(true, false) {
+		return nil, driver.ErrBadConn
+	}
+	if strings.Contains(s.q, "accounts") && !strings.Contains(s.q, "_sqa") {
+		s.d.execs.Add(1)
+	}
+	return s.SQLiteStmt.ExecContext(ctx, args)
+}
+
+func TestErrSkipFallbackRunsTheStatementOnce(t *testing.T) {
+	d := &skipDriver{}
+	_, td := mustOpen(t, "audit-sqlite3")
+	c, err := sqlaudit.Wrap(d, sqlaudit.SQLite, sqlaudit.Options{}).OpenConnector(td.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	seedAccounts(t, db)
+	d.execs.Store(0)
+	checkChange(t, td, "accounts", []string{"id"}, func() { mustExec(t, db, `UPDATE accounts SET balance = balance + 1 WHERE id = 1`) })
+	if n := d.execs.Load(); n != 1 {
+		t.Fatalf("the UPDATE ran %d times", n)
+	}
+}
+
+func TestBadConnAfterTheStatementIsNotRetried(t *testing.T) {
+	d := &skipDriver{}
+	_, td := mustOpen(t, "audit-sqlite3")
+	c, err := sqlaudit.Wrap(d, sqlaudit.SQLite, sqlaudit.Options{}).OpenConnector(td.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	seedAccounts(t, db)
+	before := td.snap(t, "accounts", "id")
+	since := td.maxID(t, "audit_log")
+	d.execs.Store(0)
+	d.failCommit.Store(true)
+	_, err = db.Exec(`UPDATE accounts SET balance = balance + 1 WHERE id = 1`)
+	if err == nil || errors.Is(err, driver.ErrBadConn) {
+		t.Fatalf("want a plain error for a lost COMMIT, got %v", err)
+	}
+	if n := d.execs.Load(); n != 1 {
+		t.Fatalf("database/sql ran the UPDATE %d times", n)
+	}
+	if after := td.snap(t, "accounts", "id"); after[`{"id":1}`]["balance"].(interface{ String() string }).String() !=
+		before[`{"id":1}`]["balance"].(interface{ String() string }).String() || len(td.trail(t, "audit_log", since)) != 0 {
+		t.Fatal("the failed statement left changes or records")
+	}
+}
