@@ -1,7 +1,5 @@
 package sqlaudit
 
-import "strings"
-
 // sliceClauses cuts the SET, WHERE, RETURNING and INSERT body texts out of
 // a.text at their top-level keywords. The lexer guarantees that keywords
 // inside strings, comments and parentheses are never taken for clauses; the
@@ -18,37 +16,45 @@ func sliceClauses(a *analysis, toks []token) string {
 		}
 		return -1
 	}
-	end := len(q)
+	// between is the text of toks[from:to], without the comments around it:
+	// a trailing "-- comment" would swallow whatever the rewrite appends.
+	between := func(from, to int) string {
+		if from >= to {
+			return ""
+		}
+		return q[toks[from].start:toks[to-1].end]
+	}
+	end := len(toks)
 	if ret := find(1, "RETURNING"); ret >= 0 {
-		a.returningText = strings.TrimSpace(q[toks[ret].end:])
-		end = toks[ret].start
+		a.returningText = between(ret+1, len(toks))
+		end = ret
 	}
 	where := -1
 	switch a.kind {
 	case kindUpdate:
 		set := find(1, "SET")
-		if set < 0 {
+		if set < 0 || set > end {
 			return "cannot locate the SET clause"
 		}
 		setEnd := end
-		if where = find(set+1, "WHERE"); where >= 0 && toks[where].start < end {
-			setEnd = toks[where].start
+		if where = find(set+1, "WHERE"); where >= 0 && where < end {
+			setEnd = where
 		}
-		if hasTopLevelFrom(q, toks[set+1:], setEnd) {
+		if hasTopLevelFrom(q, toks[set+1:setEnd]) {
 			return "cannot separate the SET clause from a FROM clause"
 		}
-		a.setText = strings.TrimSpace(q[toks[set].end:setEnd])
+		a.setText = between(set+1, setEnd)
 	case kindDelete:
 		where = find(1, "WHERE")
 	case kindInsert:
 		body := insertBodyStart(q, toks)
-		if body < 0 || toks[body].start > end {
+		if body < 0 || body >= end {
 			return "cannot locate the inserted rows"
 		}
-		a.insertBody = strings.TrimSpace(q[toks[body].start:end])
+		a.insertBody = between(body, end)
 	}
-	if where >= 0 && toks[where].start < end {
-		a.whereText = strings.TrimSpace(q[toks[where].end:end])
+	if where >= 0 && where < end {
+		a.whereText = between(where+1, end)
 	}
 	if (a.whereText != "") != a.treeWhere || (a.returningText != "") != a.treeReturning {
 		return "the clauses found by the lexer disagree with the parse tree"
@@ -56,13 +62,10 @@ func sliceClauses(a *analysis, toks []token) string {
 	return ""
 }
 
-// hasTopLevelFrom reports a FROM keyword at depth 0 before end that is not
-// part of IS [NOT] DISTINCT FROM.
-func hasTopLevelFrom(q string, toks []token, end int) bool {
+// hasTopLevelFrom reports a FROM keyword at depth 0 that is not part of
+// IS [NOT] DISTINCT FROM.
+func hasTopLevelFrom(q string, toks []token) bool {
 	for i, t := range toks {
-		if t.start >= end {
-			return false
-		}
 		if t.depth == 0 && t.is(q, "FROM") && (i == 0 || !toks[i-1].is(q, "DISTINCT")) {
 			return true
 		}

@@ -206,7 +206,7 @@ func (td *testDB) snap(t testing.TB, table string, key ...string) snapshot {
 }
 
 func (td *testDB) sqliteColumns(t testing.TB, table string) []string {
-	rows, err := td.plain.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
+	rows, err := td.plain.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, strings.Trim(table, `"`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func checkChangeKeyed(t testing.TB, td *testDB, auditTable, table string, key []
 	change()
 	after := td.snap(t, table, key...)
 	got := td.trail(t, auditTable, since)
-	assertTrail(t, got, expected(table, before, after))
+	assertTrail(t, got, expected(strings.Trim(table, `"`), before, after))
 	if final := replay(t, before, got, key...); !reflect.DeepEqual(final, after) {
 		t.Fatalf("replaying the trail gives\n%v\nwant\n%v", final, after)
 	}
