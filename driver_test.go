@@ -300,3 +300,36 @@ func TestRecordWriteFailureFailsTheStatement(t *testing.T) {
 		}
 	})
 }
+
+// An application may run its transactions as text on one connection; the
+// records of each transaction share a tx_id, savepoints included.
+func TestTransactionsSentAsTextShareATransactionID(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		since := td.maxID(t, "audit_log")
+		ctx := context.Background()
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		begin := "BEGIN"
+		if isSQLite(drv) {
+			begin = "BEGIN IMMEDIATE"
+		}
+		for _, q := range []string{
+			begin, `UPDATE accounts SET note = 'a' WHERE id = 1`, `SAVEPOINT s1`, `UPDATE accounts SET note = 'b' WHERE id = 2`,
+			`RELEASE SAVEPOINT s1`, `COMMIT`,
+			"BEGIN", `UPDATE accounts SET note = 'c' WHERE id = 3`, `COMMIT`,
+		} {
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		recs := td.trail(t, "audit_log", since)
+		if len(recs) != 3 || recs[0].TxID != recs[1].TxID || recs[2].TxID == recs[0].TxID {
+			t.Fatalf("want tx_ids a, a, b; got %+v", recs)
+		}
+	})
+}

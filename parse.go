@@ -16,7 +16,7 @@ const (
 	kindUpdate
 	kindDelete
 	kindDDL         // runs untouched, then the catalog is forgotten
-	kindTxControl   // BEGIN, COMMIT, ROLLBACK … sent as text
+	kindTxControl   // BEGIN, COMMIT, ROLLBACK … sent as text (not savepoints)
 	kindUnsupported // writes, but cannot be audited: refused or warned by policy
 )
 
@@ -113,6 +113,9 @@ func analyseOne(q string, toks []token, style lexStyle) *analysis {
 		if ddlKeywords[first] {
 			return &analysis{kind: kindDDL, text: text}
 		}
+		if beginsOrEndsTx(text, toks) { // SQLite's BEGIN IMMEDIATE and friends
+			return &analysis{kind: kindTxControl, text: text}
+		}
 		return &analysis{kind: kindPassThrough, text: text}
 	}
 	a := classify(tree.Stmts[0].Stmt, text)
@@ -132,6 +135,23 @@ func analyseOne(q string, toks []token, style lexStyle) *analysis {
 		}
 	}
 	return a
+}
+
+// beginsOrEndsTx recognises transaction control the parser cannot read:
+// BEGIN, COMMIT, END, and ROLLBACK other than ROLLBACK … TO a savepoint.
+func beginsOrEndsTx(q string, toks []token) bool {
+	switch strings.ToUpper(toks[0].text(q)) {
+	case "BEGIN", "COMMIT", "END":
+		return true
+	case "ROLLBACK":
+		for _, t := range toks[1:] {
+			if t.is(q, "TO") {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // stripConflictClause removes SQLite's INSERT OR x / UPDATE OR x and turns
@@ -176,7 +196,12 @@ func classify(n *pg.Node, q string) *analysis {
 			a.kind = kindDDL
 		}
 	case *pg.Node_TransactionStmt:
-		a.kind = kindTxControl
+		switch s.TransactionStmt.Kind {
+		case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE,
+			pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+		default:
+			a.kind = kindTxControl
+		}
 	case *pg.Node_MergeStmt:
 		return unsupported(q, "MERGE", rangeVar(s.MergeStmt.Relation))
 	case *pg.Node_TruncateStmt:
