@@ -128,14 +128,22 @@ trap 'exit 143' TERM
 try_env_url() {
 	[ -n "${SQLAUDIT_PG_URL:-}" ] || return 1
 	local url=$SQLAUDIT_PG_URL wait=${SQLAUDIT_PG_WAIT:-10} i=0 st=0
+	[[ $wait =~ ^[0-9]+$ ]] || wait=10
+	if ! have pg_isready && ! have psql; then
+		log "WARNING: neither pg_isready nor psql found; using SQLAUDIT_PG_URL unchecked"
+		PG_URL=$url PG_SOURCE="from SQLAUDIT_PG_URL (unchecked)"
+		return 0
+	fi
 	log "checking SQLAUDIT_PG_URL=$(mask_url "$url") (waiting up to ${wait}s)"
 	while :; do
 		st=0
 		pg_answers_url "$url" || st=$?
-		if [ "$st" -eq 0 ]; then break; fi
-		if [ "$st" -eq 2 ] && ! have pg_isready && ! have psql; then
-			log "WARNING: neither pg_isready nor psql found; using SQLAUDIT_PG_URL unchecked"
-			PG_URL=$url PG_SOURCE="SQLAUDIT_PG_URL (unchecked)"
+		[ "$st" -ne 0 ] || break
+		if [ "$st" -eq 3 ] && have pg_isready; then
+			# pg_isready made no attempt: libpq cannot parse the URL (e.g. it
+			# has parameters only the Go drivers know). Trust the user.
+			log "WARNING: libpq cannot parse SQLAUDIT_PG_URL (driver-specific parameters?); using it unchecked"
+			PG_URL=$url PG_SOURCE="from SQLAUDIT_PG_URL (unchecked)"
 			return 0
 		fi
 		i=$((i + 1))
@@ -285,7 +293,7 @@ start_throwaway() {
 	fi
 	THROWAWAY_PGCTL=$pgctl
 	if ! (cd "$dir" && as_pg_user "$pgctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-		-o "-k '$dir' -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+		-o "-k '$dir' -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
 		start >/dev/null 2>&1); then
 		cat "$dir/postgres.log" >&2 || true
 		die "pg_ctl start failed (server log above)"
