@@ -22,9 +22,13 @@ import (
 type skipDriver struct {
 	execs      atomic.Int64
 	failCommit atomic.Bool
+	resets     atomic.Int64
+	invalid    atomic.Bool
+	opens      atomic.Int64
 }
 
 func (d *skipDriver) Open(dsn string) (driver.Conn, error) {
+	d.opens.Add(1)
 	c, err := (&sqlite3.SQLiteDriver{}).Open(dsn)
 	if err != nil {
 		return nil, err
@@ -44,6 +48,9 @@ func (c *skipConn) ExecContext(context.Context, string, []driver.NamedValue) (dr
 func (c *skipConn) QueryContext(context.Context, string, []driver.NamedValue) (driver.Rows, error) {
 	return nil, driver.ErrSkip
 }
+
+func (c *skipConn) ResetSession(context.Context) error { c.d.resets.Add(1); return nil }
+func (c *skipConn) IsValid() bool                       { return !c.d.invalid.Load() }
 
 func (c *skipConn) Prepare(q string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), q)
@@ -114,5 +121,31 @@ func TestBadConnAfterTheStatementIsNotRetried(t *testing.T) {
 	if after := td.snap(t, "accounts", "id"); after[`{"id":1}`]["balance"].(interface{ String() string }).String() !=
 		before[`{"id":1}`]["balance"].(interface{ String() string }).String() || len(td.trail(t, "audit_log", since)) != 0 {
 		t.Fatal("the failed statement left changes or records")
+	}
+}
+
+func TestSessionResetAndValidityReachTheDriver(t *testing.T) {
+	d := &skipDriver{}
+	_, td := mustOpen(t, "audit-sqlite3")
+	c, err := sqlaudit.Wrap(d, sqlaudit.SQLite, sqlaudit.Options{}).OpenConnector(td.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	seedAccounts(t, db)
+	before := d.resets.Load()
+	mustExec(t, db, `UPDATE accounts SET note = 'x'`, `UPDATE accounts SET note = 'y'`)
+	if d.resets.Load() <= before {
+		t.Fatal("ResetSession was not passed to the driver when the connection was reused")
+	}
+	opens := d.opens.Load()
+	d.invalid.Store(true) // database/sql must discard the connection when it comes back
+	mustExec(t, db, `UPDATE accounts SET note = 'z'`)
+	d.invalid.Store(false)
+	mustExec(t, db, `UPDATE accounts SET note = 'w'`)
+	if d.opens.Load() == opens {
+		t.Fatal("an invalid connection was reused: IsValid was not passed to the driver")
 	}
 }
