@@ -30,11 +30,13 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 // statement did: DDL makes the catalog stale, transaction control ends the
 // connection's transaction.
 func (c *conn) after(a *analysis) {
-	switch {
-	case a == nil:
-	case a.kind == kindDDL:
+	if a == nil {
+		return
+	}
+	if a.kind == kindDDL {
 		c.c.catalog.forget()
-	case a.kind == kindTxControl:
+	}
+	if a.endsTx {
 		c.dc.txEnded()
 	}
 }

@@ -32,7 +32,7 @@ func sliceClauses(a *analysis, toks []token) string {
 	where := -1
 	switch a.kind {
 	case kindUpdate:
-		set := find(1, "SET")
+		set := updateSetIndex(a, toks)
 		if set < 0 || set > end {
 			return "cannot locate the SET clause"
 		}
@@ -73,14 +73,37 @@ func hasTopLevelFrom(q string, toks []token) bool {
 	return false
 }
 
-// insertBodyStart returns the index of the first token after
-// INSERT INTO name[.name…] [AS alias].
-func insertBodyStart(q string, toks []token) int {
-	i := 0
-	for i < len(toks) && !toks[i].is(q, "INTO") {
+// updateSetIndex returns the index of the SET keyword of
+// UPDATE [OR x] [ONLY] name[.name…] [*] [[AS] alias] SET, or -1. The tree
+// says whether ONLY and an alias are there, so a table, schema or alias
+// named "set" is never taken for the keyword.
+func updateSetIndex(a *analysis, toks []token) int {
+	q := a.text
+	i := 1
+	if a.orIgnore && i+1 < len(toks) && toks[i].is(q, "OR") { // SQLite's UPDATE OR IGNORE
+		i += 2
+	}
+	if a.table.only && i < len(toks) && toks[i].is(q, "ONLY") {
 		i++
 	}
-	i++
+	i = skipQualifiedName(q, toks, i)
+	if i < len(toks) && toks[i].text(q) == "*" {
+		i++
+	}
+	if a.table.alias != "" {
+		if i < len(toks) && toks[i].is(q, "AS") {
+			i++
+		}
+		i++
+	}
+	if i < len(toks) && toks[i].is(q, "SET") {
+		return i
+	}
+	return -1
+}
+
+// skipQualifiedName returns the index after name[.name…] starting at i.
+func skipQualifiedName(q string, toks []token, i int) int {
 	for i < len(toks) && (toks[i].kind == tokWord || toks[i].kind == tokIdent) {
 		i++
 		if i < len(toks) && toks[i].kind == tokPunct && toks[i].text(q) == "." {
@@ -89,6 +112,17 @@ func insertBodyStart(q string, toks []token) int {
 		}
 		break
 	}
+	return i
+}
+
+// insertBodyStart returns the index of the first token after
+// INSERT INTO name[.name…] [AS alias].
+func insertBodyStart(q string, toks []token) int {
+	i := 0
+	for i < len(toks) && !toks[i].is(q, "INTO") {
+		i++
+	}
+	i = skipQualifiedName(q, toks, i+1)
 	if i+1 < len(toks) && toks[i].is(q, "AS") {
 		i += 2
 	}

@@ -1,6 +1,7 @@
 package sqlaudit
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -71,7 +72,9 @@ func lex(q string, style lexStyle) []token {
 			i, kind = skipTo(q, i+1, ']'), tokIdent
 		case c == '$' && style == stylePostgres:
 			i, kind = lexDollar(q, i)
-		case (c == '?' || c == ':' || c == '@' || c == '$') && style == styleSQLite && isParamStart(q, i):
+		case c == '?' && style == styleSQLite:
+			i, kind = skipDigits(q, i+1), tokParam
+		case (c == ':' || c == '@' || c == '$') && style == styleSQLite && isParamStart(q, i):
 			i, kind = skipParam(q, i+1), tokParam
 		case isIdentStart(c):
 			for i < len(q) && isIdentPart(q[i]) {
@@ -177,12 +180,17 @@ func lexDollar(q string, i int) (int, tokKind) {
 	return len(q), tokString
 }
 
+// isParamStart reports a SQLite ':name', '@name' or '$name' at i (names may
+// start with a digit); a '::' is not a parameter.
 func isParamStart(q string, i int) bool {
-	if q[i] == '?' {
-		return true
+	return i+1 < len(q) && isIdentPart(q[i+1]) && q[i+1] != '$' && !(q[i] == ':' && i > 0 && q[i-1] == ':')
+}
+
+func skipDigits(q string, i int) int {
+	for i < len(q) && q[i] >= '0' && q[i] <= '9' {
+		i++
 	}
-	// ':name', '@name', '$name'; a '::' cast is not a parameter.
-	return i+1 < len(q) && isIdentStart(q[i+1]) && !(q[i] == ':' && i > 0 && q[i-1] == ':')
+	return i
 }
 
 func skipParam(q string, i int) int {
@@ -202,37 +210,30 @@ func skipNumber(q string, i int) int {
 	return i
 }
 
-// firstWord returns the first keyword of q, upper-cased only when it is one
-// of the few the read fast path needs; it allocates nothing.
+// firstWord returns the first word of q when only blanks precede it; a
+// leading comment or parenthesis gives "" (comment nesting differs between
+// dialects, so the fast path does not try to skip comments). It allocates
+// nothing.
 func firstWord(q string) string {
-	for i := 0; i < len(q); {
-		c := q[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(':
-			i++
-		case c == '-' && i+1 < len(q) && q[i+1] == '-':
-			for i < len(q) && q[i] != '\n' {
-				i++
-			}
-		case c == '/' && i+1 < len(q) && q[i+1] == '*':
-			i = skipBlockComment(q, i, true)
-		case isIdentStart(c):
-			j := i
-			for j < len(q) && isIdentPart(q[j]) {
-				j++
-			}
-			return q[i:j]
-		default:
-			return ""
-		}
+	i := 0
+	for i < len(q) && (q[i] == ' ' || q[i] == '\t' || q[i] == '\n' || q[i] == '\r' || q[i] == '\f') {
+		i++
 	}
-	return ""
+	j := i
+	for j < len(q) && isIdentPart(q[j]) {
+		j++
+	}
+	if j == i || !isIdentStart(q[i]) {
+		return ""
+	}
+	return q[i:j]
 }
 
 // isPlainRead reports whether q is certainly a single read-only statement,
 // without lexing or allocating: it starts with SELECT, SHOW, VALUES or TABLE
-// and contains no semicolon (so no second statement can hide behind it). A
-// WITH query is not a plain read: its CTEs may write.
+// (no comment before) and contains no semicolon (so no second statement can
+// hide behind it). A WITH query is not a plain read: its CTEs may write.
+// Everything else takes the analysed path, cached by text.
 func isPlainRead(q string) bool {
 	w := firstWord(q)
 	switch len(w) {
@@ -279,24 +280,32 @@ func splitStatements(toks []token) [][]token {
 	return out
 }
 
+// maxSQLiteParam is SQLite's default SQLITE_MAX_VARIABLE_NUMBER.
+const maxSQLiteParam = 32766
+
 // sqliteParams rewrites SQLite placeholders to explicit ?NNN numbers, following
 // SQLite's own numbering (an anonymous ? takes the largest number so far plus
-// one; a named parameter keeps the number of its first appearance), and
-// returns the text for pg_query (with $NNN placeholders and double-quoted
-// identifiers), the text for SQLite (with ?NNN), and the names by number.
-func sqliteParams(q string, toks []token) (pgText, liteText string, names []string) {
+// one; a named parameter keeps the number of its first appearance). It
+// returns the text SQLite will run (the original with ?NNN placeholders),
+// the text pg_query checks — rebuilt from SQLite's tokens, so that comments,
+// which nest in PostgreSQL but not in SQLite, and e'…' strings, which are
+// escape strings only in PostgreSQL, cannot make the two parsers see
+// different statements — and the parameter names by number.
+func sqliteParams(q string, toks []token) (pgText, liteText string, names []string, err error) {
 	var pg, lite strings.Builder
 	pg.Grow(len(q) + 8)
 	lite.Grow(len(q) + 8)
 	byName := map[string]int{}
 	max, last := 0, 0
-	for _, t := range toks {
-		pg.WriteString(q[last:t.start])
+	for i, t := range toks {
 		lite.WriteString(q[last:t.start])
+		if i > 0 && (t.start > last || toks[i-1].kind == tokWord && t.kind == tokString) {
+			pg.WriteByte(' ')
+		}
 		last = t.end
 		s := t.text(q)
-		switch {
-		case t.kind == tokParam:
+		switch t.kind {
+		case tokParam:
 			n := 0
 			switch {
 			case s == "?":
@@ -311,9 +320,10 @@ func sqliteParams(q string, toks []token) (pgText, liteText string, names []stri
 					byName[s] = n
 				}
 			}
-			if n > max {
-				max = n
+			if n < 1 || n > maxSQLiteParam {
+				return "", "", nil, fmt.Errorf("placeholder %s is out of SQLite's range 1..%d", s, maxSQLiteParam)
 			}
+			max = maxInt(max, n)
 			for len(names) < n {
 				names = append(names, "")
 			}
@@ -322,16 +332,40 @@ func sqliteParams(q string, toks []token) (pgText, liteText string, names []stri
 			}
 			pg.WriteString("$" + strconv.Itoa(n))
 			lite.WriteString("?" + strconv.Itoa(n))
-		case t.kind == tokIdent && (s[0] == '`' || s[0] == '['):
-			id := `"` + strings.ReplaceAll(s[1:len(s)-1], `"`, `""`) + `"`
-			pg.WriteString(id)
-			lite.WriteString(id)
+		case tokIdent:
+			pg.WriteString(pgIdent(s))
+			lite.WriteString(s)
 		default:
 			pg.WriteString(s)
 			lite.WriteString(s)
 		}
 	}
-	pg.WriteString(q[last:])
 	lite.WriteString(q[last:])
-	return pg.String(), lite.String(), names
+	return pg.String(), lite.String(), names, nil
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// pgIdent turns a SQLite `quoted` or [quoted] identifier into PostgreSQL's
+// "quoted" form; an unterminated one keeps what it has.
+func pgIdent(s string) string {
+	var body string
+	switch {
+	case s[0] == '`':
+		body = s[1:]
+		if len(s) >= 2 && s[len(s)-1] == '`' {
+			body = s[1 : len(s)-1]
+		}
+		body = strings.ReplaceAll(body, "``", "`")
+	case s[0] == '[':
+		body = strings.TrimSuffix(s[1:], "]")
+	default:
+		return s
+	}
+	return `"` + strings.ReplaceAll(body, `"`, `""`) + `"`
 }

@@ -42,6 +42,7 @@ type analysis struct {
 	insertBody                        string // after INSERT INTO rel [AS alias], before RETURNING
 
 	setColumns []string // UPDATE: columns assigned by SET
+	endsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning bool
@@ -76,6 +77,7 @@ func analyse(q string, style lexStyle) *analysis {
 	a := &analysis{kind: kindPassThrough, text: q}
 	for _, st := range stmts {
 		one := analyseOne(q[st[0].start:st[len(st)-1].end], nil, style)
+		a.endsTx = a.endsTx || one.endsTx
 		switch one.kind {
 		case kindDDL:
 			a.kind = kindDDL
@@ -96,27 +98,30 @@ func analyseOne(q string, toks []token, style lexStyle) *analysis {
 	if toks == nil {
 		toks = lex(q, style)
 	}
-	q = q[toks[0].start:toks[len(toks)-1].end] // drop surrounding blanks and comments
+	if toks[0].start > 0 || toks[len(toks)-1].end < len(q) {
+		q = q[toks[0].start:toks[len(toks)-1].end] // drop surrounding blanks and comments
+		toks = lex(q, style)
+	}
 	pgText, text, names := q, q, []string(nil)
+	first := strings.ToUpper(toks[0].text(q))
 	orMode := ""
 	if style == styleSQLite {
-		pgText, text, names = sqliteParams(q, lex(q, style))
+		var err error
+		if pgText, text, names, err = sqliteParams(q, toks); err != nil {
+			return refuseOrPass(q, first, style, err)
+		}
 		pgText, orMode = stripConflictClause(pgText)
 	}
 	toks = lex(text, style)
-	first := strings.ToUpper(toks[0].text(text))
 	tree, err := pg.Parse(pgText)
-	if err != nil || len(tree.Stmts) != 1 {
-		if writeKeywords[first] {
-			return unsupported(text, fmt.Sprintf("the SQL parser cannot read it (%v)", err))
-		}
-		if ddlKeywords[first] {
-			return &analysis{kind: kindDDL, text: text}
-		}
+	if err == nil && len(tree.Stmts) != 1 {
+		err = fmt.Errorf("%d statements", len(tree.Stmts))
+	}
+	if err != nil {
 		if beginsOrEndsTx(text, toks) { // SQLite's BEGIN IMMEDIATE and friends
-			return &analysis{kind: kindTxControl, text: text}
+			return &analysis{kind: kindTxControl, text: text, endsTx: true}
 		}
-		return &analysis{kind: kindPassThrough, text: text}
+		return refuseOrPass(text, first, style, err)
 	}
 	a := classify(tree.Stmts[0].Stmt, text)
 	a.paramNames = names
@@ -152,6 +157,20 @@ func beginsOrEndsTx(q string, toks []token) bool {
 		return true
 	}
 	return false
+}
+
+// refuseOrPass decides a statement the parser cannot read by its first word:
+// a possible write is refused, never passed unaudited.
+func refuseOrPass(text, first string, style lexStyle, err error) *analysis {
+	switch {
+	case first == "EXPLAIN" && style == styleSQLite:
+		return &analysis{kind: kindPassThrough, text: text}
+	case writeKeywords[first]:
+		return unsupported(text, fmt.Sprintf("the SQL parser cannot read it (%v)", err))
+	case ddlKeywords[first]:
+		return &analysis{kind: kindDDL, text: text}
+	}
+	return &analysis{kind: kindPassThrough, text: text}
 }
 
 // stripConflictClause removes SQLite's INSERT OR x / UPDATE OR x and turns
@@ -200,7 +219,7 @@ func classify(n *pg.Node, q string) *analysis {
 		case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE,
 			pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
 		default:
-			a.kind = kindTxControl
+			a.kind, a.endsTx = kindTxControl, true
 		}
 	case *pg.Node_MergeStmt:
 		return unsupported(q, "MERGE", rangeVar(s.MergeStmt.Relation))
@@ -253,17 +272,30 @@ func explainAnalyzesWrite(e *pg.ExplainStmt) bool {
 		return false
 	}
 	for _, o := range e.Options {
-		d := o.GetDefElem()
-		if d != nil && strings.EqualFold(d.Defname, "analyze") {
-			if b := d.Arg.GetBoolean(); d.Arg == nil || b == nil || b.Boolval {
-				return true
-			}
-			if s := d.Arg.GetString_(); s != nil && !strings.EqualFold(s.Sval, "false") && !strings.EqualFold(s.Sval, "off") {
-				return true
-			}
+		if d := o.GetDefElem(); d != nil && strings.EqualFold(d.Defname, "analyze") {
+			return optionIsTrue(d.Arg)
 		}
 	}
 	return false
+}
+
+// optionIsTrue reads a boolean EXPLAIN option: absent means true; the parser
+// gives it as a Boolean, a String ("false", "off") or an Integer.
+func optionIsTrue(arg *pg.Node) bool {
+	switch {
+	case arg == nil:
+		return true
+	case arg.GetBoolean() != nil:
+		return arg.GetBoolean().Boolval
+	case arg.GetInteger() != nil:
+		return arg.GetInteger().Ival != 0
+	case arg.GetString_() != nil:
+		switch strings.ToLower(arg.GetString_().Sval) {
+		case "false", "off", "0", "no":
+			return false
+		}
+	}
+	return true
 }
 
 func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {

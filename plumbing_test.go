@@ -50,7 +50,7 @@ func (c *skipConn) QueryContext(context.Context, string, []driver.NamedValue) (d
 }
 
 func (c *skipConn) ResetSession(context.Context) error { c.d.resets.Add(1); return nil }
-func (c *skipConn) IsValid() bool                       { return !c.d.invalid.Load() }
+func (c *skipConn) IsValid() bool                      { return !c.d.invalid.Load() }
 
 func (c *skipConn) Prepare(q string) (driver.Stmt, error) {
 	return c.PrepareContext(context.Background(), q)
