@@ -8,10 +8,12 @@ package sqlaudit
 // reason for refusing, or "".
 func sliceClauses(a *analysis, toks []token) string {
 	q := a.text
-	find := func(from int, word string) int {
+	find := func(from int, words ...string) int {
 		for i := from; i < len(toks); i++ {
-			if toks[i].depth == 0 && toks[i].is(q, word) {
-				return i
+			for _, w := range words {
+				if toks[i].depth == 0 && toks[i].is(q, w) {
+					return i
+				}
 			}
 		}
 		return -1
@@ -24,15 +26,22 @@ func sliceClauses(a *analysis, toks []token) string {
 		}
 		return q[toks[from].start:toks[to-1].end]
 	}
+	start := 0 // the UPDATE, DELETE or INSERT keyword
+	if toks[0].is(q, "WITH") {
+		if start = find(1, "UPDATE", "DELETE", "INSERT"); start < 0 {
+			return "cannot find the statement after its WITH clause"
+		}
+		a.withText = between(1, start)
+	}
 	end := len(toks)
-	if ret := find(1, "RETURNING"); ret >= 0 {
+	if ret := find(start+1, "RETURNING"); ret >= 0 {
 		a.returningText = between(ret+1, len(toks))
 		end = ret
 	}
 	where := -1
 	switch a.kind {
 	case kindUpdate:
-		set := updateSetIndex(a, toks)
+		set := updateSetIndex(a, toks, start)
 		if set < 0 || set > end {
 			return "cannot locate the SET clause"
 		}
@@ -40,14 +49,18 @@ func sliceClauses(a *analysis, toks []token) string {
 		if where = find(set+1, "WHERE"); where >= 0 && where < end {
 			setEnd = where
 		}
-		if hasTopLevelFrom(q, toks[set+1:setEnd]) {
-			return "cannot separate the SET clause from a FROM clause"
+		if from := topLevelFrom(q, toks, set+1, setEnd); from >= 0 {
+			a.fromText = between(from+1, setEnd)
+			setEnd = from
 		}
 		a.setText = between(set+1, setEnd)
 	case kindDelete:
-		where = find(1, "WHERE")
+		where = find(start+1, "WHERE")
+		if using := find(start+1, "USING"); using >= 0 && using < end {
+			a.fromText = between(using+1, firstOf(where, end))
+		}
 	case kindInsert:
-		body := insertBodyStart(q, toks)
+		body := insertBodyStart(q, toks, start)
 		if body < 0 || body >= end {
 			return "cannot locate the inserted rows"
 		}
@@ -56,30 +69,39 @@ func sliceClauses(a *analysis, toks []token) string {
 	if where >= 0 && where < end {
 		a.whereText = between(where+1, end)
 	}
-	if (a.whereText != "") != a.treeWhere || (a.returningText != "") != a.treeReturning {
+	if (a.whereText != "") != a.treeWhere || (a.returningText != "") != a.treeReturning ||
+		(a.withText != "") != a.treeWith || (a.fromText != "") != a.treeFrom {
 		return "the clauses found by the lexer disagree with the parse tree"
 	}
 	return ""
 }
 
-// hasTopLevelFrom reports a FROM keyword at depth 0 that is not part of
-// IS [NOT] DISTINCT FROM.
-func hasTopLevelFrom(q string, toks []token) bool {
-	for i, t := range toks {
-		if t.depth == 0 && t.is(q, "FROM") && (i == 0 || !toks[i-1].is(q, "DISTINCT")) {
-			return true
+// firstOf returns i when it is a found index (>= 0) before end, else end.
+func firstOf(i, end int) int {
+	if i >= 0 && i < end {
+		return i
+	}
+	return end
+}
+
+// topLevelFrom returns the index of the first FROM keyword at depth 0 in
+// toks[from:to] that is not part of IS [NOT] DISTINCT FROM, or -1.
+func topLevelFrom(q string, toks []token, from, to int) int {
+	for i := from; i < to; i++ {
+		if toks[i].depth == 0 && toks[i].is(q, "FROM") && !toks[i-1].is(q, "DISTINCT") {
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // updateSetIndex returns the index of the SET keyword of
 // UPDATE [OR x] [ONLY] name[.name…] [*] [[AS] alias] SET, or -1. The tree
 // says whether ONLY and an alias are there, so a table, schema or alias
 // named "set" is never taken for the keyword.
-func updateSetIndex(a *analysis, toks []token) int {
+func updateSetIndex(a *analysis, toks []token, start int) int {
 	q := a.text
-	i := 1
+	i := start + 1
 	if a.orIgnore && i+1 < len(toks) && toks[i].is(q, "OR") { // SQLite's UPDATE OR IGNORE
 		i += 2
 	}
@@ -116,9 +138,9 @@ func skipQualifiedName(q string, toks []token, i int) int {
 }
 
 // insertBodyStart returns the index of the first token after
-// INSERT INTO name[.name…] [AS alias].
-func insertBodyStart(q string, toks []token) int {
-	i := 0
+// INSERT INTO name[.name…] [AS alias], starting at the INSERT keyword.
+func insertBodyStart(q string, toks []token, start int) int {
+	i := start
 	for i < len(toks) && !toks[i].is(q, "INTO") {
 		i++
 	}

@@ -38,14 +38,16 @@ type analysis struct {
 	reason string     // why a statement is kindUnsupported
 
 	// Clause texts, sliced from text without their keywords; "" when absent.
+	withText                          string // the WITH list (with RECURSIVE, if there)
 	setText, whereText, returningText string
+	fromText                          string // UPDATE … FROM list, DELETE … USING list
 	insertBody                        string // after INSERT INTO rel [AS alias], before RETURNING
 
 	setColumns []string // UPDATE: columns assigned by SET
 	endsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
 	// What the parse tree says the clauses are, to cross-check the slicing.
-	treeWhere, treeReturning bool
+	treeWhere, treeReturning, treeWith, treeFrom bool
 	paramNames               []string // SQLite: parameter name by number ("" for positional)
 }
 
@@ -302,24 +304,22 @@ func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {
 	a.table = rangeVar(s.Relation)
 	a.table.only = false
 	switch {
-	case s.WithClause != nil:
-		return unsupported(a.text, "INSERT with a WITH clause", a.table)
+	case hasWritingCTE(s.WithClause):
+		return unsupported(a.text, "a data-modifying WITH query", a.table)
 	case s.OnConflictClause != nil && s.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE:
 		return unsupported(a.text, "INSERT … ON CONFLICT DO UPDATE", a.table)
 	case s.OnConflictClause != nil:
 		a.orIgnore = true
 	}
-	a.kind, a.treeReturning = kindInsert, len(s.ReturningList) > 0
+	a.kind, a.treeReturning, a.treeWith = kindInsert, len(s.ReturningList) > 0, s.WithClause != nil
 	return a
 }
 
 func classifyUpdate(a *analysis, s *pg.UpdateStmt) *analysis {
 	a.table = rangeVar(s.Relation)
 	switch {
-	case s.WithClause != nil:
-		return unsupported(a.text, "UPDATE with a WITH clause", a.table)
-	case len(s.FromClause) > 0:
-		return unsupported(a.text, "UPDATE … FROM", a.table)
+	case hasWritingCTE(s.WithClause):
+		return unsupported(a.text, "a data-modifying WITH query", a.table)
 	case s.WhereClause.GetCurrentOfExpr() != nil:
 		return unsupported(a.text, "UPDATE … WHERE CURRENT OF", a.table)
 	}
@@ -327,19 +327,19 @@ func classifyUpdate(a *analysis, s *pg.UpdateStmt) *analysis {
 		a.setColumns = append(a.setColumns, t.GetResTarget().GetName())
 	}
 	a.kind, a.treeWhere, a.treeReturning = kindUpdate, s.WhereClause != nil, len(s.ReturningList) > 0
+	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.FromClause) > 0
 	return a
 }
 
 func classifyDelete(a *analysis, s *pg.DeleteStmt) *analysis {
 	a.table = rangeVar(s.Relation)
 	switch {
-	case s.WithClause != nil:
-		return unsupported(a.text, "DELETE with a WITH clause", a.table)
-	case len(s.UsingClause) > 0:
-		return unsupported(a.text, "DELETE … USING", a.table)
+	case hasWritingCTE(s.WithClause):
+		return unsupported(a.text, "a data-modifying WITH query", a.table)
 	case s.WhereClause.GetCurrentOfExpr() != nil:
 		return unsupported(a.text, "DELETE … WHERE CURRENT OF", a.table)
 	}
 	a.kind, a.treeWhere, a.treeReturning = kindDelete, s.WhereClause != nil, len(s.ReturningList) > 0
+	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.UsingClause) > 0
 	return a
 }

@@ -112,11 +112,7 @@ func TestAnalyseRefusesWritesItCannotAudit(t *testing.T) {
 		{"WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d", kindUnsupported, "WITH"},
 		{"WITH u AS (UPDATE t SET a = 1 RETURNING *) SELECT count(*) FROM u", kindUnsupported, "WITH"},
 		{"WITH i AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM i", kindUnsupported, "WITH"},
-		{"WITH x AS (SELECT 1) UPDATE t SET a = 1", kindUnsupported, "WITH"},
-		{"WITH x AS (SELECT 1) DELETE FROM t", kindUnsupported, "WITH"},
-		{"WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", kindUnsupported, "WITH"},
-		{"UPDATE t SET a = u.a FROM u WHERE t.id = u.id", kindUnsupported, "FROM"},
-		{"DELETE FROM t USING u WHERE t.id = u.id", kindUnsupported, "USING"},
+		{"WITH d AS (DELETE FROM u RETURNING *) UPDATE t SET a = 1", kindUnsupported, "WITH"},
 		{"INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = excluded.a", kindUnsupported, "ON CONFLICT DO UPDATE"},
 		{"UPDATE t SET a = 1 WHERE CURRENT OF c", kindUnsupported, "CURRENT OF"},
 		{"DELETE FROM t WHERE CURRENT OF c", kindUnsupported, "CURRENT OF"},
@@ -212,8 +208,7 @@ func TestAnalyseNamesTheTablesOfRefusedWrites(t *testing.T) {
 		{"TRUNCATE a, s.b", []tableRef{{name: "a"}, {schema: "s", name: "b"}}},
 		{"MERGE INTO s.t USING u ON true WHEN MATCHED THEN DELETE", []tableRef{{schema: "s", name: "t"}}},
 		{"COPY t FROM STDIN", []tableRef{{name: "t"}}},
-		{"UPDATE t SET a = 1 FROM u", []tableRef{{name: "t"}}},
-		{"DELETE FROM t AS x USING u", []tableRef{{name: "t", alias: "x"}}},
+		{"WITH d AS (DELETE FROM u RETURNING *) DELETE FROM t AS x", []tableRef{{name: "t", alias: "x"}}},
 		{"INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 1", []tableRef{{name: "t"}}},
 	}
 	for _, tt := range tests {
@@ -614,8 +609,9 @@ func TestSQLiteAnalysisClassifiesStatements(t *testing.T) {
 		{q: "INSERT INTO t VALUES (?)", kind: kindInsert},
 		{q: "UPDATE t SET a = ?", kind: kindUpdate},
 		{q: "DELETE FROM t WHERE a = ?", kind: kindDelete},
-		{"WITH x AS (SELECT 1) DELETE FROM t", kindUnsupported, "WITH"},
-		{"UPDATE t SET a = u.a FROM u WHERE t.id = u.id", kindUnsupported, "FROM"},
+		{q: "WITH x AS (SELECT 1) DELETE FROM t", kind: kindDelete},
+		{q: "UPDATE t SET a = u.a FROM u WHERE t.id = u.id", kind: kindUpdate},
+		{"WITH x AS (SELECT 1) UPDATE OR IGNORE t SET a = 1", kindUnsupported, "parser"},
 	})
 }
 
@@ -731,7 +727,9 @@ func TestAnalyseRegressions(t *testing.T) {
 		{"huge placeholder numbers are refused, not allocated", styleSQLite, "UPDATE t SET a = ?100000000",
 			func(a *analysis) bool { return a.kind == kindUnsupported && strings.Contains(a.reason, "range") }},
 		{"e'' is no escape string in SQLite", styleSQLite, `WITH x AS (SELECT e'\' FROM t) DELETE FROM t WHERE e <> ' FROM t) SELECT 1 --'`,
-			func(a *analysis) bool { return a.kind == kindUnsupported }},
+			func(a *analysis) bool {
+				return a.kind == kindDelete && a.table.name == "t" && a.whereText == `e <> ' FROM t) SELECT 1 --'`
+			}},
 		{"comments do not nest in SQLite", styleSQLite, `DELETE FROM /* /* */ t WHERE e <> '*/ u WHERE e <> ''--'`,
 			func(a *analysis) bool { return a.kind == kindDelete && a.table.name == "t" }},
 		{"a table named set", stylePostgres, `UPDATE set SET a = 1 WHERE id = 1`,
@@ -761,6 +759,37 @@ func TestAnalyseRegressions(t *testing.T) {
 	for _, tt := range tests {
 		if a := analyse(tt.q, tt.style); !tt.check(a) {
 			t.Errorf("%s: analyse(%q) = %+v", tt.name, tt.q, a)
+		}
+	}
+}
+
+// User CTEs (that do not write), UPDATE … FROM and DELETE … USING are cut
+// into their own slices, which the rewrite puts back around its own parts.
+func TestAnalyseSlicesWithFromAndUsing(t *testing.T) {
+	tests := []struct {
+		q                                     string
+		kind                                  stmtKind
+		with, set, from, where, returning, ib string
+	}{
+		{q: "WITH x AS (SELECT 1 AS v) UPDATE t SET a = (SELECT v FROM x) WHERE id = 1", kind: kindUpdate,
+			with: "x AS (SELECT 1 AS v)", set: "a = (SELECT v FROM x)", where: "id = 1"},
+		{q: "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) DELETE FROM t WHERE id IN (SELECT n FROM r) RETURNING id", kind: kindDelete,
+			with: "RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3)", where: "id IN (SELECT n FROM r)", returning: "id"},
+		{q: "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", kind: kindInsert, with: "x AS (SELECT 1)", ib: "SELECT * FROM x"},
+		{q: "UPDATE t SET a = u.a, b = u.b IS DISTINCT FROM t.b FROM u JOIN v ON v.id = u.id WHERE t.id = u.id RETURNING t.id", kind: kindUpdate,
+			set: "a = u.a, b = u.b IS DISTINCT FROM t.b", from: "u JOIN v ON v.id = u.id", where: "t.id = u.id", returning: "t.id"},
+		{q: "UPDATE t SET a = _data.a FROM (VALUES (1, 'x'), (2, 'y')) AS _data (id, a) WHERE t.id = _data.id", kind: kindUpdate,
+			set: "a = _data.a", from: "(VALUES (1, 'x'), (2, 'y')) AS _data (id, a)", where: "t.id = _data.id"},
+		{q: "DELETE FROM t AS x USING u JOIN w USING (id) WHERE x.id = u.id", kind: kindDelete,
+			from: "u JOIN w USING (id)", where: "x.id = u.id"},
+		{q: "DELETE FROM t USING u", kind: kindDelete, from: "u"},
+	}
+	for _, tt := range tests {
+		a := analyse(tt.q, stylePostgres)
+		got := []string{a.withText, a.setText, a.fromText, a.whereText, a.returningText, a.insertBody}
+		want := []string{tt.with, tt.set, tt.from, tt.where, tt.returning, tt.ib}
+		if a.kind != tt.kind || !reflect.DeepEqual(got, want) {
+			t.Errorf("analyse(%q) = %s (%s)\n got %q\nwant %q", tt.q, stmtKindNames[a.kind], a.reason, got, want)
 		}
 	}
 }

@@ -84,6 +84,9 @@ func (postgresDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*t
 // run sends the rewritten statement with the actor and metadata as two extra
 // parameters after the caller's own.
 func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
+	if ex.wantRows && ex.a.returningText != "" && ex.a.fromText != "" {
+		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit RETURNING rows of an UPDATE … FROM or DELETE … USING (they may name the joined tables); use Exec, or RETURNING in a separate statement", ErrUnsupported)
+	}
 	key := planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows, nargs: len(ex.args)}
 	q := ex.c.c.plan(key, func() any { return pgStatement(ex) }).(string)
 	args := append(ex.args[:len(ex.args):len(ex.args)],
@@ -104,85 +107,120 @@ func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 
 // pgStatement builds the one statement that runs ex's write and its records:
 //
-//	WITH _sqa_w AS (<the write, returning before/after images as jsonb>),
+//	WITH [the caller's CTEs,] _sqa_w AS (<the write, returning row images as jsonb>),
 //	     _sqa_a AS (INSERT INTO audit_log … SELECT … FROM _sqa_w)
 //	SELECT <count, or the caller's RETURNING list> FROM _sqa_w
 func pgStatement(ex *execution) string {
-	a, t := ex.a, ex.t
-	ref := quoteIdent(t.name)
-	alias := ""
-	if a.table.alias != "" {
-		ref = quoteIdent(a.table.alias)
-		alias = " AS " + ref
+	a := ex.a
+	t := pgTarget(ex)
+	var b strings.Builder
+	b.WriteString("WITH ")
+	if a.withText != "" {
+		b.WriteString(a.withText + ", ")
 	}
-	only := ""
+	b.WriteString("_sqa_w AS (" + pgWrite(ex, t) + "), _sqa_a AS (" + pgRecords(ex, t) + ") ")
+	switch {
+	case !ex.wantRows:
+		b.WriteString("SELECT count(*) FROM _sqa_w")
+	case a.returningText != "":
+		b.WriteString("SELECT " + a.returningText + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref)
+	default:
+		b.WriteString("SELECT FROM _sqa_w WHERE false")
+	}
+	return b.String()
+}
+
+// pgTargetRef is how the rewritten statement names the target table.
+type pgTargetRef struct {
+	rel   string // [ONLY] "schema"."table" [AS alias]
+	ref   string // the alias, or the table name: what column references qualify with
+	image string // the jsonb row image the record's key is taken from
+}
+
+func pgTarget(ex *execution) pgTargetRef {
+	a, t := ex.a, ex.t
+	r := pgTargetRef{rel: t.quoted, ref: quoteIdent(t.name), image: "w._sqa_old"}
 	if a.table.only {
-		only = "ONLY "
+		r.rel = "ONLY " + r.rel
+	}
+	if a.table.alias != "" {
+		r.ref = quoteIdent(a.table.alias)
+		r.rel += " AS " + r.ref
+	}
+	if a.kind == kindInsert {
+		r.image = "w._sqa_new"
+	}
+	return r
+}
+
+// pgWrite is the caller's write, rewritten to return its row images. An
+// UPDATE is joined by key to the rows its predicate selects, locked, so the
+// old image is the version the UPDATE overwrites.
+func pgWrite(ex *execution, t pgTargetRef) string {
+	a := ex.a
+	row := ""
+	if ex.wantRows && a.returningText != "" {
+		row = ", ROW(" + t.ref + ".*)::" + ex.t.quoted + " AS _sqa_row"
 	}
 	where := ""
 	if a.whereText != "" {
 		where = " WHERE " + a.whereText
 	}
-	row := ""
-	if ex.wantRows && a.returningText != "" {
-		row = ", ROW(" + ref + ".*)::" + t.quoted + " AS _sqa_row"
+	switch a.kind {
+	case kindDelete:
+		using := ""
+		if a.fromText != "" {
+			using = " USING " + a.fromText
+		}
+		return "DELETE FROM " + t.rel + using + where + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
+	case kindInsert:
+		return "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " " + a.insertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
 	}
-	var b strings.Builder
-	b.WriteString("WITH _sqa_w AS (")
-	action, image := "", ""
+	var sel, join []string
+	for i, k := range ex.t.key {
+		n := "_sqa_k" + strconv.Itoa(i)
+		sel = append(sel, t.ref+"."+quoteIdent(k)+" AS "+n)
+		join = append(join, t.ref+"."+quoteIdent(k)+" = _sqa_o."+n)
+	}
+	selected, from := where, ""
+	if a.fromText != "" {
+		// The rows the join selects, each once: FOR UPDATE cannot take DISTINCT.
+		selected = " WHERE EXISTS (SELECT 1 FROM " + a.fromText + where + ")"
+		from = a.fromText + ", "
+	}
+	cond := strings.Join(join, " AND ")
+	if a.whereText != "" {
+		cond += " AND (" + a.whereText + ")"
+	}
+	return "UPDATE " + t.rel + " SET " + a.setText + " FROM " + from + "(SELECT " + strings.Join(sel, ", ") +
+		", to_jsonb(" + t.ref + ".*) AS _sqa_old FROM " + t.rel + selected + " FOR UPDATE OF " + t.ref +
+		") AS _sqa_o WHERE " + cond + " RETURNING _sqa_o._sqa_old, to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+}
+
+// pgRecords inserts one record per row of _sqa_w; for an UPDATE only rows
+// with a changed column, with the changed columns only.
+func pgRecords(ex *execution, t pgTargetRef) string {
+	a, n := ex.a, len(ex.args)
+	action, values := "", ""
 	switch a.kind {
 	case kindUpdate:
-		action, image = "UPDATE", "w._sqa_old"
-		var sel, join []string
-		for i, k := range t.key {
-			n := "_sqa_k" + strconv.Itoa(i)
-			sel = append(sel, ref+"."+quoteIdent(k)+" AS "+n)
-			join = append(join, ref+"."+quoteIdent(k)+" = _sqa_o."+n)
-		}
-		b.WriteString("UPDATE " + only + t.quoted + alias + " SET " + a.setText +
-			" FROM (SELECT " + strings.Join(sel, ", ") + ", to_jsonb(" + ref + ".*) AS _sqa_old FROM " +
-			only + t.quoted + alias + where + " FOR UPDATE OF " + ref + ") AS _sqa_o WHERE " + strings.Join(join, " AND "))
-		if a.whereText != "" {
-			b.WriteString(" AND (" + a.whereText + ")")
-		}
-		b.WriteString(" RETURNING _sqa_o._sqa_old, to_jsonb(" + ref + ".*) AS _sqa_new" + row)
+		action, values = "UPDATE", "d.o, d.n"
 	case kindDelete:
-		action, image = "DELETE", "w._sqa_old"
-		b.WriteString("DELETE FROM " + only + t.quoted + alias + where + " RETURNING to_jsonb(" + ref + ".*) AS _sqa_old" + row)
+		action, values = "DELETE", pgRedactRow(ex.t, "w._sqa_old")+", NULL"
 	case kindInsert:
-		action, image = "INSERT", "w._sqa_new"
-		b.WriteString("INSERT INTO " + t.quoted + alias + " " + a.insertBody + " RETURNING to_jsonb(" + ref + ".*) AS _sqa_new" + row)
+		action, values = "INSERT", "NULL, "+pgRedactRow(ex.t, "w._sqa_new")
 	}
-	n := len(ex.args)
-	b.WriteString("), _sqa_a AS (INSERT INTO " + ex.c.c.audit +
-		" (tx_id, actor, action, table_name, row_key, old_values, new_values, metadata, query)" +
+	q := "INSERT INTO " + ex.c.c.audit + " (" + recordColumns + ")" +
 		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, '" + action + "', " +
-		quoteLiteral(t.display, true) + ", " + pgRowKey(t, image) + ", ")
-	switch a.kind {
-	case kindUpdate:
-		b.WriteString("d.o, d.n")
-	case kindDelete:
-		b.WriteString(pgRedactRow(t, image) + ", NULL")
-	case kindInsert:
-		b.WriteString("NULL, " + pgRedactRow(t, image))
-	}
-	b.WriteString(", $" + strconv.Itoa(n+2) + "::jsonb, " + quoteLiteral(ex.query, true) + " FROM _sqa_w w")
+		quoteLiteral(ex.t.display, true) + ", " + pgRowKey(ex.t, t.image) + ", " + values +
+		", $" + strconv.Itoa(n+2) + "::jsonb, " + quoteLiteral(ex.query, true) + " FROM _sqa_w w"
 	if a.kind == kindUpdate {
-		b.WriteString(" CROSS JOIN LATERAL (SELECT jsonb_object_agg(jo.key, " + pgRedactValue(t, "jo") +
-			") AS o, jsonb_object_agg(jo.key, " + pgRedactValue(t, "jn") + ") AS n" +
+		q += " CROSS JOIN LATERAL (SELECT jsonb_object_agg(jo.key, " + pgRedactValue(ex.t, "jo") +
+			") AS o, jsonb_object_agg(jo.key, " + pgRedactValue(ex.t, "jn") + ") AS n" +
 			" FROM jsonb_each(w._sqa_old) jo JOIN jsonb_each(w._sqa_new) jn ON jn.key = jo.key" +
-			" WHERE jo.value IS DISTINCT FROM jn.value) d WHERE d.o IS NOT NULL")
+			" WHERE jo.value IS DISTINCT FROM jn.value) d WHERE d.o IS NOT NULL"
 	}
-	b.WriteString(") ")
-	switch {
-	case !ex.wantRows:
-		b.WriteString("SELECT count(*) FROM _sqa_w")
-	case a.returningText != "":
-		b.WriteString("SELECT " + a.returningText + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + ref)
-	default:
-		b.WriteString("SELECT FROM _sqa_w WHERE false")
-	}
-	return b.String()
+	return q
 }
 
 // pgRowKey is the JSON object of the key columns taken from a row image.

@@ -43,8 +43,19 @@ func litePlanFor(ex *execution) *litePlan {
 	}
 	p.tempDDL = `CREATE TEMP TABLE IF NOT EXISTS ` + tmp[len("temp."):] + ` AS SELECT ` + rowid + `* FROM ` + t.quoted + ` WHERE 0`
 	p.copyOld = `INSERT INTO ` + tmp + ` SELECT ` + strings.Replace(rowid, "rowid", ref+".rowid", 1) + ref + `.* FROM ` + t.quoted + alias
-	if a.whereText != "" {
+	switch {
+	case a.fromText != "":
+		// UPDATE … FROM: the rows the join selects, each once.
+		p.copyOld += " WHERE EXISTS (SELECT 1 FROM " + a.fromText
+		if a.whereText != "" {
+			p.copyOld += " WHERE " + a.whereText
+		}
+		p.copyOld += ")"
+	case a.whereText != "":
 		p.copyOld += " WHERE " + a.whereText
+	}
+	if a.withText != "" {
+		p.copyOld = "WITH " + a.withText + " " + p.copyOld
 	}
 	p.clear = `DELETE FROM ` + tmp
 	join := keyJoin(t)
@@ -118,7 +129,8 @@ func (p *litePlan) runChange(ex *execution, txID int64) (driver.Result, driver.R
 	}
 	res, err := c.rawExec(ex.ctx, p.copyOld, ex.args)
 	if err != nil {
-		return nil, nil, recordError(ex, err)
+		// Usually the caller's predicate is at fault: the error is SQLite's own.
+		return nil, nil, stmtError(ex.query, ex.t.display, "reading the rows the statement selects failed; nothing was changed", ErrRecord, err)
 	}
 	nOld, _ := res.RowsAffected()
 	var rows driver.Rows
