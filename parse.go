@@ -48,7 +48,7 @@ type analysis struct {
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning, treeWith, treeFrom bool
-	paramNames               []string // SQLite: parameter name by number ("" for positional)
+	paramNames                                   []string // SQLite: parameter name by number ("" for positional)
 }
 
 // writeKeywords are the first words of statements that may change rows; a

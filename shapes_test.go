@@ -70,9 +70,9 @@ func TestStatementShapesAreRecordedExactly(t *testing.T) {
 				`UPDATE prices SET price = prices.price + 1 FROM feed`},
 		},
 		{
-			name:   "DELETE … USING",
-			setup:  []string{`CREATE TABLE orders (id integer PRIMARY KEY, customer text)`, `CREATE TABLE banned (name text)`, `INSERT INTO orders VALUES (1, 'x'), (2, 'y'), (3, 'x')`, `INSERT INTO banned VALUES ('x'), ('x')`},
-			table:  "orders", key: []string{"id"},
+			name:  "DELETE … USING",
+			setup: []string{`CREATE TABLE orders (id integer PRIMARY KEY, customer text)`, `CREATE TABLE banned (name text)`, `INSERT INTO orders VALUES (1, 'x'), (2, 'y'), (3, 'x')`, `INSERT INTO banned VALUES ('x'), ('x')`},
+			table: "orders", key: []string{"id"},
 			steps:  []string{`DELETE FROM orders o USING banned b WHERE b.name = o.customer`},
 			onlyPG: true,
 		},
