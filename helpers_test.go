@@ -184,7 +184,8 @@ func (td *testDB) snap(t testing.TB, table string, key ...string) snapshot {
 		cols := td.sqliteColumns(t, table)
 		parts := make([]string, 0, 2*len(cols))
 		for _, c := range cols {
-			parts = append(parts, "'"+c+"'", `"`+c+`"`)
+			// The record's rendering: json_object cannot hold a BLOB, so blobs are hex text.
+			parts = append(parts, "'"+c+"'", `CASE WHEN typeof("`+c+`") = 'blob' THEN hex("`+c+`") ELSE "`+c+`" END`)
 		}
 		q = `SELECT json_object(` + strings.Join(parts, ", ") + `) FROM ` + table
 	}

@@ -198,7 +198,9 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 }
 
 // pgRecords inserts one record per row of _sqa_w; for an UPDATE only rows
-// with a changed column, with the changed columns only.
+// with a changed column, with the changed columns only. Values are compared
+// as to_jsonb renders them, so 1.0 → 1.00 in a numeric column is a change
+// (the stored value's scale changed) and key order in a json column is not.
 func pgRecords(ex *execution, t pgTargetRef) string {
 	a, n := ex.a, len(ex.args)
 	action, values := "", ""
@@ -218,7 +220,7 @@ func pgRecords(ex *execution, t pgTargetRef) string {
 		q += " CROSS JOIN LATERAL (SELECT jsonb_object_agg(jo.key, " + pgRedactValue(ex.t, "jo") +
 			") AS o, jsonb_object_agg(jo.key, " + pgRedactValue(ex.t, "jn") + ") AS n" +
 			" FROM jsonb_each(w._sqa_old) jo JOIN jsonb_each(w._sqa_new) jn ON jn.key = jo.key" +
-			" WHERE jo.value IS DISTINCT FROM jn.value) d WHERE d.o IS NOT NULL"
+			" WHERE jo.value::text IS DISTINCT FROM jn.value::text) d WHERE d.o IS NOT NULL"
 	}
 	return q
 }
