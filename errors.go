@@ -12,6 +12,11 @@ var (
 	// ErrNoKey is wrapped when an audited table has no primary key (and, on
 	// SQLite, no rowid) to identify its rows by. Nothing ran.
 	ErrNoKey = errors.New("table has no primary key")
+	// ErrConflict is wrapped when a concurrent transaction changed a row in a
+	// way that kept the wrapper from reading its old values exactly (an
+	// upsert that met a row inserted or updated after its snapshot under READ
+	// COMMITTED). Nothing was changed; running the statement again succeeds.
+	ErrConflict = errors.New("concurrent change; retry the statement")
 	// ErrRecord is wrapped when the statement ran but its records could not
 	// be written; the statement's changes were rolled back.
 	ErrRecord = errors.New("writing the audit records failed; the statement was rolled back")

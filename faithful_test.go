@@ -177,18 +177,18 @@ func TestCancelledStatementLeavesNoUnrecordedChange(t *testing.T) {
 			t.Fatal("a statement blocked on a lock succeeded although its context expired")
 		}
 		lock.Rollback()
-		waitIdle(t, td, q)
+		waitIdle(t, td, "balance = -1")
 		after := td.snap(t, "accounts", "id")
 		assertTrail(t, td.trail(t, "audit_log", since), expected("accounts", before, after))
 	})
 }
 
-// waitIdle waits until no backend runs a statement containing q.
-func waitIdle(t *testing.T, td *testDB, q string) {
+// waitIdle waits until no backend runs a statement containing marker.
+func waitIdle(t *testing.T, td *testDB, marker string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var n int
-		err := td.plain.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND strpos(query, $1) > 0 AND pid <> pg_backend_pid()`, q).Scan(&n)
+		err := td.plain.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND strpos(query, $1) > 0 AND pid <> pg_backend_pid()`, marker).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,6 +46,7 @@ type analysis struct {
 	setColumns []string // UPDATE: columns assigned by SET
 	endsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
+	upsert     bool     // INSERT … ON CONFLICT DO UPDATE
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning, treeWith, treeFrom bool
 	paramNames                                   []string // SQLite: parameter name by number ("" for positional)
@@ -307,7 +308,7 @@ func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {
 	case hasWritingCTE(s.WithClause):
 		return unsupported(a.text, "a data-modifying WITH query", a.table)
 	case s.OnConflictClause != nil && s.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE:
-		return unsupported(a.text, "INSERT … ON CONFLICT DO UPDATE", a.table)
+		a.upsert = true
 	case s.OnConflictClause != nil:
 		a.orIgnore = true
 	}

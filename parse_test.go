@@ -113,7 +113,6 @@ func TestAnalyseRefusesWritesItCannotAudit(t *testing.T) {
 		{"WITH u AS (UPDATE t SET a = 1 RETURNING *) SELECT count(*) FROM u", kindUnsupported, "WITH"},
 		{"WITH i AS (INSERT INTO t VALUES (1) RETURNING *) SELECT * FROM i", kindUnsupported, "WITH"},
 		{"WITH d AS (DELETE FROM u RETURNING *) UPDATE t SET a = 1", kindUnsupported, "WITH"},
-		{"INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = excluded.a", kindUnsupported, "ON CONFLICT DO UPDATE"},
 		{"UPDATE t SET a = 1 WHERE CURRENT OF c", kindUnsupported, "CURRENT OF"},
 		{"DELETE FROM t WHERE CURRENT OF c", kindUnsupported, "CURRENT OF"},
 	})
@@ -209,7 +208,6 @@ func TestAnalyseNamesTheTablesOfRefusedWrites(t *testing.T) {
 		{"MERGE INTO s.t USING u ON true WHEN MATCHED THEN DELETE", []tableRef{{schema: "s", name: "t"}}},
 		{"COPY t FROM STDIN", []tableRef{{name: "t"}}},
 		{"WITH d AS (DELETE FROM u RETURNING *) DELETE FROM t AS x", []tableRef{{name: "t", alias: "x"}}},
-		{"INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 1", []tableRef{{name: "t"}}},
 	}
 	for _, tt := range tests {
 		a := analyse(tt.q, stylePostgres)
@@ -467,7 +465,7 @@ func TestSQLiteConflictClausesDecideTheKind(t *testing.T) {
 		{"INSERT OR ROLLBACK INTO t VALUES (1)", kindUnsupported, "OR ROLLBACK"},
 		{"INSERT OR ABORT INTO t VALUES (1)", kindUnsupported, "OR ABORT"},
 		{"UPDATE OR FAIL t SET a = 1", kindUnsupported, "OR FAIL"},
-		{"INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO UPDATE SET a = excluded.a", kindUnsupported, "ON CONFLICT DO UPDATE"},
+		{q: "INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO UPDATE SET a = excluded.a", kind: kindInsert}, // refused by the SQLite dialect
 	})
 	for _, tt := range []struct {
 		q        string
@@ -791,5 +789,12 @@ func TestAnalyseSlicesWithFromAndUsing(t *testing.T) {
 		if a.kind != tt.kind || !reflect.DeepEqual(got, want) {
 			t.Errorf("analyse(%q) = %s (%s)\n got %q\nwant %q", tt.q, stmtKindNames[a.kind], a.reason, got, want)
 		}
+	}
+}
+
+func TestAnalyseMarksUpserts(t *testing.T) {
+	a := analyse("INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = excluded.a RETURNING *", stylePostgres)
+	if a.kind != kindInsert || !a.upsert || a.orIgnore || a.insertBody != "VALUES (1) ON CONFLICT (id) DO UPDATE SET a = excluded.a" {
+		t.Fatalf("analyse = %+v", a)
 	}
 }

@@ -30,12 +30,12 @@ func TestStatementsThatCannotBeAuditedAreRefused(t *testing.T) {
 			`UPDATE accounts SET note = 'x' WHERE`, // a syntax error in a write is refused, not passed
 		}
 		if isSQLite(drv) {
-			cases = append(cases, `REPLACE INTO accounts (id, region) VALUES (1, 'eu')`, `UPDATE accounts SET id = id + 10 WHERE id = 3`)
+			cases = append(cases, `REPLACE INTO accounts (id, region) VALUES (1, 'eu')`, `UPDATE accounts SET id = id + 10 WHERE id = 3`,
+				`INSERT INTO accounts (id, region) VALUES (1, 'eu') ON CONFLICT (id) DO UPDATE SET note = 'u'`)
 		} else {
 			cases = append(cases, `TRUNCATE accounts`,
 				`WITH d AS (DELETE FROM accounts RETURNING *) SELECT count(*) FROM d`,
 				`WITH d AS (DELETE FROM regions RETURNING *) UPDATE accounts SET note = 'x'`,
-				`INSERT INTO accounts (id, region) VALUES (1, 'eu') ON CONFLICT (id) DO UPDATE SET note = 'u'`,
 				`EXPLAIN ANALYZE DELETE FROM accounts`)
 		}
 		before := td.snap(t, "accounts", "id")

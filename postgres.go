@@ -93,6 +93,9 @@ func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 		driver.NamedValue{Ordinal: len(ex.args) + 1, Value: ex.actor},
 		driver.NamedValue{Ordinal: len(ex.args) + 2, Value: ex.metadata})
 	rows, err := ex.c.rawQuery(ex.ctx, q, args)
+	if err != nil && ex.a.upsert && strings.Contains(err.Error(), upsertRaceMessage) {
+		return nil, nil, stmtError(ex.query, ex.t.display, "an upsert met a row a concurrent transaction wrote after the statement began", ErrConflict, err)
+	}
 	if err != nil || ex.wantRows {
 		return nil, rows, err
 	}
@@ -174,7 +177,11 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 		}
 		return "DELETE FROM " + t.rel + using + where + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
 	case kindInsert:
-		return "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " " + a.insertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		q := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " " + a.insertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		if a.upsert {
+			q += ", " + pgUpsertPrevious(ex, t)
+		}
+		return q
 	}
 	var sel, join []string
 	for i, k := range ex.t.key {
@@ -212,18 +219,62 @@ func pgRecords(ex *execution, t pgTargetRef) string {
 	case kindInsert:
 		action, values = "INSERT", "NULL, "+pgRedactRow(ex.t, "w._sqa_new")
 	}
+	action = "'" + action + "'"
+	if a.upsert {
+		action = "CASE WHEN w._sqa_inserted THEN 'INSERT' ELSE 'UPDATE' END"
+		values = "CASE WHEN w._sqa_inserted THEN NULL ELSE d.o END, CASE WHEN w._sqa_inserted THEN " +
+			pgRedactRow(ex.t, "w._sqa_new") + " ELSE d.n END"
+	}
 	q := "INSERT INTO " + ex.c.c.audit + " (" + recordColumns + ")" +
-		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, '" + action + "', " +
+		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, " + action + ", " +
 		quoteLiteral(ex.t.display, true) + ", " + pgRowKey(ex.t, t.image) + ", " + values +
 		", $" + strconv.Itoa(n+2) + "::jsonb, " + quoteLiteral(ex.query, true) + " FROM _sqa_w w"
-	if a.kind == kindUpdate {
-		q += " CROSS JOIN LATERAL (SELECT jsonb_object_agg(jo.key, " + pgRedactValue(ex.t, "jo") +
-			") AS o, jsonb_object_agg(jo.key, " + pgRedactValue(ex.t, "jn") + ") AS n" +
-			" FROM jsonb_each(w._sqa_old) jo JOIN jsonb_each(w._sqa_new) jn ON jn.key = jo.key" +
-			" WHERE jo.value::text IS DISTINCT FROM jn.value::text) d WHERE d.o IS NOT NULL"
+	switch {
+	case a.kind == kindUpdate:
+		q += " CROSS JOIN LATERAL " + pgDiff(ex.t, "w._sqa_old") + " WHERE d.o IS NOT NULL"
+	case a.upsert:
+		q += " LEFT JOIN LATERAL " + pgDiff(ex.t, "(w._sqa_prev->'row')") + " ON true" +
+			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.t)
 	}
 	return q
 }
+
+// pgDiff is the changed columns of the old image and w._sqa_new, as two
+// objects d.o and d.n (NULL when nothing changed).
+func pgDiff(t *tableInfo, old string) string {
+	return "(SELECT jsonb_object_agg(jo.key, " + pgRedactValue(t, "jo") +
+		") AS o, jsonb_object_agg(jo.key, " + pgRedactValue(t, "jn") + ") AS n" +
+		" FROM jsonb_each(" + old + ") jo JOIN jsonb_each(w._sqa_new) jn ON jn.key = jo.key" +
+		" WHERE jo.value::text IS DISTINCT FROM jn.value::text) d"
+}
+
+// pgUpsertPrevious returns, for each row an upsert returns, whether it was
+// inserted and the version it replaced. The replaced version is read with
+// the statement's snapshot; "ok" says it is the very version this statement
+// updated (its xmax is the xid that wrote the new version). Under READ
+// COMMITTED an upsert may update a version its snapshot cannot see — a row a
+// concurrent transaction inserted or changed — and then "ok" is false.
+func pgUpsertPrevious(ex *execution, t pgTargetRef) string {
+	var match []string
+	for _, k := range ex.t.key {
+		match = append(match, "_sqa_p."+quoteIdent(k)+" = "+t.ref+"."+quoteIdent(k))
+	}
+	return "(" + t.ref + ".xmax = 0) AS _sqa_inserted, (SELECT jsonb_build_object('row', to_jsonb(_sqa_p.*), 'ok', _sqa_p.xmax = " +
+		t.ref + ".xmin) FROM " + ex.t.quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
+}
+
+// pgUpsertCheck fails the statement (nothing is written) when an updated
+// row's previous version could not be read exactly; the error names the row,
+// and retrying the statement succeeds. The cast of a row-dependent text is
+// how plain SQL raises an error the planner cannot fold away.
+func pgUpsertCheck(t *tableInfo) string {
+	return "CASE WHEN w._sqa_inserted OR coalesce((w._sqa_prev->>'ok')::boolean, false) THEN true ELSE CAST(" +
+		quoteLiteral(upsertRaceMessage+" ", true) + " || (w._sqa_new->>" + quoteLiteral(t.key[0], true) + ") AS integer) = 0 END"
+}
+
+// upsertRaceMessage starts the error of an upsert that raced with another
+// transaction; the wrapper turns it into ErrConflict.
+const upsertRaceMessage = "sqlaudit: an upsert updated a row version a concurrent transaction wrote; retry the statement. Row"
 
 // pgRowKey is the JSON object of the key columns taken from a row image.
 func pgRowKey(t *tableInfo, image string) string {

@@ -128,6 +128,9 @@ func (sqliteDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tab
 // savepoint) or in its own, and rolls everything back on any failure.
 func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	lc := ex.c.dc.(*liteConn)
+	if ex.a.upsert {
+		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an upsert (ON CONFLICT DO UPDATE) on SQLite yet", ErrUnsupported)
+	}
 	if ex.a.kind == kindUpdate && setsKey(ex.a, ex.t) {
 		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that changes the primary key on SQLite", ErrUnsupported)
 	}
