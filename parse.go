@@ -47,6 +47,7 @@ type analysis struct {
 	endsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
 	upsert     bool     // INSERT … ON CONFLICT DO UPDATE
+	truncate   bool     // TRUNCATE, audited as DELETE of every row
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning, treeWith, treeFrom bool
 	paramNames                                   []string // SQLite: parameter name by number ("" for positional)
@@ -227,11 +228,7 @@ func classify(n *pg.Node, q string) *analysis {
 	case *pg.Node_MergeStmt:
 		return unsupported(q, "MERGE", rangeVar(s.MergeStmt.Relation))
 	case *pg.Node_TruncateStmt:
-		var ts []tableRef
-		for _, r := range s.TruncateStmt.Relations {
-			ts = append(ts, rangeVar(r.GetRangeVar()))
-		}
-		return unsupported(q, "TRUNCATE", ts...)
+		return classifyTruncate(a, s.TruncateStmt)
 	case *pg.Node_CopyStmt:
 		if s.CopyStmt.IsFrom {
 			return unsupported(q, "COPY … FROM", rangeVar(s.CopyStmt.Relation))
@@ -299,6 +296,21 @@ func optionIsTrue(arg *pg.Node) bool {
 		}
 	}
 	return true
+}
+
+// classifyTruncate audits TRUNCATE of one table as the DELETE of every row
+// (each removed row recorded); the forms whose effects reach further are
+// refused.
+func classifyTruncate(a *analysis, s *pg.TruncateStmt) *analysis {
+	var ts []tableRef
+	for _, r := range s.Relations {
+		ts = append(ts, rangeVar(r.GetRangeVar()))
+	}
+	if len(ts) != 1 || s.RestartSeqs || s.Behavior == pg.DropBehavior_DROP_CASCADE {
+		return unsupported(a.text, "TRUNCATE of several tables, with CASCADE or with RESTART IDENTITY", ts...)
+	}
+	a.kind, a.table, a.truncate = kindDelete, ts[0], true
+	return a
 }
 
 func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {

@@ -100,7 +100,9 @@ func TestAnalyseClassifiesStatementsThatChangeNoRows(t *testing.T) {
 
 func TestAnalyseRefusesWritesItCannotAudit(t *testing.T) {
 	checkKinds(t, stylePostgres, []kindCase{
-		{"TRUNCATE t", kindUnsupported, "TRUNCATE"},
+		{"TRUNCATE t CASCADE", kindUnsupported, "TRUNCATE"},
+		{"TRUNCATE t RESTART IDENTITY", kindUnsupported, "TRUNCATE"},
+		{"TRUNCATE a, b", kindUnsupported, "TRUNCATE"},
 		{"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", kindUnsupported, "MERGE"},
 		{"COPY t FROM STDIN", kindUnsupported, "COPY"},
 		{"COPY t (a, b) FROM '/tmp/x.csv' WITH (FORMAT csv)", kindUnsupported, "COPY"},
@@ -796,5 +798,14 @@ func TestAnalyseMarksUpserts(t *testing.T) {
 	a := analyse("INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = excluded.a RETURNING *", stylePostgres)
 	if a.kind != kindInsert || !a.upsert || a.orIgnore || a.insertBody != "VALUES (1) ON CONFLICT (id) DO UPDATE SET a = excluded.a" {
 		t.Fatalf("analyse = %+v", a)
+	}
+}
+
+func TestAnalyseAuditsTruncateOfOneTableAsDelete(t *testing.T) {
+	for _, q := range []string{"TRUNCATE t", "TRUNCATE TABLE ONLY s.t", "truncate t CONTINUE IDENTITY RESTRICT"} {
+		a := analyse(q, stylePostgres)
+		if a.kind != kindDelete || !a.truncate || a.table.name != "t" || a.whereText != "" {
+			t.Errorf("analyse(%q) = %+v, want a DELETE of every row of t", q, a)
+		}
 	}
 }

@@ -105,6 +105,9 @@ func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 		return nil, nil, err
 	}
 	n, _ := count[0].(int64)
+	if ex.a.truncate {
+		n = 0 // as PostgreSQL reports TRUNCATE
+	}
 	return result{rows: n, lastNote: "LastInsertId is not supported by this driver"}, nil, rows.Close()
 }
 

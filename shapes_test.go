@@ -94,7 +94,7 @@ func TestStatementShapesAreRecordedExactly(t *testing.T) {
 			name:  "partitioned table",
 			setup: []string{`CREATE TABLE measures (id integer, day date, v integer, PRIMARY KEY (id, day)) PARTITION BY RANGE (day)`, `CREATE TABLE measures_2026 PARTITION OF measures FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`, `INSERT INTO measures VALUES (1, '2026-03-01', 1), (2, '2026-04-01', 2)`},
 			table: "measures", key: []string{"id", "day"},
-			steps:  []string{`UPDATE measures SET v = v + 1`, `DELETE FROM ONLY measures WHERE id = 9`, `DELETE FROM measures WHERE id = 2`},
+			steps:  []string{`UPDATE measures SET v = v + 1`, `DELETE FROM ONLY measures WHERE id = 9`, `DELETE FROM measures WHERE id = 2`, `TRUNCATE measures`},
 			onlyPG: true,
 		},
 	}
