@@ -34,9 +34,12 @@ func (c *conn) after(a *analysis) {
 		return
 	}
 	if a.kind == kindDDL {
-		c.c.catalog.forget()
+		c.c.ddlGen.Add(1)
 	}
-	if a.endsTx {
+	if a.resetsSession {
+		c.cat.tables = nil
+	}
+	if a.endsTx || c.autoCommit() {
 		c.dc.txEnded()
 	}
 }
@@ -66,8 +69,12 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 // write to the audit table), passed with a warning (policy Warn), or passed
 // silently when every table it writes is excluded from auditing.
 func (c *conn) admit(ctx context.Context, a *analysis) error {
-	audited := len(a.tables) == 0
+	audited := len(a.tables) == 0 // unknown tables: assume audited ones
 	for _, ref := range a.tables {
+		if ref.name == "" {
+			audited = true
+			continue
+		}
 		t, err := c.table(ctx, ref)
 		if err != nil {
 			return stmtError(a.text, ref.name, "reading the table's columns from the catalog failed", ErrRecord, err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 )
 
 // tableInfo is what the catalog knows of one table. Entries are immutable;
@@ -21,35 +20,18 @@ type tableInfo struct {
 	audited      bool     // not excluded by Options
 	isAudit      bool     // the audit table itself
 	version      int64    // dialect-defined schema version at load time
+	oid          int64    // PostgreSQL: the table's oid, to check the name still resolves to it
+	replaces     bool     // SQLite: declares ON CONFLICT REPLACE (rows vanish unseen)
 }
 
-// catalog caches tableInfo per table as statements name it. It is shared by
-// every connection of a connector and forgotten whenever the wrapper sees DDL.
+// catalog is one connection's view of the tables it writes. Names resolve
+// per session (search_path, temporary tables), so entries are not shared
+// between connections. The view is dropped when this connection changes its
+// session settings and when any connection of the connector runs DDL (the
+// connector's generation moves on).
 type catalog struct {
-	mu     sync.RWMutex
 	tables map[tableRef]*tableInfo
-}
-
-func (k *catalog) get(ref tableRef) *tableInfo {
-	k.mu.RLock()
-	t := k.tables[ref]
-	k.mu.RUnlock()
-	return t
-}
-
-func (k *catalog) put(ref tableRef, t *tableInfo) {
-	k.mu.Lock()
-	if k.tables == nil {
-		k.tables = map[tableRef]*tableInfo{}
-	}
-	k.tables[ref] = t
-	k.mu.Unlock()
-}
-
-func (k *catalog) forget() {
-	k.mu.Lock()
-	k.tables = nil
-	k.mu.Unlock()
+	gen    uint64
 }
 
 // table returns the catalog entry for the table a statement targets,
@@ -58,24 +40,44 @@ func (k *catalog) forget() {
 // database, which reports that in its own words.
 func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
 	key := tableRef{schema: ref.schema, name: ref.name}
-	if t := c.c.catalog.get(key); t != nil && c.dc.fresh(ctx, t) {
+	if gen := c.c.ddlGen.Load(); c.cat.gen != gen {
+		c.cat = catalog{gen: gen}
+	}
+	if t := c.cat.tables[key]; t != nil && c.dc.fresh(ctx, t) {
 		return t, nil
 	}
 	t, err := c.c.dialect.loadTable(ctx, c, key)
 	if err != nil || t == nil {
 		return nil, err
 	}
-	t.audited = c.c.filter.audited(t.display)
+	t.audited = c.c.filter.audited(t.display, t.name)
 	for _, col := range t.columns {
-		if c.c.filter.redacted(t.display, col) {
+		if c.c.filter.redacted(t.display, t.name, col) {
 			t.redact = append(t.redact, col)
 		}
 	}
-	audit := c.c.auditRef
-	t.isAudit = t.name == audit.name && (audit.schema == "" || audit.schema == t.schema) &&
-		(audit.schema != "" || !strings.Contains(t.display, "."))
-	c.c.catalog.put(key, t)
+	if t.isAudit = key == c.c.auditRef; !t.isAudit && strings.EqualFold(t.name, c.c.auditRef.name) {
+		// The same name may be the audit table under another spelling.
+		audit, err := c.table(ctx, c.c.auditRef)
+		if err != nil {
+			return nil, err
+		}
+		t.isAudit = audit != nil && audit.schema == t.schema && audit.name == t.name
+	}
+	if c.cat.tables == nil {
+		c.cat.tables = map[tableRef]*tableInfo{}
+	}
+	c.cat.tables[key] = t
 	return t, nil
+}
+
+// spelled is the table as the statement named it, quoted: the rewritten
+// statement names it the same way, so it resolves to the same table.
+func (r tableRef) spelled() string {
+	if r.schema != "" {
+		return quoteIdent(r.schema) + "." + quoteIdent(r.name)
+	}
+	return quoteIdent(r.name)
 }
 
 // queryAll runs an internal query on the underlying connection and returns

@@ -12,6 +12,7 @@ type conn struct {
 	raw driver.Conn
 	c   *connector
 	dc  dialectConn
+	cat catalog // this connection's view of the tables it writes
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // connector holds what every connection of one database shares: options,
@@ -24,7 +25,7 @@ type connector struct {
 	mu       sync.RWMutex
 	analyses map[string]*analysis
 	plans    map[planKey]any
-	catalog  catalog
+	ddlGen   atomic.Uint64 // moves on with every DDL statement: catalogs are stale
 
 	createMu sync.Mutex
 	created  bool

@@ -45,6 +45,7 @@ var schemaSeq atomic.Int64
 // search_path) or a fresh SQLite file.
 type testDB struct {
 	driver string
+	name   string  // PostgreSQL: the test's schema
 	dsn    string  // for the audit driver (without audit_* parameters)
 	plain  *sql.DB // the same data through the plain driver
 }
@@ -69,7 +70,7 @@ func mustOpen(t testing.TB, driverName string, dsnParams ...string) (*sql.DB, *t
 			admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
 			admin.Close()
 		})
-		td.dsn = pgURL() + "&search_path=" + schema
+		td.dsn, td.name = pgURL()+"&search_path="+schema, schema
 	}
 	var err error
 	if td.plain, err = sql.Open(plainDriver[driverName], td.dsn); err != nil {
@@ -90,6 +91,9 @@ func mustOpen(t testing.TB, driverName string, dsnParams ...string) (*sql.DB, *t
 	}
 	return db, td
 }
+
+// schema is the test's own PostgreSQL schema.
+func (td *testDB) schema() string { return td.name }
 
 // mustExec runs statements through db and fails the test on error.
 func mustExec(t testing.TB, db *sql.DB, stmts ...string) {
@@ -135,6 +139,9 @@ func (td *testDB) trail(t testing.TB, table string, since int64) []record {
 		if actor.Valid {
 			r.Actor = &actor.String
 		}
+		// The test's own schema stands where an application's public schema
+		// would: its tables are read back unqualified.
+		r.Table = strings.TrimPrefix(r.Table, td.name+".")
 		r.RowKey = decodeJSON(t, key)
 		r.Old, r.New, r.Metadata = decodeNull(t, old), decodeNull(t, new), decodeNull(t, meta)
 		out = append(out, r)

@@ -26,9 +26,10 @@ type Options struct {
 	// Table is the audit table, optionally schema-qualified ("audit.log").
 	// Default "audit_log".
 	Table string
-	// Include, when not empty, limits auditing to these tables. Names match
-	// the recorded table_name ("accounts", or "billing.invoices" outside the
-	// default schema).
+	// Include, when not empty, limits auditing to these tables. A name
+	// matches the recorded table_name ("billing.invoices", or "accounts" in
+	// the default schema) or, unqualified, the table of that name in any
+	// schema.
 	Include []string
 	// Exclude lists tables that are never audited.
 	Exclude []string
@@ -229,10 +230,12 @@ func set(names []string) map[string]bool {
 	return m
 }
 
-func (f filter) audited(table string) bool {
-	return !f.exclude[table] && (len(f.include) == 0 || f.include[table])
+// audited reports whether a table is audited; names in the options match
+// the recorded table_name (display) or the bare table name in any schema.
+func (f filter) audited(display, name string) bool {
+	return !f.exclude[display] && !f.exclude[name] && (len(f.include) == 0 || f.include[display] || f.include[name])
 }
 
-func (f filter) redacted(table, column string) bool {
-	return f.redactAll[column] || f.redactTable[table][column]
+func (f filter) redacted(display, name, column string) bool {
+	return f.redactAll[column] || f.redactTable[display][column] || f.redactTable[name][column]
 }

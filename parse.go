@@ -2,9 +2,11 @@ package sqlaudit
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // stmtKind is what the wrapper does with a statement.
@@ -48,9 +50,13 @@ type analysis struct {
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
 	upsert     bool     // INSERT … ON CONFLICT DO UPDATE
 	truncate   bool     // TRUNCATE, audited as DELETE of every row
+	// resetsSession marks SET, RESET and DISCARD: names may resolve
+	// differently afterwards (search_path), so the catalog is dropped.
+	resetsSession bool
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning, treeWith, treeFrom bool
 	paramNames                                   []string // SQLite: parameter name by number ("" for positional)
+	numParams                                    int      // the largest placeholder number ($n, ?n)
 }
 
 // writeKeywords are the first words of statements that may change rows; a
@@ -61,8 +67,11 @@ var writeKeywords = map[string]bool{
 	"MERGE": true, "TRUNCATE": true, "COPY": true, "WITH": true, "EXPLAIN": true, "EXECUTE": true,
 }
 
+// ddlKeywords start statements that may change what a table name means or
+// what a table holds in columns (SQLite's ATTACH adds schemas).
 var ddlKeywords = map[string]bool{
 	"CREATE": true, "ALTER": true, "DROP": true, "COMMENT": true, "GRANT": true, "REVOKE": true,
+	"ATTACH": true, "DETACH": true,
 }
 
 // analyse reads q with the real PostgreSQL parser. SQLite text is first
@@ -82,12 +91,13 @@ func analyse(q string, style lexStyle) *analysis {
 	for _, st := range stmts {
 		one := analyseOne(q[st[0].start:st[len(st)-1].end], nil, style)
 		a.endsTx = a.endsTx || one.endsTx
+		a.resetsSession = a.resetsSession || one.resetsSession
 		switch one.kind {
 		case kindDDL:
 			a.kind = kindDDL
 		case kindTxControl, kindPassThrough:
 		default:
-			return unsupported(q, "several statements in one string, at least one of them writes; send them one at a time", one.table)
+			return unsupported(q, "several statements in one string, at least one of them writes; send them one at a time")
 		}
 	}
 	return a
@@ -128,7 +138,7 @@ func analyseOne(q string, toks []token, style lexStyle) *analysis {
 		return refuseOrPass(text, first, style, err)
 	}
 	a := classify(tree.Stmts[0].Stmt, text)
-	a.paramNames = names
+	a.paramNames, a.numParams = names, maxParam(text, toks)
 	switch orMode {
 	case "":
 	case "IGNORE":
@@ -161,6 +171,20 @@ func beginsOrEndsTx(q string, toks []token) bool {
 		return true
 	}
 	return false
+}
+
+// maxParam is the largest placeholder number of a statement (PostgreSQL
+// $n; SQLite text is already renumbered ?n).
+func maxParam(q string, toks []token) int {
+	max := 0
+	for _, t := range toks {
+		if t.kind == tokParam {
+			if n, err := strconv.Atoi(t.text(q)[1:]); err == nil && n > max {
+				max = n
+			}
+		}
+	}
+	return max
 }
 
 // refuseOrPass decides a statement the parser cannot read by its first word:
@@ -212,12 +236,11 @@ func classify(n *pg.Node, q string) *analysis {
 	case *pg.Node_DeleteStmt:
 		return classifyDelete(a, s.DeleteStmt)
 	case *pg.Node_SelectStmt:
-		if hasWritingCTE(s.SelectStmt.WithClause) {
-			return unsupported(q, "a data-modifying WITH query inside a SELECT")
-		}
 		if s.SelectStmt.IntoClause != nil {
 			a.kind = kindDDL
 		}
+	case *pg.Node_VariableSetStmt, *pg.Node_DiscardStmt:
+		a.resetsSession = true
 	case *pg.Node_TransactionStmt:
 		switch s.TransactionStmt.Kind {
 		case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE,
@@ -235,17 +258,57 @@ func classify(n *pg.Node, q string) *analysis {
 		}
 	case *pg.Node_ExecuteStmt:
 		return unsupported(q, "EXECUTE of a server-side prepared statement cannot be analysed")
+	case *pg.Node_PrepareStmt:
+		if containsWrite(n.ProtoReflect()) {
+			return unsupported(q, "PREPARE of a write: its EXECUTE could not be audited")
+		}
 	case *pg.Node_ExplainStmt:
 		if explainAnalyzesWrite(s.ExplainStmt) {
 			return unsupported(q, "EXPLAIN ANALYZE executes the write")
 		}
+		return a // a plain EXPLAIN runs nothing
+	case *pg.Node_RuleStmt:
+		a.kind = kindDDL
+		return a // the rule's actions run later, as part of statements on its table
 	case *pg.Node_CreateStmt, *pg.Node_AlterTableStmt, *pg.Node_DropStmt, *pg.Node_RenameStmt,
 		*pg.Node_IndexStmt, *pg.Node_CreateTableAsStmt, *pg.Node_ViewStmt, *pg.Node_CreateSchemaStmt,
 		*pg.Node_CreateTrigStmt, *pg.Node_CreateFunctionStmt, *pg.Node_CompositeTypeStmt,
 		*pg.Node_CreateEnumStmt, *pg.Node_CreateDomainStmt, *pg.Node_AlterDomainStmt:
 		a.kind = kindDDL
 	}
+	// A write can hide inside anything else: a data-modifying WITH query in
+	// a SELECT or CREATE TABLE AS, COPY (DELETE … RETURNING) TO, PREPARE.
+	if containsWrite(n.ProtoReflect()) {
+		return unsupported(q, "an INSERT, UPDATE, DELETE or MERGE inside the statement (a data-modifying WITH query, COPY (…) TO, CREATE TABLE AS …)")
+	}
 	return a
+}
+
+// writeNodes are the parse-tree messages of statements that change rows.
+var writeNodes = map[protoreflect.FullName]bool{
+	"pg_query.InsertStmt": true, "pg_query.UpdateStmt": true, "pg_query.DeleteStmt": true, "pg_query.MergeStmt": true,
+}
+
+// containsWrite reports whether the tree below m holds a write statement.
+func containsWrite(m protoreflect.Message) bool {
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Kind() != protoreflect.MessageKind:
+		case fd.IsList():
+			for i := 0; i < v.List().Len() && !found; i++ {
+				found = isOrHasWrite(v.List().Get(i).Message())
+			}
+		case !fd.IsMap():
+			found = isOrHasWrite(v.Message())
+		}
+		return !found
+	})
+	return found
+}
+
+func isOrHasWrite(m protoreflect.Message) bool {
+	return writeNodes[m.Descriptor().FullName()] || containsWrite(m)
 }
 
 func hasWritingCTE(w *pg.WithClause) bool {
@@ -267,9 +330,11 @@ func explainAnalyzesWrite(e *pg.ExplainStmt) bool {
 		if !hasWritingCTE(e.Query.GetSelectStmt().WithClause) {
 			return false
 		}
-	case *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt, *pg.Node_MergeStmt:
+	case *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt, *pg.Node_MergeStmt, *pg.Node_ExecuteStmt:
 	default:
-		return false
+		if !containsWrite(e.Query.ProtoReflect()) {
+			return false
+		}
 	}
 	for _, o := range e.Options {
 		if d := o.GetDefElem(); d != nil && strings.EqualFold(d.Defname, "analyze") {
@@ -306,8 +371,11 @@ func classifyTruncate(a *analysis, s *pg.TruncateStmt) *analysis {
 	for _, r := range s.Relations {
 		ts = append(ts, rangeVar(r.GetRangeVar()))
 	}
-	if len(ts) != 1 || s.RestartSeqs || s.Behavior == pg.DropBehavior_DROP_CASCADE {
-		return unsupported(a.text, "TRUNCATE of several tables, with CASCADE or with RESTART IDENTITY", ts...)
+	if s.Behavior == pg.DropBehavior_DROP_CASCADE {
+		return unsupported(a.text, "TRUNCATE … CASCADE (it empties the referencing tables too)")
+	}
+	if len(ts) != 1 || s.RestartSeqs {
+		return unsupported(a.text, "TRUNCATE of several tables or with RESTART IDENTITY", ts...)
 	}
 	a.kind, a.table, a.truncate = kindDelete, ts[0], true
 	return a
@@ -318,7 +386,7 @@ func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {
 	a.table.only = false
 	switch {
 	case hasWritingCTE(s.WithClause):
-		return unsupported(a.text, "a data-modifying WITH query", a.table)
+		return unsupported(a.text, "a data-modifying WITH query")
 	case s.OnConflictClause != nil && s.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE:
 		a.upsert = true
 	case s.OnConflictClause != nil:
@@ -332,7 +400,7 @@ func classifyUpdate(a *analysis, s *pg.UpdateStmt) *analysis {
 	a.table = rangeVar(s.Relation)
 	switch {
 	case hasWritingCTE(s.WithClause):
-		return unsupported(a.text, "a data-modifying WITH query", a.table)
+		return unsupported(a.text, "a data-modifying WITH query")
 	case s.WhereClause.GetCurrentOfExpr() != nil:
 		return unsupported(a.text, "UPDATE … WHERE CURRENT OF", a.table)
 	}
@@ -348,7 +416,7 @@ func classifyDelete(a *analysis, s *pg.DeleteStmt) *analysis {
 	a.table = rangeVar(s.Relation)
 	switch {
 	case hasWritingCTE(s.WithClause):
-		return unsupported(a.text, "a data-modifying WITH query", a.table)
+		return unsupported(a.text, "a data-modifying WITH query")
 	case s.WhereClause.GetCurrentOfExpr() != nil:
 		return unsupported(a.text, "DELETE … WHERE CURRENT OF", a.table)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
+	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -46,7 +48,7 @@ func (postgresDialect) auditDDL(table string) []string {
 )`}
 }
 
-const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = current_schema(),
+const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid::bigint,
   coalesce((SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
   coalesce((SELECT json_agg(a.attname ORDER BY k.ord) FROM pg_index i
@@ -72,10 +74,11 @@ func (postgresDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*t
 	if b, _ := r[2].(bool); b || asString(r[2]) == "t" {
 		t.display = t.name
 	}
-	if err := json.Unmarshal([]byte(asString(r[3])), &t.columns); err != nil {
+	t.oid, _ = r[3].(int64)
+	if err := json.Unmarshal([]byte(asString(r[4])), &t.columns); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(asString(r[4])), &t.key); err != nil {
+	if err := json.Unmarshal([]byte(asString(r[5])), &t.key); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -84,8 +87,8 @@ func (postgresDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*t
 // run sends the rewritten statement with the actor and metadata as two extra
 // parameters after the caller's own.
 func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
-	if ex.wantRows && ex.a.returningText != "" && ex.a.fromText != "" {
-		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit RETURNING rows of an UPDATE … FROM or DELETE … USING (they may name the joined tables); use Exec, or RETURNING in a separate statement", ErrUnsupported)
+	if err := pgCheckArgs(ex); err != nil {
+		return nil, nil, err
 	}
 	key := planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows, nargs: len(ex.args)}
 	q := ex.c.c.plan(key, func() any { return pgStatement(ex) }).(string)
@@ -93,22 +96,57 @@ func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 		driver.NamedValue{Ordinal: len(ex.args) + 1, Value: ex.actor},
 		driver.NamedValue{Ordinal: len(ex.args) + 2, Value: ex.metadata})
 	rows, err := ex.c.rawQuery(ex.ctx, q, args)
-	if err != nil && ex.a.upsert && strings.Contains(err.Error(), upsertRaceMessage) {
-		return nil, nil, stmtError(ex.query, ex.t.display, "an upsert met a row a concurrent transaction wrote after the statement began", ErrConflict, err)
+	if err != nil {
+		return nil, nil, pgError(ex, err)
 	}
-	if err != nil || ex.wantRows {
-		return nil, rows, err
+	if ex.wantRows {
+		return nil, rows, nil
 	}
 	count := make([]driver.Value, 1)
 	if err := rows.Next(count); err != nil && err != io.EOF {
 		rows.Close()
-		return nil, nil, err
+		return nil, nil, pgError(ex, err)
 	}
 	n, _ := count[0].(int64)
 	if ex.a.truncate {
 		n = 0 // as PostgreSQL reports TRUNCATE
 	}
-	return result{rows: n, lastNote: "LastInsertId is not supported by this driver"}, nil, rows.Close()
+	return result{rows: n, lastNote: "LastInsertId is not supported by this driver"}, nil, noRetry(rows.Close())
+}
+
+// pgCheckArgs refuses what the rewrite cannot carry: arguments that do not
+// match the statement's placeholders one to one (the actor and metadata are
+// appended after them), pgx's query options and NamedArgs (pgx would rewrite
+// the statement text itself), RETURNING rows that may name joined tables.
+func pgCheckArgs(ex *execution) error {
+	a := ex.a
+	if ex.wantRows && a.returningText != "" && a.fromText != "" {
+		return stmtError(ex.query, ex.t.display, "cannot audit RETURNING rows of an UPDATE … FROM or DELETE … USING (they may name the joined tables); use Exec, or RETURNING in a separate statement", ErrUnsupported)
+	}
+	for _, arg := range ex.args {
+		if arg.Value != nil && strings.HasPrefix(reflect.TypeOf(arg.Value).PkgPath(), "github.com/jackc/pgx/") &&
+			!strings.Contains(reflect.TypeOf(arg.Value).PkgPath(), "pgtype") {
+			return stmtError(ex.query, ex.t.display, fmt.Sprintf("pgx query options and NamedArgs (%T) cannot be audited; use $n placeholders", arg.Value), ErrUnsupported)
+		}
+	}
+	if len(ex.args) != a.numParams {
+		return stmtError(ex.query, ex.t.display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", a.numParams, len(ex.args)), ErrUnsupported)
+	}
+	return nil
+}
+
+// pgError maps the errors the rewritten statement raises on purpose to the
+// wrapper's sentinels, and keeps database/sql from retrying a statement that
+// was sent: every other error is the driver's own.
+func pgError(ex *execution, err error) error {
+	switch msg := err.Error(); {
+	case strings.Contains(msg, upsertRaceMessage):
+		return stmtError(ex.query, ex.t.display, "an upsert met a row a concurrent transaction wrote after the statement began", ErrConflict, err)
+	case strings.Contains(msg, staleCatalogMessage):
+		ex.c.cat.tables = nil
+		return stmtError(ex.query, ex.t.display, "the table name resolved to another table than when this connection first wrote it (search_path or a temporary table changed); nothing changed", ErrConflict, err)
+	}
+	return noRetry(err)
 }
 
 // pgStatement builds the one statement that runs ex's write and its records:
@@ -138,14 +176,16 @@ func pgStatement(ex *execution) string {
 
 // pgTargetRef is how the rewritten statement names the target table.
 type pgTargetRef struct {
-	rel   string // [ONLY] "schema"."table" [AS alias]
+	spelled string // the table as the statement names it, quoted
+	rel     string // [ONLY] spelled [AS alias]
 	ref   string // the alias, or the table name: what column references qualify with
 	image string // the jsonb row image the record's key is taken from
 }
 
 func pgTarget(ex *execution) pgTargetRef {
 	a, t := ex.a, ex.t
-	r := pgTargetRef{rel: t.quoted, ref: quoteIdent(t.name), image: "w._sqa_old"}
+	r := pgTargetRef{spelled: a.table.spelled(), ref: quoteIdent(t.name), image: "w._sqa_old"}
+	r.rel = r.spelled
 	if a.table.only {
 		r.rel = "ONLY " + r.rel
 	}
@@ -166,7 +206,7 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 	a := ex.a
 	row := ""
 	if ex.wantRows && a.returningText != "" {
-		row = ", ROW(" + t.ref + ".*)::" + ex.t.quoted + " AS _sqa_row"
+		row = ", ROW(" + t.ref + ".*)::" + t.spelled + " AS _sqa_row"
 	}
 	where := ""
 	if a.whereText != "" {
@@ -238,9 +278,25 @@ func pgRecords(ex *execution, t pgTargetRef) string {
 	case a.upsert:
 		q += " LEFT JOIN LATERAL " + pgDiff(ex.t, "(w._sqa_prev->'row')") + " ON true" +
 			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.t)
+	default:
+		q += " WHERE true"
 	}
-	return q
+	return q + " AND " + pgResolvesCheck(ex, t)
 }
+
+// pgResolvesCheck fails the statement (nothing is written) unless the table
+// name still resolves to the table the records describe: a session may have
+// changed its search_path or created a temporary table of the same name
+// (set_config() in a SELECT is not seen by the wrapper). Evaluated once.
+func pgResolvesCheck(ex *execution, t pgTargetRef) string {
+	return "CASE WHEN (SELECT to_regclass(" + quoteLiteral(t.spelled, true) + ")::oid::bigint) = " +
+		strconv.FormatInt(ex.t.oid, 10) + " THEN true ELSE CAST(" + quoteLiteral(staleCatalogMessage+" ", true) +
+		" || left(" + t.image + "::text, 0) AS integer) = 0 END"
+}
+
+// staleCatalogMessage starts the error of a statement whose table name
+// resolved to another table than the connection's catalog holds.
+const staleCatalogMessage = "sqlaudit: the table name now resolves to another table; retry the statement. Table"
 
 // pgDiff is the changed columns of the old image and w._sqa_new, as two
 // objects d.o and d.n (NULL when nothing changed).
