@@ -15,6 +15,7 @@ type tableInfo struct {
 	display      string   // recorded table_name
 	quoted       string   // fully qualified, quoted for SQL
 	columns      []string // in table order
+	types        []string // SQLite: declared types, by column
 	key          []string // primary key columns; SQLite without one: "rowid"
 	redact       []string // redacted columns present in the table
 	audited      bool     // not excluded by Options

@@ -106,6 +106,14 @@ func (c *connector) ensureAuditTable(ctx context.Context, cn *conn) error {
 	if c.created {
 		return nil
 	}
+	// A role that may only INSERT and SELECT there must still connect:
+	// CREATE … IF NOT EXISTS needs the CREATE privilege even when the table
+	// exists, so look first.
+	if rows, err := cn.rawQuery(ctx, `SELECT 1 FROM `+c.audit+` WHERE false`, nil); err == nil {
+		rows.Close()
+		c.created = true
+		return nil
+	}
 	for _, stmt := range c.dialect.auditDDL(c.audit) {
 		if _, err := cn.rawExec(ctx, stmt, nil); err != nil {
 			return stmtError(stmt, c.opts.Table, "creating the audit table failed (set Options.NoCreate or audit_create=false and create it with DDL)", ErrRecord, err)

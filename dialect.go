@@ -11,6 +11,8 @@ import (
 // dialect's own file switches on the database.
 type Dialect interface {
 	lexStyle() lexStyle
+	// keywordDSN reports whether DSNs may be libpq keyword/value strings.
+	keywordDSN() bool
 	// auditDDL returns the statements that create the audit table.
 	auditDDL(table string) []string
 	// connState returns the per-connection state the dialect needs, set up

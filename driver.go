@@ -45,7 +45,7 @@ func (d *Driver) Open(dsn string) (driver.Conn, error) {
 // OpenConnector parses the wrapper's DSN parameters and returns a connector
 // over the underlying driver's own connector (or its Open when it has none).
 func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
-	stripped, opts, err := parseDSN(dsn, d.opts)
+	stripped, opts, err := parseDSN(dsn, d.opts, d.dialect.keywordDSN())
 	if err != nil {
 		return nil, err
 	}

@@ -17,9 +17,10 @@ var (
 	// upsert that met a row inserted or updated after its snapshot under READ
 	// COMMITTED). Nothing was changed; running the statement again succeeds.
 	ErrConflict = errors.New("concurrent change; retry the statement")
-	// ErrRecord is wrapped when the statement ran but its records could not
-	// be written; the statement's changes were rolled back.
-	ErrRecord = errors.New("writing the audit records failed; the statement was rolled back")
+	// ErrRecord is wrapped when the audit machinery failed around a
+	// statement (its records could not be written, or the table's columns
+	// not read); nothing was changed.
+	ErrRecord = errors.New("audit records could not be written; nothing was changed")
 )
 
 // StatementError describes why the wrapper refused or failed a statement.

@@ -94,108 +94,133 @@ func splitList(v string) []string {
 
 // parseDSN removes the audit_* parameters from dsn and applies them over
 // base. It understands URL query strings (postgres://…?a=b, file:x.db?a=b,
-// x.db?a=b) and PostgreSQL keyword/value strings (host=x audit_table=y).
-// Other parameters are left byte for byte as they were.
-func parseDSN(dsn string, base Options) (string, Options, error) {
+// x.db?a=b) and, when keywords is set (PostgreSQL), libpq keyword/value
+// strings (host=x audit_table=y). Other parameters are kept as written.
+func parseDSN(dsn string, base Options, keywords bool) (string, Options, error) {
 	opts := base
 	if !strings.Contains(dsn, dsnPrefix) {
 		return dsn, opts, nil
 	}
-	var keep []string
 	var err error
+	// apply takes an audit_* parameter; it reports false for others.
 	apply := func(k, v string) bool {
+		if !strings.HasPrefix(k, dsnPrefix) {
+			return false
+		}
 		set, ok := dsnParams[k]
-		if !ok && strings.HasPrefix(k, dsnPrefix) {
+		if !ok && err == nil {
 			err = fmt.Errorf("sqlaudit: unknown DSN parameter %q (known: audit_table, audit_include, audit_exclude, audit_redact, audit_unsupported, audit_create)", k)
-			return true
 		}
 		if ok && err == nil {
 			err = set(&opts, v)
 		}
-		return ok
+		return true
 	}
-	if !isKeywordDSN(dsn) {
-		i := strings.IndexByte(dsn, '?')
-		if i < 0 {
-			return dsn, opts, nil
+	if keywords && isKeywordDSN(dsn) {
+		fields, perr := keywordFields(dsn)
+		if perr != nil {
+			return dsn, opts, perr
 		}
-		for _, kv := range strings.Split(dsn[i+1:], "&") {
-			k, v, _ := strings.Cut(kv, "=")
-			uk, _ := url.QueryUnescape(k)
-			uv, uerr := url.QueryUnescape(v)
-			if uerr != nil {
-				uv = v
-			}
-			if !apply(uk, uv) {
-				keep = append(keep, kv)
+		var keep []string
+		for _, f := range fields {
+			if !apply(f.key, f.value) {
+				keep = append(keep, f.key+"="+f.raw)
 			}
 		}
-		out := dsn[:i]
-		if len(keep) > 0 {
-			out += "?" + strings.Join(keep, "&")
-		}
-		return out, opts, err
+		return strings.Join(keep, " "), opts, err
 	}
-	for _, f := range fieldsKV(dsn) {
-		k, v, _ := strings.Cut(f, "=")
-		if !apply(strings.TrimSpace(k), unquoteKV(strings.TrimSpace(v))) {
-			keep = append(keep, f)
+	i := strings.IndexByte(dsn, '?')
+	if i < 0 {
+		return dsn, opts, nil
+	}
+	var keep []string
+	for _, kv := range strings.Split(dsn[i+1:], "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		uk, _ := url.QueryUnescape(k)
+		uv, uerr := url.QueryUnescape(v)
+		if uerr != nil {
+			uv = v
+		}
+		if !apply(uk, uv) {
+			keep = append(keep, kv)
 		}
 	}
-	return strings.Join(keep, " "), opts, err
+	out := dsn[:i]
+	if len(keep) > 0 {
+		out += "?" + strings.Join(keep, "&")
+	}
+	return out, opts, err
 }
 
-// isKeywordDSN reports a libpq keyword/value string: its first field is a
-// bare word followed by '=' (a URL or file name never is).
+// isKeywordDSN reports a libpq keyword/value string: not a URL, and its
+// first field is a bare word followed by '=' (blanks allowed around it).
 func isKeywordDSN(dsn string) bool {
-	if strings.Contains(dsn, "://") {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return false
 	}
-	k, _, ok := strings.Cut(strings.TrimSpace(dsn), "=")
-	if !ok || k == "" {
-		return false
+	s := strings.TrimLeft(dsn, " \t\n")
+	j := 0
+	for j < len(s) && (s[j] == '_' || s[j] >= 'a' && s[j] <= 'z' || s[j] >= 'A' && s[j] <= 'Z') {
+		j++
 	}
-	for _, r := range strings.TrimSpace(k) {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
+	return j > 0 && strings.HasPrefix(strings.TrimLeft(s[j:], " \t\n"), "=")
 }
 
-// fieldsKV splits a libpq keyword/value string on blanks outside quotes.
-func fieldsKV(s string) []string {
-	var out []string
-	var cur strings.Builder
-	quoted, esc := false, false
-	for _, r := range s {
-		switch {
-		case esc:
-			esc = false
-		case r == '\\':
-			esc = true
-		case r == '\'':
-			quoted = !quoted
-		case (r == ' ' || r == '\t' || r == '\n') && !quoted:
-			if cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
+// kvField is one keyword=value of a libpq connection string.
+type kvField struct {
+	key   string
+	value string // unquoted, unescaped
+	raw   string // as written: quotes and escapes kept
+}
+
+// keywordFields parses a libpq keyword/value string as libpq does: blanks
+// around '=', values in single quotes with \' and \\ escapes, or bare
+// values ending at a blank (with backslash escapes).
+func keywordFields(s string) ([]kvField, error) {
+	var out []kvField
+	i := 0
+	skip := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++
+		}
+	}
+	for skip(); i < len(s); skip() {
+		k := i
+		for i < len(s) && s[i] != '=' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' {
+			i++
+		}
+		key := s[k:i]
+		skip()
+		if i >= len(s) || s[i] != '=' {
+			return nil, fmt.Errorf("sqlaudit: connection string: missing \"=\" after %q", key)
+		}
+		i++
+		skip()
+		v := i
+		var val strings.Builder
+		quoted := i < len(s) && s[i] == '\''
+		if quoted {
+			i++
+		}
+		for ; i < len(s); i++ {
+			c := s[i]
+			if c == '\\' && i+1 < len(s) {
+				i++
+				val.WriteByte(s[i])
+				continue
 			}
-			continue
+			if quoted && c == '\'' {
+				i++
+				break
+			}
+			if !quoted && (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+				break
+			}
+			val.WriteByte(c)
 		}
-		cur.WriteRune(r)
+		out = append(out, kvField{key: key, value: val.String(), raw: s[v:i]})
 	}
-	if cur.Len() > 0 {
-		out = append(out, cur.String())
-	}
-	return out
-}
-
-func unquoteKV(v string) string {
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-		v = v[1 : len(v)-1]
-	}
-	return strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(v)
+	return out, nil
 }
 
 // filter decides per table whether it is audited and which columns are

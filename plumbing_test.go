@@ -17,7 +17,7 @@ import (
 // skipDriver is go-sqlite3 behind a connection that answers every
 // ExecContext and QueryContext with driver.ErrSkip, as some drivers do, so
 // database/sql and the wrapper must prepare instead. It counts executions
-// of statements containing "accounts" and can fail the next COMMIT with
+// of UPDATE statements and can fail the next COMMIT with
 // driver.ErrBadConn. Real SQLite underneath; only the plumbing is fake.
 type skipDriver struct {
 	execs      atomic.Int64
@@ -74,7 +74,7 @@ func (s *skipStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 	if s.q == "COMMIT" && s.d.failCommit.CompareAndSwap(true, false) {
 		return nil, driver.ErrBadConn
 	}
-	if strings.Contains(s.q, "accounts") && !strings.Contains(s.q, "_sqa") {
+	if strings.HasPrefix(s.q, "UPDATE") { // the caller's UPDATE, as the wrapper runs it
 		s.d.execs.Add(1)
 	}
 	return s.SQLiteStmt.ExecContext(ctx, args)

@@ -165,9 +165,9 @@ func TestIncludeLimitsAuditingToNamedTables(t *testing.T) {
 }
 
 func TestBadDSNParametersAreRejected(t *testing.T) {
-	for _, dsn := range []string{"file:x.db?audit_tabel=x", "file:x.db?audit_unsupported=maybe", "host=/tmp audit_create=perhaps"} {
-		if _, err := sql.Open("audit-sqlite3", dsn); err == nil || !strings.Contains(err.Error(), "audit_") {
-			t.Errorf("%s: want an error naming the parameter, got %v", dsn, err)
+	for drv, dsn := range map[string]string{"audit-sqlite3": "file:x.db?audit_tabel=x", "audit-pgx": "postgres://h/db?audit_unsupported=maybe", "audit-postgres": "host=/tmp audit_create=perhaps"} {
+		if _, err := sql.Open(drv, dsn); err == nil || !strings.Contains(err.Error(), "audit_") {
+			t.Errorf("%s %s: want an error naming the parameter, got %v", drv, dsn, err)
 		}
 	}
 }

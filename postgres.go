@@ -29,6 +29,7 @@ func (pgConn) fresh(context.Context, *tableInfo) bool { return true }
 func (pgConn) txEnded()                               {}
 
 func (postgresDialect) lexStyle() lexStyle { return stylePostgres }
+func (postgresDialect) keywordDSN() bool   { return true }
 
 func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return pgConn{}, nil }
 
@@ -178,8 +179,8 @@ func pgStatement(ex *execution) string {
 type pgTargetRef struct {
 	spelled string // the table as the statement names it, quoted
 	rel     string // [ONLY] spelled [AS alias]
-	ref   string // the alias, or the table name: what column references qualify with
-	image string // the jsonb row image the record's key is taken from
+	ref     string // the alias, or the table name: what column references qualify with
+	image   string // the jsonb row image the record's key is taken from
 }
 
 func pgTarget(ex *execution) pgTargetRef {

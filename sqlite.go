@@ -20,6 +20,7 @@ var SQLite Dialect = sqliteDialect{}
 type sqliteDialect struct{}
 
 func (sqliteDialect) lexStyle() lexStyle { return styleSQLite }
+func (sqliteDialect) keywordDSN() bool   { return false }
 
 func (sqliteDialect) auditDDL(table string) []string {
 	return []string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
@@ -80,38 +81,50 @@ func (lc *liteConn) schemaVersion(ctx context.Context) (int64, error) {
 
 func (lc *liteConn) txEnded() { lc.txID = 0 }
 
+// loadTable resolves a name as SQLite does (temp, then main, then attached
+// schemas) and reads its columns, declared types and key.
 func (sqliteDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error) {
-	q := `SELECT schema, name, type, wr FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE AND schema <> 'temp'`
+	q := `SELECT schema, name, type, wr FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE`
 	vals := []driver.Value{ref.name}
 	if ref.schema != "" {
 		q += ` AND schema = ?2 COLLATE NOCASE`
 		vals = append(vals, ref.schema)
 	}
-	rows, err := c.queryAll(ctx, q+` ORDER BY schema <> 'main' LIMIT 1`, named(vals...)...)
+	q += ` ORDER BY CASE schema WHEN 'temp' THEN 0 WHEN 'main' THEN 1 ELSE 2 END LIMIT 1`
+	rows, err := c.queryAll(ctx, q, named(vals...)...)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
 	t := &tableInfo{schema: asString(rows[0][0]), name: asString(rows[0][1])}
-	if asString(rows[0][2]) != "table" {
-		return t, nil // a view or virtual table: no key, refused as such
-	}
-	withoutRowid := rows[0][3] == int64(1)
 	t.quoted = quoteIdent(t.schema) + "." + quoteIdent(t.name)
 	t.display = t.name
 	if t.schema != "main" {
 		t.display = t.schema + "." + t.name
 	}
+	if asString(rows[0][2]) != "table" {
+		return t, nil // a view or virtual table: no key, refused as such
+	}
 	if t.version, err = c.dc.(*liteConn).schemaVersion(ctx); err != nil {
 		return nil, err
 	}
-	cols, err := c.queryAll(ctx, `SELECT name, pk FROM pragma_table_xinfo(?1, ?2) WHERE hidden <> 1 ORDER BY cid`, named(t.name, t.schema)...)
-	if err != nil {
+	if err := liteColumns(ctx, c, t, rows[0][3] == int64(1)); err != nil {
 		return nil, err
+	}
+	return t, liteConflictClauses(ctx, c, t)
+}
+
+// liteColumns reads the columns (generated ones included), their declared
+// types and the primary key; a rowid table without one is keyed by rowid.
+func liteColumns(ctx context.Context, c *conn, t *tableInfo, withoutRowid bool) error {
+	cols, err := c.queryAll(ctx, `SELECT name, type, pk FROM pragma_table_xinfo(?1, ?2) WHERE hidden <> 1 ORDER BY cid`, named(t.name, t.schema)...)
+	if err != nil {
+		return err
 	}
 	pk := map[int64]string{}
 	for _, r := range cols {
 		t.columns = append(t.columns, asString(r[0]))
-		if n, _ := r[1].(int64); n > 0 {
+		t.types = append(t.types, asString(r[1]))
+		if n, _ := r[2].(int64); n > 0 {
 			pk[n] = asString(r[0])
 		}
 	}
@@ -121,7 +134,24 @@ func (sqliteDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tab
 	if len(t.key) == 0 && !withoutRowid {
 		t.key = []string{"rowid"} // documented fallback: the implicit rowid
 	}
-	return t, nil
+	return nil
+}
+
+// liteConflictClauses notes a table that declares ON CONFLICT REPLACE: its
+// INSERTs and UPDATEs may delete other rows inside SQLite, unseen.
+func liteConflictClauses(ctx context.Context, c *conn, t *tableInfo) error {
+	rows, err := c.queryAll(ctx, `SELECT sql FROM `+quoteIdent(t.schema)+`.sqlite_schema WHERE type = 'table' AND name = ?1`, named(t.name)...)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	ddl := asString(rows[0][0])
+	toks := lex(ddl, styleSQLite)
+	for i := 0; i+2 < len(toks); i++ {
+		if toks[i].is(ddl, "ON") && toks[i+1].is(ddl, "CONFLICT") && toks[i+2].is(ddl, "REPLACE") {
+			t.replaces = true
+		}
+	}
+	return nil
 }
 
 // run executes an audited write in the caller's transaction (under a
@@ -133,6 +163,9 @@ func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	}
 	if ex.a.kind == kindUpdate && setsKey(ex.a, ex.t) {
 		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that changes the primary key on SQLite", ErrUnsupported)
+	}
+	if ex.t.replaces && ex.a.kind != kindDelete {
+		return nil, nil, stmtError(ex.query, ex.t.display, "the table declares ON CONFLICT REPLACE: its writes may delete rows unseen", ErrUnsupported)
 	}
 	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return litePlanFor(ex) }).(*litePlan)
 	ex.args = sqliteArgs(ex.a, ex.args)
@@ -171,10 +204,16 @@ func (c *conn) autoCommit() bool {
 	return false
 }
 
+// setsKey reports an UPDATE that assigns a key column or the rowid (under
+// any of its names; it may alias an INTEGER PRIMARY KEY).
 func setsKey(a *analysis, t *tableInfo) bool {
 	for _, s := range a.setColumns {
+		switch strings.ToLower(s) {
+		case "rowid", "oid", "_rowid_":
+			return true
+		}
 		for _, k := range t.key {
-			if strings.EqualFold(s, k) || k == "rowid" && (strings.EqualFold(s, "oid") || strings.EqualFold(s, "_rowid_")) {
+			if strings.EqualFold(s, k) {
 				return true
 			}
 		}
@@ -211,10 +250,11 @@ func sqliteArgs(a *analysis, args []driver.NamedValue) []driver.NamedValue {
 }
 
 // jsonValue renders a column for json_object, which refuses BLOBs: those are
-// recorded as hex text. A redacted column renders as RedactedValue.
-func jsonValue(t *tableInfo, alias, col string) string {
+// recorded as hex text. A redacted column renders as RedactedValue, except
+// in a row key, which identifies the row.
+func jsonValue(t *tableInfo, alias, col string, redact bool) string {
 	for _, r := range t.redact {
-		if r == col {
+		if r == col && redact {
 			return quoteLiteral(RedactedValue, false)
 		}
 	}
@@ -225,10 +265,12 @@ func jsonValue(t *tableInfo, alias, col string) string {
 	return "CASE WHEN typeof(" + v + ") = 'blob' THEN hex(" + v + ") ELSE " + v + " END"
 }
 
-func jsonObject(t *tableInfo, alias string, cols []string) string {
+// jsonObject renders the columns cols of a row; a row key (redact false)
+// is never masked.
+func jsonObject(t *tableInfo, alias string, cols []string, redact bool) string {
 	parts := make([]string, 0, 2*len(cols))
 	for _, c := range cols {
-		parts = append(parts, quoteLiteral(c, false), jsonValue(t, alias, c))
+		parts = append(parts, quoteLiteral(c, false), jsonValue(t, alias, c, redact))
 	}
 	return "json_object(" + strings.Join(parts, ", ") + ")"
 }

@@ -3,8 +3,8 @@ package sqlaudit
 import (
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -23,7 +23,7 @@ func litePlanFor(ex *execution) *litePlan {
 	p := &litePlan{write: a.text}
 	table := quoteLiteral(t.display, false)
 	if a.kind == kindInsert {
-		images := jsonObject(t, "", t.key) + " AS _sqa_k, " + jsonObject(t, "", t.columns) + " AS _sqa_n"
+		images := jsonObject(t, "", t.key, false) + " AS _sqa_k, " + jsonObject(t, "", t.columns, true) + " AS _sqa_n"
 		if a.returningText != "" {
 			p.write += ", " + images
 		} else {
@@ -32,37 +32,16 @@ func litePlanFor(ex *execution) *litePlan {
 		p.records = `INSERT INTO temp._sqa_sink (` + recordColumns + `) VALUES (?1, ?2, 'INSERT', ` + table + `, ?3, NULL, ?4, ?5, ?6)`
 		return p
 	}
-	tmp := "temp." + quoteIdent("_sqa_old_"+t.schema+"_"+t.name+"_"+strconv.FormatInt(t.version, 10))
-	rowid, alias, ref := "", "", quoteIdent(t.name)
-	if t.key[0] == "rowid" {
-		rowid = "rowid AS \"rowid\", "
-	}
-	if a.table.alias != "" {
-		ref = quoteIdent(a.table.alias)
-		alias = " AS " + ref
-	}
-	p.tempDDL = `CREATE TEMP TABLE IF NOT EXISTS ` + tmp[len("temp."):] + ` AS SELECT ` + rowid + `* FROM ` + t.quoted + ` WHERE 0`
-	p.copyOld = `INSERT INTO ` + tmp + ` SELECT ` + strings.Replace(rowid, "rowid", ref+".rowid", 1) + ref + `.* FROM ` + t.quoted + alias
-	switch {
-	case a.fromText != "":
-		// UPDATE … FROM: the rows the join selects, each once.
-		p.copyOld += " WHERE EXISTS (SELECT 1 FROM " + a.fromText
-		if a.whereText != "" {
-			p.copyOld += " WHERE " + a.whereText
-		}
-		p.copyOld += ")"
-	case a.whereText != "":
-		p.copyOld += " WHERE " + a.whereText
-	}
-	if a.withText != "" {
-		p.copyOld = "WITH " + a.withText + " " + p.copyOld
-	}
-	p.clear = `DELETE FROM ` + tmp
+	tmp := liteTempName(t)
+	p.tempDDL = liteTempDDL(t, tmp)
+	p.copyOld = liteCopyOld(a, t, tmp)
+	p.write = liteWrite(a, t, tmp)
+	p.clear = `DELETE FROM temp.` + tmp
 	join := keyJoin(t)
 	head := `INSERT INTO temp._sqa_sink (` + recordColumns + `) SELECT ?1, ?2, '`
 	if a.kind == kindDelete {
-		p.records = head + `DELETE', ` + table + `, ` + jsonObject(t, "o", t.key) + `, ` + jsonObject(t, "o", t.columns) +
-			`, NULL, ?3, ?4 FROM ` + tmp + ` o WHERE NOT EXISTS (SELECT 1 FROM ` + t.quoted + ` n WHERE ` + join + `)`
+		p.records = head + `DELETE', ` + table + `, ` + jsonObject(t, "o", t.key, false) + `, ` + jsonObject(t, "o", t.columns, true) +
+			`, NULL, ?3, ?4 FROM temp.` + tmp + ` o WHERE NOT EXISTS (SELECT 1 FROM ` + a.table.spelled() + ` n WHERE ` + join + `)`
 		return p
 	}
 	var same, paths []string
@@ -72,11 +51,112 @@ func litePlanFor(ex *execution) *litePlan {
 		paths = append(paths, "CASE WHEN "+cmp+" THEN "+jsonPath(c)+" ELSE '$._sqa_absent' END")
 	}
 	removeSame := ", " + strings.Join(paths, ", ") + ")"
-	p.records = head + `UPDATE', ` + table + `, ` + jsonObject(t, "o", t.key) +
-		`, json_remove(` + jsonObject(t, "o", t.columns) + removeSame +
-		`, json_remove(` + jsonObject(t, "n", t.columns) + removeSame +
-		`, ?3, ?4 FROM ` + tmp + ` o JOIN ` + t.quoted + ` n ON ` + join + ` WHERE NOT (` + strings.Join(same, " AND ") + `)`
+	p.records = head + `UPDATE', ` + table + `, ` + jsonObject(t, "o", t.key, false) +
+		`, json_remove(` + jsonObject(t, "o", t.columns, true) + removeSame +
+		`, json_remove(` + jsonObject(t, "n", t.columns, true) + removeSame +
+		`, ?3, ?4 FROM temp.` + tmp + ` o JOIN ` + a.table.spelled() + ` n ON ` + join + ` WHERE NOT (` + strings.Join(same, " AND ") + `)`
 	return p
+}
+
+// liteTempName names the per-connection copy of a table's old rows; the
+// lengths keep names of different tables apart.
+func liteTempName(t *tableInfo) string {
+	return quoteIdent(fmt.Sprintf("_sqa_old_%d_%s_%d_%s_%d", len(t.schema), t.schema, len(t.name), t.name, t.version))
+}
+
+// liteTempDDL creates the copy WITHOUT ROWID, with the table's declared
+// types (so values keep their storage classes): inserting into it leaves
+// the connection's last_insert_rowid() alone.
+func liteTempDDL(t *tableInfo, tmp string) string {
+	var cols []string
+	if t.key[0] == "rowid" {
+		cols = append(cols, `"rowid" INTEGER`)
+	}
+	for i, c := range t.columns {
+		cols = append(cols, quoteIdent(c)+" "+t.types[i])
+	}
+	keys := make([]string, len(t.key))
+	for i, k := range t.key {
+		keys[i] = quoteIdent(k)
+	}
+	return `CREATE TEMP TABLE IF NOT EXISTS ` + tmp + ` (` + strings.Join(cols, ", ") + `, PRIMARY KEY (` + strings.Join(keys, ", ") + `)) WITHOUT ROWID`
+}
+
+// liteRef is how statements name the target: its alias, or its name.
+func liteRef(a *analysis) (ref, alias string) {
+	if a.table.alias != "" {
+		return quoteIdent(a.table.alias), " AS " + quoteIdent(a.table.alias)
+	}
+	return quoteIdent(a.table.name), ""
+}
+
+// liteCopyOld copies the rows the statement's predicate selects (for
+// UPDATE … FROM: the rows the join selects, each once).
+func liteCopyOld(a *analysis, t *tableInfo, tmp string) string {
+	ref, alias := liteRef(a)
+	var cols, sel []string
+	if t.key[0] == "rowid" {
+		cols, sel = append(cols, `"rowid"`), append(sel, ref+".rowid")
+	}
+	for _, c := range t.columns {
+		cols, sel = append(cols, quoteIdent(c)), append(sel, ref+"."+quoteIdent(c))
+	}
+	q := `INSERT INTO temp.` + tmp + ` (` + strings.Join(cols, ", ") + `) SELECT ` + strings.Join(sel, ", ") + ` FROM ` + a.table.spelled() + alias
+	switch {
+	case a.fromText != "":
+		q += " WHERE EXISTS (SELECT 1 FROM " + a.fromText
+		if a.whereText != "" {
+			q += " WHERE " + a.whereText
+		}
+		q += ")"
+	case a.whereText != "":
+		q += " WHERE " + a.whereText
+	}
+	if a.withText != "" {
+		q = "WITH " + a.withText + " " + q
+	}
+	return q
+}
+
+// liteWrite is the caller's UPDATE or DELETE restricted to the copied rows:
+// whatever its predicate does (random(), last_insert_rowid() …), it changes
+// no row whose old values were not copied.
+func liteWrite(a *analysis, t *tableInfo, tmp string) string {
+	ref, alias := liteRef(a)
+	var keys, cols []string
+	for _, k := range t.key {
+		cols = append(cols, quoteIdent(k))
+		if k == "rowid" {
+			keys = append(keys, ref+".rowid")
+		} else {
+			keys = append(keys, ref+"."+quoteIdent(k))
+		}
+	}
+	where := "(" + strings.Join(keys, ", ") + ") IN (SELECT " + strings.Join(cols, ", ") + " FROM temp." + tmp + ")"
+	if a.whereText != "" {
+		where = "(" + a.whereText + ") AND " + where
+	}
+	q := ""
+	if a.withText != "" {
+		q = "WITH " + a.withText + " "
+	}
+	if a.kind == kindDelete {
+		q += "DELETE FROM " + a.table.spelled() + alias + " WHERE " + where
+	} else {
+		or := ""
+		if a.orIgnore {
+			or = "OR IGNORE "
+		}
+		q += "UPDATE " + or + a.table.spelled() + alias + " SET " + a.setText
+		if a.fromText != "" {
+			q += " FROM " + a.fromText
+		}
+		q += " WHERE " + where
+	}
+	if a.returningText != "" {
+		q += " RETURNING " + a.returningText
+	}
+	return q
 }
 
 // keyJoin matches a row of the TEMP copy (o) with the table's row (n).
@@ -121,36 +201,20 @@ func recordError(ex *execution, err error) error {
 }
 
 // runChange audits an UPDATE or DELETE: copy the rows the predicate selects,
-// run the statement, then record the rows that really changed or vanished.
+// run the statement restricted to them, then record the rows that really
+// changed or vanished.
 func (p *litePlan) runChange(ex *execution, txID int64) (driver.Result, driver.Rows, error) {
 	c := ex.c
 	if _, err := c.rawExec(ex.ctx, p.tempDDL, nil); err != nil {
 		return nil, nil, recordError(ex, err)
 	}
-	res, err := c.rawExec(ex.ctx, p.copyOld, ex.args)
-	if err != nil {
+	if _, err := c.rawExec(ex.ctx, p.copyOld, ex.args); err != nil {
 		// Usually the caller's predicate is at fault: the error is SQLite's own.
 		return nil, nil, stmtError(ex.query, ex.t.display, "reading the rows the statement selects failed; nothing was changed", ErrRecord, err)
 	}
-	nOld, _ := res.RowsAffected()
-	var rows driver.Rows
-	var nChanged int64
-	if ex.wantRows && ex.a.returningText != "" {
-		var buf *bufferedRows
-		if buf, err = readAll(c, ex, p.write, 0); err == nil {
-			rows, nChanged = buf, int64(len(buf.data))
-		}
-	} else if res, err = c.rawExec(ex.ctx, p.write, ex.args); err == nil {
-		nChanged, _ = res.RowsAffected()
-		if ex.wantRows {
-			rows = &bufferedRows{}
-		}
-	}
+	res, rows, err := p.runWrite(ex)
 	if err != nil {
 		return nil, nil, err // the statement's own error, as the driver reported it
-	}
-	if nChanged > nOld || nChanged < nOld && !ex.a.orIgnore {
-		return nil, nil, stmtError(ex.query, ex.t.display, "the statement changed other rows than its predicate selected a moment before (a non-deterministic WHERE clause?); rolled back", ErrUnsupported)
 	}
 	if _, err := c.rawExec(ex.ctx, p.records, named(txID, ex.actor, ex.metadata, ex.query)); err != nil {
 		return nil, nil, recordError(ex, err)
@@ -159,6 +223,29 @@ func (p *litePlan) runChange(ex *execution, txID int64) (driver.Result, driver.R
 		return nil, nil, recordError(ex, err)
 	}
 	return res, rows, nil
+}
+
+// runWrite runs the restricted statement. A statement with RETURNING is
+// read in full (go-sqlite3 reports its changes before the last step), and
+// its rows are kept when the caller wants them.
+func (p *litePlan) runWrite(ex *execution) (driver.Result, driver.Rows, error) {
+	if ex.a.returningText == "" {
+		res, err := ex.c.rawExec(ex.ctx, p.write, ex.args)
+		if err != nil || !ex.wantRows {
+			return res, nil, err
+		}
+		return res, &bufferedRows{}, nil
+	}
+	buf, err := readAll(ex.c, ex, p.write, 0)
+	if err != nil || ex.wantRows {
+		return nil, buf, err
+	}
+	last, err := ex.c.queryAll(ex.ctx, `SELECT last_insert_rowid()`)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, _ := last[0][0].(int64)
+	return result{rows: int64(len(buf.data)), lastID: id, hasLast: true}, nil, nil
 }
 
 // runInsert audits an INSERT: its RETURNING images are recorded row by row

@@ -1,0 +1,98 @@
+package sqlaudit_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/sqlaudit/sqlaudit"
+)
+
+// SQLite specifics found in review: predicates that are not deterministic,
+// last_insert_rowid() in a predicate, rowid assignments, tables declaring
+// ON CONFLICT REPLACE, TEMP tables shadowing main ones, transactions begun
+// with SAVEPOINT.
+func TestSQLitePredicatesAreEvaluatedOnce(t *testing.T) {
+	db, td := mustOpen(t, "audit-sqlite3")
+	seedAccounts(t, db)
+	for i := 0; i < 50; i++ {
+		checkChange(t, td, "accounts", []string{"id"}, func() {
+			mustExec(t, db, `UPDATE accounts SET balance = balance + 1 WHERE abs(random()) % 2 = 0`)
+		})
+	}
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(context.Background(), `INSERT INTO accounts (id, region) VALUES (7, 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	checkChange(t, td, "accounts", []string{"id"}, func() {
+		if _, err := c.ExecContext(context.Background(), `UPDATE accounts SET note = 'last' WHERE id = last_insert_rowid()`); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var note string
+	var last int64
+	td.plain.QueryRow(`SELECT coalesce(note, '') FROM accounts WHERE id = 7`).Scan(&note)
+	c.QueryRowContext(context.Background(), `SELECT last_insert_rowid()`).Scan(&last)
+	if note != "last" || last != 7 {
+		t.Fatalf("note %q, last_insert_rowid %d: the wrapper's own writes moved last_insert_rowid", note, last)
+	}
+}
+
+func TestSQLiteRefusesWritesThatLoseRowsUnseen(t *testing.T) {
+	db, td := mustOpen(t, "audit-sqlite3")
+	mustExec(t, db, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE ON CONFLICT REPLACE)`, `CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT)`)
+	mustExec(t, td.plain, `INSERT INTO t VALUES (1, 'a')`, `INSERT INTO u VALUES (1, 'a')`)
+	for _, q := range []string{`INSERT INTO t VALUES (3, 'a')`, `UPDATE t SET v = 'b'`, `UPDATE u SET rowid = 100 WHERE id = 1`, `UPDATE u SET _rowid_ = 5`} {
+		if _, err := db.Exec(q); !errors.Is(err, sqlaudit.ErrUnsupported) {
+			t.Errorf("%s: want ErrUnsupported, got %v", q, err)
+		}
+	}
+	checkChange(t, td, "t", []string{"id"}, func() { mustExec(t, db, `DELETE FROM t WHERE id = 1`) })
+}
+
+func TestSQLiteTempTablesShadowMainOnes(t *testing.T) {
+	db, td := mustOpen(t, "audit-sqlite3")
+	seedAccounts(t, db)
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	since := td.maxID(t, "audit_log")
+	for _, q := range []string{`UPDATE accounts SET note = 'main' WHERE id = 1`, `CREATE TEMP TABLE accounts (id INTEGER PRIMARY KEY, region TEXT, balance NUMERIC, note TEXT)`,
+		`INSERT INTO accounts VALUES (1, 'tmp', 0, NULL)`, `UPDATE accounts SET note = 'temp' WHERE id = 1`} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	recs := td.trail(t, "audit_log", since)
+	if len(recs) != 3 || recs[0].Table != "accounts" || recs[1].Table != "temp.accounts" || recs[2].Table != "temp.accounts" || recs[2].New["note"] != "temp" {
+		t.Fatalf("records: %+v", recs)
+	}
+}
+
+func TestSQLiteTransactionsBegunWithSavepointGetTheirOwnID(t *testing.T) {
+	db, td := mustOpen(t, "audit-sqlite3")
+	seedAccounts(t, db)
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	since := td.maxID(t, "audit_log")
+	for _, q := range []string{`SAVEPOINT a`, `UPDATE accounts SET note = '1' WHERE id = 1`, `RELEASE a`,
+		`SAVEPOINT b`, `UPDATE accounts SET note = '2' WHERE id = 1`, `RELEASE b`} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if recs := td.trail(t, "audit_log", since); len(recs) != 2 || recs[0].TxID == recs[1].TxID {
+		t.Fatalf("two transactions share a tx_id: %+v", recs)
+	}
+}
