@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -227,4 +228,40 @@ func TestWrappedConnectorsTakeOptions(t *testing.T) {
 	_ = auditpq.DriverName
 	_ = stdlib.GetDefaultDriver
 	_ = context.Background
+}
+
+// The README's GRANTs: a role that may only INSERT and SELECT on the audit
+// table connects (the table exists already) and is audited.
+func TestRestrictedRoleIsAuditedWithTheDocumentedGrants(t *testing.T) {
+	for _, drv := range []string{"audit-postgres", "audit-pgx"} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			owner, td := mustOpen(t, drv)
+			seedAccounts(t, owner)
+			role := "app_" + td.schema()
+			mustExec(t, td.plain, `CREATE ROLE `+role+` LOGIN`,
+				`GRANT USAGE ON SCHEMA `+td.schema()+` TO `+role,
+				`GRANT SELECT, INSERT, UPDATE, DELETE ON accounts TO `+role,
+				`REVOKE ALL ON audit_log FROM `+role, `GRANT INSERT, SELECT ON audit_log TO `+role)
+			t.Cleanup(func() {
+				td.plain.Exec(`DROP OWNED BY ` + role)
+				td.plain.Exec(`DROP ROLE ` + role)
+			})
+			u, err := url.Parse(td.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.User = url.User(role)
+			db, err := sql.Open(drv, u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			checkChange(t, td, "accounts", []string{"id"}, func() { mustExec(t, db, `UPDATE accounts SET balance = 0 WHERE id = 1`) })
+			if _, err := db.Exec(`DELETE FROM audit_log`); !errors.Is(err, sqlaudit.ErrAuditTableWrite) {
+				t.Fatalf("want ErrAuditTableWrite, got %v", err)
+			}
+			db.Close()
+		})
+	}
 }
