@@ -12,7 +12,8 @@ type conn struct {
 	raw driver.Conn
 	c   *connector
 	dc  dialectConn
-	cat catalog // this connection's view of the tables it writes
+	cat catalog   // this connection's view of the tables it writes
+	sc  stmtCache // rewritten statements prepared on this connection
 }
 
 var (
@@ -115,8 +116,11 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	return &tx{c: c, raw: raw}, nil
 }
 
-// Close closes the underlying connection.
-func (c *conn) Close() error { return c.raw.Close() }
+// Close closes the cached statements and the underlying connection.
+func (c *conn) Close() error {
+	c.closeStmts()
+	return c.raw.Close()
+}
 
 // CheckNamedValue defers to the underlying connection, so that pq.Array,
 // pgtype values and other driver-specific argument types keep working;

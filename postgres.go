@@ -96,12 +96,18 @@ func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	args := append(ex.args[:len(ex.args):len(ex.args)],
 		driver.NamedValue{Ordinal: len(ex.args) + 1, Value: ex.actor},
 		driver.NamedValue{Ordinal: len(ex.args) + 2, Value: ex.metadata})
-	rows, err := ex.c.rawQuery(ex.ctx, q, args)
+	if ex.wantRows {
+		// The caller's RETURNING list fixes the result type: not cached, so
+		// DDL by other clients cannot make a cached plan change it.
+		rows, err := ex.c.rawQuery(ex.ctx, q, args)
+		if err != nil {
+			return nil, nil, pgError(ex, err)
+		}
+		return nil, rows, nil
+	}
+	rows, err := ex.c.preparedQuery(ex.ctx, q, args)
 	if err != nil {
 		return nil, nil, pgError(ex, err)
-	}
-	if ex.wantRows {
-		return nil, rows, nil
 	}
 	count := make([]driver.Value, 1)
 	if err := rows.Next(count); err != nil && err != io.EOF {
