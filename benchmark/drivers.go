@@ -1,0 +1,100 @@
+package benchmark
+
+import (
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the plain "pgx" driver
+	_ "github.com/lib/pq"              // the plain "postgres" driver
+	_ "github.com/mattn/go-sqlite3"    // the plain "sqlite3" driver
+
+	_ "github.com/sqlaudit/sqlaudit/auditpgx"
+	_ "github.com/sqlaudit/sqlaudit/auditpq"
+	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
+)
+
+// driverSpec is one driver the benchmark runs on: its plain database/sql
+// driver, the matching audit driver and the SQL dialect.
+type driverSpec struct {
+	name    string   // in benchmark names: pgx, pq, sqlite
+	aliases []string // also accepted by -drivers
+	plain   string   // the plain database/sql driver
+	audit   string   // the sqlaudit driver
+	d       *dialect
+}
+
+var drivers = []*driverSpec{
+	{name: "pgx", plain: "pgx", audit: "audit-pgx", d: postgres},
+	{name: "pq", aliases: []string{"lib/pq", "postgres"}, plain: "postgres", audit: "audit-postgres", d: postgres},
+	{name: "sqlite", aliases: []string{"sqlite3", "mattn"}, plain: "sqlite3", audit: "audit-sqlite3", d: sqlite},
+}
+
+// DriverNames lists the drivers, in run order.
+func DriverNames() []string {
+	out := make([]string, len(drivers))
+	for i, d := range drivers {
+		out[i] = d.name
+	}
+	return out
+}
+
+func findDriver(name string) *driverSpec {
+	for _, d := range drivers {
+		if strings.EqualFold(name, d.name) {
+			return d
+		}
+		for _, a := range d.aliases {
+			if strings.EqualFold(name, a) {
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+// dialect is what differs between PostgreSQL and SQLite in the workloads.
+type dialect struct {
+	name      string
+	pg        bool
+	itemsDDL  string
+	fill      string // inserts the rows with keys $1 … $2
+	forUpdate string // appended to the naive SELECT that reads the old rows
+}
+
+// ph is the placeholder of the n-th argument (1-based) in statements whose
+// arguments come in order: $n on PostgreSQL, ? on SQLite.
+func (d *dialect) ph(n int) string {
+	if d.pg {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// numbered is the placeholder of the n-th argument in statements that use
+// an argument more than once: $n or ?n.
+func (d *dialect) numbered(n int) string {
+	if d.pg {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?" + strconv.Itoa(n)
+}
+
+// itemColumns are the columns of the benchmark table, key first.
+var itemColumns = []string{"id", "grp", "qty", "price", "note"}
+
+const itemList = "id, grp, qty, price, note"
+
+var postgres = &dialect{
+	name:      "postgres",
+	pg:        true,
+	itemsDDL:  `CREATE TABLE items (id bigint PRIMARY KEY, grp integer NOT NULL, qty integer NOT NULL, price numeric(12,2) NOT NULL, note text)`,
+	fill:      `INSERT INTO items (` + itemList + `) SELECT g, g % 100, 0, (g % 1000) / 10.0, 'item ' || g FROM generate_series($1::bigint, $2::bigint) g`,
+	forUpdate: " FOR UPDATE",
+}
+
+var sqlite = &dialect{
+	name:     "sqlite",
+	itemsDDL: `CREATE TABLE items (id INTEGER PRIMARY KEY, grp INTEGER NOT NULL, qty INTEGER NOT NULL, price NUMERIC NOT NULL, note TEXT)`,
+	fill: `WITH RECURSIVE g(x) AS (SELECT ?1 UNION ALL SELECT x + 1 FROM g WHERE x < ?2) ` +
+		`INSERT INTO items (` + itemList + `) SELECT x, x % 100, 0, (x % 1000) / 10.0, 'item ' || x FROM g`,
+}

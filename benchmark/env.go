@@ -1,0 +1,289 @@
+package benchmark
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/sqlaudit/sqlaudit"
+)
+
+// Variant is one way of running a workload: P, T, N or L.
+type Variant string
+
+// The variants, in the order of every round.
+const (
+	Plain   Variant = "P" // the plain driver, autocommit: the baseline
+	Trigger Variant = "T" // AFTER … FOR EACH ROW triggers
+	Naive   Variant = "N" // the naive client-side sequence
+	Library Variant = "L" // sqlaudit
+)
+
+// Variants lists the variants in round order.
+var Variants = []Variant{Plain, Trigger, Naive, Library}
+
+// target is one variant's own database on one driver.
+type target struct {
+	v      Variant
+	db     *sql.DB // the timed operations run here (the audit driver for L)
+	plain  *sql.DB // the same data through the plain driver: setup, untimed work
+	schema string  // PostgreSQL: the variant's schema
+}
+
+// env is one driver's four targets with identical data.
+type env struct {
+	spec    *driverSpec
+	rows    int
+	targets []*target
+	admin   *sql.DB // PostgreSQL: creates and drops the schemas
+	dir     string  // SQLite: where the files are
+	tempDir bool    // dir is ours to remove
+}
+
+var envSeq atomic.Int64
+
+// openEnv creates the four targets of spec, each holding items with keys
+// 1 … rows, and installs T's triggers and N's audit table.
+func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (e *env, err error) {
+	e = &env{spec: spec, rows: rows}
+	defer func() {
+		if err != nil {
+			e.close()
+			e = nil
+		}
+	}()
+	if err := e.prepare(ctx, cfg); err != nil {
+		return nil, err
+	}
+	seq := envSeq.Add(1)
+	for _, v := range Variants {
+		t := &target{v: v}
+		e.targets = append(e.targets, t) // closed with e, also when half open
+		if err := e.openTarget(ctx, cfg, t, seq); err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", spec.name, v, err)
+		}
+	}
+	return e, nil
+}
+
+// prepare opens the PostgreSQL admin connection or the SQLite directory.
+func (e *env) prepare(ctx context.Context, cfg Config) error {
+	if e.spec.d.pg {
+		var err error
+		if e.admin, err = sql.Open(e.spec.plain, cfg.PGURL); err != nil {
+			return err
+		}
+		if err := e.admin.PingContext(ctx); err != nil {
+			return fmt.Errorf("PostgreSQL at %s (set -pg or SQLAUDIT_PG_URL): %w", redactURL(cfg.PGURL), err)
+		}
+		return nil
+	}
+	e.dir = cfg.Dir
+	if e.dir != "" {
+		return os.MkdirAll(e.dir, 0o755)
+	}
+	var err error
+	e.dir, err = os.MkdirTemp("", "sqlaudit-bench-")
+	e.tempDir = err == nil
+	return err
+}
+
+// openTarget creates t's schema or file and fills it.
+func (e *env) openTarget(ctx context.Context, cfg Config, t *target, seq int64) error {
+	dsn, err := e.targetDSN(ctx, cfg, t, seq)
+	if err != nil {
+		return err
+	}
+	if t.plain, err = openPool(e.spec.plain, dsn); err != nil {
+		return err
+	}
+	t.db = t.plain
+	if err := e.fill(ctx, t); err != nil {
+		return err
+	}
+	if t.v != Library {
+		return nil
+	}
+	if t.db, err = openPool(e.spec.audit, dsn); err != nil {
+		t.db = nil
+		return err
+	}
+	return t.db.PingContext(ctx) // creates audit_log
+}
+
+// targetDSN creates the PostgreSQL schema (first on the search_path of the
+// returned DSN) or names the SQLite file.
+func (e *env) targetDSN(ctx context.Context, cfg Config, t *target, seq int64) (string, error) {
+	name := fmt.Sprintf("sqab_%d_%d_%s_%s", os.Getpid(), seq, e.spec.name, strings.ToLower(string(t.v)))
+	if !e.spec.d.pg {
+		path := filepath.Join(e.dir, name+".db")
+		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+			os.Remove(path + suffix)
+		}
+		return "file:" + path + "?" + cfg.SQLiteParams, nil
+	}
+	if _, err := e.admin.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+name+` CASCADE`); err != nil {
+		return "", err
+	}
+	if _, err := e.admin.ExecContext(ctx, `CREATE SCHEMA `+name); err != nil {
+		return "", err
+	}
+	t.schema = name
+	return withParam(cfg.PGURL, "search_path", name), nil
+}
+
+// fill creates and fills items and the variant's audit machinery.
+func (e *env) fill(ctx context.Context, t *target) error {
+	d := e.spec.d
+	stmts := []string{d.itemsDDL}
+	switch t.v {
+	case Trigger:
+		stmts = append(stmts, auditDDL(d, triggerTable)...)
+	case Naive:
+		stmts = append(stmts, auditDDL(d, "audit_log")...)
+	}
+	if err := execAll(ctx, t.plain, stmts); err != nil {
+		return err
+	}
+	if _, err := t.plain.ExecContext(ctx, d.fill, 1, e.rows); err != nil {
+		return fmt.Errorf("filling items: %w", err)
+	}
+	if t.v == Trigger {
+		return execAll(ctx, t.plain, triggerDDL(d))
+	}
+	return nil
+}
+
+func triggerDDL(d *dialect) []string {
+	if d.pg {
+		return pgTriggerDDL
+	}
+	return sqliteTriggerDDL()
+}
+
+// auditDDL is sqlaudit's own DDL of an audit table, statement by statement.
+func auditDDL(d *dialect, table string) []string {
+	dia := sqlaudit.SQLite
+	if d.pg {
+		dia = sqlaudit.PostgreSQL
+	}
+	return splitStatements(sqlaudit.DDL(dia, table))
+}
+
+// splitStatements splits DDL at the ";\n" that ends each statement.
+func splitStatements(ddl string) []string {
+	var out []string
+	for _, s := range strings.Split(ddl, ";\n") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func execAll(ctx context.Context, db *sql.DB, stmts []string) error {
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("%.60s…: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// openPool opens a handle that keeps exactly one connection, so that every
+// operation of a variant runs on the same session.
+func openPool(driverName, dsn string) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	return db, nil
+}
+
+// settle makes the targets start a workload alike: PostgreSQL vacuums and
+// analyses every table and checkpoints; SQLite checkpoints its WAL.
+func (e *env) settle(ctx context.Context) error {
+	stmts := []string{`PRAGMA wal_checkpoint(TRUNCATE)`}
+	if e.spec.d.pg {
+		stmts = []string{`VACUUM ANALYZE items`, `VACUUM ANALYZE audit_log`, `VACUUM ANALYZE ` + triggerTable}
+	}
+	for _, t := range e.targets {
+		for _, s := range stmts {
+			if _, err := t.plain.ExecContext(ctx, s); err != nil && !isMissingTable(err) {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+	}
+	if e.admin != nil {
+		e.admin.ExecContext(ctx, `CHECKPOINT`) // needs a superuser; best effort
+	}
+	return nil
+}
+
+// reconnect makes every target's next timed operation open a new
+// connection.
+func (e *env) reconnect() {
+	for _, t := range e.targets {
+		t.db.SetMaxIdleConns(0) // closes the idle connection
+		t.db.SetMaxIdleConns(1)
+	}
+}
+
+func isMissingTable(err error) bool {
+	return strings.Contains(err.Error(), "does not exist")
+}
+
+func (t *target) close() {
+	if t.db != nil && t.db != t.plain {
+		t.db.Close()
+	}
+	if t.plain != nil {
+		t.plain.Close()
+	}
+}
+
+// close drops the schemas or removes the temporary directory.
+func (e *env) close() error {
+	var errs []error
+	for _, t := range e.targets {
+		t.close()
+		if t.schema != "" {
+			_, err := e.admin.Exec(`DROP SCHEMA IF EXISTS ` + t.schema + ` CASCADE`)
+			errs = append(errs, err)
+		}
+	}
+	if e.admin != nil {
+		errs = append(errs, e.admin.Close())
+	}
+	if e.tempDir {
+		errs = append(errs, os.RemoveAll(e.dir))
+	}
+	return errors.Join(errs...)
+}
+
+// withParam adds a parameter to a PostgreSQL URL or keyword/value DSN.
+func withParam(dsn, key, value string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		q := u.Query()
+		q.Set(key, value)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " " + key + "=" + value
+}
+
+// redactURL hides the password of a PostgreSQL URL.
+func redactURL(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		return u.Redacted()
+	}
+	return "(keyword DSN)"
+}

@@ -1,0 +1,81 @@
+// Command sqlaudit-bench runs the audit benchmark of issue 5: every workload
+// through the plain driver (P), triggers (T), the naive client-side
+// sequence (N) and sqlaudit (L), interleaved, on pgx, lib/pq and SQLite,
+// and prints median, p90 and ratio to P per operation, the machine and
+// settings, and benchstat-compatible lines.
+//
+//	sqlaudit-bench                      # the full run (~5–10 minutes on 2 cores)
+//	sqlaudit-bench -quick               # a few rounds, no 100k-row UPDATE (CI)
+//	sqlaudit-bench -drivers pgx,sqlite -workloads Update1Row,SelectByKey
+//	sqlaudit-bench > new.txt && benchstat new.txt
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/sqlaudit/sqlaudit/benchmark"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the command and returns the exit code: 0 success, 1 the
+// benchmark failed, 2 bad usage.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, list, err := parseFlags(args, stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		return 2
+	case list:
+		fmt.Fprintf(stdout, "drivers:   %s\nworkloads: %s\n",
+			strings.Join(benchmark.DriverNames(), ", "), strings.Join(benchmark.WorkloadNames(), ", "))
+		return 0
+	}
+	if err := benchmark.Run(ctx, cfg, stdout); err != nil {
+		fmt.Fprintln(stderr, "sqlaudit-bench:", err)
+		return 1
+	}
+	return 0
+}
+
+// parseFlags turns the command line into a Config; list reports -list.
+func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list bool, err error) {
+	cfg = benchmark.DefaultConfig()
+	fs := flag.NewFlagSet("sqlaudit-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.BoolVar(&cfg.Quick, "quick", false, "a few rounds per workload on a small table, without the 100k-row UPDATE (CI)")
+	drivers := fs.String("drivers", "", "comma-separated drivers (default all: "+strings.Join(benchmark.DriverNames(), ",")+")")
+	workloads := fs.String("workloads", "", "comma-separated workloads (default all; see -list)")
+	fs.IntVar(&cfg.Iterations, "iterations", 0, "measured rounds per workload and driver (default: each workload's own)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "at most this long per workload and driver, after 3 rounds (0: no limit)")
+	fs.StringVar(&cfg.PGURL, "pg", cfg.PGURL, "PostgreSQL URL (default $SQLAUDIT_PG_URL or "+benchmark.DefaultPGURL+")")
+	fs.StringVar(&cfg.SQLiteParams, "sqlite", cfg.SQLiteParams, "go-sqlite3 DSN parameters of the SQLite files")
+	fs.StringVar(&cfg.Dir, "dir", "", "directory for the SQLite files (default: a temporary one)")
+	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	fs.BoolVar(&list, "list", false, "list the drivers and workloads and exit")
+	if err = fs.Parse(args); err != nil {
+		return cfg, false, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "sqlaudit-bench: unexpected argument %q\n", fs.Arg(0))
+		return cfg, false, errors.New("bad usage")
+	}
+	cfg.Drivers, cfg.Workloads = benchmark.SplitList(*drivers), benchmark.SplitList(*workloads)
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	return cfg, list, nil
+}
