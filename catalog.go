@@ -81,11 +81,11 @@ func (r tableRef) spelled() string {
 	return quoteIdent(r.name)
 }
 
-// queryAll runs an internal query on the underlying connection and returns
-// every row, closing the rows before returning (lib/pq and pgx cannot run a
-// second statement while a result set is open).
+// queryAll runs an internal query on the underlying connection (prepared
+// once) and returns every row, closing the rows before returning (lib/pq
+// and pgx cannot run a second statement while a result set is open).
 func (c *conn) queryAll(ctx context.Context, q string, args ...driver.NamedValue) ([][]driver.Value, error) {
-	rows, err := c.rawQuery(ctx, q, args)
+	rows, err := c.preparedQuery(ctx, q, args)
 	if err != nil {
 		return nil, err
 	}

@@ -205,10 +205,10 @@ func recordError(ex *execution, err error) error {
 // changed or vanished.
 func (p *litePlan) runChange(ex *execution, txID int64) (driver.Result, driver.Rows, error) {
 	c := ex.c
-	if _, err := c.rawExec(ex.ctx, p.tempDDL, nil); err != nil {
+	if _, err := c.preparedExec(ex.ctx, p.tempDDL, nil); err != nil {
 		return nil, nil, recordError(ex, err)
 	}
-	if _, err := c.rawExec(ex.ctx, p.copyOld, ex.args); err != nil {
+	if _, err := c.preparedExec(ex.ctx, p.copyOld, ex.args); err != nil {
 		// Usually the caller's predicate is at fault: the error is SQLite's own.
 		return nil, nil, stmtError(ex.query, ex.t.display, "reading the rows the statement selects failed; nothing was changed", ErrRecord, err)
 	}
@@ -216,10 +216,10 @@ func (p *litePlan) runChange(ex *execution, txID int64) (driver.Result, driver.R
 	if err != nil {
 		return nil, nil, err // the statement's own error, as the driver reported it
 	}
-	if _, err := c.rawExec(ex.ctx, p.records, named(txID, ex.actor, ex.metadata, ex.query)); err != nil {
+	if _, err := c.preparedExec(ex.ctx, p.records, named(txID, ex.actor, ex.metadata, ex.query)); err != nil {
 		return nil, nil, recordError(ex, err)
 	}
-	if _, err := c.rawExec(ex.ctx, p.clear, nil); err != nil {
+	if _, err := c.preparedExec(ex.ctx, p.clear, nil); err != nil {
 		return nil, nil, recordError(ex, err)
 	}
 	return res, rows, nil
@@ -230,7 +230,7 @@ func (p *litePlan) runChange(ex *execution, txID int64) (driver.Result, driver.R
 // its rows are kept when the caller wants them.
 func (p *litePlan) runWrite(ex *execution) (driver.Result, driver.Rows, error) {
 	if ex.a.returningText == "" {
-		res, err := ex.c.rawExec(ex.ctx, p.write, ex.args)
+		res, err := ex.c.preparedExec(ex.ctx, p.write, ex.args)
 		if err != nil || !ex.wantRows {
 			return res, nil, err
 		}
@@ -252,7 +252,7 @@ func (p *litePlan) runWrite(ex *execution) (driver.Result, driver.Rows, error) {
 // while SQLite hands them over (it finished the insert at the first step).
 func (p *litePlan) runInsert(ex *execution, txID int64) (driver.Result, driver.Rows, error) {
 	c := ex.c
-	rows, err := c.rawQuery(ex.ctx, p.write, ex.args)
+	rows, err := c.preparedQuery(ex.ctx, p.write, ex.args)
 	if err != nil {
 		return nil, nil, err // the statement's own error, as the driver reported it
 	}
@@ -269,7 +269,7 @@ func (p *litePlan) runInsert(ex *execution, txID int64) (driver.Result, driver.R
 		if ex.wantRows {
 			buf.data = append(buf.data, keep(row, user))
 		}
-		_, err = c.rawExec(ex.ctx, p.records, named(txID, ex.actor, asString(row[user]), asString(row[user+1]), ex.metadata, ex.query))
+		_, err = c.preparedExec(ex.ctx, p.records, named(txID, ex.actor, asString(row[user]), asString(row[user+1]), ex.metadata, ex.query))
 		if err != nil {
 			rows.Close()
 			return nil, nil, recordError(ex, err)
@@ -292,7 +292,7 @@ func (p *litePlan) runInsert(ex *execution, txID int64) (driver.Result, driver.R
 
 // readAll runs q and reads every row, dropping the last internal columns.
 func readAll(c *conn, ex *execution, q string, internal int) (*bufferedRows, error) {
-	rows, err := c.rawQuery(ex.ctx, q, ex.args)
+	rows, err := c.preparedQuery(ex.ctx, q, ex.args)
 	if err != nil {
 		return nil, err
 	}
