@@ -1,0 +1,219 @@
+package sqlaudit
+
+import (
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// This file maps a parse tree to an analysis: which statements are audited
+// writes, which pass through, and which writes are refused and why.
+
+func rangeVar(rv *pg.RangeVar) tableRef {
+	t := tableRef{schema: rv.Schemaname, name: rv.Relname, only: !rv.Inh}
+	if rv.Alias != nil {
+		t.alias = rv.Alias.Aliasname
+	}
+	return t
+}
+
+// classify maps a parse tree to what the wrapper does with it.
+func classify(n *pg.Node, q string) *analysis {
+	a := &analysis{text: q}
+	switch s := n.Node.(type) {
+	case *pg.Node_InsertStmt:
+		return classifyInsert(a, s.InsertStmt)
+	case *pg.Node_UpdateStmt:
+		return classifyUpdate(a, s.UpdateStmt)
+	case *pg.Node_DeleteStmt:
+		return classifyDelete(a, s.DeleteStmt)
+	case *pg.Node_SelectStmt:
+		if s.SelectStmt.IntoClause != nil {
+			a.kind = kindDDL
+		}
+	case *pg.Node_VariableSetStmt, *pg.Node_DiscardStmt:
+		a.resetsSession = true
+	case *pg.Node_TransactionStmt:
+		switch s.TransactionStmt.Kind {
+		case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE,
+			pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+		default:
+			a.kind, a.endsTx = kindTxControl, true
+		}
+	case *pg.Node_MergeStmt:
+		return unsupported(q, "MERGE", rangeVar(s.MergeStmt.Relation))
+	case *pg.Node_TruncateStmt:
+		return classifyTruncate(a, s.TruncateStmt)
+	case *pg.Node_CopyStmt:
+		if s.CopyStmt.IsFrom {
+			return unsupported(q, "COPY … FROM", rangeVar(s.CopyStmt.Relation))
+		}
+	case *pg.Node_ExecuteStmt:
+		return unsupported(q, "EXECUTE of a server-side prepared statement cannot be analysed")
+	case *pg.Node_PrepareStmt:
+		if containsWrite(n.ProtoReflect()) {
+			return unsupported(q, "PREPARE of a write: its EXECUTE could not be audited")
+		}
+	case *pg.Node_ExplainStmt:
+		if explainAnalyzesWrite(s.ExplainStmt) {
+			return unsupported(q, "EXPLAIN ANALYZE executes the write")
+		}
+		return a // a plain EXPLAIN runs nothing
+	case *pg.Node_RuleStmt:
+		a.kind = kindDDL
+		return a // the rule's actions run later, as part of statements on its table
+	case *pg.Node_CreateStmt, *pg.Node_AlterTableStmt, *pg.Node_DropStmt, *pg.Node_RenameStmt,
+		*pg.Node_IndexStmt, *pg.Node_CreateTableAsStmt, *pg.Node_ViewStmt, *pg.Node_CreateSchemaStmt,
+		*pg.Node_CreateTrigStmt, *pg.Node_CreateFunctionStmt, *pg.Node_CompositeTypeStmt,
+		*pg.Node_CreateEnumStmt, *pg.Node_CreateDomainStmt, *pg.Node_AlterDomainStmt:
+		a.kind = kindDDL
+	}
+	// A write can hide inside anything else: a data-modifying WITH query in
+	// a SELECT or CREATE TABLE AS, COPY (DELETE … RETURNING) TO, PREPARE.
+	if containsWrite(n.ProtoReflect()) {
+		return unsupported(q, "an INSERT, UPDATE, DELETE or MERGE inside the statement (a data-modifying WITH query, COPY (…) TO, CREATE TABLE AS …)")
+	}
+	return a
+}
+
+// writeNodes are the parse-tree messages of statements that change rows.
+var writeNodes = map[protoreflect.FullName]bool{
+	"pg_query.InsertStmt": true, "pg_query.UpdateStmt": true, "pg_query.DeleteStmt": true, "pg_query.MergeStmt": true,
+}
+
+// containsWrite reports whether the tree below m holds a write statement.
+func containsWrite(m protoreflect.Message) bool {
+	found := false
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Kind() != protoreflect.MessageKind:
+		case fd.IsList():
+			for i := 0; i < v.List().Len() && !found; i++ {
+				found = isOrHasWrite(v.List().Get(i).Message())
+			}
+		case !fd.IsMap():
+			found = isOrHasWrite(v.Message())
+		}
+		return !found
+	})
+	return found
+}
+
+func isOrHasWrite(m protoreflect.Message) bool {
+	return writeNodes[m.Descriptor().FullName()] || containsWrite(m)
+}
+
+func hasWritingCTE(w *pg.WithClause) bool {
+	if w == nil {
+		return false
+	}
+	for _, c := range w.Ctes {
+		switch c.GetCommonTableExpr().GetCtequery().GetNode().(type) {
+		case *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt, *pg.Node_MergeStmt:
+			return true
+		}
+	}
+	return false
+}
+
+func explainAnalyzesWrite(e *pg.ExplainStmt) bool {
+	switch e.Query.GetNode().(type) {
+	case *pg.Node_SelectStmt:
+		if !hasWritingCTE(e.Query.GetSelectStmt().WithClause) {
+			return false
+		}
+	case *pg.Node_InsertStmt, *pg.Node_UpdateStmt, *pg.Node_DeleteStmt, *pg.Node_MergeStmt, *pg.Node_ExecuteStmt:
+	default:
+		if !containsWrite(e.Query.ProtoReflect()) {
+			return false
+		}
+	}
+	for _, o := range e.Options {
+		if d := o.GetDefElem(); d != nil && strings.EqualFold(d.Defname, "analyze") {
+			return optionIsTrue(d.Arg)
+		}
+	}
+	return false
+}
+
+// optionIsTrue reads a boolean EXPLAIN option: absent means true; the parser
+// gives it as a Boolean, a String ("false", "off") or an Integer.
+func optionIsTrue(arg *pg.Node) bool {
+	switch {
+	case arg == nil:
+		return true
+	case arg.GetBoolean() != nil:
+		return arg.GetBoolean().Boolval
+	case arg.GetInteger() != nil:
+		return arg.GetInteger().Ival != 0
+	case arg.GetString_() != nil:
+		switch strings.ToLower(arg.GetString_().Sval) {
+		case "false", "off", "0", "no":
+			return false
+		}
+	}
+	return true
+}
+
+// classifyTruncate audits TRUNCATE of one table as the DELETE of every row
+// (each removed row recorded); the forms whose effects reach further are
+// refused.
+func classifyTruncate(a *analysis, s *pg.TruncateStmt) *analysis {
+	var ts []tableRef
+	for _, r := range s.Relations {
+		ts = append(ts, rangeVar(r.GetRangeVar()))
+	}
+	if s.Behavior == pg.DropBehavior_DROP_CASCADE {
+		return unsupported(a.text, "TRUNCATE … CASCADE (it empties the referencing tables too)")
+	}
+	if len(ts) != 1 || s.RestartSeqs {
+		return unsupported(a.text, "TRUNCATE of several tables or with RESTART IDENTITY", ts...)
+	}
+	a.kind, a.table, a.truncate = kindDelete, ts[0], true
+	return a
+}
+
+func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {
+	a.table = rangeVar(s.Relation)
+	a.table.only = false
+	switch {
+	case hasWritingCTE(s.WithClause):
+		return unsupported(a.text, "a data-modifying WITH query")
+	case s.OnConflictClause != nil && s.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE:
+		a.upsert = true
+	case s.OnConflictClause != nil:
+		a.orIgnore = true
+	}
+	a.kind, a.treeReturning, a.treeWith = kindInsert, len(s.ReturningList) > 0, s.WithClause != nil
+	return a
+}
+
+func classifyUpdate(a *analysis, s *pg.UpdateStmt) *analysis {
+	a.table = rangeVar(s.Relation)
+	switch {
+	case hasWritingCTE(s.WithClause):
+		return unsupported(a.text, "a data-modifying WITH query")
+	case s.WhereClause.GetCurrentOfExpr() != nil:
+		return unsupported(a.text, "UPDATE … WHERE CURRENT OF", a.table)
+	}
+	for _, t := range s.TargetList {
+		a.setColumns = append(a.setColumns, t.GetResTarget().GetName())
+	}
+	a.kind, a.treeWhere, a.treeReturning = kindUpdate, s.WhereClause != nil, len(s.ReturningList) > 0
+	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.FromClause) > 0
+	return a
+}
+
+func classifyDelete(a *analysis, s *pg.DeleteStmt) *analysis {
+	a.table = rangeVar(s.Relation)
+	switch {
+	case hasWritingCTE(s.WithClause):
+		return unsupported(a.text, "a data-modifying WITH query")
+	case s.WhereClause.GetCurrentOfExpr() != nil:
+		return unsupported(a.text, "DELETE … WHERE CURRENT OF", a.table)
+	}
+	a.kind, a.treeWhere, a.treeReturning = kindDelete, s.WhereClause != nil, len(s.ReturningList) > 0
+	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.UsingClause) > 0
+	return a
+}
