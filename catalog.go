@@ -11,18 +11,31 @@ import (
 // tableInfo is what the catalog knows of one table. Entries are immutable;
 // a refresh replaces them.
 type tableInfo struct {
-	schema, name string   // resolved, unquoted
-	display      string   // recorded table_name
-	quoted       string   // fully qualified, quoted for SQL
-	columns      []string // in table order
-	types        []string // SQLite: declared types, by column
-	key          []string // primary key columns; SQLite without one: "rowid"
-	redact       []string // redacted columns present in the table
-	audited      bool     // not excluded by Options
-	isAudit      bool     // the audit table itself
-	version      int64    // dialect-defined schema version at load time
-	oid          int64    // PostgreSQL: the table's oid, to check the name still resolves to it
-	replaces     bool     // SQLite: declares ON CONFLICT REPLACE (rows vanish unseen)
+	schema, name string    // resolved, unquoted
+	display      string    // recorded table_name
+	quoted       string    // fully qualified, quoted for SQL
+	columns      []string  // in table order
+	types        []string  // SQLite: declared types, by column
+	key          []string  // primary key columns; SQLite without one: "rowid"
+	redact       []string  // redacted columns present in the table
+	audited      bool      // not excluded by Options
+	isAudit      bool      // the audit table itself
+	version      int64     // dialect-defined schema version at load time
+	oid          int64     // PostgreSQL: the table's oid, to check the name still resolves to it
+	replaces     bool      // SQLite: declares ON CONFLICT REPLACE (rows vanish unseen)
+	children     []childFK // foreign keys whose actions change other tables' rows
+}
+
+// childFK is a foreign key referencing a table with an action (CASCADE,
+// SET NULL, SET DEFAULT) that changes the referencing rows.
+type childFK struct {
+	table              tableRef // the referencing table, resolved
+	display            string
+	cols               []string // its referencing columns
+	parent             []string // the referenced columns
+	types              []string // their types (PostgreSQL)
+	onDelete, onUpdate bool     // which actions change rows
+	audited            bool     // the referencing table is audited
 }
 
 // catalog is one connection's view of the tables it writes. Names resolve
@@ -52,6 +65,10 @@ func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
 		return nil, err
 	}
 	t.audited = c.c.filter.audited(t.display, t.name)
+	for i := range t.children {
+		fk := &t.children[i]
+		fk.audited = c.c.filter.audited(fk.display, fk.table.name)
+	}
 	for _, col := range t.columns {
 		if c.c.filter.redacted(t.display, t.name, col) {
 			t.redact = append(t.redact, col)

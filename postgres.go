@@ -82,7 +82,7 @@ func (postgresDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*t
 	if err := json.Unmarshal([]byte(asString(r[5])), &t.key); err != nil {
 		return nil, err
 	}
-	return t, nil
+	return t, pgChildren(ctx, c, t)
 }
 
 // run sends the rewritten statement with the actor and metadata as two extra
@@ -149,6 +149,8 @@ func pgError(ex *execution, err error) error {
 	switch msg := err.Error(); {
 	case strings.Contains(msg, upsertRaceMessage):
 		return stmtError(ex.query, ex.t.display, "an upsert met a row a concurrent transaction wrote after the statement began", ErrConflict, err)
+	case strings.Contains(msg, cascadeMessage):
+		return stmtError(ex.query, ex.t.display, "a foreign-key action (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) would change rows of an audited table, which the wrapper cannot record yet; nothing changed", ErrUnsupported, err)
 	case strings.Contains(msg, staleCatalogMessage):
 		ex.c.cat.tables = nil
 		return stmtError(ex.query, ex.t.display, "the table name resolved to another table than when this connection first wrote it (search_path or a temporary table changed); nothing changed", ErrConflict, err)
@@ -288,7 +290,7 @@ func pgRecords(ex *execution, t pgTargetRef) string {
 	default:
 		q += " WHERE true"
 	}
-	return q + " AND " + pgResolvesCheck(ex, t)
+	return q + " AND " + pgResolvesCheck(ex, t) + pgCascadeCheck(ex, t)
 }
 
 // pgResolvesCheck fails the statement (nothing is written) unless the table

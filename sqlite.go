@@ -110,7 +110,10 @@ func (sqliteDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tab
 	if err := liteColumns(ctx, c, t, rows[0][3] == int64(1)); err != nil {
 		return nil, err
 	}
-	return t, liteConflictClauses(ctx, c, t)
+	if err := liteConflictClauses(ctx, c, t); err != nil {
+		return nil, err
+	}
+	return t, liteChildren(ctx, c, t)
 }
 
 // liteColumns reads the columns (generated ones included), their declared

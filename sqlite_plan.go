@@ -16,6 +16,7 @@ type litePlan struct {
 	write   string // the caller's statement (INSERT: with RETURNING images)
 	records string // insert the records into the _sqa_sink view
 	clear   string // empty the TEMP table
+	cascade string // true when a foreign-key action would change unseen rows; "" if none can
 }
 
 func litePlanFor(ex *execution) *litePlan {
@@ -35,6 +36,7 @@ func litePlanFor(ex *execution) *litePlan {
 	tmp := liteTempName(t)
 	p.tempDDL = liteTempDDL(t, tmp)
 	p.copyOld = liteCopyOld(a, t, tmp)
+	p.cascade = liteCascadeCheck(a, t, tmp)
 	p.write = liteWrite(a, t, tmp)
 	p.clear = `DELETE FROM temp.` + tmp
 	join := keyJoin(t)
@@ -211,6 +213,15 @@ func (p *litePlan) runChange(ex *execution, txID int64) (driver.Result, driver.R
 	if _, err := c.preparedExec(ex.ctx, p.copyOld, ex.args); err != nil {
 		// Usually the caller's predicate is at fault: the error is SQLite's own.
 		return nil, nil, stmtError(ex.query, ex.t.display, "reading the rows the statement selects failed; nothing was changed", ErrRecord, err)
+	}
+	if p.cascade != "" {
+		found, err := c.queryAll(ex.ctx, p.cascade)
+		if err != nil {
+			return nil, nil, recordError(ex, err)
+		}
+		if found[0][0] == int64(1) {
+			return nil, nil, stmtError(ex.query, ex.t.display, "a foreign-key action (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) would change rows of an audited table, which the wrapper cannot record yet; nothing changed", ErrUnsupported)
+		}
 	}
 	res, rows, err := p.runWrite(ex)
 	if err != nil {

@@ -1,0 +1,39 @@
+package sqlaudit_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sqlaudit/sqlaudit"
+)
+
+// Foreign-key actions change child rows inside the database, unseen: a
+// statement that would make one change a row of an audited table is
+// refused (nothing changes); one whose rows have no children runs and is
+// recorded; an excluded child table does not stop it.
+func TestForeignKeyActionsOnAuditedTablesAreRefused(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv, "audit_exclude=notes")
+		mustExec(t, td.plain,
+			`CREATE TABLE parents (id integer PRIMARY KEY, name text)`,
+			`CREATE TABLE kids (id integer PRIMARY KEY, parent_id integer REFERENCES parents (id) ON DELETE CASCADE ON UPDATE CASCADE)`,
+			`CREATE TABLE notes (id integer PRIMARY KEY, parent_id integer REFERENCES parents (id) ON DELETE SET NULL)`,
+			`INSERT INTO parents VALUES (1, 'with kids'), (2, 'no kids'), (3, 'with notes')`,
+			`INSERT INTO kids VALUES (10, 1)`, `INSERT INTO notes VALUES (20, 3)`)
+		if isSQLite(drv) {
+			db.SetMaxOpenConns(1)
+			mustExec(t, db, `PRAGMA foreign_keys = ON`)
+		}
+		before := td.snap(t, "kids", "id")
+		for _, q := range []string{`DELETE FROM parents WHERE id = 1`, `UPDATE parents SET id = 100 WHERE id = 1`} {
+			if _, err := db.Exec(q); !errors.Is(err, sqlaudit.ErrUnsupported) {
+				t.Errorf("%s: want ErrUnsupported, got %v", q, err)
+			}
+		}
+		if after := td.snap(t, "kids", "id"); len(after) != len(before) {
+			t.Fatal("a refused cascade changed the child table")
+		}
+		checkChange(t, td, "parents", []string{"id"}, func() { mustExec(t, db, `UPDATE parents SET name = 'renamed' WHERE id = 1`) })
+		checkChange(t, td, "parents", []string{"id"}, func() { mustExec(t, db, `DELETE FROM parents WHERE id IN (2, 3)`) })
+	})
+}

@@ -1,0 +1,78 @@
+package sqlaudit
+
+import (
+	"context"
+	"strings"
+)
+
+// SQLite runs foreign-key actions (with PRAGMA foreign_keys=ON) inside the
+// statement, unseen by the wrapper. Until they are recorded, a statement
+// whose copied rows have children that an action would change is refused.
+
+// liteChildren reads the foreign keys of main-schema tables that reference
+// t with an action that changes the referencing rows.
+func liteChildren(ctx context.Context, c *conn, t *tableInfo) error {
+	rows, err := c.queryAll(ctx, `SELECT m.name, f.id, f."from", f."to", f.on_delete, f.on_update
+		FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f
+		WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE ORDER BY m.name, f.id, f.seq`, named(t.name)...)
+	if err != nil {
+		return err
+	}
+	changes := func(action string) bool {
+		switch strings.ToUpper(action) {
+		case "CASCADE", "SET NULL", "SET DEFAULT":
+			return true
+		}
+		return false
+	}
+	var last string
+	for _, r := range rows {
+		id := asString(r[0]) + "\x00" + asString(r[1])
+		if id != last {
+			last = id
+			fk := childFK{table: tableRef{schema: "main", name: asString(r[0])}, display: asString(r[0]),
+				onDelete: changes(asString(r[4])), onUpdate: changes(asString(r[5]))}
+			t.children = append(t.children, fk)
+		}
+		fk := &t.children[len(t.children)-1]
+		to := asString(r[3])
+		if to == "" && len(fk.parent) < len(t.key) { // the parent's primary key
+			to = t.key[len(fk.parent)]
+		}
+		fk.cols, fk.parent = append(fk.cols, asString(r[2])), append(fk.parent, to)
+	}
+	return nil
+}
+
+// liteCascadeCheck is a query that is true when foreign keys are enforced
+// and a copied row has children an action of this statement would change,
+// or "" when no foreign key can.
+func liteCascadeCheck(a *analysis, t *tableInfo, tmp string) string {
+	var checks []string
+	for _, fk := range t.children {
+		if !fk.audited || !fk.onDelete && a.kind == kindDelete || a.kind == kindUpdate && !(fk.onUpdate && assignsAny(a, fk.parent)) {
+			continue
+		}
+		var match []string
+		for i, col := range fk.cols {
+			match = append(match, "c."+quoteIdent(col)+" = o."+quoteIdent(fk.parent[i]))
+		}
+		checks = append(checks, "EXISTS (SELECT 1 FROM "+quoteIdent(fk.table.schema)+"."+quoteIdent(fk.table.name)+
+			" AS c JOIN temp."+tmp+" AS o ON "+strings.Join(match, " AND ")+")")
+	}
+	if len(checks) == 0 {
+		return ""
+	}
+	return "SELECT (SELECT foreign_keys FROM pragma_foreign_keys) AND (" + strings.Join(checks, " OR ") + ")"
+}
+
+func assignsAny(a *analysis, cols []string) bool {
+	for _, s := range a.setColumns {
+		for _, c := range cols {
+			if strings.EqualFold(s, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
