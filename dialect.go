@@ -2,6 +2,7 @@ package sqlaudit
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 )
 
@@ -10,6 +11,8 @@ import (
 // methods are unexported; use PostgreSQL or SQLite. Nothing outside a
 // dialect's own file switches on the database.
 type Dialect interface {
+	// Name is "postgres" or "sqlite".
+	Name() string
 	lexStyle() lexStyle
 	// keywordDSN reports whether DSNs may be libpq keyword/value strings.
 	keywordDSN() bool
@@ -46,6 +49,15 @@ type execution struct {
 	actor    any // string or nil
 	metadata any // JSON string or nil
 	wantRows bool
+}
+
+// DialectOf returns the dialect of an audited database handle opened
+// through this package's drivers or connectors, and false for any other.
+func DialectOf(db *sql.DB) (Dialect, bool) {
+	if d, ok := db.Driver().(*Driver); ok {
+		return d.dialect, true
+	}
+	return nil, false
 }
 
 // DDL returns the SQL that creates the audit table named table for dialect

@@ -265,3 +265,20 @@ func TestRestrictedRoleIsAuditedWithTheDocumentedGrants(t *testing.T) {
 		})
 	}
 }
+
+func TestDialectOfNamesTheAuditedDatabase(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		d, ok := sqlaudit.DialectOf(db)
+		want := "postgres"
+		if isSQLite(drv) {
+			want = "sqlite"
+		}
+		if !ok || d.Name() != want {
+			t.Fatalf("DialectOf = %v, %v; want %s", d, ok, want)
+		}
+		if _, ok := sqlaudit.DialectOf(td.plain); ok {
+			t.Fatal("DialectOf claims a plain database handle")
+		}
+	})
+}

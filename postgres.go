@@ -28,6 +28,7 @@ type pgConn struct{}
 func (pgConn) fresh(context.Context, *tableInfo) bool { return true }
 func (pgConn) txEnded()                               {}
 
+func (postgresDialect) Name() string       { return "postgres" }
 func (postgresDialect) lexStyle() lexStyle { return stylePostgres }
 func (postgresDialect) keywordDSN() bool   { return true }
 

@@ -19,6 +19,7 @@ var SQLite Dialect = sqliteDialect{}
 
 type sqliteDialect struct{}
 
+func (sqliteDialect) Name() string       { return "sqlite" }
 func (sqliteDialect) lexStyle() lexStyle { return styleSQLite }
 func (sqliteDialect) keywordDSN() bool   { return false }
 
