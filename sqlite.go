@@ -12,9 +12,13 @@ import (
 // time, so reading the old rows, running the statement and writing the
 // records inside one transaction (the caller's, under a savepoint, or the
 // wrapper's own BEGIN IMMEDIATE) is exact. Old rows are copied into a
-// per-connection TEMP table, set-based; records are inserted through a TEMP
-// view whose INSTEAD OF trigger writes the audit table, which leaves the
-// connection's last_insert_rowid() as the caller's statement set it.
+// per-connection TEMP table, set-based. The connection's last_insert_rowid()
+// and changes() are left as the caller's statement set them: INSERT records
+// go through a TEMP view whose INSTEAD OF trigger writes the audit table
+// (inserts inside a trigger do not count), UPDATE and DELETE records are
+// inserted set-based and last_insert_rowid() is set back by inserting that
+// rowid into a TEMP table, and emptying the copy last leaves changes() at
+// the number of rows the statement matched.
 var SQLite Dialect = sqliteDialect{}
 
 type sqliteDialect struct{}
@@ -55,6 +59,7 @@ func (sqliteDialect) connState(ctx context.Context, c *conn) (dialectConn, error
 		`CREATE TEMP TRIGGER IF NOT EXISTS _sqa_sink_insert INSTEAD OF INSERT ON _sqa_sink BEGIN INSERT INTO ` +
 			c.c.audit + ` (` + recordColumns + `) VALUES (` +
 			"NEW." + strings.ReplaceAll(recordColumns, ", ", ", NEW.") + `); END`,
+		`CREATE TEMP TABLE IF NOT EXISTS _sqa_rowid (x)`,
 	}
 	for _, s := range stmts {
 		if _, err := c.rawExec(ctx, s, nil); err != nil {

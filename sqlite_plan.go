@@ -14,7 +14,7 @@ type litePlan struct {
 	tempDDL string // the per-connection TEMP table of old rows (UPDATE, DELETE)
 	copyOld string // copy the rows the predicate selects into it
 	write   string // the caller's statement (INSERT: with RETURNING images)
-	records string // insert the records into the _sqa_sink view
+	records string // insert the records (INSERT: through the _sqa_sink view, row by row)
 	clear   string // empty the TEMP table
 	cascade string // true when a foreign-key action would change unseen rows; "" if none can
 }
@@ -40,7 +40,7 @@ func litePlanFor(ex *execution) *litePlan {
 	p.write = liteWrite(a, t, tmp)
 	p.clear = `DELETE FROM temp.` + tmp
 	join := keyJoin(t)
-	head := `INSERT INTO temp._sqa_sink (` + recordColumns + `) SELECT ?1, ?2, '`
+	head := `INSERT INTO ` + ex.c.c.audit + ` (` + recordColumns + `) SELECT ?1, ?2, '`
 	if a.kind == kindDelete {
 		p.records = head + `DELETE', ` + table + `, ` + jsonObject(t, "o", t.key, false) + `, ` + jsonObject(t, "o", t.columns, true) +
 			`, NULL, ?3, ?4 FROM temp.` + tmp + ` o WHERE NOT EXISTS (SELECT 1 FROM ` + a.table.spelled() + ` n WHERE ` + join + `)`
@@ -227,13 +227,36 @@ func (p *litePlan) runChange(ex *execution, txID int64) (driver.Result, driver.R
 	if err != nil {
 		return nil, nil, err // the statement's own error, as the driver reported it
 	}
-	if _, err := c.preparedExec(ex.ctx, p.records, named(txID, ex.actor, ex.metadata, ex.query)); err != nil {
-		return nil, nil, recordError(ex, err)
-	}
-	if _, err := c.preparedExec(ex.ctx, p.clear, nil); err != nil {
+	if err := p.writeRecords(ex, txID); err != nil {
 		return nil, nil, recordError(ex, err)
 	}
 	return res, rows, nil
+}
+
+// writeRecords inserts the records set-based, then sets last_insert_rowid()
+// back to the caller's value and empties the copy (which leaves changes() at
+// the number of rows the statement matched).
+func (p *litePlan) writeRecords(ex *execution, txID int64) error {
+	c := ex.c
+	last, err := c.queryAll(ex.ctx, `SELECT last_insert_rowid()`)
+	if err != nil {
+		return err
+	}
+	steps := []struct {
+		q    string
+		args []driver.NamedValue
+	}{
+		{p.records, named(txID, ex.actor, ex.metadata, ex.query)},
+		{`DELETE FROM temp._sqa_rowid`, nil},
+		{`INSERT INTO temp._sqa_rowid (rowid) VALUES (?1)`, named(last[0][0])},
+		{p.clear, nil},
+	}
+	for _, s := range steps {
+		if _, err := c.preparedExec(ex.ctx, s.q, s.args); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runWrite runs the restricted statement. A statement with RETURNING is
