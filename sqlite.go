@@ -17,8 +17,9 @@ import (
 // go through a TEMP view whose INSTEAD OF trigger writes the audit table
 // (inserts inside a trigger do not count), UPDATE and DELETE records are
 // inserted set-based and last_insert_rowid() is set back by inserting that
-// rowid into a TEMP table, and emptying the copy last leaves changes() at
-// the number of rows the statement matched.
+// rowid into a TEMP table; the last statement deletes as many rows from a
+// WITHOUT ROWID TEMP table as the caller's statement changed, which leaves
+// changes() at that number.
 var SQLite Dialect = sqliteDialect{}
 
 type sqliteDialect struct{}
@@ -60,6 +61,7 @@ func (sqliteDialect) connState(ctx context.Context, c *conn) (dialectConn, error
 			c.c.audit + ` (` + recordColumns + `) VALUES (` +
 			"NEW." + strings.ReplaceAll(recordColumns, ", ", ", NEW.") + `); END`,
 		`CREATE TEMP TABLE IF NOT EXISTS _sqa_rowid (x)`,
+		`CREATE TEMP TABLE IF NOT EXISTS _sqa_count (x PRIMARY KEY) WITHOUT ROWID`,
 	}
 	for _, s := range stmts {
 		if _, err := c.rawExec(ctx, s, nil); err != nil {

@@ -259,6 +259,16 @@ func (p *litePlan) writeRecords(ex *execution, txID int64) error {
 	return nil
 }
 
+// setChanges leaves the connection's changes() at n: deleting n rows from a
+// WITHOUT ROWID table touches neither last_insert_rowid() nor anything else.
+func setChanges(ex *execution, n int64) error {
+	if _, err := ex.c.preparedExec(ex.ctx, `WITH RECURSIVE c(i) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) INSERT INTO temp._sqa_count SELECT i FROM c`, named(n)); err != nil {
+		return err
+	}
+	_, err := ex.c.preparedExec(ex.ctx, `DELETE FROM temp._sqa_count`, nil)
+	return err
+}
+
 // runWrite runs the restricted statement. A statement with RETURNING is
 // read in full (go-sqlite3 reports its changes before the last step), and
 // its rows are kept when the caller wants them.
@@ -312,6 +322,9 @@ func (p *litePlan) runInsert(ex *execution, txID int64) (driver.Result, driver.R
 	rows.Close()
 	if !errors.Is(err, io.EOF) {
 		return nil, nil, err
+	}
+	if err := setChanges(ex, n); err != nil {
+		return nil, nil, recordError(ex, err)
 	}
 	if ex.wantRows {
 		return nil, buf, nil

@@ -42,6 +42,38 @@ func TestSQLitePredicatesAreEvaluatedOnce(t *testing.T) {
 	}
 }
 
+// SQL's changes() and last_insert_rowid() read as after the caller's own
+// statement, not the wrapper's record writes.
+func TestSQLiteChangesAndLastInsertRowidAreTheCallers(t *testing.T) {
+	db, _ := mustOpen(t, "audit-sqlite3")
+	seedAccounts(t, db)
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, s := range []struct {
+		q             string
+		changes, last int64
+	}{
+		{`INSERT INTO accounts (id, region) VALUES (8, 'a'), (9, 'b')`, 2, 9},
+		{`UPDATE accounts SET note = 'x' WHERE id < 3`, 2, 9},
+		{`DELETE FROM accounts WHERE id >= 8`, 2, 9},
+	} {
+		if _, err := c.ExecContext(ctx, s.q); err != nil {
+			t.Fatal(err)
+		}
+		var changes, last int64
+		if err := c.QueryRowContext(ctx, `SELECT changes(), last_insert_rowid()`).Scan(&changes, &last); err != nil {
+			t.Fatal(err)
+		}
+		if changes != s.changes || last != s.last {
+			t.Errorf("%s: changes() %d, last_insert_rowid() %d; want %d, %d", s.q, changes, last, s.changes, s.last)
+		}
+	}
+}
+
 func TestSQLiteRefusesWritesThatLoseRowsUnseen(t *testing.T) {
 	db, td := mustOpen(t, "audit-sqlite3")
 	mustExec(t, db, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE ON CONFLICT REPLACE)`, `CREATE TABLE u (id INTEGER PRIMARY KEY, v TEXT)`)

@@ -1,0 +1,445 @@
+// Package oracle is the differential oracle of the ORM integration tests:
+// each test gets its own database (a PostgreSQL schema or a SQLite file),
+// snapshots tables as the database renders rows to JSON before and after a
+// change, and checks that the audit records written in between are exactly
+// the true difference (rows added, removed and changed by key; changed
+// columns only), that they replay to the final state and that each carries
+// the actor of the context the ORM was given.
+package oracle
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the plain drivers read the truth
+	_ "github.com/lib/pq"
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/sqlaudit/sqlaudit"
+	_ "github.com/sqlaudit/sqlaudit/auditpgx"
+	_ "github.com/sqlaudit/sqlaudit/auditpq"
+	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
+)
+
+// Drivers are the audit drivers every integration test runs on.
+var Drivers = []string{"audit-pgx", "audit-postgres", "audit-sqlite3"}
+
+// PGURL is the PostgreSQL server of the tests; SQLAUDIT_PG_URL overrides it.
+func PGURL() string {
+	if u := os.Getenv("SQLAUDIT_PG_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@localhost:5432/postgres?sslmode=disable"
+}
+
+// Ctx is a context whose statements are recorded with actor.
+func Ctx(actor string) context.Context {
+	return sqlaudit.WithActor(context.Background(), actor)
+}
+
+// Env is one test's own database.
+type Env struct {
+	Driver string  // the audit driver
+	DSN    string  // for the audit driver (and the plain one)
+	Schema string  // PostgreSQL: the test's schema, first and only on the search_path
+	Plain  *sql.DB // the same data through the plain driver: the truth
+}
+
+// SQLite tells whether the test runs on SQLite.
+func (e *Env) SQLite() bool { return e.Driver == "audit-sqlite3" }
+
+var seq atomic.Int64
+
+// ForEachDriver runs f as a parallel subtest on each audit driver, each
+// with its own database.
+func ForEachDriver(t *testing.T, f func(t *testing.T, e *Env)) {
+	for _, drv := range Drivers {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			f(t, New(t, drv))
+		})
+	}
+}
+
+// New gives the test its own database on driver: a fresh PostgreSQL schema
+// (dropped after the test) or a fresh SQLite file with foreign keys on.
+// The audit table is created (by one connection of the audit driver) before
+// New returns.
+func New(t testing.TB, driver string) *Env {
+	t.Helper()
+	e := &Env{Driver: driver}
+	plain := "sqlite3"
+	if e.SQLite() {
+		e.DSN = "file:" + filepath.Join(t.TempDir(), "test.db") + "?_busy_timeout=10000&_foreign_keys=1"
+	} else {
+		plain = map[string]string{"audit-pgx": "pgx", "audit-postgres": "postgres"}[driver]
+		e.Schema = fmt.Sprintf("orm_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
+		admin, err := sql.Open("pgx", PGURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Exec(`CREATE SCHEMA ` + e.Schema); err != nil {
+			admin.Close()
+			t.Fatalf("create schema (is PostgreSQL running? SQLAUDIT_PG_URL=%s): %v", PGURL(), err)
+		}
+		t.Cleanup(func() {
+			admin.Exec(`DROP SCHEMA ` + e.Schema + ` CASCADE`)
+			admin.Close()
+		})
+		sep := "?"
+		if strings.Contains(PGURL(), "?") {
+			sep = "&"
+		}
+		e.DSN = PGURL() + sep + "search_path=" + e.Schema
+	}
+	var err error
+	if e.Plain, err = sql.Open(plain, e.DSN); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Plain.Close() })
+	audited, err := sql.Open(driver, e.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer audited.Close()
+	if err := audited.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// Record is one audit_log row.
+type Record struct {
+	ID       int64
+	TxID     int64
+	Actor    *string
+	Action   string
+	Table    string
+	RowKey   map[string]any
+	Old, New map[string]any
+	Query    string
+}
+
+func (r Record) String() string {
+	actor := "NULL"
+	if r.Actor != nil {
+		actor = *r.Actor
+	}
+	b, _ := json.Marshal([]any{r.Action, r.Table, r.RowKey, r.Old, r.New})
+	return fmt.Sprintf("#%d tx %d actor %s %s", r.ID, r.TxID, actor, b)
+}
+
+// Mark is the id of the latest record: Since(Mark()) are the records after it.
+func (e *Env) Mark(t testing.TB) int64 {
+	t.Helper()
+	var id sql.NullInt64
+	if err := e.Plain.QueryRow(`SELECT max(id) FROM audit_log`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id.Int64
+}
+
+// Since reads the records with id > mark, oldest first.
+func (e *Env) Since(t testing.TB, mark int64) []Record {
+	t.Helper()
+	rows, err := e.Plain.Query(fmt.Sprintf(`SELECT id, tx_id, actor, action, table_name, row_key, old_values, new_values, query FROM audit_log WHERE id > %d ORDER BY id`, mark))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		var actor, old, nw sql.NullString
+		var key string
+		if err := rows.Scan(&r.ID, &r.TxID, &actor, &r.Action, &r.Table, &key, &old, &nw, &r.Query); err != nil {
+			t.Fatal(err)
+		}
+		if actor.Valid {
+			r.Actor = &actor.String
+		}
+		r.Table = strings.TrimPrefix(r.Table, e.Schema+".")
+		r.RowKey = decode(t, key)
+		if old.Valid {
+			r.Old = decode(t, old.String)
+		}
+		if nw.Valid {
+			r.New = decode(t, nw.String)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func decode(t testing.TB, s string) map[string]any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader([]byte(s)))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("bad JSON %q: %v", s, err)
+	}
+	return m
+}
+
+// Snapshot is a table's rows as the database renders them (to_jsonb on
+// PostgreSQL, json_object with BLOBs as hex on SQLite), by key; nil when
+// the table does not exist.
+type Snapshot map[string]map[string]any
+
+// Snap reads table (keyed by id) through the plain driver.
+func (e *Env) Snap(t testing.TB, table string) Snapshot {
+	t.Helper()
+	var q string
+	if e.SQLite() {
+		cols := e.sqliteColumns(t, table)
+		if len(cols) == 0 {
+			return nil
+		}
+		parts := make([]string, 0, 2*len(cols))
+		for _, c := range cols {
+			parts = append(parts, "'"+c+"'", `CASE WHEN typeof("`+c+`") = 'blob' THEN hex("`+c+`") ELSE "`+c+`" END`)
+		}
+		q = `SELECT json_object(` + strings.Join(parts, ", ") + `) FROM "` + table + `"`
+	} else {
+		var exists bool
+		if err := e.Plain.QueryRow(`SELECT to_regclass($1) IS NOT NULL`, `"`+table+`"`).Scan(&exists); err != nil {
+			t.Fatal(err)
+		}
+		if !exists {
+			return nil
+		}
+		q = `SELECT to_jsonb(x)::text FROM "` + table + `" x`
+	}
+	rows, err := e.Plain.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := Snapshot{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		row := decode(t, s)
+		out[keyOf(row)] = row
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e *Env) sqliteColumns(t testing.TB, table string) []string {
+	t.Helper()
+	rows, err := e.Plain.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	return cols
+}
+
+func keyOf(row map[string]any) string {
+	b, _ := json.Marshal(map[string]any{"id": row["id"]})
+	return string(b)
+}
+
+// Count is the number of rows of table.
+func (e *Env) Count(t testing.TB, table string) int {
+	t.Helper()
+	return len(e.Snap(t, table))
+}
+
+// Check runs change and proves the records it wrote exact: on the tables
+// named (all keyed by id) they are the true difference of their snapshots,
+// they replay to the final state, there are none on other tables, and each
+// carries actor ("" for NULL). It returns the records.
+func (e *Env) Check(t testing.TB, actor string, tables []string, change func()) []Record {
+	t.Helper()
+	mark := e.Mark(t)
+	before := map[string]Snapshot{}
+	for _, tb := range tables {
+		before[tb] = e.Snap(t, tb)
+	}
+	change()
+	got := e.Since(t, mark)
+	var want []Record
+	for _, tb := range tables {
+		after := e.Snap(t, tb)
+		want = append(want, expected(tb, before[tb], after)...)
+		var recs []Record
+		for _, r := range got {
+			if r.Table == tb {
+				recs = append(recs, r)
+			}
+		}
+		if final := replay(t, before[tb], recs); len(after) > 0 || len(final) > 0 {
+			if !reflect.DeepEqual(final, after) {
+				t.Fatalf("%s: replaying the trail gives\n%v\nwant\n%v", tb, final, after)
+			}
+		}
+	}
+	assertSame(t, got, want)
+	for _, r := range got {
+		if (actor == "") != (r.Actor == nil) || (r.Actor != nil && *r.Actor != actor) {
+			t.Fatalf("record has the wrong actor (want %q): %v\nquery: %s", actor, r, r.Query)
+		}
+	}
+	return got
+}
+
+// CheckRefused runs change, which must fail with sqlaudit.ErrUnsupported
+// (its error is what change returns), and proves that nothing changed on
+// the tables named and no record was written.
+func (e *Env) CheckRefused(t testing.TB, tables []string, change func() error) {
+	t.Helper()
+	mark := e.Mark(t)
+	before := map[string]Snapshot{}
+	for _, tb := range tables {
+		before[tb] = e.Snap(t, tb)
+	}
+	err := change()
+	if !errors.Is(err, sqlaudit.ErrUnsupported) {
+		t.Fatalf("want an error wrapping sqlaudit.ErrUnsupported, got %v", err)
+	}
+	for _, tb := range tables {
+		if after := e.Snap(t, tb); !reflect.DeepEqual(before[tb], after) {
+			t.Fatalf("%s changed although the statement was refused:\nbefore %v\nafter %v", tb, before[tb], after)
+		}
+	}
+	if got := e.Since(t, mark); len(got) != 0 {
+		t.Fatalf("a refused change wrote records: %v", got)
+	}
+}
+
+// OneTx fails the test unless all recs (at least one) share a transaction.
+func OneTx(t testing.TB, recs []Record) {
+	t.Helper()
+	if len(recs) == 0 {
+		t.Fatal("no records")
+	}
+	for _, r := range recs {
+		if r.TxID != recs[0].TxID {
+			t.Fatalf("records of one transaction have different tx_id: %v", recs)
+		}
+	}
+}
+
+// expected is the trail a change of table from before to after must write.
+func expected(table string, before, after Snapshot) []Record {
+	var out []Record
+	for k, old := range before {
+		nw, ok := after[k]
+		switch {
+		case !ok:
+			out = append(out, Record{Action: "DELETE", Table: table, Old: old})
+		case !reflect.DeepEqual(old, nw):
+			o, n := map[string]any{}, map[string]any{}
+			for c, v := range old {
+				if !reflect.DeepEqual(v, nw[c]) {
+					o[c], n[c] = v, nw[c]
+				}
+			}
+			out = append(out, Record{Action: "UPDATE", Table: table, Old: o, New: n})
+		}
+	}
+	for k, nw := range after {
+		if _, ok := before[k]; !ok {
+			out = append(out, Record{Action: "INSERT", Table: table, New: nw})
+		}
+	}
+	return out
+}
+
+func assertSame(t testing.TB, got, want []Record) {
+	t.Helper()
+	canon := func(rs []Record) []string {
+		var out []string
+		for _, r := range rs {
+			b, _ := json.Marshal([]any{r.Action, r.Table, r.Old, r.New})
+			out = append(out, string(b))
+		}
+		sort.Strings(out)
+		return out
+	}
+	g, w := canon(got), canon(want)
+	if !reflect.DeepEqual(g, w) {
+		var qs []string
+		for _, r := range got {
+			qs = append(qs, r.Query)
+		}
+		t.Fatalf("trail differs from the true difference\n got: %s\nwant: %s\nqueries: %s",
+			strings.Join(g, "\n      "), strings.Join(w, "\n      "), strings.Join(qs, "\n      "))
+	}
+}
+
+// replay applies recs to before and returns the result, failing when an
+// UPDATE's or DELETE's old values differ from the replayed row or a key
+// does not match its row.
+func replay(t testing.TB, before Snapshot, recs []Record) Snapshot {
+	t.Helper()
+	state := Snapshot{}
+	for k, v := range before {
+		state[k] = v
+	}
+	for _, r := range recs {
+		k := keyOf(r.RowKey)
+		switch r.Action {
+		case "INSERT":
+			if keyOf(r.New) != k {
+				t.Fatalf("record %v: row_key is not the new row's key", r)
+			}
+			state[k] = r.New
+		case "DELETE":
+			if !reflect.DeepEqual(state[k], r.Old) {
+				t.Fatalf("record %v: DELETE old values differ from the replayed row %v", r, state[k])
+			}
+			delete(state, k)
+		case "UPDATE":
+			cur, ok := state[k]
+			if !ok {
+				t.Fatalf("record %v: UPDATE of a row that is not there", r)
+			}
+			row := map[string]any{}
+			for c, v := range cur {
+				row[c] = v
+			}
+			for c, v := range r.Old {
+				if !reflect.DeepEqual(row[c], v) {
+					t.Fatalf("record %v: UPDATE old %s=%v, replayed row has %v", r, c, v, row[c])
+				}
+				row[c] = r.New[c]
+			}
+			delete(state, k)
+			state[keyOf(row)] = row
+		default:
+			t.Fatalf("record %v: unknown action", r)
+		}
+	}
+	return state
+}
