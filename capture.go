@@ -49,9 +49,11 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 	switch {
 	case err != nil:
 		return nil, nil, stmtError(q, a.table.name, "reading the table's columns from the catalog failed", ErrRecord, err)
-	case t == nil || !t.audited:
+	case t == nil || !t.audited && !cascadesIntoAudited(a, t):
 		// A missing table is the database's error to report, in its words.
 		return c.passThrough(ctx, q, args, wantRows, fromStmt)
+	case !t.audited:
+		return nil, nil, stmtError(q, t.display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table", ErrUnsupported)
 	case t.isAudit:
 		return nil, nil, stmtError(q, t.display, "refused a write to the audit table", ErrAuditTableWrite)
 	case len(t.key) == 0:
@@ -63,6 +65,17 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 	}
 	ex := &execution{ctx: ctx, c: c, a: a, t: t, query: q, args: args, actor: actor, metadata: metadata, wantRows: wantRows}
 	return c.c.dialect.run(ex)
+}
+
+// cascadesIntoAudited reports a foreign key with an action that a statement
+// of this kind on t may fire into an audited table.
+func cascadesIntoAudited(a *analysis, t *tableInfo) bool {
+	for _, fk := range t.children {
+		if fk.audited && (a.kind == kindDelete && fk.onDelete || a.kind == kindUpdate && fk.onUpdate) {
+			return true
+		}
+	}
+	return false
 }
 
 // admit decides an unsupported statement: refused (policy Refuse, or any

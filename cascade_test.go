@@ -37,3 +37,19 @@ func TestForeignKeyActionsOnAuditedTablesAreRefused(t *testing.T) {
 		checkChange(t, td, "parents", []string{"id"}, func() { mustExec(t, db, `DELETE FROM parents WHERE id IN (2, 3)`) })
 	})
 }
+
+// An excluded parent whose foreign-key actions reach an audited table is
+// refused for the statements that may fire them.
+func TestExcludedParentCascadingIntoAuditedChildIsRefused(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv, "audit_exclude=parents")
+		mustExec(t, td.plain,
+			`CREATE TABLE parents (id integer PRIMARY KEY, name text)`,
+			`CREATE TABLE kids (id integer PRIMARY KEY, parent_id integer REFERENCES parents (id) ON DELETE CASCADE)`,
+			`INSERT INTO parents VALUES (1, 'p')`, `INSERT INTO kids VALUES (10, 1)`)
+		if _, err := db.Exec(`DELETE FROM parents WHERE id = 1`); !errors.Is(err, sqlaudit.ErrUnsupported) {
+			t.Fatalf("want ErrUnsupported, got %v", err)
+		}
+		mustExec(t, db, `UPDATE parents SET name = 'not audited' WHERE id = 1`, `INSERT INTO parents VALUES (2, 'q')`)
+	})
+}
