@@ -195,3 +195,86 @@ func retryable(err error) bool {
 	}
 	return false
 }
+
+// Faults: backends are killed (pg_terminate_backend) at random moments —
+// before, during and after statements, record writes and COMMITs — while
+// the workers write. A killed statement's outcome may be unknown to its
+// caller, but never splits a change from its records: the trail still
+// rebuilds the table exactly.
+func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	for _, drv := range []string{"audit-pgx", "audit-postgres"} {
+		t.Run(drv, func(t *testing.T) {
+			db, td := mustOpen(t, drv)
+			db.SetMaxOpenConns(4)
+			mustExec(t, db, `CREATE TABLE acc (id integer PRIMARY KEY, grp integer NOT NULL, v integer NOT NULL, note text)`)
+			mustExec(t, td.plain, `INSERT INTO acc SELECT i, i % 10, 0, NULL FROM generate_series(1, 200) i`)
+			before := td.snap(t, "acc", "id")
+			since := td.maxID(t, "audit_log")
+			var kills atomic.Int64
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() { // the killer: a backend of this test's audited pool, every few ms
+				defer close(done)
+				rng := rand.New(rand.NewPCG(7, 7))
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Duration(1+rng.IntN(8)) * time.Millisecond):
+					}
+					var n int64
+					td.plain.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity
+						WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = '' AND
+						query LIKE '%acc%' AND backend_type = 'client backend' ORDER BY random() LIMIT 1) p`).Scan(&n)
+					kills.Add(n)
+				}
+			}()
+			stats := runRandomWritersTolerant(t, db, drv, 4, 1500)
+			close(stop)
+			<-done
+			waitIdle(t, td, "acc")
+			after := td.snap(t, "acc", "id")
+			recs := td.trail(t, "audit_log", since)
+			lost, extra, inexact := compareSnaps(replay(t, before, recs, "id"), after)
+			t.Logf("%s: %d backends killed, operations %d (failed %d), records %d, lost %d, extra %d, inexact %d",
+				drv, kills.Load(), stats.ops.Load(), stats.failed.Load(), len(recs), lost, extra, inexact)
+			if kills.Load() < 200 {
+				t.Errorf("only %d backends were killed; want at least 200 trials", kills.Load())
+			}
+			if lost+extra+inexact != 0 {
+				t.Fatalf("a killed backend split a change from its records: lost %d, extra %d, inexact %d", lost, extra, inexact)
+			}
+		})
+	}
+}
+
+// runRandomWritersTolerant is runRandomWriters where any error counts as a
+// failed operation (connections die under it).
+func runRandomWritersTolerant(t *testing.T, db *sql.DB, drv string, workers, perWorker int) *writerStats {
+	stats := &writerStats{}
+	var nextID atomic.Int64
+	nextID.Store(10000)
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 99))
+			for i := 0; i < perWorker && ctx.Err() == nil; {
+				n := 1 + rng.IntN(3)
+				if err := randomTx(ctx, db, drv, "", rng, &nextID, n, stats); err != nil {
+					stats.failed.Add(1)
+				}
+				i += n
+				stats.ops.Add(int64(n))
+			}
+		}(w)
+	}
+	wg.Wait()
+	return stats
+}
