@@ -74,7 +74,8 @@ func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
 			t.redact = append(t.redact, col)
 		}
 	}
-	if t.isAudit = key == c.c.auditRef; !t.isAudit && strings.EqualFold(t.name, c.c.auditRef.name) {
+	seal, _ := c.c.sealTable()
+	if t.isAudit = key == c.c.auditRef || key == seal; !t.isAudit && strings.EqualFold(t.name, c.c.auditRef.name) {
 		// The same name may be the audit table under another spelling.
 		audit, err := c.table(ctx, c.c.auditRef)
 		if err != nil {

@@ -50,6 +50,18 @@ func (postgresDialect) auditDDL(table string) []string {
 )`}
 }
 
+func (postgresDialect) sealing(audit, seal string) sealSQL {
+	return sealSQL{
+		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + seal + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
+			`CREATE INDEX IF NOT EXISTS ` + quoteIdent(strings.Trim(audit[strings.LastIndex(audit, ".")+1:], `"`)+"_tx_id") + ` ON ` + audit + ` (tx_id)`},
+		begin:    []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
+		horizon:  `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
+		horizCol: "tx_id",
+		canonical: `json_build_array(a.id, a.tx_id, (extract(epoch FROM a.occurred_at) * 1000000)::bigint, a.actor, a.action,
+			a.table_name, a.row_key, a.old_values, a.new_values, a.metadata, a.query)::text`,
+	}
+}
+
 const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid::bigint,
   coalesce((SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
