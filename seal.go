@@ -64,9 +64,9 @@ type Report struct {
 type sealSQL struct {
 	ddl       []string
 	begin     []string // begin the sealing transaction and serialise sealers
-	horizon   string // the new horizon, on the horizonCol scale
-	horizCol  string // the record column horizons compare with
-	canonical string // the record (alias a) as one text, the same in Seal and Verify
+	horizon   string   // the new horizon, on the horizonCol scale
+	horizCol  string   // the record column horizons compare with
+	canonical string   // the record (alias a) as one text, the same in Seal and Verify
 }
 
 // sealTable names the seal table of the connector's audit table.
