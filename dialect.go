@@ -25,7 +25,7 @@ type Dialect interface {
 	// table with a nil error means the table does not exist.
 	loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error)
 	// sealing is the dialect's SQL for Seal and Verify.
-	sealing(audit, seal string) sealSQL
+	sealing(audit, seal tableRef) sealSQL
 	// run executes an audited write and writes its records in the same
 	// transaction. It returns rows when ex.wantRows, else a result.
 	run(ex *execution) (driver.Result, driver.Rows, error)

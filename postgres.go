@@ -50,10 +50,10 @@ func (postgresDialect) auditDDL(table string) []string {
 )`}
 }
 
-func (postgresDialect) sealing(audit, seal string) sealSQL {
+func (postgresDialect) sealing(audit, seal tableRef) sealSQL {
 	return sealSQL{
-		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + seal + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS ` + quoteIdent(strings.Trim(audit[strings.LastIndex(audit, ".")+1:], `"`)+"_tx_id") + ` ON ` + audit + ` (tx_id)`},
+		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + seal.spelled() + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
+			`CREATE INDEX IF NOT EXISTS ` + quoteIdent(audit.name+"_tx_id") + ` ON ` + audit.spelled() + ` (tx_id)`},
 		begin:    []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
 		horizon:  `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
 		horizCol: "tx_id",
@@ -73,11 +73,7 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1::text)`
 
 func (postgresDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error) {
-	name := quoteIdent(ref.name)
-	if ref.schema != "" {
-		name = quoteIdent(ref.schema) + "." + name
-	}
-	rows, err := c.queryAll(ctx, pgCatalogQuery, named(name)...)
+	rows, err := c.queryAll(ctx, pgCatalogQuery, named(ref.spelled())...)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}

@@ -121,8 +121,8 @@ func withRawConn(ctx context.Context, db *sql.DB, f func(*conn) error) error {
 }
 
 func (c *conn) seal(ctx context.Context) (Head, error) {
-	_, seal := c.c.sealTable()
-	s := c.c.dialect.sealing(c.c.audit, seal)
+	ref, seal := c.c.sealTable()
+	s := c.c.dialect.sealing(c.c.auditRef, ref)
 	for _, q := range s.ddl {
 		if _, err := c.rawExec(ctx, q, nil); err != nil {
 			return Head{}, fmt.Errorf("sqlaudit: creating the seal table: %w", err)
@@ -209,8 +209,8 @@ func toInt(v driver.Value) int64 {
 // verify walks the seals in order, recomputing each hash from the record as
 // it is now, then looks for records inside the sealed range without a seal.
 func (c *conn) verify(ctx context.Context, opts VerifyOptions) (Report, error) {
-	_, seal := c.c.sealTable()
-	s := c.c.dialect.sealing(c.c.audit, seal)
+	ref, seal := c.c.sealTable()
+	s := c.c.dialect.sealing(c.c.auditRef, ref)
 	rows, err := c.rawQuery(ctx, `SELECT s.seq, s.record_id, s.hash, s.horizon, a.id, `+s.canonical+
 		` FROM `+seal+` s LEFT JOIN `+c.c.audit+` a ON a.id = s.record_id WHERE s.seq > 0 ORDER BY s.seq`, nil)
 	if err != nil {

@@ -44,11 +44,11 @@ func (sqliteDialect) auditDDL(table string) []string {
 )`}
 }
 
-func (sqliteDialect) sealing(audit, seal string) sealSQL {
+func (sqliteDialect) sealing(audit, seal tableRef) sealSQL {
 	return sealSQL{
-		ddl:       []string{`CREATE TABLE IF NOT EXISTS ` + seal + ` (seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL UNIQUE, hash TEXT NOT NULL, horizon INTEGER NOT NULL)`},
+		ddl:       []string{`CREATE TABLE IF NOT EXISTS ` + seal.spelled() + ` (seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL UNIQUE, hash TEXT NOT NULL, horizon INTEGER NOT NULL)`},
 		begin:     []string{"BEGIN IMMEDIATE"},
-		horizon:   `SELECT coalesce(max(id), 0) + 1 FROM ` + audit,
+		horizon:   `SELECT coalesce(max(id), 0) + 1 FROM ` + audit.spelled(),
 		horizCol:  "id",
 		canonical: `json_array(a.id, a.tx_id, a.occurred_at, a.actor, a.action, a.table_name, a.row_key, a.old_values, a.new_values, a.metadata, a.query)`,
 	}
