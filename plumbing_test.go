@@ -80,7 +80,9 @@ func (s *skipStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 	return s.SQLiteStmt.ExecContext(ctx, args)
 }
 
-func TestErrSkipFallbackRunsTheStatementOnce(t *testing.T) {
+// openSkipDB opens the accounts test table through skipDriver.
+func openSkipDB(t *testing.T) (*skipDriver, *sql.DB, *testDB) {
+	t.Helper()
 	d := &skipDriver{}
 	_, td := mustOpen(t, "audit-sqlite3")
 	c, err := sqlaudit.Wrap(d, sqlaudit.SQLite, sqlaudit.Options{}).OpenConnector(td.dsn)
@@ -88,8 +90,13 @@ func TestErrSkipFallbackRunsTheStatementOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(c)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	seedAccounts(t, db)
+	return d, db, td
+}
+
+func TestErrSkipFallbackRunsTheStatementOnce(t *testing.T) {
+	d, db, td := openSkipDB(t)
 	d.execs.Store(0)
 	checkChange(t, td, "accounts", []string{"id"}, func() { mustExec(t, db, `UPDATE accounts SET balance = balance + 1 WHERE id = 1`) })
 	if n := d.execs.Load(); n != 1 {
@@ -98,20 +105,12 @@ func TestErrSkipFallbackRunsTheStatementOnce(t *testing.T) {
 }
 
 func TestBadConnAfterTheStatementIsNotRetried(t *testing.T) {
-	d := &skipDriver{}
-	_, td := mustOpen(t, "audit-sqlite3")
-	c, err := sqlaudit.Wrap(d, sqlaudit.SQLite, sqlaudit.Options{}).OpenConnector(td.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(c)
-	defer db.Close()
-	seedAccounts(t, db)
+	d, db, td := openSkipDB(t)
 	before := td.snap(t, "accounts", "id")
 	since := td.maxID(t, "audit_log")
 	d.execs.Store(0)
 	d.failCommit.Store(true)
-	_, err = db.Exec(`UPDATE accounts SET balance = balance + 1 WHERE id = 1`)
+	_, err := db.Exec(`UPDATE accounts SET balance = balance + 1 WHERE id = 1`)
 	if err == nil || errors.Is(err, driver.ErrBadConn) {
 		t.Fatalf("want a plain error for a lost COMMIT, got %v", err)
 	}
