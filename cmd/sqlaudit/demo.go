@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/sqlaudit/sqlaudit"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
+	"github.com/sqlaudit/sqlaudit/trail"
 )
 
 // demo runs a small shop through the audit-sqlite3 driver: two actors make
@@ -45,7 +47,13 @@ func demo(ctx context.Context, path string, out io.Writer) error {
 		{bob, "bob restocks what is sold out", `UPDATE products SET stock = ? WHERE stock = 0`, []any{20}},
 		{alice, "alice deletes coffee", `DELETE FROM products WHERE name = ?`, []any{"coffee"}},
 	}
-	for _, s := range steps {
+	var beforeDelete time.Time
+	for i, s := range steps {
+		if i == len(steps)-1 {
+			time.Sleep(5 * time.Millisecond) // the trail's times have milliseconds
+			beforeDelete = time.Now()
+			time.Sleep(5 * time.Millisecond)
+		}
 		fmt.Fprintf(out, "-- %s\n   %s\n", s.note, s.q)
 		if _, err := db.ExecContext(s.ctx, s.q, s.args...); err != nil {
 			return err
@@ -64,29 +72,64 @@ func demo(ctx context.Context, path string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out)
-	return printTrail(ctx, db, out)
+	if err := printTrail(ctx, db, out); err != nil {
+		return err
+	}
+	return printDemoReads(ctx, db, out, beforeDelete)
 }
 
 // printTrail prints the audit table as an aligned table.
 func printTrail(ctx context.Context, db *sql.DB, out io.Writer) error {
-	rows, err := db.QueryContext(ctx, `SELECT id, tx_id, coalesce(actor, '-'), action, table_name, row_key,
-		coalesce(old_values, '-'), coalesce(new_values, '-'), coalesce(metadata, '-') FROM audit_log ORDER BY id`)
+	w, _ := newRecordWriter("table", out)
+	for r, err := range trail.Query(ctx, db, trail.Filter{}) {
+		if err != nil {
+			return err
+		}
+		w.write(r)
+	}
+	return w.flush()
+}
+
+// printDemoReads shows the history of coffee and its row as of before it
+// was deleted.
+func printDemoReads(ctx context.Context, db *sql.DB, out io.Writer, beforeDelete time.Time) error {
+	key := trail.Key{"id": 2}
+	recs, err := trail.History(ctx, db, "products", key)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tTX\tACTOR\tACTION\tTABLE\tKEY\tOLD\tNEW\tMETADATA")
-	for rows.Next() {
-		var id, tx int64
-		var f [7]string
-		if err := rows.Scan(&id, &tx, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6]); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%d\t%d\t%s\n", id, tx, strings.Join(f[:], "\t"))
-	}
-	if err := rows.Err(); err != nil {
+	fmt.Fprintf(out, "\n-- sqlaudit history products 2\n")
+	p, _ := newPalette("never", out)
+	printHistory(out, p, recs)
+	row, ok, err := trail.AsOf(ctx, db, "products", key, beforeDelete)
+	if err != nil {
 		return err
 	}
-	return w.Flush()
+	fmt.Fprintf(out, "\n-- sqlaudit asof products 2 %s   (before alice deleted it)\n", beforeDelete.UTC().Format(timeFormat))
+	if !ok {
+		return fmt.Errorf("coffee did not exist before its deletion")
+	}
+	var rows [][]string
+	for _, c := range sortedKeys(row) {
+		rows = append(rows, []string{c, jsonText(row[c])})
+	}
+	return renderTable(out, []string{"COLUMN", "VALUE"}, rows)
+}
+
+func demoCmd(g *globals) *cobra.Command {
+	var path string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a small audited SQLite shop and print its trail, a history and an as-of",
+		Long: `Run a small shop through the audit-sqlite3 driver: two actors change products,
+one transaction rolls back (and leaves no records). Then print the trail, the
+history of one product and that product as it was before it was deleted.`,
+		Example: "  sqlaudit demo\n  sqlaudit demo --db shop.db && sqlaudit log --dsn shop.db",
+		Args:    nArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return demo(cmd.Context(), path, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&path, "db", "", "SQLite file to use (default: a new temporary file, removed afterwards)")
+	return cmd
 }

@@ -1,57 +1,130 @@
-// Command sqlaudit works with sqlaudit audit trails.
+// Command sqlaudit reads and manages the audit trails written by the
+// sqlaudit database/sql drivers.
 //
-//	sqlaudit demo [-db FILE]   run the SQLite demo and print its trail
+//	sqlaudit demo                         an audited SQLite shop, no server needed
+//	sqlaudit migrate [--print]            create the audit table / show its DDL
+//	sqlaudit log [filters] [-o format]    records: table (default), json, csv
+//	sqlaudit history TABLE KEY            one row's timeline, old → new per column
+//	sqlaudit show TX                      the records of one transaction
+//	sqlaudit asof TABLE KEY TIME          a row as it was at a time
+//	sqlaudit revert TX [--dry-run]        undo a transaction (itself audited)
+//	sqlaudit export [-o json|csv]         stream the whole trail
+//
+// The database is --dsn or $SQLAUDIT_DSN: a PostgreSQL URL
+// (postgres://…) or keyword string (host=… dbname=…), else a SQLite file.
+//
+// Exit codes: 0 success, 1 failure, 2 usage error, 3 revert refused
+// because rows changed after the transaction.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/sqlaudit/sqlaudit/trail"
 )
 
-const usage = `usage: sqlaudit <command> [flags]
-
-commands:
-  demo    run a small SQLite application through the audit driver and print its trail
-
-Run 'sqlaudit <command> -h' for a command's flags.
-`
+// Exit codes.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitConflict = 3
+)
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run executes one command and returns the process exit code: 0 success,
-// 1 the command failed, 2 bad usage.
+// usageError marks a command-line mistake (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// globals are the flags every command shares.
+type globals struct {
+	dsn        string
+	auditTable string
+	color      string
+	stdout     io.Writer
+}
+
+// run executes one command and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	g := &globals{stdout: stdout}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
 	}
-	switch args[0] {
-	case "demo":
-		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		db := fs.String("db", "", "SQLite file to use (default: a new temporary file, removed afterwards)")
-		if err := fs.Parse(args[1:]); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+	fmt.Fprintln(stderr, "sqlaudit:", err)
+	var ue usageError
+	switch {
+	case errors.Is(err, trail.ErrConflict):
+		return exitConflict
+	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") ||
+		strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "unknown shorthand"):
+		if strings.HasPrefix(err.Error(), "unknown command") {
+			fmt.Fprintln(stderr, "Run 'sqlaudit --help' for the commands.")
 		}
-		if err := demo(ctx, *db, stdout); err != nil {
-			fmt.Fprintln(stderr, "sqlaudit demo:", err)
-			return 1
+		return exitUsage
+	}
+	return exitFailure
+}
+
+const rootLong = `sqlaudit reads and manages the audit trails written by the sqlaudit
+database/sql drivers (audit-pgx, audit-postgres, audit-sqlite3).
+
+The database is given by --dsn or $SQLAUDIT_DSN: a PostgreSQL URL
+(postgres://user@host/db?sslmode=disable) or keyword string (host=… dbname=…),
+anything else is a SQLite file path. Writes (revert, migrate) go through the
+audit drivers, so they are recorded too.
+
+Tables are named as the trail records them: schema-qualified when not in the
+default schema (public, main). KEY is a primary-key value (42), col=value
+pairs (order_id=7,line=2) or a JSON object ({"id":42}). TIME is RFC 3339
+(2025-05-01T12:00:00Z), "2025-05-01 12:00:00" (local time) or 2025-05-01.
+
+Exit codes: 0 success, 1 failure, 2 usage error, 3 revert refused because rows
+changed after the transaction (use --force).`
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sqlaudit",
+		Short:         "Read and manage sqlaudit audit trails",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Example: `  sqlaudit demo
+  export SQLAUDIT_DSN=postgres://app@localhost/shop?sslmode=disable
+  sqlaudit log --actor alice --since 2025-05-01
+  sqlaudit history orders 42`,
+	}
+	root.PersistentFlags().StringVar(&g.dsn, "dsn", os.Getenv("SQLAUDIT_DSN"), "PostgreSQL URL or SQLite path (default $SQLAUDIT_DSN)")
+	root.PersistentFlags().StringVar(&g.auditTable, "audit-table", "audit_log", "the audit table")
+	root.PersistentFlags().StringVar(&g.color, "color", "auto", "color output: auto (terminal, unless NO_COLOR is set), always, never")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g))
+	return root
+}
+
+// nArgs is cobra.ExactArgs as a usage error.
+func nArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{fmt.Errorf("%s: %w (usage: %s)", cmd.Name(), err, cmd.UseLine())}
 		}
-		return 0
-	default:
-		fmt.Fprintf(stderr, "sqlaudit: unknown command %q\n\n%s", args[0], usage)
-		return 2
+		return nil
 	}
 }

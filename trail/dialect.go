@@ -1,0 +1,266 @@
+package trail
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// dialect is everything that differs between the databases a trail is read
+// from: placeholders, JSON columns, timestamps, reading the current row and
+// writing a row image back. pgDialect and liteDialect are its two forms.
+type dialect interface {
+	// ph is the n-th placeholder (1-based).
+	ph(n int) string
+	// columns is the select list of a Record, JSON columns as text.
+	columns() string
+	// timeArg is the argument compared with occurred_at.
+	timeArg(t time.Time) any
+	// keyCond is a condition on row_key equal to key.
+	keyCond(key Key, a *argList) string
+	// readTx are the options of a consistent read.
+	readTx() *sql.TxOptions
+	// currentRow reads the row of table with key as a JSON object rendered
+	// as the audit driver renders row images; ok is false when it is absent.
+	currentRow(ctx context.Context, q querier, table string, key Key) (map[string]any, bool, error)
+	// insert, update and del write row images back to table.
+	insert(table string, row map[string]any) Statement
+	update(table string, set map[string]any, key Key) Statement
+	del(table string, key Key) Statement
+	// missingTable reports an error saying that a table does not exist.
+	missingTable(err error) bool
+}
+
+// querier is a *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// argList collects the arguments of a statement being built.
+type argList struct {
+	d    dialect
+	vals []any
+}
+
+// add appends v and returns its placeholder.
+func (a *argList) add(v any) string {
+	a.vals = append(a.vals, v)
+	return a.d.ph(len(a.vals))
+}
+
+// pgDialect reads PostgreSQL trails: jsonb columns, timestamptz, $n.
+type pgDialect struct{}
+
+func (pgDialect) ph(n int) string { return fmt.Sprintf("$%d", n) }
+
+func (pgDialect) columns() string {
+	return "id, tx_id, occurred_at, actor, action, table_name, row_key::text, old_values::text, new_values::text, metadata::text, query"
+}
+
+func (pgDialect) timeArg(t time.Time) any { return t }
+
+func (pgDialect) keyCond(key Key, a *argList) string {
+	return "row_key = " + a.add(jsonText(key)) + "::jsonb"
+}
+
+func (pgDialect) readTx() *sql.TxOptions {
+	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+}
+
+// field is column col of the row image in the JSON argument ph, typed as
+// the table's column: jsonb_populate_record casts it as an INSERT would.
+func (pgDialect) field(table, ph, col string) string {
+	return "(jsonb_populate_record(NULL::" + quoteTable(table) + ", " + ph + "::jsonb))." + quoteIdent(col)
+}
+
+func (d pgDialect) keyWhere(table string, key Key, ph string) string {
+	var conds []string
+	for _, k := range sortedKeys(key) {
+		conds = append(conds, quoteIdent(k)+" = "+d.field(table, ph, k))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+func (d pgDialect) currentRow(ctx context.Context, q querier, table string, key Key) (map[string]any, bool, error) {
+	query := "SELECT to_jsonb(t.*)::text FROM " + quoteTable(table) + " AS t WHERE " + d.keyWhere(table, key, "$1")
+	return scanRow(ctx, q, query, jsonText(key))
+}
+
+func (d pgDialect) insert(table string, row map[string]any) Statement {
+	cols := sortedKeys(row)
+	vals := make([]string, len(cols))
+	for i, c := range cols {
+		vals[i] = d.field(table, "$1", c)
+	}
+	return Statement{SQL: "INSERT INTO " + quoteTable(table) + " (" + quoteList(cols) + ") VALUES (" + strings.Join(vals, ", ") + ")", Args: []any{jsonText(row)}}
+}
+
+func (d pgDialect) update(table string, set map[string]any, key Key) Statement {
+	var sets []string
+	for _, c := range sortedKeys(set) {
+		sets = append(sets, quoteIdent(c)+" = "+d.field(table, "$1", c))
+	}
+	return Statement{SQL: "UPDATE " + quoteTable(table) + " SET " + strings.Join(sets, ", ") + " WHERE " + d.keyWhere(table, key, "$2"), Args: []any{jsonText(set), jsonText(key)}}
+}
+
+func (d pgDialect) del(table string, key Key) Statement {
+	return Statement{SQL: "DELETE FROM " + quoteTable(table) + " WHERE " + d.keyWhere(table, key, "$1"), Args: []any{jsonText(key)}}
+}
+
+func (pgDialect) missingTable(err error) bool {
+	return strings.Contains(err.Error(), "42P01") || strings.Contains(err.Error(), "does not exist")
+}
+
+// liteDialect reads SQLite trails: JSON text, ISO-8601 text times, ?.
+type liteDialect struct{}
+
+// liteTime is the format of occurred_at on SQLite.
+const liteTime = "2006-01-02T15:04:05.000Z"
+
+func (liteDialect) ph(int) string { return "?" }
+
+func (liteDialect) columns() string {
+	return "id, tx_id, occurred_at, actor, action, table_name, row_key, old_values, new_values, metadata, query"
+}
+
+func (liteDialect) timeArg(t time.Time) any { return t.UTC().Format(liteTime) }
+
+func (liteDialect) keyCond(key Key, a *argList) string {
+	var conds []string
+	for _, k := range sortedKeys(key) {
+		conds = append(conds, "json_extract(row_key, "+jsonPath(k)+") = "+a.add(native(key[k])))
+	}
+	return "(" + strings.Join(conds, " AND ") + ")"
+}
+
+func (liteDialect) readTx() *sql.TxOptions { return nil }
+
+func (liteDialect) keyWhere(key Key, a *argList) string {
+	var conds []string
+	for _, k := range sortedKeys(key) {
+		conds = append(conds, quoteIdent(k)+" = "+a.add(native(key[k])))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+func (d liteDialect) currentRow(ctx context.Context, q querier, table string, key Key) (map[string]any, bool, error) {
+	rows, err := q.QueryContext(ctx, "SELECT * FROM "+quoteTable(table)+" LIMIT 0")
+	if err != nil {
+		return nil, false, err
+	}
+	cols, err := rows.Columns()
+	rows.Close()
+	if err != nil {
+		return nil, false, err
+	}
+	parts := make([]string, 0, 2*len(cols))
+	for _, c := range cols {
+		v := quoteIdent(c)
+		parts = append(parts, quoteLiteral(c), "CASE WHEN typeof("+v+") = 'blob' THEN hex("+v+") ELSE "+v+" END")
+	}
+	a := &argList{d: d}
+	query := "SELECT json_object(" + strings.Join(parts, ", ") + ") FROM " + quoteTable(table) + " WHERE " + d.keyWhere(key, a)
+	return scanRow(ctx, q, query, a.vals...)
+}
+
+func (d liteDialect) insert(table string, row map[string]any) Statement {
+	cols := sortedKeys(row)
+	a := &argList{d: d}
+	vals := make([]string, len(cols))
+	for i, c := range cols {
+		vals[i] = a.add(native(row[c]))
+	}
+	return Statement{SQL: "INSERT INTO " + quoteTable(table) + " (" + quoteList(cols) + ") VALUES (" + strings.Join(vals, ", ") + ")", Args: a.vals}
+}
+
+func (d liteDialect) update(table string, set map[string]any, key Key) Statement {
+	a := &argList{d: d}
+	var sets []string
+	for _, c := range sortedKeys(set) {
+		sets = append(sets, quoteIdent(c)+" = "+a.add(native(set[c])))
+	}
+	where := d.keyWhere(key, a)
+	return Statement{SQL: "UPDATE " + quoteTable(table) + " SET " + strings.Join(sets, ", ") + " WHERE " + where, Args: a.vals}
+}
+
+func (d liteDialect) del(table string, key Key) Statement {
+	a := &argList{d: d}
+	where := d.keyWhere(key, a)
+	return Statement{SQL: "DELETE FROM " + quoteTable(table) + " WHERE " + where, Args: a.vals}
+}
+
+func (liteDialect) missingTable(err error) bool {
+	return strings.Contains(err.Error(), "no such table")
+}
+
+// native turns a decoded JSON value into a value SQLite stores as the audit
+// driver rendered it: integers stay integers, objects become JSON text.
+func native(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any, []any:
+		return jsonText(x)
+	}
+	return v
+}
+
+// scanRow runs a query returning at most one JSON object.
+func scanRow(ctx context.Context, q querier, query string, args ...any) (map[string]any, bool, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, false, rows.Err()
+	}
+	var text string
+	if err := rows.Scan(&text); err != nil {
+		return nil, false, err
+	}
+	m, err := decodeObject(text)
+	return m, err == nil, err
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func quoteLiteral(s string) string { return `'` + strings.ReplaceAll(s, `'`, `''`) + `'` }
+
+func quoteList(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = quoteIdent(c)
+	}
+	return strings.Join(q, ", ")
+}
+
+// quoteTable quotes a recorded table name, "schema.table" or "table".
+func quoteTable(name string) string {
+	if s, t, ok := strings.Cut(name, "."); ok {
+		return quoteIdent(s) + "." + quoteIdent(t)
+	}
+	return quoteIdent(name)
+}
+
+func jsonPath(col string) string {
+	return quoteLiteral(`$."` + strings.ReplaceAll(col, `"`, `\"`) + `"`)
+}

@@ -1,0 +1,24 @@
+// Package trail reads the audit trail that the sqlaudit drivers write: the
+// records of a row (History), of a transaction (Transaction), of any filter
+// with paging (Log) or streamed for exports (Query); a row as it was at a
+// past time (AsOf); and the undoing of a transaction (Revert), itself
+// recorded through the audit driver.
+//
+// Every function takes the *sql.DB opened through an audit driver
+// ("audit-pgx", "audit-postgres", "audit-sqlite3"), whose dialect it
+// detects; a plain *sql.DB on the same database works for reading with
+// WithDialect. WithTable names an audit table other than "audit_log".
+//
+// Table names are as recorded in table_name: schema-qualified when the table
+// is not in the default schema. Keys are the row_key objects, e.g.
+// trail.Key{"id": 1}. Values read back are as the database rendered them
+// into JSON; numbers are json.Number so that no digit is lost.
+//
+// Reverting a transaction writes its inverse (DELETE for each INSERT,
+// INSERT for each DELETE, the old values for each UPDATE, newest first) in
+// one transaction through db, with the metadata {"revert_of": txID}. A row
+// that changed after the transaction — a later record, or a current value
+// that is not what the transaction left — makes Revert return a
+// *ConflictError (errors.Is ErrConflict) and change nothing, unless forced.
+// Transactions with redacted values cannot be reverted.
+package trail

@@ -1,0 +1,96 @@
+package trail_test
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/lib/pq"
+	_ "github.com/mattn/go-sqlite3"
+
+	_ "github.com/sqlaudit/sqlaudit/auditpgx"
+	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
+)
+
+// drivers are the audit drivers every test runs on.
+var drivers = []string{"audit-pgx", "audit-sqlite3"}
+
+func pgURL() string {
+	if u := os.Getenv("SQLAUDIT_PG_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@localhost:5432/postgres?sslmode=disable"
+}
+
+var seq atomic.Int64
+
+// env is one test's database: db is audited; tbl qualifies a table name as
+// the trail records it (PostgreSQL tests run in their own schema).
+type env struct {
+	db     *sql.DB // audited
+	plain  *sql.DB // the same database, not audited
+	schema string
+}
+
+func (e *env) tbl(name string) string {
+	if e.schema == "" {
+		return name
+	}
+	return e.schema + "." + name
+}
+
+// open gives the test its own PostgreSQL schema or SQLite file.
+func open(t *testing.T, driver string) *env {
+	t.Helper()
+	e := &env{}
+	var dsn string
+	if driver == "audit-sqlite3" {
+		dsn = "file:" + filepath.Join(t.TempDir(), "t.db") + "?_busy_timeout=10000"
+	} else {
+		e.schema = fmt.Sprintf("trail_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
+		admin, err := sql.Open("postgres", pgURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Exec("CREATE SCHEMA " + e.schema); err != nil {
+			t.Fatalf("create schema (PostgreSQL at %s?): %v", pgURL(), err)
+		}
+		t.Cleanup(func() {
+			admin.Exec("DROP SCHEMA " + e.schema + " CASCADE")
+			admin.Close()
+		})
+		dsn = pgURL() + "&search_path=" + e.schema
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.db = db
+	plainName := map[string]string{"audit-pgx": "pgx", "audit-sqlite3": "sqlite3"}[driver]
+	if e.plain, err = sql.Open(plainName, dsn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.plain.Close() })
+	return e
+}
+
+func forEach(t *testing.T, f func(t *testing.T, e *env)) {
+	for _, d := range drivers {
+		t.Run(d, func(t *testing.T) { f(t, open(t, d)) })
+	}
+}
+
+func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}

@@ -1,0 +1,290 @@
+package trail
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/sqlaudit/sqlaudit"
+)
+
+var (
+	// ErrNoAuditTable is wrapped when the audit table does not exist.
+	ErrNoAuditTable = errors.New("trail: audit table not found")
+	// ErrNoRecords is wrapped when a transaction has no records.
+	ErrNoRecords = errors.New("trail: no records")
+	// ErrUnknownDialect is returned for a *sql.DB that was not opened
+	// through the audit drivers and got no WithDialect option.
+	ErrUnknownDialect = errors.New("trail: unknown dialect: open db through an audit driver or pass WithDialect")
+)
+
+// Key identifies a row: its primary-key columns and their values, as in the
+// record's row_key.
+type Key map[string]any
+
+// Record is one row of the audit table. JSON numbers are json.Number, so
+// they keep the digits the database rendered.
+type Record struct {
+	ID         int64          `json:"id"`
+	TxID       int64          `json:"tx_id"`
+	OccurredAt time.Time      `json:"occurred_at"`
+	Actor      string         `json:"actor"` // "" when none was set
+	Action     string         `json:"action"`
+	Table      string         `json:"table_name"`
+	Key        Key            `json:"row_key"`
+	Old        map[string]any `json:"old_values"`
+	New        map[string]any `json:"new_values"`
+	Metadata   map[string]any `json:"metadata"`
+	Query      string         `json:"query"`
+}
+
+// Filter selects records; zero fields match everything. Records come
+// oldest first (by id).
+type Filter struct {
+	Table   string    // table_name as recorded
+	Actor   string    // actor
+	Action  string    // INSERT, UPDATE or DELETE
+	Since   time.Time // occurred_at >= Since
+	Until   time.Time // occurred_at < Until
+	Key     Key       // row_key equal to Key
+	TxID    int64     // tx_id
+	AfterID int64     // paging cursor: id > AfterID (the last ID of the previous page)
+	Limit   int       // at most Limit records (0: all)
+
+	after     time.Time // occurred_at > after (AsOf)
+	notTx     int64     // tx_id <> notTx (Revert)
+	newestOne bool      // only the newest match
+}
+
+// Option configures how a trail is read.
+type Option func(*config)
+
+// WithTable names the audit table (default "audit_log").
+func WithTable(name string) Option { return func(c *config) { c.table = name } }
+
+// WithDialect sets the database dialect (sqlaudit.PostgreSQL or
+// sqlaudit.SQLite) for a *sql.DB not opened through an audit driver.
+func WithDialect(d sqlaudit.Dialect) Option { return func(c *config) { c.dialect = d } }
+
+type config struct {
+	table   string
+	dialect sqlaudit.Dialect
+	d       dialect
+}
+
+func configure(db *sql.DB, opts []Option) (*config, error) {
+	c := &config{table: "audit_log"}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.dialect == nil {
+		d, ok := sqlaudit.DialectOf(db)
+		if !ok {
+			return nil, ErrUnknownDialect
+		}
+		c.dialect = d
+	}
+	switch c.dialect.Name() {
+	case "postgres":
+		c.d = pgDialect{}
+	case "sqlite":
+		c.d = liteDialect{}
+	default:
+		return nil, fmt.Errorf("trail: unsupported dialect %q", c.dialect.Name())
+	}
+	return c, nil
+}
+
+// Log returns one page of the records f selects, oldest first. Pass the
+// last record's ID as f.AfterID to get the next page.
+func Log(ctx context.Context, db *sql.DB, f Filter, opts ...Option) ([]Record, error) {
+	var out []Record
+	for r, err := range Query(ctx, db, f, opts...) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Query streams the records f selects, oldest first, reading them one at a
+// time (for exports of any size). Stopping the loop closes the query.
+func Query(ctx context.Context, db *sql.DB, f Filter, opts ...Option) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		c, err := configure(db, opts)
+		if err != nil {
+			yield(Record{}, err)
+			return
+		}
+		c.query(ctx, db, f)(yield)
+	}
+}
+
+// History returns the records of one row, oldest first.
+func History(ctx context.Context, db *sql.DB, table string, key Key, opts ...Option) ([]Record, error) {
+	return Log(ctx, db, Filter{Table: table, Key: key}, opts...)
+}
+
+// Transaction returns all records of one transaction, in write order. It
+// returns an error wrapping ErrNoRecords when there are none.
+func Transaction(ctx context.Context, db *sql.DB, txID int64, opts ...Option) ([]Record, error) {
+	recs, err := Log(ctx, db, Filter{TxID: txID}, opts...)
+	if err == nil && len(recs) == 0 {
+		err = fmt.Errorf("%w for transaction %d", ErrNoRecords, txID)
+	}
+	return recs, err
+}
+
+// query streams the records f selects from q.
+func (c *config) query(ctx context.Context, q querier, f Filter) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		query, args := c.build(f)
+		rows, err := q.QueryContext(ctx, query, args...)
+		if err != nil {
+			yield(Record{}, c.wrap(err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r, err := scanRecord(rows)
+			if !yield(r, err) || err != nil {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Record{}, err)
+		}
+	}
+}
+
+func (c *config) wrap(err error) error {
+	if c.d.missingTable(err) {
+		return fmt.Errorf("%w: %s (%v)", ErrNoAuditTable, c.table, err)
+	}
+	return err
+}
+
+// build renders the SELECT of f.
+func (c *config) build(f Filter) (string, []any) {
+	a := &argList{d: c.d}
+	var conds []string
+	eq := func(col string, v any) { conds = append(conds, col+" = "+a.add(v)) }
+	if f.Table != "" {
+		eq("table_name", f.Table)
+	}
+	if f.Actor != "" {
+		eq("actor", f.Actor)
+	}
+	if f.Action != "" {
+		eq("action", strings.ToUpper(f.Action))
+	}
+	if f.TxID != 0 {
+		eq("tx_id", f.TxID)
+	}
+	if f.notTx != 0 {
+		conds = append(conds, "tx_id <> "+a.add(f.notTx))
+	}
+	if f.AfterID != 0 {
+		conds = append(conds, "id > "+a.add(f.AfterID))
+	}
+	if !f.Since.IsZero() {
+		conds = append(conds, "occurred_at >= "+a.add(c.d.timeArg(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, "occurred_at < "+a.add(c.d.timeArg(f.Until)))
+	}
+	if !f.after.IsZero() {
+		conds = append(conds, "occurred_at > "+a.add(c.d.timeArg(f.after)))
+	}
+	if len(f.Key) > 0 {
+		conds = append(conds, c.d.keyCond(f.Key, a))
+	}
+	q := "SELECT " + c.d.columns() + " FROM " + quoteTable(c.table)
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	switch {
+	case f.newestOne:
+		q += " ORDER BY id DESC LIMIT 1"
+	case f.Limit > 0:
+		q += fmt.Sprintf(" ORDER BY id LIMIT %d", f.Limit)
+	default:
+		q += " ORDER BY id"
+	}
+	return q, a.vals
+}
+
+func scanRecord(rows *sql.Rows) (Record, error) {
+	var r Record
+	var at any
+	var actor, old, new, meta sql.NullString
+	var key string
+	if err := rows.Scan(&r.ID, &r.TxID, &at, &actor, &r.Action, &r.Table, &key, &old, &new, &meta, &r.Query); err != nil {
+		return r, err
+	}
+	r.Actor = actor.String
+	var err error
+	if r.OccurredAt, err = parseTime(at); err != nil {
+		return r, err
+	}
+	if r.Key, err = decodeObject(key); err != nil {
+		return r, err
+	}
+	for _, f := range []struct {
+		src sql.NullString
+		dst *map[string]any
+	}{{old, &r.Old}, {new, &r.New}, {meta, &r.Metadata}} {
+		if f.src.Valid {
+			if *f.dst, err = decodeObject(f.src.String); err != nil {
+				return r, err
+			}
+		}
+	}
+	return r, nil
+}
+
+// parseTime reads occurred_at: a time.Time (PostgreSQL) or ISO-8601 text.
+func parseTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, nil
+	case []byte:
+		return parseTime(string(x))
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, x)
+		if err != nil {
+			return t, fmt.Errorf("trail: occurred_at %q: %w", x, err)
+		}
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("trail: occurred_at has type %T", v)
+}
+
+// decodeObject decodes a JSON object keeping numbers as json.Number.
+func decodeObject(s string) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("trail: bad JSON %q: %w", s, err)
+	}
+	return m, nil
+}
+
+// jsonText encodes v as JSON text (json.Number keeps its digits).
+func jsonText(v any) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "null"
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
