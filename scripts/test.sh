@@ -324,6 +324,8 @@ log "using PostgreSQL${ver:+ $ver}: $(mask_url "$PG_URL") — $PG_SOURCE"
 
 # --- go test -----------------------------------------------------------------
 timeout=${SQLAUDIT_TEST_TIMEOUT:-30m}
+full_run=0
+[ "$#" -gt 0 ] || full_run=1
 if [ "$#" -gt 0 ] && [[ $1 != -* ]]; then
 	set -- go test -race -count=1 -timeout "$timeout" "$@"
 else
@@ -340,6 +342,12 @@ GO_PID=$!
 set +m
 wait "$GO_PID" || rc=$?
 GO_PID=""
+# The ORM integration tests live in their own module (integration/), so that
+# the library's go.mod carries no ORM; a full run includes them.
+if [ "$rc" -eq 0 ] && [ "$full_run" -eq 1 ]; then
+	log "running (in $REPO_ROOT/integration): go test -race -count=1 -timeout $timeout ./..."
+	(cd integration && go test -race -count=1 -timeout "$timeout" ./...) || rc=$?
+fi
 if [ "$rc" -eq 0 ]; then
 	log "go test passed"
 else
