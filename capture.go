@@ -20,6 +20,10 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 		if err := c.admit(ctx, a); err != nil {
 			return nil, nil, err
 		}
+	case kindDDL:
+		if err := c.checkDrop(ctx, a); err != nil {
+			return nil, nil, err
+		}
 	}
 	res, rows, err := c.passThrough(ctx, q, args, wantRows, fromStmt)
 	c.after(a)
@@ -76,6 +80,20 @@ func cascadesIntoAudited(a *analysis, t *tableInfo) bool {
 		}
 	}
 	return false
+}
+
+// checkDrop asks the dialect about every table a DROP TABLE removes.
+func (c *conn) checkDrop(ctx context.Context, a *analysis) error {
+	for _, ref := range a.tables {
+		t, err := c.table(ctx, ref)
+		if err != nil || t == nil {
+			continue // the database reports a missing table in its own words
+		}
+		if err := c.c.dialect.beforeDrop(ctx, c, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // admit decides an unsupported statement: refused (policy Refuse, or any

@@ -53,3 +53,22 @@ func TestExcludedParentCascadingIntoAuditedChildIsRefused(t *testing.T) {
 		mustExec(t, db, `UPDATE parents SET name = 'not audited' WHERE id = 1`, `INSERT INTO parents VALUES (2, 'q')`)
 	})
 }
+
+// SQLite's DROP TABLE deletes the rows first, firing ON DELETE actions into
+// audited tables: refused while such children exist (issue 7's GORM tests
+// found it).
+func TestSQLiteDropTableCascadingIntoAuditedRowsIsRefused(t *testing.T) {
+	db, td := mustOpen(t, "audit-sqlite3")
+	db.SetMaxOpenConns(1)
+	mustExec(t, db, `PRAGMA foreign_keys = ON`,
+		`CREATE TABLE parents (id integer PRIMARY KEY)`,
+		`CREATE TABLE kids (id integer PRIMARY KEY, parent_id integer REFERENCES parents (id) ON DELETE CASCADE)`,
+		`INSERT INTO parents VALUES (1)`, `INSERT INTO kids VALUES (10, 1)`)
+	if _, err := db.Exec(`DROP TABLE parents`); !errors.Is(err, sqlaudit.ErrUnsupported) {
+		t.Fatalf("want ErrUnsupported, got %v", err)
+	}
+	if n := len(td.snap(t, "kids", "id")); n != 1 {
+		t.Fatalf("kids has %d rows", n)
+	}
+	mustExec(t, db, `DELETE FROM kids`, `DROP TABLE parents`)
+}

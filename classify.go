@@ -63,7 +63,9 @@ func classify(n *pg.Node, q string) *analysis {
 	case *pg.Node_RuleStmt:
 		a.kind = kindDDL
 		return a // the rule's actions run later, as part of statements on its table
-	case *pg.Node_CreateStmt, *pg.Node_AlterTableStmt, *pg.Node_DropStmt, *pg.Node_RenameStmt,
+	case *pg.Node_DropStmt:
+		a.kind, a.tables = kindDDL, droppedTables(s.DropStmt)
+	case *pg.Node_CreateStmt, *pg.Node_AlterTableStmt, *pg.Node_RenameStmt,
 		*pg.Node_IndexStmt, *pg.Node_CreateTableAsStmt, *pg.Node_ViewStmt, *pg.Node_CreateSchemaStmt,
 		*pg.Node_CreateTrigStmt, *pg.Node_CreateFunctionStmt, *pg.Node_CompositeTypeStmt,
 		*pg.Node_CreateEnumStmt, *pg.Node_CreateDomainStmt, *pg.Node_AlterDomainStmt:
@@ -216,4 +218,26 @@ func classifyDelete(a *analysis, s *pg.DeleteStmt) *analysis {
 	a.kind, a.treeWhere, a.treeReturning = kindDelete, s.WhereClause != nil, len(s.ReturningList) > 0
 	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.UsingClause) > 0
 	return a
+}
+
+// droppedTables names the tables a DROP TABLE removes: on SQLite dropping a
+// table deletes its rows first, firing foreign-key actions.
+func droppedTables(s *pg.DropStmt) []tableRef {
+	if s.RemoveType != pg.ObjectType_OBJECT_TABLE {
+		return nil
+	}
+	var out []tableRef
+	for _, o := range s.Objects {
+		var parts []string
+		for _, n := range o.GetList().GetItems() {
+			parts = append(parts, n.GetString_().GetSval())
+		}
+		switch len(parts) {
+		case 1:
+			out = append(out, tableRef{name: parts[0]})
+		case 2:
+			out = append(out, tableRef{schema: parts[0], name: parts[1]})
+		}
+	}
+	return out
 }

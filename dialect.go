@@ -26,6 +26,10 @@ type Dialect interface {
 	loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error)
 	// sealing is the dialect's SQL for Seal and Verify.
 	sealing(audit, seal tableRef) sealSQL
+	// beforeDrop refuses dropping t when that would change rows of audited
+	// tables unseen (SQLite deletes the rows first, firing foreign-key
+	// actions).
+	beforeDrop(ctx context.Context, c *conn, t *tableInfo) error
 	// run executes an audited write and writes its records in the same
 	// transaction. It returns rows when ex.wantRows, else a result.
 	run(ex *execution) (driver.Result, driver.Rows, error)

@@ -34,6 +34,9 @@ func (postgresDialect) keywordDSN() bool   { return true }
 
 func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return pgConn{}, nil }
 
+// beforeDrop: PostgreSQL's DROP TABLE … CASCADE drops constraints, not rows.
+func (postgresDialect) beforeDrop(context.Context, *conn, *tableInfo) error { return nil }
+
 func (postgresDialect) auditDDL(table string) []string {
 	return []string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

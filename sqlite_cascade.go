@@ -76,3 +76,29 @@ func assignsAny(a *analysis, cols []string) bool {
 	}
 	return false
 }
+
+// beforeDrop refuses DROP TABLE of a parent whose rows have children in an
+// audited table that a foreign-key action would change: SQLite deletes the
+// parent's rows first.
+func (sqliteDialect) beforeDrop(ctx context.Context, c *conn, t *tableInfo) error {
+	var checks []string
+	for _, fk := range t.children {
+		if !fk.audited || !fk.onDelete {
+			continue
+		}
+		var match []string
+		for i, col := range fk.cols {
+			match = append(match, "c."+quoteIdent(col)+" = p."+quoteIdent(fk.parent[i]))
+		}
+		checks = append(checks, "EXISTS (SELECT 1 FROM "+quoteIdent(fk.table.schema)+"."+quoteIdent(fk.table.name)+
+			" AS c JOIN "+t.quoted+" AS p ON "+strings.Join(match, " AND ")+")")
+	}
+	if len(checks) == 0 {
+		return nil
+	}
+	found, err := c.queryAll(ctx, "SELECT (SELECT foreign_keys FROM pragma_foreign_keys) AND ("+strings.Join(checks, " OR ")+")")
+	if err != nil || found[0][0] != int64(1) {
+		return err
+	}
+	return stmtError("DROP TABLE "+t.display, t.display, "dropping the table deletes its rows first, and a foreign-key action would change rows of an audited table; delete the children first", ErrUnsupported)
+}
