@@ -35,6 +35,7 @@ const (
 	exitFailure  = 1
 	exitUsage    = 2
 	exitConflict = 3
+	exitTampered = 4
 )
 
 func main() {
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, trail.ErrConflict):
 		return exitConflict
+	case tampered(err):
+		return exitTampered
 	case errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") ||
 		strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "unknown shorthand"):
 		if strings.HasPrefix(err.Error(), "unknown command") {
@@ -97,7 +100,8 @@ pairs (order_id=7,line=2) or a JSON object ({"id":42}). TIME is RFC 3339
 (2025-05-01T12:00:00Z), "2025-05-01 12:00:00" (local time) or 2025-05-01.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 3 revert refused because rows
-changed after the transaction (use --force).`
+changed after the transaction (use --force), 4 verify found the trail tampered
+with.`
 
 func newRoot(g *globals) *cobra.Command {
 	root := &cobra.Command{
@@ -115,7 +119,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.auditTable, "audit-table", "audit_log", "the audit table")
 	root.PersistentFlags().StringVar(&g.color, "color", "auto", "color output: auto (terminal, unless NO_COLOR is set), always, never")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g))
+	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g))
 	return root
 }
 
