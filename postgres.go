@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // PostgreSQL audits PostgreSQL through lib/pq or pgx. Each write becomes one
@@ -60,6 +61,8 @@ func (postgresDialect) sealing(audit, seal tableRef) sealSQL {
 		begin:    []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
 		horizon:  `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
 		horizCol: "tx_id",
+		before:   "a.occurred_at < $1",
+		timeArg:  func(t time.Time) any { return t },
 		canonical: `json_build_array(a.id, a.tx_id, (extract(epoch FROM a.occurred_at) * 1000000)::bigint, a.actor, a.action,
 			a.table_name, a.row_key, a.old_values, a.new_values, a.metadata, a.query)::text`,
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Tamper evidence. Seal chains committed records, in the order it seals
@@ -63,10 +64,12 @@ type Report struct {
 // every transaction that could write one has ended.
 type sealSQL struct {
 	ddl       []string
-	begin     []string // begin the sealing transaction and serialise sealers
-	horizon   string   // the new horizon, on the horizonCol scale
-	horizCol  string   // the record column horizons compare with
-	canonical string   // the record (alias a) as one text, the same in Seal and Verify
+	begin     []string            // begin the sealing transaction and serialise sealers
+	horizon   string              // the new horizon, on the horizonCol scale
+	horizCol  string              // the record column horizons compare with
+	canonical string              // the record (alias a) as one text, the same in Seal and Verify
+	before    string              // a condition: record a was written before the time $1 / ?1
+	timeArg   func(time.Time) any // that time as the driver takes it
 }
 
 // sealTable names the seal table of the connector's audit table.
@@ -226,6 +229,10 @@ func (c *conn) verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 		seq, id, hash := toInt(row[0]), toInt(row[1]), asString(row[2])
 		horizon = toInt(row[3])
 		switch {
+		case id == -1 && rep.Checked == 0 && rep.Head.Seq == 0:
+			// Prune's checkpoint: the chain continues from its hash.
+			rep.Head = Head{Seq: seq, Hash: hash}
+			continue
 		case seq != rep.Head.Seq+1:
 			err = &TamperError{Seq: rep.Head.Seq + 1, Reason: "a seal is missing (a record and its seal were deleted)"}
 		case row[4] == nil:

@@ -139,3 +139,36 @@ func BenchmarkWritersWhileSealing(b *testing.B) {
 		})
 	}
 }
+
+// Prune deletes a sealed prefix of the trail and Verify keeps working from
+// its checkpoint; records after the cutoff are kept.
+func TestPruneKeepsVerifyWorking(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		time.Sleep(20 * time.Millisecond)
+		cutoff := time.Now()
+		time.Sleep(20 * time.Millisecond)
+		mustExec(t, db, `UPDATE accounts SET note = 'kept'`)
+		ctx := context.Background()
+		head, err := sqlaudit.Seal(ctx, db)
+		if err != nil || head.Seq != 6 {
+			t.Fatalf("Seal = %+v, %v", head, err)
+		}
+		n, err := sqlaudit.Prune(ctx, db, cutoff)
+		if err != nil || n != 3 {
+			t.Fatalf("Prune deleted %d records, %v; want the 3 inserts", n, err)
+		}
+		if left := td.trail(t, "audit_log", 0); len(left) != 3 || left[0].Action != "UPDATE" {
+			t.Fatalf("records left: %+v", left)
+		}
+		rep, err := sqlaudit.Verify(ctx, db, sqlaudit.VerifyOptions{Head: &head})
+		if err != nil || rep.Checked != 3 || rep.Head != head {
+			t.Fatalf("Verify after Prune = %+v, %v", rep, err)
+		}
+		mustExec(t, td.plain, `DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)`)
+		if _, err := sqlaudit.Verify(ctx, db, sqlaudit.VerifyOptions{}); !errors.Is(err, sqlaudit.ErrTampered) {
+			t.Fatalf("a deletion after pruning: want ErrTampered, got %v", err)
+		}
+	})
+}

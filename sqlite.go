@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"strings"
+	"time"
 )
 
 // SQLite audits SQLite through mattn/go-sqlite3. SQLite runs one writer at a
@@ -50,6 +51,8 @@ func (sqliteDialect) sealing(audit, seal tableRef) sealSQL {
 		begin:     []string{"BEGIN IMMEDIATE"},
 		horizon:   `SELECT coalesce(max(id), 0) + 1 FROM ` + audit.spelled(),
 		horizCol:  "id",
+		before:    "a.occurred_at < ?1",
+		timeArg:   func(t time.Time) any { return t.UTC().Format("2006-01-02T15:04:05.000Z") },
 		canonical: `json_array(a.id, a.tx_id, a.occurred_at, a.actor, a.action, a.table_name, a.row_key, a.old_values, a.new_values, a.metadata, a.query)`,
 	}
 }

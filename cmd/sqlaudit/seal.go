@@ -87,3 +87,38 @@ func parseHead(s string) (sqlaudit.Head, error) {
 
 // tampered reports a verify failure, for its exit code.
 func tampered(err error) bool { return errors.Is(err, sqlaudit.ErrTampered) }
+
+func pruneCmd(g *globals) *cobra.Command {
+	var before string
+	cmd := &cobra.Command{
+		Use:   "prune --before TIME",
+		Short: "Delete sealed records written before TIME, keeping verify working",
+		Long: `Prune deletes the sealed records written before TIME (a prefix of the chain;
+never an unsealed record: run seal first) and leaves a checkpoint that verify
+continues from. Heads printed by seal before the prune stay valid for verify --head.`,
+		Example: `  sqlaudit prune --dsn postgres://auditor@db/app --before 2025-01-01`,
+		Args:    nArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if before == "" {
+				return usagef("prune needs --before TIME")
+			}
+			at, err := parseTime("--before", before)
+			if err != nil {
+				return err
+			}
+			db, err := g.open(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			n, err := sqlaudit.Prune(cmd.Context(), db, at)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "pruned %d records written before %s\n", n, at.UTC().Format("2006-01-02T15:04:05.000Z"))
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&before, "before", "", "delete sealed records written before this time")
+	return cmd
+}

@@ -30,6 +30,12 @@ func TestSealAndVerifyCommands(t *testing.T) {
 		if code, _, _ := cli(t, "verify", dsn, "--head", "nonsense"); code != exitUsage {
 			t.Fatalf("a bad --head: exit %d", code)
 		}
+		if code, _, _ := cli(t, "prune", dsn); code != exitUsage {
+			t.Fatalf("prune without --before: exit %d", code)
+		}
+		if out := mustCLI(t, "prune", dsn, "--before", s.times[0].Format("2006-01-02T15:04:05.000Z07:00")); !strings.HasPrefix(out, "pruned 0 records") {
+			t.Fatalf("prune before the first record: %q", out)
+		}
 	})
 }
 
