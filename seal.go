@@ -50,6 +50,9 @@ type VerifyOptions struct {
 	// Head, when set, must be a seal of the chain with that hash: a chain
 	// cut back below it was truncated.
 	Head *Head
+	// Progress, when set, is called every 1,000 records and at the end with
+	// the records checked so far and the number of seals.
+	Progress func(checked, total int64)
 }
 
 // Report is what Verify checked.
@@ -214,6 +217,7 @@ func toInt(v driver.Value) int64 {
 func (c *conn) verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 	ref, seal := c.c.sealTable()
 	s := c.c.dialect.sealing(c.c.auditRef, ref)
+	progress := c.verifyProgress(ctx, seal, opts.Progress) // before the rows are open
 	rows, err := c.rawQuery(ctx, `SELECT s.seq, s.record_id, s.hash, s.horizon, a.id, `+s.canonical+
 		` FROM `+seal+` s LEFT JOIN `+c.c.audit+` a ON a.id = s.record_id WHERE s.seq > 0 ORDER BY s.seq`, nil)
 	if err != nil {
@@ -226,6 +230,7 @@ func (c *conn) verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 		if err = rows.Next(row); err != nil {
 			break
 		}
+		progress(rep.Checked)
 		seq, id, hash := toInt(row[0]), toInt(row[1]), asString(row[2])
 		horizon = toInt(row[3])
 		switch {
@@ -250,10 +255,32 @@ func (c *conn) verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 	if !errors.Is(err, io.EOF) {
 		return rep, err
 	}
+	progress(-rep.Checked) // done
 	if err := checkHead(rep.Head, opts.Head); err != nil {
 		return rep, err
 	}
 	return rep, c.verifyUnsealed(ctx, s, horizon, &rep)
+}
+
+// verifyProgress returns the function verify reports its progress through:
+// every 1,000 records, and once more when called with -checked at the end.
+// The number of seals is counted first only when someone listens.
+func (c *conn) verifyProgress(ctx context.Context, seal string, f func(checked, total int64)) func(int64) {
+	if f == nil {
+		return func(int64) {}
+	}
+	var total int64
+	if r, err := c.queryAll(ctx, `SELECT count(*) FROM `+seal+` WHERE seq > 0 AND record_id <> -1`); err == nil {
+		total = toInt(r[0][0])
+	}
+	return func(checked int64) {
+		switch {
+		case checked < 0:
+			f(-checked, total)
+		case checked%1000 == 0 && checked > 0:
+			f(checked, total)
+		}
+	}
 }
 
 // checkHead compares the chain with a head remembered elsewhere.

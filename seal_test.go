@@ -172,3 +172,18 @@ func TestPruneKeepsVerifyWorking(t *testing.T) {
 		}
 	})
 }
+
+func TestVerifyReportsProgress(t *testing.T) {
+	db, _ := mustOpen(t, "audit-sqlite3")
+	mustExec(t, db, `CREATE TABLE n (id integer PRIMARY KEY)`,
+		`WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2500) INSERT INTO n SELECT i FROM c`)
+	ctx := context.Background()
+	if _, err := sqlaudit.Seal(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	var calls [][2]int64
+	_, err := sqlaudit.Verify(ctx, db, sqlaudit.VerifyOptions{Progress: func(checked, total int64) { calls = append(calls, [2]int64{checked, total}) }})
+	if err != nil || len(calls) != 3 || calls[0] != [2]int64{1000, 2500} || calls[2] != [2]int64{2500, 2500} {
+		t.Fatalf("progress calls %v, %v", calls, err)
+	}
+}

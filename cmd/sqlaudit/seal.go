@@ -3,9 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"strings"
 
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/sqlaudit/sqlaudit"
 )
@@ -63,6 +67,7 @@ Exit code 4 when the trail was tampered with.`,
 				return err
 			}
 			defer db.Close()
+			opts.Progress = progressBar(cmd.ErrOrStderr())
 			rep, err := sqlaudit.Verify(cmd.Context(), db, opts)
 			if err != nil {
 				return err
@@ -121,4 +126,24 @@ continues from. Heads printed by seal before the prune stay valid for verify --h
 	}
 	cmd.Flags().StringVar(&before, "before", "", "delete sealed records written before this time")
 	return cmd
+}
+
+// progressBar shows verify's progress on a terminal (stderr), for trails
+// large enough to wait for; elsewhere it reports nothing.
+func progressBar(w io.Writer) func(checked, total int64) {
+	f, ok := w.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		return nil
+	}
+	var bar *progressbar.ProgressBar
+	return func(checked, total int64) {
+		if bar == nil {
+			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("verifying"),
+				progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+		}
+		bar.Set64(checked)
+		if checked == total {
+			bar.Finish()
+		}
+	}
 }
