@@ -30,6 +30,8 @@ type Dialect interface {
 	// tables unseen (SQLite deletes the rows first, firing foreign-key
 	// actions).
 	beforeDrop(ctx context.Context, c *conn, t *tableInfo) error
+	// commitAmbiguous reports a COMMIT error that leaves the outcome unknown.
+	commitAmbiguous(err error) bool
 	// run executes an audited write and writes its records in the same
 	// transaction. It returns rows when ex.wantRows, else a result.
 	run(ex *execution) (driver.Result, driver.Rows, error)

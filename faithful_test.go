@@ -1,16 +1,23 @@
 package sqlaudit_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/lib/pq"
+
+	"github.com/sqlaudit/sqlaudit"
 )
 
 func TestPreparedStatementIsAuditedOnEveryExecution(t *testing.T) {
@@ -223,5 +230,121 @@ func TestRawConnectionUnwraps(t *testing.T) {
 	}
 	if err := db.PingContext(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A COMMIT whose outcome the client cannot know — sent, then the connection
+// breaks before the answer arrives — is reported as ambiguous, neither as
+// success nor as a plain failure; the change and its records stay together
+// whatever the outcome. A proxy between the driver and PostgreSQL drops the
+// server's answer to COMMIT and cuts the connection. A COMMIT the server
+// answered (even with a FATAL error) is not ambiguous.
+func TestBrokenCommitIsReportedAsAmbiguous(t *testing.T) {
+	for _, drv := range []string{"audit-postgres", "audit-pgx"} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			_, td := mustOpen(t, drv)
+			mustExec(t, td.plain, accountsDDL, `INSERT INTO accounts (id, region, balance) VALUES (1, 'eu', 10)`)
+			proxy := newCommitCutter(t, "127.0.0.1:5432")
+			u, err := url.Parse(td.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.Host = proxy
+			db, err := sql.Open(drv, u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			before := td.snap(t, "accounts", "id")
+			since := td.maxID(t, "audit_log")
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(`UPDATE accounts SET balance = 0 WHERE id = 1`); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); !errors.Is(err, sqlaudit.ErrAmbiguousCommit) {
+				t.Fatalf("want ErrAmbiguousCommit, got %v", err)
+			}
+			after := td.snap(t, "accounts", "id")
+			recs := td.trail(t, "audit_log", since)
+			assertTrail(t, recs, expected("accounts", before, after))
+			if len(recs) != 1 {
+				t.Fatalf("the COMMIT went through; want its record, got %d", len(recs))
+			}
+		})
+	}
+}
+
+// newCommitCutter relays TCP to target and, when the server answers a
+// COMMIT (its CommandComplete tag), drops that answer and closes the
+// connection: the transaction is committed, the client never learns it.
+func newCommitCutter(t *testing.T, target string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				return
+			}
+			go func() { io.Copy(server, client); server.Close() }()
+			go func() {
+				defer client.Close()
+				defer server.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := server.Read(buf)
+					if n > 0 && bytes.Contains(buf[:n], []byte("COMMIT\x00")) {
+						return
+					}
+					if n > 0 {
+						client.Write(buf[:n])
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A COMMIT the server answers with an error is a plain failure, not an
+// ambiguous one: here the server terminates the connection before COMMIT.
+func TestCommitTheServerRefusedIsNotAmbiguous(t *testing.T) {
+	for _, drv := range []string{"audit-pgx"} {
+		t.Run(drv, func(t *testing.T) {
+			db, td := mustOpen(t, drv)
+			seedAccounts(t, db)
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pid int
+			if err := tx.QueryRow(`SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(`UPDATE accounts SET balance = 0 WHERE id = 1`); err != nil {
+				t.Fatal(err)
+			}
+			mustExec(t, td.plain, fmt.Sprintf(`SELECT pg_terminate_backend(%d)`, pid))
+			time.Sleep(100 * time.Millisecond)
+			if err := tx.Commit(); err == nil || errors.Is(err, sqlaudit.ErrAmbiguousCommit) {
+				t.Fatalf("want the server's FATAL error, got %v", err)
+			}
+		})
 	}
 }

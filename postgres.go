@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -34,6 +35,17 @@ func (postgresDialect) lexStyle() lexStyle { return stylePostgres }
 func (postgresDialect) keywordDSN() bool   { return true }
 
 func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return pgConn{}, nil }
+
+// commitAmbiguous: a COMMIT the server answered (an error with a SQLSTATE,
+// lib/pq's and pgx's alike) failed; anything else broke on the way and may
+// have committed. Neither driver tells reliably whether COMMIT was sent:
+// lib/pq reports a connection lost after sending as driver.ErrBadConn, and
+// pgx v5.12 as "conn closed" marked SafeToRetry (found by this package's
+// tests), so both count as unknown.
+func (postgresDialect) commitAmbiguous(err error) bool {
+	var server interface{ SQLState() string }
+	return !errors.As(err, &server)
+}
 
 // beforeDrop: PostgreSQL's DROP TABLE … CASCADE drops constraints, not rows.
 func (postgresDialect) beforeDrop(context.Context, *conn, *tableInfo) error { return nil }

@@ -25,7 +25,11 @@ var SQLite Dialect = sqliteDialect{}
 
 type sqliteDialect struct{}
 
-func (sqliteDialect) Name() string       { return "sqlite" }
+func (sqliteDialect) Name() string { return "sqlite" }
+
+// commitAmbiguous: SQLite commits in-process; an error means it did not.
+func (sqliteDialect) commitAmbiguous(error) bool { return false }
+
 func (sqliteDialect) lexStyle() lexStyle { return styleSQLite }
 func (sqliteDialect) keywordDSN() bool   { return false }
 
