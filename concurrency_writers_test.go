@@ -7,6 +7,7 @@ package sqlaudit_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -345,4 +346,68 @@ func TestConcurrentWritersOnHotRows(t *testing.T) {
 		t.Logf("%d committed UPDATEs in %d transactions (%d rolled back) on %d hot rows in %v, %d lock waits sampled: %d records, trail replays exactly",
 			committed, units, rolled, hotRows, elapsed.Round(time.Millisecond), lockWaits, len(trail))
 	})
+}
+
+// Deadlocks and serialization failures reach the caller as the driver's own
+// retryable errors (SQLSTATE 40P01 / 40001, reachable with errors.As), and
+// the failed transaction leaves no records.
+func TestDeadlocksAndSerializationFailuresReachTheCaller(t *testing.T) {
+	for _, drv := range ccPGDrivers {
+		t.Run(drv, func(t *testing.T) {
+			db, td := mustOpen(t, drv)
+			seedAccounts(t, db)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			since := td.maxID(t, "audit_log")
+			a, _ := db.BeginTx(ctx, nil)
+			b, _ := db.BeginTx(ctx, nil)
+			mustTx := func(tx *sql.Tx, q string) {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			mustTx(a, `UPDATE accounts SET balance = 1 WHERE id = 1`)
+			mustTx(b, `UPDATE accounts SET balance = 2 WHERE id = 2`)
+			errs := make(chan error, 2)
+			go func() { _, err := a.ExecContext(ctx, `UPDATE accounts SET balance = 1 WHERE id = 2`); errs <- err }()
+			time.Sleep(200 * time.Millisecond)
+			_, errB := b.ExecContext(ctx, `UPDATE accounts SET balance = 2 WHERE id = 1`)
+			errA := <-errs
+			loser, winner, err := b, a, errB
+			if errA != nil {
+				loser, winner, err = a, b, errA
+			}
+			if code := sqlState(err); code != "40P01" {
+				t.Fatalf("want the driver's deadlock error 40P01, got %v", err)
+			}
+			loser.Rollback()
+			if err := winner.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			// Only the winner's two UPDATEs are recorded, in one transaction.
+			if recs := td.trail(t, "audit_log", since); len(recs) != 2 || recs[0].TxID != recs[1].TxID {
+				t.Fatalf("want the winner's 2 records, got %+v", recs)
+			}
+
+			// A serialization failure under REPEATABLE READ.
+			r1, _ := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			var v int
+			r1.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&v)
+			mustExec(t, db, `UPDATE accounts SET note = 'moved on' WHERE id = 3`)
+			_, err = r1.ExecContext(ctx, `UPDATE accounts SET note = 'stale' WHERE id = 3`)
+			if code := sqlState(err); code != "40001" {
+				t.Fatalf("want the driver's serialization failure 40001, got %v", err)
+			}
+			r1.Rollback()
+		})
+	}
+}
+
+// sqlState reads the SQLSTATE of lib/pq's and pgx's errors alike.
+func sqlState(err error) string {
+	var s interface{ SQLState() string }
+	if errors.As(err, &s) {
+		return s.SQLState()
+	}
+	return ""
 }

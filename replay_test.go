@@ -33,7 +33,7 @@ func TestReplayOfConcurrentRandomWritesRebuildsTheTable(t *testing.T) {
 	}
 	cases := []struct{ drv, isolation string }{
 		{"audit-pgx", "READ COMMITTED"}, {"audit-postgres", "READ COMMITTED"},
-		{"audit-pgx", "REPEATABLE READ"}, {"audit-sqlite3", ""},
+		{"audit-pgx", "REPEATABLE READ"}, {"audit-postgres", "REPEATABLE READ"}, {"audit-sqlite3", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.drv+"/"+c.isolation, func(t *testing.T) {
