@@ -69,7 +69,7 @@ func (postgresDialect) auditDDL(table string) []string {
 func (postgresDialect) sealing(audit, seal tableRef) sealSQL {
 	return sealSQL{
 		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + seal.spelled() + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS ` + quoteIdent(audit.name+"_tx_id") + ` ON ` + audit.spelled() + ` (tx_id)`},
+			`CREATE INDEX IF NOT EXISTS ` + quoteIdent(audit.name+"_tx_id") + ` ON ` + audit.spelled() + ` USING brin (tx_id)`},
 		begin:    []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
 		horizon:  `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
 		horizCol: "tx_id",

@@ -3,6 +3,8 @@ package sqlaudit_test
 import (
 	"context"
 	"errors"
+	"flag"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,51 +95,73 @@ func TestSealExtendsTheChain(t *testing.T) {
 	})
 }
 
-// BenchmarkWritersWhileSealing measures 16 concurrent audited writers with
-// and without a sealer running beside them (issue 4: ≥90% throughput).
-func BenchmarkWritersWhileSealing(b *testing.B) {
-	for _, sealing := range []bool{false, true} {
-		name := "no-chain"
-		if sealing {
-			name = "sealing-every-50ms"
-		}
-		b.Run(name, func(b *testing.B) {
-			db, _ := mustOpen(b, "audit-pgx")
-			db.SetMaxOpenConns(16)
-			mustExec(b, db, `CREATE TABLE acc (id integer PRIMARY KEY, v integer)`, `INSERT INTO acc SELECT i, 0 FROM generate_series(1, 1000) i`)
-			stop := make(chan struct{})
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for sealing {
+var sealThroughput = flag.Bool("seal-throughput", false, "measure 16 writers' throughput with and without a sealer (interleaved windows)")
+
+// TestSealingKeepsWriterThroughput measures 16 concurrent audited writers in
+// alternating 2 s windows with and without a sealer running every second
+// beside them (issue 4 asks for ≥90%); it prints the ratio and asserts
+// nothing (timings are never asserted). Run with -seal-throughput.
+func TestSealingKeepsWriterThroughput(t *testing.T) {
+	if !*sealThroughput {
+		t.Skip("-seal-throughput")
+	}
+	db, _ := mustOpen(t, "audit-pgx")
+	db.SetMaxOpenConns(16)
+	mustExec(t, db, `CREATE TABLE acc (id integer PRIMARY KEY, v integer)`, `INSERT INTO acc SELECT i, 0 FROM generate_series(1, 1000) i`)
+	ctx := context.Background()
+	if _, err := sqlaudit.Seal(ctx, db); err != nil { // creates the seal table and its index
+		t.Fatal(err)
+	}
+	window := func(sealing bool) float64 {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var ops atomic.Int64
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := 0; ; i++ {
 					select {
 					case <-stop:
 						return
-					case <-time.After(50 * time.Millisecond):
-						if _, err := sqlaudit.Seal(context.Background(), db); err != nil {
-							b.Error(err)
+					default:
+					}
+					if _, err := db.ExecContext(ctx, `UPDATE acc SET v = v + 1 WHERE id = $1`, 1+(w*37+i)%1000); err != nil {
+						t.Error(err)
+						return
+					}
+					ops.Add(1)
+				}
+			}(w)
+		}
+		if sealing {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Second):
+						if _, err := sqlaudit.Seal(ctx, db); err != nil {
+							t.Error(err)
 							return
 						}
 					}
 				}
 			}()
-			var n atomic.Int64
-			b.SetParallelism(8)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					id := n.Add(1)%1000 + 1
-					if _, err := db.Exec(`UPDATE acc SET v = v + 1 WHERE id = $1`, id); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.StopTimer()
-			close(stop)
-			<-done
-		})
+		}
+		time.Sleep(2 * time.Second)
+		close(stop)
+		wg.Wait()
+		return float64(ops.Load()) / 2
 	}
+	var with, without float64
+	for round := 0; round < 6; round++ {
+		without += window(false)
+		with += window(true)
+	}
+	t.Logf("16 writers: %.0f ops/s without a sealer, %.0f ops/s with one sealing every second: %.1f%%", without/6, with/6, 100*with/without)
 }
 
 // Prune deletes a sealed prefix of the trail and Verify keeps working from
