@@ -3,6 +3,7 @@ package sqlaudit_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,4 +64,33 @@ func ExampleWrap() {
 	fmt.Println(values)
 	// Output:
 	// {"id":1,"name":"ann","password":"[redacted]"}
+}
+
+// Seal chains the committed records; Verify later proves them untouched,
+// or names the first record that was not.
+func ExampleVerify() {
+	dir, _ := os.MkdirTemp("", "sqlaudit-example-")
+	defer os.RemoveAll(dir)
+	db, err := sql.Open("audit-sqlite3", filepath.Join(dir, "app.db"))
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	ctx := sqlaudit.WithActor(context.Background(), "alice")
+	db.ExecContext(ctx, `CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER)`)
+	db.ExecContext(ctx, `INSERT INTO accounts VALUES (1, 100), (2, 50)`)
+
+	head, _ := sqlaudit.Seal(ctx, db) // run often; keep the head elsewhere
+	report, err := sqlaudit.Verify(ctx, db, sqlaudit.VerifyOptions{Head: &head})
+	fmt.Println(report.Checked, err)
+
+	// Someone edits the trail behind the driver's back.
+	plain, _ := sql.Open("sqlite3", filepath.Join(dir, "app.db"))
+	plain.Exec(`UPDATE audit_log SET actor = 'mallory' WHERE id = 2`)
+	plain.Close()
+	_, err = sqlaudit.Verify(ctx, db, sqlaudit.VerifyOptions{Head: &head})
+	fmt.Println(errors.Is(err, sqlaudit.ErrTampered), err)
+	// Output:
+	// 2 <nil>
+	// true sqlaudit: audit trail tampered with at seal 2 (record 2): the record was edited, or records were reordered
 }
