@@ -128,3 +128,22 @@ func TestSQLiteTransactionsBegunWithSavepointGetTheirOwnID(t *testing.T) {
 		t.Fatalf("two transactions share a tx_id: %+v", recs)
 	}
 }
+
+// The wrapper's TEMP objects created inside a transaction vanish with its
+// rollback; the next audited write on the connection recreates them.
+func TestSQLiteWritesAfterARolledBackFirstWrite(t *testing.T) {
+	db, td := mustOpen(t, "audit-sqlite3")
+	seedAccounts(t, db)
+	db.SetMaxOpenConns(1)
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`UPDATE accounts SET note = 'gone' WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	tx.Rollback()
+	for i := 0; i < 2; i++ {
+		checkChange(t, td, "accounts", []string{"id"}, func() { mustExec(t, db, `UPDATE accounts SET balance = balance + 1 WHERE id = 1`) })
+	}
+}
