@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 )
 
 // run is the path of every statement that is not a plain read: analyse it
@@ -17,6 +18,9 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 	case kindInsert, kindUpdate, kindDelete:
 		return c.runWrite(ctx, a, q, args, wantRows, fromStmt)
 	case kindUnsupported:
+		if len(a.parts) > 0 && !wantRows && c.c.dialect.oneByOne() {
+			return c.runParts(ctx, a, args)
+		}
 		if err := c.admit(ctx, a); err != nil {
 			return nil, nil, err
 		}
@@ -28,6 +32,35 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 	res, rows, err := c.passThrough(ctx, q, args, wantRows, fromStmt)
 	c.after(a)
 	return res, rows, err
+}
+
+// runParts runs a multi-statement string statement by statement, as the
+// driver would, each audited (or refused) on its own, and returns the last
+// statement's result. Arguments are dealt out in order, as many to each
+// statement as it has placeholders.
+func (c *conn) runParts(ctx context.Context, a *analysis, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
+	for _, arg := range args {
+		if arg.Name != "" {
+			return nil, nil, stmtError(a.text, "", "cannot audit several statements in one string with named arguments; send them one at a time", ErrUnsupported)
+		}
+	}
+	var res driver.Result
+	for _, p := range a.parts {
+		if p.params > len(args) {
+			return nil, nil, fmt.Errorf("not enough args to execute query: want %d got %d", p.params, len(args))
+		}
+		own := make([]driver.NamedValue, p.params)
+		for i := range own {
+			own[i] = driver.NamedValue{Ordinal: i + 1, Value: args[i].Value}
+		}
+		args = args[p.params:]
+		r, _, err := c.run(ctx, p.text, own, false, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		res = r
+	}
+	return res, nil, nil
 }
 
 // after keeps the wrapper's state in step with what a pass-through

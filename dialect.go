@@ -30,6 +30,10 @@ type Dialect interface {
 	// tables unseen (SQLite deletes the rows first, firing foreign-key
 	// actions).
 	beforeDrop(ctx context.Context, c *conn, t *tableInfo) error
+	// oneByOne reports that the driver runs a multi-statement string one
+	// statement at a time, each with its share of the arguments, so the
+	// wrapper can run and audit them the same way.
+	oneByOne() bool
 	// commitAmbiguous reports a COMMIT error that leaves the outcome unknown.
 	commitAmbiguous(err error) bool
 	// run executes an audited write and writes its records in the same

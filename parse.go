@@ -52,10 +52,13 @@ type analysis struct {
 	// resetsSession marks SET, RESET and DISCARD: names may resolve
 	// differently afterwards (search_path), so the catalog is dropped.
 	resetsSession bool
+	paramNames    []string // SQLite: parameter name by number ("" for positional)
+	numParams     int      // the largest placeholder number ($n, ?n)
+	// parts are the statements of a multi-statement string that writes;
+	// dialects that run such strings statement by statement audit each.
+	parts []statementPart
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning, treeWith, treeFrom bool
-	paramNames                                   []string // SQLite: parameter name by number ("" for positional)
-	numParams                                    int      // the largest placeholder number ($n, ?n)
 }
 
 // writeKeywords are the first words of statements that may change rows; a
@@ -87,8 +90,11 @@ func analyse(q string, style lexStyle) *analysis {
 		return analyseOne(q, stmts[0], style)
 	}
 	a := &analysis{kind: kindPassThrough, text: q}
+	writes := false
 	for _, st := range stmts {
-		one := analyseOne(q[st[0].start:st[len(st)-1].end], nil, style)
+		text := q[st[0].start:st[len(st)-1].end]
+		one := analyseOne(text, nil, style)
+		a.parts = append(a.parts, statementPart{text: text, params: one.numParams})
 		a.endsTx = a.endsTx || one.endsTx
 		a.resetsSession = a.resetsSession || one.resetsSession
 		switch one.kind {
@@ -96,10 +102,22 @@ func analyse(q string, style lexStyle) *analysis {
 			a.kind = kindDDL
 		case kindTxControl, kindPassThrough:
 		default:
-			return unsupported(q, "several statements in one string, at least one of them writes; send them one at a time")
+			writes = true
 		}
 	}
+	if writes {
+		multi := unsupported(q, "several statements in one string, at least one of them writes; send them one at a time")
+		multi.parts = a.parts
+		return multi
+	}
 	return a
+}
+
+// statementPart is one statement of a multi-statement string, as written,
+// with the number of arguments it takes (its largest placeholder number).
+type statementPart struct {
+	text   string
+	params int
 }
 
 func unsupported(q, reason string, tables ...tableRef) *analysis {

@@ -27,14 +27,13 @@ func TestStatementsThatCannotBeAuditedAreRefused(t *testing.T) {
 		seedAccounts(t, db)
 		mustExec(t, db, `CREATE TABLE regions (code text PRIMARY KEY, active boolean)`)
 		cases := []string{
-			`UPDATE accounts SET note = 'a'; DELETE FROM accounts`,
 			`UPDATE accounts SET note = 'x' WHERE`, // a syntax error in a write is refused, not passed
 		}
 		if isSQLite(drv) {
 			cases = append(cases, `REPLACE INTO accounts (id, region) VALUES (1, 'eu')`, `UPDATE accounts SET id = id + 10 WHERE id = 3`,
 				`INSERT INTO accounts (id, region) VALUES (1, 'eu') ON CONFLICT (id) DO UPDATE SET note = 'u'`)
 		} else {
-			cases = append(cases, `TRUNCATE accounts CASCADE`,
+			cases = append(cases, `TRUNCATE accounts CASCADE`, `UPDATE accounts SET note = 'a'; DELETE FROM accounts`,
 				`WITH d AS (DELETE FROM accounts RETURNING *) SELECT count(*) FROM d`,
 				`WITH d AS (DELETE FROM regions RETURNING *) UPDATE accounts SET note = 'x'`,
 				`EXPLAIN ANALYZE DELETE FROM accounts`)

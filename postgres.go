@@ -36,6 +36,10 @@ func (postgresDialect) keywordDSN() bool   { return true }
 
 func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return pgConn{}, nil }
 
+// oneByOne: PostgreSQL runs a multi-statement string as one implicit
+// transaction, which the wrapper cannot reproduce statement by statement.
+func (postgresDialect) oneByOne() bool { return false }
+
 // commitAmbiguous: a COMMIT the server answered (an error with a SQLSTATE,
 // lib/pq's and pgx's alike) failed; anything else broke on the way and may
 // have committed. Neither driver tells reliably whether COMMIT was sent:

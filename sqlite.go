@@ -27,6 +27,10 @@ type sqliteDialect struct{}
 
 func (sqliteDialect) Name() string { return "sqlite" }
 
+// oneByOne: go-sqlite3 runs each statement of a string on its own (each in
+// autocommit outside a transaction), with its share of the arguments.
+func (sqliteDialect) oneByOne() bool { return true }
+
 // commitAmbiguous: SQLite commits in-process; an error means it did not.
 func (sqliteDialect) commitAmbiguous(error) bool { return false }
 

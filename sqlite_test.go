@@ -2,6 +2,7 @@ package sqlaudit_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"testing"
 
@@ -145,5 +146,37 @@ func TestSQLiteWritesAfterARolledBackFirstWrite(t *testing.T) {
 	tx.Rollback()
 	for i := 0; i < 2; i++ {
 		checkChange(t, td, "accounts", []string{"id"}, func() { mustExec(t, db, `UPDATE accounts SET balance = balance + 1 WHERE id = 1`) })
+	}
+}
+
+// go-sqlite3 runs a multi-statement string one statement at a time, each
+// with its share of the arguments: the wrapper does the same and audits
+// each statement; one it cannot audit stops the string there, as an error
+// would.
+func TestSQLiteMultiStatementStringsAreAuditedStatementByStatement(t *testing.T) {
+	db, td := mustOpen(t, "audit-sqlite3", "audit_exclude=sessions")
+	seedAccounts(t, db)
+	mustExec(t, db, `CREATE TABLE sessions (id integer PRIMARY KEY)`)
+	checkChange(t, td, "accounts", []string{"id"}, func() {
+		_, err := db.Exec(`INSERT INTO accounts (id, region) VALUES (?, ?); UPDATE accounts SET note = ? WHERE id = ?;
+			DELETE FROM accounts WHERE id = 3; INSERT INTO sessions VALUES (1)`, 9, "x", "n", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	checkChange(t, td, "accounts", []string{"id"}, func() {
+		mustExec(t, db, `BEGIN; UPDATE accounts SET balance = 1 WHERE id = 1; UPDATE accounts SET balance = 2 WHERE id = 2; COMMIT`)
+	})
+	_, err := db.Exec(`UPDATE accounts SET note = 'first' WHERE id = 1; REPLACE INTO accounts (id, region) VALUES (2, 'r'); UPDATE accounts SET note = 'never' WHERE id = 2`)
+	if !errors.Is(err, sqlaudit.ErrUnsupported) {
+		t.Fatalf("want the REPLACE refused, got %v", err)
+	}
+	var note string
+	td.plain.QueryRow(`SELECT coalesce(note, '') FROM accounts WHERE id = 2`).Scan(&note)
+	if note == "never" {
+		t.Fatal("the statements after the refused one ran")
+	}
+	if _, err := db.Exec(`UPDATE accounts SET note = :n WHERE id = 1; DELETE FROM accounts WHERE id = 2`, sql.Named("n", "x")); !errors.Is(err, sqlaudit.ErrUnsupported) {
+		t.Fatalf("named arguments: want ErrUnsupported, got %v", err)
 	}
 }
