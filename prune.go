@@ -26,20 +26,11 @@ func Prune(ctx context.Context, db *sql.DB, cutoff time.Time) (int64, error) {
 func (c *conn) prune(ctx context.Context, cutoff time.Time) (int64, error) {
 	ref, seal := c.c.sealTable()
 	s := c.c.dialect.sealing(c.c.auditRef, ref)
-	for _, q := range s.begin {
-		if _, err := c.rawExec(ctx, q, nil); err != nil {
-			c.rawExec(context.WithoutCancel(ctx), "ROLLBACK", nil)
-			return 0, err
-		}
-	}
-	n, err := c.pruneWithin(ctx, s, seal, cutoff)
-	end := "COMMIT"
-	if err != nil {
-		end = "ROLLBACK"
-	}
-	if _, cerr := c.rawExec(context.WithoutCancel(ctx), end, nil); err == nil {
-		err = cerr
-	}
+	var n int64
+	err := c.sealerTx(ctx, s, func() (err error) {
+		n, err = c.pruneWithin(ctx, s, seal, cutoff)
+		return err
+	})
 	return n, err
 }
 

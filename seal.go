@@ -134,13 +134,24 @@ func (c *conn) seal(ctx context.Context) (Head, error) {
 			return Head{}, fmt.Errorf("sqlaudit: creating the seal table: %w", err)
 		}
 	}
+	var head Head
+	err := c.sealerTx(ctx, s, func() (err error) {
+		head, err = c.sealWithin(ctx, s, seal)
+		return err
+	})
+	return head, err
+}
+
+// sealerTx runs f in a transaction that serialises Seal and Prune across
+// every process, committing when f succeeds and rolling back otherwise.
+func (c *conn) sealerTx(ctx context.Context, s sealSQL, f func() error) error {
 	for _, q := range s.begin {
 		if _, err := c.rawExec(ctx, q, nil); err != nil {
 			c.rawExec(context.WithoutCancel(ctx), "ROLLBACK", nil)
-			return Head{}, err
+			return err
 		}
 	}
-	head, err := c.sealWithin(ctx, s, seal)
+	err := f()
 	end := "COMMIT"
 	if err != nil {
 		end = "ROLLBACK"
@@ -148,7 +159,7 @@ func (c *conn) seal(ctx context.Context) (Head, error) {
 	if _, cerr := c.rawExec(context.WithoutCancel(ctx), end, nil); err == nil {
 		err = cerr
 	}
-	return head, err
+	return err
 }
 
 // sealWithin reads the last seal and the new horizon, then seals the
