@@ -76,7 +76,10 @@ func (c *conn) after(a *analysis) {
 	if a.resetsSession {
 		c.cat.tables = nil
 	}
-	if a.endsTx || c.autoCommit() {
+	switch {
+	case a.beginsTx:
+		c.dc.txBegan()
+	case a.endsTx || c.autoCommit():
 		c.dc.txEnded()
 	}
 }
@@ -93,6 +96,8 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 		return nil, nil, stmtError(q, t.display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table", ErrUnsupported)
 	case t.isAudit:
 		return nil, nil, stmtError(q, t.display, "refused a write to the audit table", ErrAuditTableWrite)
+	case t.unsupported != "":
+		return nil, nil, stmtError(q, t.display, "cannot audit a write to this table: "+t.unsupported, ErrUnsupported)
 	case len(t.key) == 0:
 		return nil, nil, stmtError(q, t.display, "cannot identify rows: add a primary key or exclude the table", ErrNoKey)
 	}

@@ -24,6 +24,9 @@ type tableInfo struct {
 	oid          int64     // PostgreSQL: the table's oid, to check the name still resolves to it
 	replaces     bool      // SQLite: declares ON CONFLICT REPLACE (rows vanish unseen)
 	children     []childFK // foreign keys whose actions change other tables' rows
+	unsupported  string    // why writes to the table cannot be audited (MySQL), or ""
+	autoInc      string    // MySQL: the AUTO_INCREMENT column, or ""
+
 }
 
 // childFK is a foreign key referencing a table with an action (CASCADE,

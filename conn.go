@@ -112,7 +112,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err != nil {
 		return nil, err
 	}
-	c.dc.txEnded()
+	c.dc.txBegan()
 	return &tx{c: c, raw: raw}, nil
 }
 

@@ -57,10 +57,10 @@ func newConnector(base driver.Connector, drv driver.Driver, dialect Dialect, opt
 	c := &connector{base: base, drv: drv, dialect: dialect, opts: opts, filter: newFilter(opts), log: opts.Logger}
 	if i := strings.LastIndexByte(opts.Table, '.'); i >= 0 {
 		c.auditRef = tableRef{schema: opts.Table[:i], name: opts.Table[i+1:]}
-		c.audit = quoteIdent(c.auditRef.schema) + "." + quoteIdent(c.auditRef.name)
+		c.audit = dialect.ident(c.auditRef.schema) + "." + dialect.ident(c.auditRef.name)
 	} else {
 		c.auditRef = tableRef{name: opts.Table}
-		c.audit = quoteIdent(opts.Table)
+		c.audit = dialect.ident(opts.Table)
 	}
 	if drv == nil {
 		c.drv = &Driver{parent: base.Driver(), dialect: dialect, opts: opts}
@@ -131,7 +131,7 @@ func (c *connector) analysis(q string) *analysis {
 	if a != nil {
 		return a
 	}
-	a = analyse(q, c.dialect.lexStyle())
+	a = c.dialect.analyse(q)
 	c.mu.Lock()
 	if len(c.analyses) >= maxAnalyses || c.analyses == nil {
 		c.analyses = make(map[string]*analysis, 64)

@@ -8,12 +8,16 @@ import (
 
 // Dialect is how one database is audited: its SQL lexing rules, catalog
 // queries, audit-table DDL and the way a write and its records are run. Its
-// methods are unexported; use PostgreSQL or SQLite. Nothing outside a
+// methods are unexported; use PostgreSQL, SQLite or MySQL. Nothing outside a
 // dialect's own file switches on the database.
 type Dialect interface {
-	// Name is "postgres" or "sqlite".
+	// Name is "postgres", "sqlite" or "mysql".
 	Name() string
 	lexStyle() lexStyle
+	// analyse reads one statement text (see analysis).
+	analyse(q string) *analysis
+	// ident quotes an identifier.
+	ident(s string) string
 	// keywordDSN reports whether DSNs may be libpq keyword/value strings.
 	keywordDSN() bool
 	// auditDDL returns the statements that create the audit table.
@@ -48,6 +52,9 @@ type dialectConn interface {
 	fresh(ctx context.Context, t *tableInfo) bool
 	// txEnded is called when a transaction on the connection ended.
 	txEnded()
+	// txBegan is called when a transaction was begun through the wrapper
+	// (BeginTx, or BEGIN sent as a statement).
+	txBegan()
 }
 
 // execution is one audited statement on its way through a dialect.

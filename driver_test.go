@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/lib/pq"
 	"github.com/mattn/go-sqlite3"
@@ -29,7 +30,7 @@ func forEachDriver(t *testing.T, f func(t *testing.T, drv string)) {
 
 // ph returns the n-th placeholder in the driver's style.
 func ph(drv string, n int) string {
-	if isSQLite(drv) {
+	if isSQLite(drv) || isMySQL(drv) {
 		return "?"
 	}
 	return "$" + string(rune('0'+n))
@@ -151,25 +152,31 @@ func TestRowsAffectedMatchesThePlainDriver(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, drv string) {
 		db, td := mustOpen(t, drv)
 		seedAccounts(t, db)
-		for _, c := range []struct {
-			q    string
-			want int64
-		}{
-			{`UPDATE accounts SET balance = balance + 1 WHERE region = 'eu'`, 2},
-			{`UPDATE accounts SET balance = balance WHERE region = 'eu'`, 2}, // matched rows count, even unchanged
-			{`UPDATE accounts SET balance = 1 WHERE id = 99`, 0},
-			{`DELETE FROM accounts WHERE region = 'us'`, 1},
-			{`INSERT INTO accounts (id, region) VALUES (7, 'a'), (8, 'b')`, 2},
+		for _, q := range []string{
+			`UPDATE accounts SET balance = balance + 1 WHERE region = 'eu'`,
+			`UPDATE accounts SET balance = balance WHERE region = 'eu'`, // PostgreSQL, SQLite: matched rows; MySQL: changed rows
+			`UPDATE accounts SET balance = 1 WHERE id = 99`,
+			`DELETE FROM accounts WHERE region = 'us'`,
+			`INSERT INTO accounts (id, region) VALUES (7, 'a'), (8, 'b')`,
 		} {
-			res, err := db.Exec(c.q)
+			// The plain driver shows the count, then undoes the statement.
+			plainTx, err := td.plain.Begin()
 			if err != nil {
-				t.Fatalf("%s: %v", c.q, err)
+				t.Fatal(err)
 			}
-			plainTx, _ := td.plain.Begin()
-			if n, _ := res.RowsAffected(); n != c.want {
-				t.Errorf("%s: RowsAffected %d, want %d", c.q, n, c.want)
+			plainRes, err := plainTx.Exec(q)
+			if err != nil {
+				t.Fatalf("plain %s: %v", q, err)
 			}
+			want, _ := plainRes.RowsAffected()
 			plainTx.Rollback()
+			res, err := db.Exec(q)
+			if err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			if n, _ := res.RowsAffected(); n != want {
+				t.Errorf("%s: RowsAffected %d, want %d as the plain driver", q, n, want)
+			}
 		}
 	})
 }
@@ -214,13 +221,18 @@ func TestReturningRowsMatchThePlainDriver(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, drv string) {
 		db, td := mustOpen(t, drv)
 		seedAccounts(t, db)
-		for _, q := range []string{
+		queries := []string{
 			`UPDATE accounts SET balance = balance * 2 WHERE region = 'eu' RETURNING *`,
 			`UPDATE accounts AS a SET note = 'r' WHERE a.id = 1 RETURNING id, balance + 1 AS next, note, id * 2`,
 			`INSERT INTO accounts (id, region) VALUES (5, 'x'), (6, 'y') RETURNING id, region, balance`,
 			`DELETE FROM accounts WHERE id >= 5 RETURNING *`,
 			`UPDATE accounts SET note = NULL WHERE id = 3`, // Query without RETURNING: no rows
-		} {
+		}
+		if isMySQL(drv) { // MariaDB has no UPDATE … RETURNING
+			queries = append(queries[2:4], `INSERT INTO accounts (id, region) VALUES (9, 'z') RETURNING balance, id`,
+				`DELETE FROM accounts WHERE id = 9 RETURNING id * 2, region`, queries[4])
+		}
+		for _, q := range queries {
 			// The plain driver shows what the statement returns, then undoes it.
 			tx, err := td.plain.Begin()
 			if err != nil {
@@ -253,7 +265,12 @@ func TestConstraintViolationIsTheDriversOwnError(t *testing.T) {
 		var pqErr *pq.Error
 		var pgErr *pgconn.PgError
 		var liteErr sqlite3.Error
+		var myErr *mysql.MySQLError
 		switch drv {
+		case "audit-mysql":
+			if !errors.As(err, &myErr) || myErr.Number != 1062 {
+				t.Fatalf("want *mysql.MySQLError 1062, got %T %v", err, err)
+			}
 		case "audit-postgres":
 			if !errors.As(err, &pqErr) || pqErr.Code != "23505" {
 				t.Fatalf("want *pq.Error 23505, got %T %v", err, err)
@@ -283,7 +300,10 @@ func TestRecordWriteFailureFailsTheStatement(t *testing.T) {
 		seedAccounts(t, db)
 		// Make the audit table refuse one actor's records.
 		trap := `CREATE TRIGGER refuse BEFORE INSERT ON audit_log WHEN NEW.actor = 'mallory' BEGIN SELECT RAISE(ABORT, 'no records for mallory'); END`
-		if !isSQLite(drv) {
+		switch {
+		case isMySQL(drv):
+			trap = `ALTER TABLE audit_log ADD CONSTRAINT no_mallory CHECK (NOT actor <=> 'mallory')`
+		case !isSQLite(drv):
 			trap = `ALTER TABLE audit_log ADD CONSTRAINT no_mallory CHECK (actor IS DISTINCT FROM 'mallory')`
 		}
 		mustExec(t, td.plain, trap)

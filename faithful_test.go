@@ -195,7 +195,11 @@ func waitIdle(t *testing.T, td *testDB, marker string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		var n int
-		err := td.plain.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND strpos(query, $1) > 0 AND pid <> pg_backend_pid()`, marker).Scan(&n)
+		q := `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND strpos(query, $1) > 0 AND pid <> pg_backend_pid()`
+		if isMySQL(td.driver) {
+			q = `SELECT count(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' AND INSTR(INFO, ?) > 0 AND ID <> CONNECTION_ID()`
+		}
+		err := td.plain.QueryRow(q, marker).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,22 +14,53 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/lib/pq"
 	_ "github.com/mattn/go-sqlite3"
 
+	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
 )
 
 // auditDrivers are the registered audit drivers every end-to-end test runs on.
-var auditDrivers = []string{"audit-postgres", "audit-pgx", "audit-sqlite3"}
+var auditDrivers = []string{"audit-postgres", "audit-pgx", "audit-sqlite3", "audit-mysql"}
 
 // plainDriver is the underlying driver of each audit driver.
-var plainDriver = map[string]string{"audit-postgres": "postgres", "audit-pgx": "pgx", "audit-sqlite3": "sqlite3"}
+var plainDriver = map[string]string{"audit-postgres": "postgres", "audit-pgx": "pgx", "audit-sqlite3": "sqlite3", "audit-mysql": "mysql"}
 
 func isSQLite(driverName string) bool { return strings.Contains(driverName, "sqlite") }
+func isMySQL(driverName string) bool  { return strings.Contains(driverName, "mysql") }
+
+// mysqlServer is the MariaDB server the tests use (a go-sql-driver DSN
+// without a database); SQLAUDIT_MYSQL_DSN overrides it.
+func mysqlServer() string {
+	if s := os.Getenv("SQLAUDIT_MYSQL_DSN"); s != "" {
+		return s
+	}
+	return "root@tcp(127.0.0.1:3306)/"
+}
+
+// mustMySQLDatabase creates the test's own MariaDB database and returns
+// its name and a DSN for it.
+func mustMySQLDatabase(t testing.TB) (name, dsn string) {
+	t.Helper()
+	name = fmt.Sprintf("sqa_%d_%d", time.Now().UnixNano()%1e9, schemaSeq.Add(1))
+	admin, err := sql.Open("mysql", mysqlServer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database (is MariaDB running? SQLAUDIT_MYSQL_DSN=%s): %v", mysqlServer(), err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP DATABASE " + name)
+		admin.Close()
+	})
+	return name, mysqlServer() + name + "?loc=UTC"
+}
 
 // pgURL is the PostgreSQL server the tests use; SQLAUDIT_PG_URL overrides it.
 func pgURL() string {
@@ -55,9 +86,12 @@ type testDB struct {
 func mustOpen(t testing.TB, driverName string, dsnParams ...string) (*sql.DB, *testDB) {
 	t.Helper()
 	td := &testDB{driver: driverName}
-	if isSQLite(driverName) {
+	switch {
+	case isSQLite(driverName):
 		td.dsn = "file:" + filepath.Join(t.TempDir(), "test.db") + "?_busy_timeout=10000"
-	} else {
+	case isMySQL(driverName):
+		td.name, td.dsn = mustMySQLDatabase(t)
+	default:
 		schema := fmt.Sprintf("sqa_%d_%d", time.Now().UnixNano()%1e9, schemaSeq.Add(1))
 		admin, err := sql.Open("postgres", pgURL())
 		if err != nil {
@@ -187,6 +221,9 @@ type snapshot map[string]map[string]any
 func (td *testDB) snap(t testing.TB, table string, key ...string) snapshot {
 	t.Helper()
 	q := `SELECT to_jsonb(x)::text FROM ` + table + ` x`
+	if isMySQL(td.driver) {
+		q = td.mysqlSnapQuery(t, table)
+	}
 	if isSQLite(td.driver) {
 		cols := td.sqliteColumns(t, table)
 		parts := make([]string, 0, 2*len(cols))
@@ -211,6 +248,30 @@ func (td *testDB) snap(t testing.TB, table string, key ...string) snapshot {
 		out[keyOf(row, key)] = row
 	}
 	return out
+}
+
+// mysqlSnapQuery renders rows as the MySQL records do: JSON_OBJECT, with
+// binary strings as hex and BIT as a number.
+func (td *testDB) mysqlSnapQuery(t testing.TB, table string) string {
+	rows, err := td.plain.Query(`SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, strings.Trim(table, "`\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var c, typ string
+		rows.Scan(&c, &typ)
+		v := "`" + strings.ReplaceAll(c, "`", "``") + "`"
+		switch typ {
+		case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+			v = "HEX(" + v + ")"
+		case "bit":
+			v = "(" + v + " + 0)"
+		}
+		parts = append(parts, "'"+strings.ReplaceAll(c, "'", "''")+"'", v)
+	}
+	return `SELECT JSON_OBJECT(` + strings.Join(parts, ", ") + `) FROM ` + table
 }
 
 func (td *testDB) sqliteColumns(t testing.TB, table string) []string {
@@ -342,7 +403,7 @@ func checkChangeKeyed(t testing.TB, td *testDB, auditTable, table string, key []
 	change()
 	after := td.snap(t, table, key...)
 	got := td.trail(t, auditTable, since)
-	assertTrail(t, got, expected(strings.Trim(table, `"`), before, after))
+	assertTrail(t, got, expected(strings.Trim(table, "\"`"), before, after))
 	if final := replay(t, before, got, key...); !reflect.DeepEqual(final, after) {
 		t.Fatalf("replaying the trail gives\n%v\nwant\n%v", final, after)
 	}

@@ -20,6 +20,7 @@ const (
 	tokParam // $1 (PostgreSQL); ?, ?NNN, :name, @name, $name (SQLite)
 	tokPunct // operators and punctuation, one token per character or operator run
 	tokSemicolon
+	tokExecComment // MySQL /*! … */: SQL the server runs, hidden from other lexers
 )
 
 type token struct {
@@ -34,6 +35,11 @@ type lexStyle uint8
 const (
 	stylePostgres lexStyle = iota
 	styleSQLite
+	// styleMySQL: backtick identifiers, '…' and "…" strings with backslash
+	// escapes, # and "-- " comments, ? placeholders. Executable comments
+	// (/*! … */, /*M! … */) are kept as one tokExecComment token: the server
+	// runs their contents as SQL.
+	styleMySQL
 )
 
 // lex splits q into tokens, dropping whitespace and comments. It never fails:
@@ -50,28 +56,35 @@ func lex(q string, style lexStyle) []token {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
 			i++
 			continue
-		case c == '-' && i+1 < len(q) && q[i+1] == '-':
+		case c == '-' && i+1 < len(q) && q[i+1] == '-' && (style != styleMySQL || isMySQLDashComment(q, i)),
+			c == '#' && style == styleMySQL:
 			for i < len(q) && q[i] != '\n' {
 				i++
 			}
 			continue
+		case c == '/' && style == styleMySQL && isExecComment(q, i):
+			i, kind = skipBlockComment(q, i, false), tokExecComment
 		case c == '/' && i+1 < len(q) && q[i+1] == '*':
 			i = skipBlockComment(q, i, style == stylePostgres)
 			continue
 		case c == '\'':
-			i, kind = skipQuoted(q, i+1, '\'', false), tokString
+			i, kind = skipQuoted(q, i+1, '\'', style == styleMySQL), tokString
+		case c == '"' && style == styleMySQL:
+			i, kind = skipQuoted(q, i+1, '"', true), tokString
 		case (c == 'e' || c == 'E') && style == stylePostgres && i+1 < len(q) && q[i+1] == '\'':
 			i, kind = skipQuoted(q, i+2, '\'', true), tokString
 		case (c == 'x' || c == 'X' || c == 'b' || c == 'B' || c == 'n' || c == 'N') && i+1 < len(q) && q[i+1] == '\'':
 			i, kind = skipQuoted(q, i+2, '\'', false), tokString
 		case c == '"':
 			i, kind = skipQuoted(q, i+1, '"', false), tokIdent
-		case c == '`' && style == styleSQLite:
+		case c == '`' && style != stylePostgres:
 			i, kind = skipQuoted(q, i+1, '`', false), tokIdent
 		case c == '[' && style == styleSQLite:
 			i, kind = skipTo(q, i+1, ']'), tokIdent
 		case c == '$' && style == stylePostgres:
 			i, kind = lexDollar(q, i)
+		case c == '?' && style == styleMySQL:
+			i, kind = i+1, tokParam
 		case c == '?' && style == styleSQLite:
 			i, kind = skipDigits(q, i+1), tokParam
 		case (c == ':' || c == '@' || c == '$') && style == styleSQLite && isParamStart(q, i):
@@ -102,6 +115,18 @@ func lex(q string, style lexStyle) []token {
 		toks = append(toks, token{kind: kind, start: start, end: i, depth: d})
 	}
 	return toks
+}
+
+// isMySQLDashComment: MySQL reads "--" as a comment only when a blank or
+// control character (or the end) follows; "1--1" is arithmetic.
+func isMySQLDashComment(q string, i int) bool {
+	return i+2 >= len(q) || q[i+2] <= ' '
+}
+
+// isExecComment reports MySQL's /*! … */ and MariaDB's /*M! … */.
+func isExecComment(q string, i int) bool {
+	r := q[i:]
+	return strings.HasPrefix(r, "/*!") || strings.HasPrefix(r, "/*M!") || strings.HasPrefix(r, "/*m!")
 }
 
 func isIdentStart(c byte) bool {

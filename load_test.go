@@ -30,8 +30,8 @@ func TestSustainedLoadLeaksNothing(t *testing.T) {
 	for _, drv := range auditDrivers {
 		t.Run(drv, func(t *testing.T) {
 			_, td := mustOpen(t, drv)
-			mustExec(t, td.plain, `CREATE TABLE load (id integer PRIMARY KEY, v integer NOT NULL)`)
-			mustExec(t, td.plain, `INSERT INTO load SELECT i, 0 FROM (SELECT 1 AS i`+seriesTail(100)+`) s`)
+			mustExec(t, td.plain, `CREATE TABLE load_rows (id integer PRIMARY KEY, v integer NOT NULL)`)
+			mustExec(t, td.plain, `INSERT INTO load_rows SELECT i, 0 FROM (SELECT 1 AS i`+seriesTail(100)+`) s`)
 			ignore := goleak.IgnoreCurrent()
 			db, err := sql.Open(drv, td.dsn)
 			if err != nil {
@@ -98,19 +98,19 @@ func loadOp(ctx context.Context, db *sql.DB, drv string, w, i int) error {
 	switch i % 5 {
 	case 0:
 		var v int
-		return db.QueryRowContext(ctx, `SELECT v FROM load WHERE id = `+ph(drv, 1), id).Scan(&v)
+		return db.QueryRowContext(ctx, `SELECT v FROM load_rows WHERE id = `+ph(drv, 1), id).Scan(&v)
 	case 1:
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE load SET v = v + 1 WHERE id = `+ph(drv, 1), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE load_rows SET v = v + 1 WHERE id = `+ph(drv, 1), id); err != nil {
 			tx.Rollback()
 			return err
 		}
 		return tx.Commit()
 	default:
-		_, err := db.ExecContext(ctx, `UPDATE load SET v = v + 1 WHERE id = `+ph(drv, 1), id)
+		_, err := db.ExecContext(ctx, `UPDATE load_rows SET v = v + 1 WHERE id = `+ph(drv, 1), id)
 		return err
 	}
 }

@@ -46,6 +46,7 @@ type analysis struct {
 
 	setColumns []string // UPDATE: columns assigned by SET
 	endsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
+	beginsTx   bool     // MySQL: begins one (BEGIN, START TRANSACTION)
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
 	upsert     bool     // INSERT … ON CONFLICT DO UPDATE
 	truncate   bool     // TRUNCATE, audited as DELETE of every row
@@ -57,6 +58,7 @@ type analysis struct {
 	// parts are the statements of a multi-statement string that writes;
 	// dialects that run such strings statement by statement audit each.
 	parts []statementPart
+	my    *mysqlClauses // MySQL: the clauses its plans rewrite
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning, treeWith, treeFrom bool
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/auditmysql"
 	"github.com/sqlaudit/sqlaudit/auditpgx"
 	"github.com/sqlaudit/sqlaudit/auditpq"
 	"github.com/sqlaudit/sqlaudit/auditsqlite3"
@@ -25,14 +26,23 @@ func TestStatementsThatCannotBeAuditedAreRefused(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, drv string) {
 		db, td := mustOpen(t, drv)
 		seedAccounts(t, db)
-		mustExec(t, db, `CREATE TABLE regions (code text PRIMARY KEY, active boolean)`)
+		mustExec(t, db, `CREATE TABLE regions (code varchar(20) PRIMARY KEY, active boolean)`)
 		cases := []string{
 			`UPDATE accounts SET note = 'x' WHERE`, // a syntax error in a write is refused, not passed
 		}
-		if isSQLite(drv) {
+		switch {
+		case isMySQL(drv):
+			cases = append(cases, `REPLACE INTO accounts (id, region) VALUES (1, 'eu')`, `UPDATE accounts SET id = id + 10 WHERE id = 3`,
+				`INSERT INTO accounts (id, region) VALUES (1, 'eu') ON DUPLICATE KEY UPDATE note = 'u'`, `TRUNCATE accounts`,
+				`UPDATE accounts SET note = 'a'; DELETE FROM accounts`,
+				`UPDATE accounts a JOIN regions r ON r.code = a.region SET a.note = 'j'`,
+				`DELETE a FROM accounts a JOIN regions r ON r.code = a.region`,
+				`UPDATE accounts SET note = 'x' /*!, region = 'hidden' */ WHERE id = 1`,
+				`LOAD DATA LOCAL INFILE '/dev/null' INTO TABLE accounts`)
+		case isSQLite(drv):
 			cases = append(cases, `REPLACE INTO accounts (id, region) VALUES (1, 'eu')`, `UPDATE accounts SET id = id + 10 WHERE id = 3`,
 				`INSERT INTO accounts (id, region) VALUES (1, 'eu') ON CONFLICT (id) DO UPDATE SET note = 'u'`)
-		} else {
+		default:
 			cases = append(cases, `TRUNCATE accounts CASCADE`, `UPDATE accounts SET note = 'a'; DELETE FROM accounts`,
 				`WITH d AS (DELETE FROM accounts RETURNING *) SELECT count(*) FROM d`,
 				`WITH d AS (DELETE FROM regions RETURNING *) UPDATE accounts SET note = 'x'`,
@@ -40,7 +50,7 @@ func TestStatementsThatCannotBeAuditedAreRefused(t *testing.T) {
 		}
 		before := td.snap(t, "accounts", "id")
 		query := func(q string) error { _, err := db.Exec(q); return err }
-		if !isSQLite(drv) {
+		if !isSQLite(drv) && !isMySQL(drv) {
 			cases = append(cases, `UPDATE accounts SET note = r.code FROM regions r WHERE r.code = accounts.region RETURNING accounts.id`)
 		}
 		for _, q := range cases {
@@ -179,15 +189,14 @@ func TestNoCreateLeavesTheSchemaToMigrations(t *testing.T) {
 		if _, err := db.Exec(`INSERT INTO accounts (id, region) VALUES (1, 'eu')`); err == nil {
 			t.Fatal("an audited write succeeded without an audit table")
 		}
-		dialect := sqlaudit.PostgreSQL
-		if isSQLite(drv) {
-			dialect = sqlaudit.SQLite
+		dialect, ok := sqlaudit.DialectOf(db)
+		if !ok {
+			t.Fatal("DialectOf does not know the audit driver")
 		}
-		ddl := sqlaudit.DDL(dialect, "mig_log")
-		if isSQLite(drv) {
-			mustExec(t, td.plain, ddl)
-		} else {
-			mustExec(t, td.plain, ddl)
+		for _, stmt := range strings.SplitAfter(sqlaudit.DDL(dialect, "mig_log"), ";\n") {
+			if strings.TrimSpace(stmt) != "" {
+				mustExec(t, td.plain, stmt)
+			}
 		}
 		checkChangeIn(t, td, "mig_log", "accounts", func() { mustExec(t, db, `INSERT INTO accounts (id, region) VALUES (1, 'eu')`) })
 	})
@@ -213,6 +222,7 @@ func TestWrappedConnectorsTakeOptions(t *testing.T) {
 			return auditpgx.OpenDB(*cfg, opts)
 		},
 		"audit-sqlite3": func(dsn string) (*sql.DB, error) { return auditsqlite3.Open(dsn, opts) },
+		"audit-mysql":   func(dsn string) (*sql.DB, error) { return auditmysql.Open(dsn, opts) },
 	}
 	forEachDriver(t, func(t *testing.T, drv string) {
 		_, td := mustOpen(t, drv)
@@ -270,8 +280,11 @@ func TestDialectOfNamesTheAuditedDatabase(t *testing.T) {
 		db, td := mustOpen(t, drv)
 		d, ok := sqlaudit.DialectOf(db)
 		want := "postgres"
-		if isSQLite(drv) {
+		switch {
+		case isSQLite(drv):
 			want = "sqlite"
+		case isMySQL(drv):
+			want = "mysql"
 		}
 		if !ok || d.Name() != want {
 			t.Fatalf("DialectOf = %v, %v; want %s", d, ok, want)

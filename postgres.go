@@ -29,10 +29,13 @@ type pgConn struct{}
 
 func (pgConn) fresh(context.Context, *tableInfo) bool { return true }
 func (pgConn) txEnded()                               {}
+func (pgConn) txBegan()                               {}
 
-func (postgresDialect) Name() string       { return "postgres" }
-func (postgresDialect) lexStyle() lexStyle { return stylePostgres }
-func (postgresDialect) keywordDSN() bool   { return true }
+func (postgresDialect) Name() string               { return "postgres" }
+func (postgresDialect) lexStyle() lexStyle         { return stylePostgres }
+func (postgresDialect) analyse(q string) *analysis { return analyse(q, stylePostgres) }
+func (postgresDialect) ident(s string) string      { return quoteIdent(s) }
+func (postgresDialect) keywordDSN() bool           { return true }
 
 func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return pgConn{}, nil }
 

@@ -34,12 +34,16 @@ func TestReplayOfConcurrentRandomWritesRebuildsTheTable(t *testing.T) {
 	cases := []struct{ drv, isolation string }{
 		{"audit-pgx", "READ COMMITTED"}, {"audit-postgres", "READ COMMITTED"},
 		{"audit-pgx", "REPEATABLE READ"}, {"audit-postgres", "REPEATABLE READ"}, {"audit-sqlite3", ""},
+		{"audit-mysql", "REPEATABLE READ"}, {"audit-mysql", "READ COMMITTED"},
 	}
 	for _, c := range cases {
 		t.Run(c.drv+"/"+c.isolation, func(t *testing.T) {
 			params := []string{}
 			if isSQLite(c.drv) {
 				params = append(params, "_txlock=immediate", "_journal_mode=WAL")
+			}
+			if isMySQL(c.drv) && c.isolation == "READ COMMITTED" { // the session default, for autocommit statements too
+				params = append(params, "tx_isolation=%27READ-COMMITTED%27")
 			}
 			db, td := mustOpen(t, c.drv, params...)
 			db.SetMaxOpenConns(6)
@@ -189,7 +193,7 @@ func retryable(err error) bool {
 	if errors.Is(err, sqlaudit.ErrConflict) {
 		return true
 	}
-	for _, s := range []string{"40001", "40P01", "deadlock", "could not serialize", "database is locked", "busy"} {
+	for _, s := range []string{"40001", "40P01", "deadlock", "could not serialize", "database is locked", "busy", "lock wait timeout"} {
 		if strings.Contains(strings.ToLower(err.Error()), strings.ToLower(s)) {
 			return true
 		}
@@ -206,12 +210,12 @@ func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	for _, drv := range []string{"audit-pgx", "audit-postgres"} {
+	for _, drv := range []string{"audit-pgx", "audit-postgres", "audit-mysql"} {
 		t.Run(drv, func(t *testing.T) {
 			db, td := mustOpen(t, drv)
 			db.SetMaxOpenConns(4)
 			mustExec(t, db, `CREATE TABLE acc (id integer PRIMARY KEY, grp integer NOT NULL, v integer NOT NULL, note text)`)
-			mustExec(t, td.plain, `INSERT INTO acc SELECT i, i % 10, 0, NULL FROM generate_series(1, 200) i`)
+			mustExec(t, td.plain, `INSERT INTO acc SELECT i, i % 10, 0, NULL FROM (SELECT 1 AS i`+seriesTail(200)+`) s`)
 			before := td.snap(t, "acc", "id")
 			since := td.maxID(t, "audit_log")
 			var kills atomic.Int64
@@ -226,11 +230,7 @@ func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
 						return
 					case <-time.After(time.Duration(1+rng.IntN(8)) * time.Millisecond):
 					}
-					var n int64
-					td.plain.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity
-						WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = '' AND
-						query LIKE '%acc%' AND backend_type = 'client backend' ORDER BY random() LIMIT 1) p`).Scan(&n)
-					kills.Add(n)
+					kills.Add(killOne(td))
 				}
 			}()
 			stats := runRandomWriters(t, db, drv, "", 4, 1500, true)
@@ -250,4 +250,26 @@ func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
 			}
 		})
 	}
+}
+
+// killOne kills one connection of the test's audited pool that is running
+// a statement on acc, and reports whether it found one.
+func killOne(td *testDB) int64 {
+	var n int64
+	if !isMySQL(td.driver) {
+		td.plain.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = '' AND
+			query LIKE '%acc%' AND backend_type = 'client backend' ORDER BY random() LIMIT 1) p`).Scan(&n)
+		return n
+	}
+	var id int64
+	err := td.plain.QueryRow(`SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND ID <> CONNECTION_ID()
+		AND COMMAND IN ('Query', 'Execute', 'Sleep') ORDER BY RAND() LIMIT 1`).Scan(&id)
+	if err != nil {
+		return 0
+	}
+	if _, err := td.plain.Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+		return 0
+	}
+	return 1
 }

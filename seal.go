@@ -78,7 +78,10 @@ type sealSQL struct {
 // sealTable names the seal table of the connector's audit table.
 func (c *connector) sealTable() (ref tableRef, quoted string) {
 	ref = tableRef{schema: c.auditRef.schema, name: c.auditRef.name + "_seal"}
-	return ref, ref.spelled()
+	if ref.schema != "" {
+		return ref, c.dialect.ident(ref.schema) + "." + c.dialect.ident(ref.name)
+	}
+	return ref, c.dialect.ident(ref.name)
 }
 
 // Seal chains every record that is committed and not sealed yet, and
@@ -109,8 +112,12 @@ func Verify(ctx context.Context, db *sql.DB, opts VerifyOptions) (Report, error)
 // withRawConn runs f on an audited connection of db, bypassing the refusal
 // of writes to the audit tables (the wrapper's own machinery).
 func withRawConn(ctx context.Context, db *sql.DB, f func(*conn) error) error {
-	if _, ok := DialectOf(db); !ok {
+	d, ok := DialectOf(db)
+	if !ok {
 		return errors.New("sqlaudit: Seal and Verify need a database opened through an audit driver")
+	}
+	if d.sealing(tableRef{}, tableRef{}).canonical == "" {
+		return fmt.Errorf("sqlaudit: tamper evidence (Seal, Verify, Prune) is not available on %s yet: %w", d.Name(), ErrUnsupported)
 	}
 	sc, err := db.Conn(ctx)
 	if err != nil {

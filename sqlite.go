@@ -34,8 +34,10 @@ func (sqliteDialect) oneByOne() bool { return true }
 // commitAmbiguous: SQLite commits in-process; an error means it did not.
 func (sqliteDialect) commitAmbiguous(error) bool { return false }
 
-func (sqliteDialect) lexStyle() lexStyle { return styleSQLite }
-func (sqliteDialect) keywordDSN() bool   { return false }
+func (sqliteDialect) lexStyle() lexStyle         { return styleSQLite }
+func (sqliteDialect) analyse(q string) *analysis { return analyse(q, styleSQLite) }
+func (sqliteDialect) ident(s string) string      { return quoteIdent(s) }
+func (sqliteDialect) keywordDSN() bool           { return false }
 
 func (sqliteDialect) auditDDL(table string) []string {
 	return []string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
@@ -109,6 +111,7 @@ func (lc *liteConn) schemaVersion(ctx context.Context) (int64, error) {
 }
 
 func (lc *liteConn) txEnded() { lc.txID = 0 }
+func (lc *liteConn) txBegan() { lc.txID = 0 }
 
 // loadTable resolves a name as SQLite does (temp, then main, then attached
 // schemas) and reads its columns, declared types and key.

@@ -6,7 +6,7 @@ import (
 
 // Every column type round-trips exactly into the record: the differential
 // oracle compares the recorded values with to_jsonb (PostgreSQL) or
-// json_object (SQLite) of the stored rows.
+// json_object (SQLite) or JSON_OBJECT (MySQL) of the stored rows.
 func TestColumnTypesAreRecordedAsTheDatabaseRendersThem(t *testing.T) {
 	pg := []string{
 		`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`,
@@ -45,11 +45,35 @@ func TestColumnTypesAreRecordedAsTheDatabaseRendersThem(t *testing.T) {
 		`UPDATE typed SET i = NULL WHERE id IN (1, 3)`,
 		`DELETE FROM typed WHERE id = 1`,
 	}
+	my := []string{`CREATE TABLE typed (
+			id int PRIMARY KEY, ti tinyint, i int, bu bigint unsigned, n decimal(40,12), f float, d double,
+			vc varchar(100) COLLATE utf8mb4_general_ci, t text, vb varbinary(10), bl blob, bi bit(5), bo boolean,
+			dt date, ts datetime(6), tst timestamp(3) NULL, tm time(2), y year, e enum('sad','ok','happy'),
+			s set('a','b','c'), j json)`}
+	myRows := []string{
+		`INSERT INTO typed VALUES (1, -128, -2147483648, 18446744073709551615, 1234567890123456789.123456789012, 3.14159, 1e308,
+			'Grüße, 世界 🌍 ''quoted'' \\ back "dq"', 'line\nbreak\ttab', x'00ff10', x'cafe', b'10101', true,
+			'2026-11-26', '2026-11-26 13:28:29.123456', '2026-11-26 13:28:29.123', '-838:59:59.99', 2026, 'happy',
+			'a,c', '{"k": [1, 2.50, "x"], "z": null}')`,
+		`INSERT INTO typed (id, d, f) VALUES (2, -1e-308, -0.5)`,
+		`INSERT INTO typed (id) VALUES (3)`,
+	}
+	myChanges := []string{
+		`UPDATE typed SET n = n + 0.000000000001, d = -d, vc = 'grüße, 世界 🌍 ''QUOTED'' \\ back "dq"' WHERE id = 1`, // a case change in a case-insensitive column is a change
+		`UPDATE typed SET vb = NULL, bl = x'', bi = b'0', e = 'sad', s = '', j = JSON_SET(j, '$.z', 1) WHERE id = 1`,
+		`UPDATE typed SET n = 0.10, ts = '1970-01-01 00:00:01', tm = '00:00:00', y = 1901, bu = 0 WHERE id = 2`,
+		`UPDATE typed SET i = NULL, ti = 127, bo = false WHERE id IN (1, 3)`,
+		`UPDATE typed SET n = 0.100 WHERE id = 2`, // the same decimal(40,12): no change, no record
+		`DELETE FROM typed WHERE id = 1`,
+	}
 	forEachDriver(t, func(t *testing.T, drv string) {
 		db, td := mustOpen(t, drv)
 		setup, rows, changes := pg, pgRows, pgChanges
-		if isSQLite(drv) {
+		switch {
+		case isSQLite(drv):
 			setup, rows, changes = lite, liteRows, liteChanges
+		case isMySQL(drv):
+			setup, rows, changes = my, myRows, myChanges
 		}
 		mustExec(t, td.plain, setup...)
 		for _, q := range append(rows, changes...) {

@@ -1,0 +1,285 @@
+package sqlaudit
+
+import (
+	"fmt"
+	"strings"
+
+	my "github.com/xwb1989/sqlparser"
+)
+
+// mysqlClauses are the offsets and texts of a MySQL write the MySQL plans
+// rewrite. The grammar (xwb1989/sqlparser) checks the statement's structure
+// and names its table; the texts are always sliced from the statement as the
+// caller wrote it — the grammar never prints SQL.
+type mysqlClauses struct {
+	tableText   string // the table reference as written (alias, PARTITION …)
+	where       string // the predicate, without WHERE; "" when absent
+	order       string // ORDER BY …, LIMIT … as written (keywords included)
+	whereSpan   [2]int // the predicate's offsets in the text; {-1,-1} when absent
+	restrictAt  int    // where a restriction goes when there is no WHERE
+	setArgs     int    // placeholders before the predicate (UPDATE's SET)
+	whereArgs   int    // placeholders in the predicate
+	orderArgs   int    // placeholders in ORDER BY / LIMIT
+	ignore      bool   // IGNORE modifier
+	insertCols  []string
+	returningAt int // offset of RETURNING, or len(text)
+}
+
+// mysqlModifiers are the words MariaDB allows between a verb and its table;
+// the grammar reads few of them, so they are cut before parsing.
+var mysqlModifiers = map[string]bool{"LOW_PRIORITY": true, "QUICK": true, "IGNORE": true, "DELAYED": true, "HIGH_PRIORITY": true}
+
+// analyseMySQL reads a statement for the MySQL dialect.
+func analyseMySQL(q string) *analysis {
+	toks := lex(q, styleMySQL)
+	stmts := splitStatements(toks)
+	switch len(stmts) {
+	case 0:
+		return &analysis{kind: kindPassThrough, text: q}
+	case 1:
+		st := stmts[0]
+		return analyseMySQLOne(q[st[0].start:st[len(st)-1].end])
+	}
+	a := &analysis{kind: kindPassThrough, text: q}
+	for _, st := range stmts {
+		one := analyseMySQLOne(q[st[0].start:st[len(st)-1].end])
+		a.endsTx = a.endsTx || one.endsTx || one.beginsTx
+		a.resetsSession = a.resetsSession || one.resetsSession
+		switch one.kind {
+		case kindDDL:
+			a.kind = kindDDL
+		case kindTxControl, kindPassThrough:
+		default:
+			return unsupported(q, "several statements in one string, at least one of them writes; send them one at a time")
+		}
+	}
+	return a
+}
+
+func analyseMySQLOne(q string) *analysis {
+	toks := lex(q, styleMySQL)
+	first := strings.ToUpper(toks[0].text(q))
+	for _, t := range toks {
+		if t.kind == tokExecComment && first != "SELECT" && first != "SHOW" && first != "SET" {
+			return unsupported(q, "executable comments (/*! … */) hold SQL the wrapper cannot read")
+		}
+	}
+	second := ""
+	if len(toks) > 1 {
+		second = strings.ToUpper(toks[1].text(q))
+	}
+	switch first {
+	case "INSERT", "REPLACE", "UPDATE", "DELETE":
+		return analyseMySQLWrite(q, toks)
+	case "BEGIN", "START":
+		if first == "BEGIN" || second == "TRANSACTION" {
+			return &analysis{kind: kindTxControl, text: q, beginsTx: true}
+		}
+	case "COMMIT":
+		return &analysis{kind: kindTxControl, text: q, endsTx: true}
+	case "ROLLBACK":
+		for _, t := range toks[1:] {
+			if t.is(q, "TO") {
+				return &analysis{kind: kindPassThrough, text: q}
+			}
+		}
+		return &analysis{kind: kindTxControl, text: q, endsTx: true}
+	case "SET", "USE":
+		// sql_mode, autocommit and the default database change what the
+		// wrapper must know: the catalog is read again, with them.
+		ends := strings.Contains(strings.ToLower(q), "autocommit")
+		return &analysis{kind: kindPassThrough, text: q, resetsSession: true, endsTx: ends}
+	case "TRUNCATE":
+		return unsupported(q, "TRUNCATE removes rows unseen (it is DDL in MySQL); use DELETE", mysqlDDLTable(q, toks))
+	case "LOCK", "UNLOCK":
+		return &analysis{kind: kindPassThrough, text: q, endsTx: true} // commits implicitly
+	case "LOAD", "WITH", "EXECUTE", "HANDLER", "ANALYZE":
+		if first != "ANALYZE" || second == "UPDATE" || second == "DELETE" || second == "INSERT" || second == "REPLACE" {
+			return unsupported(q, first+" statements may change rows the wrapper cannot see")
+		}
+	case "CREATE", "ALTER", "DROP", "RENAME", "GRANT", "REVOKE", "OPTIMIZE", "REPAIR":
+		// DDL commits the open transaction implicitly.
+		return &analysis{kind: kindDDL, text: q, endsTx: true}
+	}
+	return &analysis{kind: kindPassThrough, text: q}
+}
+
+// mysqlDDLTable names the table of TRUNCATE [TABLE] t, so that TRUNCATE of
+// an excluded table runs.
+func mysqlDDLTable(q string, toks []token) tableRef {
+	i := 1
+	if i < len(toks) && toks[i].is(q, "TABLE") {
+		i++
+	}
+	ref, _ := mysqlTableName(q, toks, i)
+	return ref
+}
+
+// mysqlTableName reads [schema.]name at toks[i], returning the index after it.
+func mysqlTableName(q string, toks []token, i int) (tableRef, int) {
+	name := func(t token) string {
+		s := t.text(q)
+		if t.kind == tokIdent {
+			return strings.ReplaceAll(s[1:len(s)-1], "``", "`")
+		}
+		return s
+	}
+	if i >= len(toks) {
+		return tableRef{}, i
+	}
+	ref := tableRef{name: name(toks[i])}
+	if i+2 < len(toks) && toks[i+1].text(q) == "." {
+		ref = tableRef{schema: ref.name, name: name(toks[i+2])}
+		i += 2
+	}
+	return ref, i + 1
+}
+
+// analyseMySQLWrite reads INSERT, REPLACE, UPDATE and DELETE.
+func analyseMySQLWrite(q string, toks []token) *analysis {
+	c := &mysqlClauses{returningAt: len(q), whereSpan: [2]int{-1, -1}}
+	end := len(toks)
+	for i, t := range toks {
+		if t.depth == 0 && t.is(q, "RETURNING") {
+			c.returningAt, end = t.start, i
+			break
+		}
+	}
+	// The grammar reads the statement without RETURNING and modifiers.
+	body := q[:c.returningAt]
+	verbEnd := 1
+	for verbEnd < end && toks[verbEnd].kind == tokWord && mysqlModifiers[strings.ToUpper(toks[verbEnd].text(q))] {
+		c.ignore = c.ignore || toks[verbEnd].is(q, "IGNORE")
+		verbEnd++
+	}
+	parseText := body
+	if verbEnd > 1 {
+		parseText = q[:toks[0].end] + " " + q[toks[verbEnd-1].end:c.returningAt]
+	}
+	stmt, err := my.Parse(parseText)
+	if err != nil {
+		return unsupported(q, fmt.Sprintf("the MySQL parser cannot read it (%v)", err))
+	}
+	a := &analysis{text: q, my: c, numParams: countParams(toks)}
+	if c.returningAt < len(q) {
+		a.returningText = strings.TrimSpace(q[toks[end].end:])
+	}
+	switch s := stmt.(type) {
+	case *my.Insert:
+		return mysqlInsert(a, s, q, toks)
+	case *my.Update:
+		a.kind = kindUpdate
+		for _, e := range s.Exprs {
+			a.setColumns = append(a.setColumns, e.Name.Name.String())
+		}
+		return mysqlChange(a, s.TableExprs, s.Where != nil, len(s.OrderBy) > 0 || s.Limit != nil, q, toks[:end], verbEnd)
+	case *my.Delete:
+		a.kind = kindDelete
+		if len(s.Targets) > 0 {
+			return unsupported(q, "multi-table DELETE is not supported yet", a.table)
+		}
+		return mysqlChange(a, s.TableExprs, s.Where != nil, len(s.OrderBy) > 0 || s.Limit != nil, q, toks[:end], verbEnd)
+	}
+	return unsupported(q, fmt.Sprintf("the MySQL parser read it as %T", stmt))
+}
+
+func mysqlInsert(a *analysis, s *my.Insert, q string, toks []token) *analysis {
+	a.kind, a.orIgnore = kindInsert, a.my.ignore || s.Ignore != ""
+	a.table = tableRef{schema: s.Table.Qualifier.String(), name: s.Table.Name.String()}
+	for _, col := range s.Columns {
+		a.my.insertCols = append(a.my.insertCols, col.String())
+	}
+	switch {
+	case s.Action == my.ReplaceStr:
+		return unsupported(q, "REPLACE deletes conflicting rows; it is not supported yet", a.table)
+	case len(s.OnDup) > 0:
+		return unsupported(q, "INSERT … ON DUPLICATE KEY UPDATE is not supported yet", a.table)
+	}
+	return a
+}
+
+// mysqlChange slices a single-table UPDATE or DELETE: the table reference,
+// SET, WHERE and the ORDER BY / LIMIT tail, counting the placeholders of each.
+func mysqlChange(a *analysis, tables my.TableExprs, hasWhere, hasOrder bool, q string, toks []token, verbEnd int) *analysis {
+	c := a.my
+	if len(tables) != 1 {
+		return unsupported(q, "multi-table "+kindName(a.kind)+" is not supported yet")
+	}
+	at, ok := tables[0].(*my.AliasedTableExpr)
+	if !ok {
+		return unsupported(q, "multi-table "+kindName(a.kind)+" is not supported yet")
+	}
+	tn, ok := at.Expr.(my.TableName)
+	if !ok {
+		return unsupported(q, "the target is not a table")
+	}
+	a.table = tableRef{schema: tn.Qualifier.String(), name: tn.Name.String(), alias: at.As.String()}
+	find := func(from int, word string) int {
+		for i := from; i < len(toks); i++ {
+			if toks[i].depth == 0 && toks[i].is(q, word) {
+				return i
+			}
+		}
+		return -1
+	}
+	tableStart := verbEnd
+	if a.kind == kindDelete {
+		if tableStart = find(verbEnd, "FROM") + 1; tableStart == 0 {
+			return unsupported(q, "cannot find FROM", a.table)
+		}
+	}
+	tail := len(toks) // ORDER BY or LIMIT
+	if i := find(tableStart, "ORDER"); i >= 0 {
+		tail = i
+	} else if i := find(tableStart, "LIMIT"); i >= 0 {
+		tail = i
+	}
+	where := find(tableStart, "WHERE")
+	if where > tail {
+		where = -1
+	}
+	tableEnd := firstOf(where, tail)
+	if a.kind == kindUpdate {
+		if tableEnd = find(tableStart, "SET"); tableEnd < 0 {
+			return unsupported(q, "cannot locate the SET clause", a.table)
+		}
+		c.setArgs = countParams(toks[tableEnd:firstOf(where, tail)])
+	}
+	if tableEnd <= tableStart || (where >= 0) != hasWhere || (tail < len(toks)) != hasOrder || where == len(toks)-1 {
+		return unsupported(q, "the clauses found by the lexer disagree with the parse tree", a.table)
+	}
+	c.tableText = q[toks[tableStart].start:toks[tableEnd-1].end]
+	c.restrictAt = toks[firstOf(where, tail)-1].end
+	if where >= 0 {
+		c.whereSpan = [2]int{toks[where+1].start, toks[tail-1].end}
+		c.where = q[c.whereSpan[0]:c.whereSpan[1]]
+		c.whereArgs = countParams(toks[where:tail])
+	}
+	if tail < len(toks) {
+		c.order = q[toks[tail].start:toks[len(toks)-1].end]
+		c.orderArgs = countParams(toks[tail:])
+	}
+	return a
+}
+
+func countParams(toks []token) int {
+	n := 0
+	for _, t := range toks {
+		if t.kind == tokParam {
+			n++
+		}
+	}
+	return n
+}
+
+func kindName(k stmtKind) string {
+	switch k {
+	case kindInsert:
+		return "INSERT"
+	case kindUpdate:
+		return "UPDATE"
+	case kindDelete:
+		return "DELETE"
+	}
+	return "statement"
+}

@@ -1,0 +1,276 @@
+package sqlaudit
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// myPlan is the SQL of one audited statement shape on one table; shared by
+// every connection of the connector.
+type myPlan struct {
+	copyName string // the per-connection TEMPORARY copy table
+	copyDDL  string
+	copy     string // locks and copies the rows an UPDATE/DELETE will change
+	stmt     string // the caller's statement, restricted to the copied keys or returning the new keys
+	records  string // writes the records of the copied rows
+	// cascades find a copied row with children in an audited table that a
+	// foreign-key action of the statement would change, unseen
+	cascades []myCascade
+	hidden   int // INSERT: key columns appended to RETURNING, dropped from the caller's rows
+	autoAt   int // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
+	// autoListed: the INSERT names the AUTO_INCREMENT column (or no
+	// columns), so its ids may be explicit
+	autoListed bool
+	insert     func(n int) string // records n inserted rows, by key
+}
+
+// myCascade is one foreign-key action the statement may fire.
+type myCascade struct {
+	child, action, check string
+}
+
+// noPath is a JSON path no column can have (names are at most 64
+// characters): JSON_REMOVE ignores it.
+var noPath = mysqlString(`$.` + strings.Repeat("z", 70))
+
+// run executes an audited write in the caller's transaction (under a
+// savepoint) or in its own, and rolls it back on any failure.
+func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
+	if err := myCheckArgs(ex); err != nil {
+		return nil, nil, err
+	}
+	if ex.a.kind == kindUpdate && setsKey(ex.a, ex.t) {
+		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that changes the primary key on MySQL", ErrUnsupported)
+	}
+	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
+	m := ex.c.dc.(*myConn)
+	own := !m.inTransaction()
+	begin, rollback := "SAVEPOINT _sqa", "ROLLBACK TO SAVEPOINT _sqa"
+	if own {
+		m.txID = 0
+		begin, rollback = "START TRANSACTION", "ROLLBACK"
+	}
+	if _, err := ex.c.rawExec(ex.ctx, begin, nil); err != nil {
+		return nil, nil, err
+	}
+	res, rows, err := m.runPlan(ex, p)
+	if err == nil && own {
+		_, err = ex.c.rawExec(ex.ctx, "COMMIT", nil)
+	}
+	if own {
+		defer m.txEnded()
+	}
+	if err != nil {
+		ex.c.rawExec(context.WithoutCancel(ex.ctx), rollback, nil) //nolint:errcheck // the first error is the one to report
+		return nil, nil, noRetry(err)
+	}
+	return res, rows, nil
+}
+
+// myCheckArgs: go-sql-driver binds arguments to ? in order; the rewrite
+// moves them around, so their number must match and none may be named.
+func myCheckArgs(ex *execution) error {
+	for _, a := range ex.args {
+		if a.Name != "" {
+			return stmtError(ex.query, ex.t.display, "named arguments are not supported by MySQL placeholders", ErrUnsupported)
+		}
+	}
+	if len(ex.args) != ex.a.numParams {
+		return stmtError(ex.query, ex.t.display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", ex.a.numParams, len(ex.args)), ErrUnsupported)
+	}
+	return nil
+}
+
+func (m *myConn) runPlan(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
+	if m.txID == 0 {
+		rows, err := ex.c.queryAll(ex.ctx, `SELECT NEXT VALUE FOR `+m.seqName)
+		if err != nil {
+			return nil, nil, stmtError(ex.query, ex.t.display, "drawing the transaction's record id failed", ErrRecord, err)
+		}
+		m.txID = asInt(rows[0][0])
+	}
+	if ex.a.kind == kindInsert {
+		return m.runInsert(ex, p)
+	}
+	return m.runChange(ex, p)
+}
+
+// runChange: lock and copy the rows, run the restricted statement, write
+// the records of the copied rows that changed (UPDATE) or vanished (DELETE).
+func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
+	if err := m.ensureCopy(ex, p); err != nil {
+		return nil, nil, err
+	}
+	m.seq++
+	s := m.seq
+	c := ex.a.my
+	vals := values(ex.args)
+	cut := c.setArgs + c.whereArgs
+	copyArgs := append([]driver.Value{s}, vals[c.setArgs:]...)
+	copied, err := ex.c.preparedExec(ex.ctx, p.copy, named(copyArgs...))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, fk := range p.cascades {
+		rows, err := ex.c.queryAll(ex.ctx, fk.check, named(s)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(rows) > 0 {
+			return nil, nil, stmtError(ex.query, ex.t.display, "a foreign-key action ("+fk.action+") would change rows of the audited table "+fk.child+" unseen", ErrUnsupported)
+		}
+	}
+	stmtArgs := append(append(append([]driver.Value{}, vals[:cut]...), s), vals[cut:]...)
+	res, rows, err := m.runStmt(ex, p.stmt, named(stmtArgs...))
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := ex.c.preparedExec(ex.ctx, p.records, named(m.txID, ex.actor, ex.metadata, ex.query, s)); err != nil {
+		return nil, nil, stmtError(ex.query, ex.t.display, "writing the audit records failed", ErrRecord, err)
+	}
+	n, _ := copied.RowsAffected()
+	if m.pending += n; m.pending > 10000 {
+		if _, err := ex.c.rawExec(ex.ctx, `DELETE FROM `+p.copyName, nil); err != nil {
+			return nil, nil, err
+		}
+		m.pending = 0
+	}
+	return res, rows, nil
+}
+
+// runStmt runs the caller's (rewritten) statement. MariaDB's DELETE …
+// RETURNING rows are read in full first: the records are written after.
+// A Query without RETURNING gets no rows, as from the plain driver.
+func (m *myConn) runStmt(ex *execution, q string, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
+	if ex.a.returningText == "" {
+		res, err := ex.c.preparedExec(ex.ctx, q, args)
+		if ex.wantRows && err == nil {
+			return nil, &bufferedRows{}, nil
+		}
+		return res, nil, err
+	}
+	rows, err := ex.c.preparedQuery(ex.ctx, q, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := rows.Columns()
+	buf := &bufferedRows{cols: cols}
+	dest := make([]driver.Value, len(cols))
+	for err = rows.Next(dest); err == nil; err = rows.Next(dest) {
+		buf.data = append(buf.data, keep(dest, len(cols)))
+	}
+	rows.Close()
+	if err != io.EOF {
+		return nil, nil, err
+	}
+	if ex.wantRows {
+		return nil, buf, nil
+	}
+	return result{rows: int64(len(buf.data)), hasLast: true}, nil, nil
+}
+
+// ensureCopy creates the copy table on this connection, again after the
+// table's definition changed (a new catalog entry, a new plan).
+func (m *myConn) ensureCopy(ex *execution, p *myPlan) error {
+	if m.copies[p.copyName] == ex.t {
+		return nil
+	}
+	for _, q := range []string{`DROP TEMPORARY TABLE IF EXISTS ` + p.copyName, p.copyDDL} {
+		if _, err := ex.c.rawExec(ex.ctx, q, nil); err != nil {
+			return stmtError(ex.query, ex.t.display, "creating the TEMPORARY copy table failed (the role needs CREATE TEMPORARY TABLES)", ErrRecord, err)
+		}
+	}
+	m.copies[p.copyName] = ex.t
+	return nil
+}
+
+// runInsert runs the INSERT returning the new rows' keys (after the
+// caller's RETURNING columns), then records the rows read back by key.
+func (m *myConn) runInsert(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
+	rows, err := ex.c.preparedQuery(ex.ctx, p.stmt, ex.args)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := rows.Columns()
+	user := len(cols) - p.hidden
+	var kept [][]driver.Value
+	var keys [][]driver.Value
+	dest := make([]driver.Value, len(cols))
+	for {
+		if err = rows.Next(dest); err != nil {
+			break
+		}
+		if ex.wantRows {
+			kept = append(kept, keep(dest, user))
+		}
+		keys = append(keys, keep(dest[user:], p.hidden))
+	}
+	rows.Close()
+	if err != io.EOF {
+		return nil, nil, err
+	}
+	n := len(keys)
+	lastID, err := m.lastInsertID(ex, p, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), 512)]
+		keys = keys[len(batch):]
+		if err := m.insertRecords(ex, p, batch); err != nil {
+			return nil, nil, stmtError(ex.query, ex.t.display, "writing the audit records failed", ErrRecord, err)
+		}
+	}
+	switch {
+	case ex.wantRows && ex.a.returningText == "":
+		return nil, &bufferedRows{}, nil
+	case ex.wantRows:
+		return nil, &bufferedRows{cols: cols[:user], data: kept}, nil
+	}
+	return result{rows: int64(n), lastID: lastID, hasLast: true}, nil, nil
+}
+
+// lastInsertID is what the server's OK packet would have said: the first
+// id the statement generated, else the last row's AUTO_INCREMENT value, else
+// 0. Only when the statement names the AUTO_INCREMENT column may it mix
+// generated and explicit ids; LAST_INSERT_ID() then tells which.
+func (m *myConn) lastInsertID(ex *execution, p *myPlan, keys [][]driver.Value) (int64, error) {
+	if p.autoAt < 0 || len(keys) == 0 {
+		return 0, nil
+	}
+	if !p.autoListed {
+		return asInt(keys[0][p.autoAt]), nil
+	}
+	rows, err := ex.c.queryAll(ex.ctx, `SELECT LAST_INSERT_ID()`)
+	if err != nil {
+		return 0, err
+	}
+	lii := asInt(rows[0][0])
+	for _, k := range keys {
+		if asInt(k[p.autoAt]) == lii {
+			return lii, nil
+		}
+	}
+	return asInt(keys[len(keys)-1][p.autoAt]), nil
+}
+
+// insertRecords records the inserted rows with the given keys, read back
+// in one statement; the key list is padded (repeating its last key) to a
+// few sizes so that the statements stay prepared.
+func (m *myConn) insertRecords(ex *execution, p *myPlan, keys [][]driver.Value) error {
+	size := 1
+	for size < len(keys) {
+		size *= 8
+	}
+	size = min(size, 512)
+	args := []driver.Value{m.txID, ex.actor, ex.metadata, ex.query}
+	nk := len(ex.t.key)
+	for i := 0; i < size; i++ {
+		args = append(args, keys[min(i, len(keys)-1)][:nk]...)
+	}
+	_, err := ex.c.preparedExec(ex.ctx, p.insert(size), named(args...))
+	return err
+}

@@ -1,0 +1,237 @@
+package sqlaudit
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+)
+
+// myPlanFor builds the SQL of an audited MySQL statement on ex.t.
+func myPlanFor(ex *execution) *myPlan {
+	t, a := ex.t, ex.a
+	if a.kind == kindInsert {
+		return myInsertPlan(a, t, ex.c.c.audit)
+	}
+	h := fnv64(t.quoted)
+	p := &myPlan{copyName: mysqlIdent(t.schema) + "." + mysqlIdent("_sqa_copy_"+h), autoAt: -1}
+	var keyCols, copyKeys []string
+	for i, k := range t.key {
+		keyCols = append(keyCols, mysqlIdent(k))
+		copyKeys = append(copyKeys, fmt.Sprintf("_sqa_k%d", i))
+	}
+	selKeys := make([]string, len(t.key))
+	for i := range t.key {
+		selKeys[i] = keyCols[i] + " AS " + copyKeys[i]
+	}
+	p.copyDDL = `CREATE TEMPORARY TABLE ` + p.copyName + ` (_sqa_s BIGINT NOT NULL DEFAULT 0, _sqa_key LONGTEXT NOT NULL DEFAULT '', _sqa_old LONGTEXT NOT NULL DEFAULT '', PRIMARY KEY (_sqa_s, ` +
+		strings.Join(copyKeys, ", ") + `)) ENGINE=InnoDB SELECT ` + strings.Join(selKeys, ", ") + ` FROM ` + t.quoted + ` WHERE 1 = 0`
+	c := a.my
+	p.copy = `INSERT INTO ` + p.copyName + ` (_sqa_s, ` + strings.Join(copyKeys, ", ") + `, _sqa_key, _sqa_old) SELECT ?, ` +
+		strings.Join(keyCols, ", ") + `, ` + myObject(t, "", t.key) + `, ` + myObject(t, "", t.columns) +
+		` FROM ` + c.tableText
+	if c.where != "" {
+		p.copy += ` WHERE ` + c.where
+	}
+	if c.order != "" {
+		p.copy += ` ` + c.order
+	}
+	p.copy += ` FOR UPDATE`
+	restrict := myTuple(keyCols) + ` IN (SELECT ` + strings.Join(copyKeys, ", ") + ` FROM ` + p.copyName + ` WHERE _sqa_s = ?)`
+	q := a.text
+	if c.where != "" {
+		p.stmt = q[:c.whereSpan[0]] + `(` + c.where + `) AND ` + restrict + q[c.whereSpan[1]:]
+	} else {
+		p.stmt = q[:c.restrictAt] + ` WHERE ` + restrict + q[c.restrictAt:]
+	}
+	join := make([]string, len(t.key))
+	for i := range t.key {
+		join[i] = `x.` + keyCols[i] + ` = o.` + copyKeys[i]
+	}
+	p.cascades = myCascades(a, t, p.copyName, join)
+	head := myRecordHead(ex.c.c.audit)
+	if a.kind == kindDelete {
+		p.records = head + `'DELETE', ` + mysqlString(t.display) + `, o._sqa_key, ` + myRedact(t, "o._sqa_old") + `, NULL, ?, ? FROM ` +
+			p.copyName + ` o WHERE o._sqa_s = ? AND NOT EXISTS (SELECT 1 FROM ` + t.quoted + ` x WHERE ` + strings.Join(join, " AND ") + `)`
+		return p
+	}
+	var same, removeOld, removeNew []string
+	for _, col := range t.columns {
+		path := myPath(col)
+		eq := `BINARY JSON_EXTRACT(d.o, ` + path + `) <=> BINARY JSON_EXTRACT(d.n, ` + path + `)`
+		same = append(same, eq)
+		removeOld = append(removeOld, `IF(`+eq+`, `+path+`, `+noPath+`)`)
+	}
+	removeNew = removeOld
+	p.records = head + `'UPDATE', ` + mysqlString(t.display) + `, d.k, ` +
+		myRedact(t, `JSON_REMOVE(d.o, `+strings.Join(removeOld, ", ")+`)`) + `, ` +
+		myRedact(t, `JSON_REMOVE(d.n, `+strings.Join(removeNew, ", ")+`)`) + `, ?, ?
+FROM (SELECT o._sqa_key AS k, o._sqa_old AS o, ` + myObject(t, "x", t.columns) + ` AS n FROM ` + p.copyName + ` o JOIN ` +
+		t.quoted + ` x ON ` + strings.Join(join, " AND ") + ` WHERE o._sqa_s = ?) d
+WHERE NOT (` + strings.Join(same, " AND ") + `)`
+	return p
+}
+
+// myInsertPlan returns the new rows' keys (and AUTO_INCREMENT value) after
+// the caller's own RETURNING columns.
+func myInsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
+	p := &myPlan{autoAt: -1}
+	hidden := append([]string{}, t.key...)
+	for i, k := range t.key {
+		if k == t.autoInc {
+			p.autoAt = i
+		}
+	}
+	if t.autoInc != "" && p.autoAt < 0 {
+		p.autoAt = len(hidden)
+		hidden = append(hidden, t.autoInc)
+	}
+	p.autoListed = len(a.my.insertCols) == 0
+	for _, c := range a.my.insertCols {
+		p.autoListed = p.autoListed || strings.EqualFold(c, t.autoInc)
+	}
+	quoted := make([]string, len(hidden))
+	for i, h := range hidden {
+		quoted[i] = mysqlIdent(h)
+	}
+	p.hidden = len(hidden)
+	if a.returningText == "" {
+		p.stmt = a.text + ` RETURNING ` + strings.Join(quoted, ", ")
+	} else {
+		p.stmt = a.text + `, ` + strings.Join(quoted, ", ")
+	}
+	keyCols := quoted[:len(t.key)]
+	head := myRecordHead(audit) + `'INSERT', ` + mysqlString(t.display) + `, ` +
+		myObject(t, "x", t.key) + `, NULL, ` + myRedact(t, myObject(t, "x", t.columns)) + `, ?, ? FROM ` + t.quoted + ` x WHERE `
+	one := make([]string, len(keyCols))
+	for i := range one {
+		one[i] = "?"
+	}
+	for i := range keyCols {
+		keyCols[i] = "x." + keyCols[i]
+	}
+	p.insert = func(n int) string {
+		tuples := make([]string, n)
+		for i := range tuples {
+			tuples[i] = myTuple(one)
+		}
+		return head + myTuple(keyCols) + ` IN (` + strings.Join(tuples, ", ") + `)`
+	}
+	return p
+}
+
+// myCascades lists the audited children a DELETE (ON DELETE actions) or an
+// UPDATE of referenced columns (ON UPDATE actions) reaches. The copied rows
+// are locked, so no child can be added to them before the statement runs.
+func myCascades(a *analysis, t *tableInfo, copyName string, join []string) []myCascade {
+	var out []myCascade
+	for _, fk := range t.children {
+		action := "ON DELETE"
+		fires := a.kind == kindDelete && fk.onDelete
+		if a.kind == kindUpdate && fk.onUpdate {
+			action = "ON UPDATE"
+			for _, s := range a.setColumns {
+				for _, p := range fk.parent {
+					fires = fires || strings.EqualFold(s, p)
+				}
+			}
+		}
+		if !fires || !fk.audited {
+			continue
+		}
+		on := make([]string, len(fk.cols))
+		for i := range fk.cols {
+			on[i] = `c.` + mysqlIdent(fk.cols[i]) + ` = x.` + mysqlIdent(fk.parent[i])
+		}
+		out = append(out, myCascade{child: fk.display, action: action, check: `SELECT 1 FROM ` + copyName + ` o JOIN ` + t.quoted + ` x ON ` +
+			strings.Join(join, " AND ") + ` JOIN ` + mysqlSpelled(fk.table) + ` c ON ` + strings.Join(on, " AND ") + ` WHERE o._sqa_s = ? LIMIT 1`})
+	}
+	return out
+}
+
+// myRecordHead starts a record INSERT … SELECT: id, tx_id, actor, then the
+// action and the rest.
+func myRecordHead(audit string) string {
+	return `INSERT INTO ` + audit + ` (id, ` + recordColumns + `) SELECT NEXT VALUE FOR ` + mySeq(audit) + `, ?, ?, `
+}
+
+// myTuple is a single expression or a row constructor.
+func myTuple(items []string) string {
+	if len(items) == 1 {
+		return items[0]
+	}
+	return "(" + strings.Join(items, ", ") + ")"
+}
+
+// myValue renders a column for JSON_OBJECT: binary strings, BLOBs and
+// geometry as hex text (JSON cannot hold raw bytes), BIT as a number.
+func myValue(t *tableInfo, alias, col string) string {
+	v := mysqlIdent(col)
+	if alias != "" {
+		v = alias + "." + v
+	}
+	typ := ""
+	for i, c := range t.columns {
+		if c == col && i < len(t.types) {
+			typ = t.types[i]
+		}
+	}
+	switch typ {
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring",
+		"polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
+		return "HEX(" + v + ")"
+	case "bit":
+		return "(" + v + " + 0)"
+	}
+	return v
+}
+
+func myObject(t *tableInfo, alias string, cols []string) string {
+	parts := make([]string, 0, 2*len(cols))
+	for _, c := range cols {
+		parts = append(parts, mysqlString(c), myValue(t, alias, c))
+	}
+	return "JSON_OBJECT(" + strings.Join(parts, ", ") + ")"
+}
+
+// myRedact replaces the redacted columns present in doc by RedactedValue.
+func myRedact(t *tableInfo, doc string) string {
+	if len(t.redact) == 0 {
+		return doc
+	}
+	parts := []string{doc}
+	for _, r := range t.redact {
+		parts = append(parts, myPath(r), mysqlString(RedactedValue))
+	}
+	return "JSON_REPLACE(" + strings.Join(parts, ", ") + ")"
+}
+
+// myPath names a column in a JSON path; names with " or \ are refused by
+// the catalog.
+func myPath(col string) string { return mysqlString(`$."` + col + `"`) }
+
+func fnv64(s string) string {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// asInt reads an integer the driver returned as a number or as text.
+func asInt(v driver.Value) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case uint64:
+		return int64(n)
+	case float64:
+		return int64(n)
+	case []byte:
+		i, _ := strconv.ParseInt(string(n), 10, 64)
+		return i
+	case string:
+		i, _ := strconv.ParseInt(n, 10, 64)
+		return i
+	}
+	return 0
+}
