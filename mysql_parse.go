@@ -23,6 +23,7 @@ type mysqlClauses struct {
 	ignore      bool   // IGNORE modifier
 	insertCols  []string
 	returningAt int // offset of RETURNING, or len(text)
+	dupAt       int // INSERT … ON DUPLICATE KEY UPDATE: the offset after UPDATE (setArgs: placeholders before it)
 }
 
 // mysqlModifiers are the words MariaDB allows between a verb and its table;
@@ -189,13 +190,25 @@ func mysqlInsert(a *analysis, s *my.Insert, q string, toks []token) *analysis {
 	for _, col := range s.Columns {
 		a.my.insertCols = append(a.my.insertCols, col.String())
 	}
-	switch {
-	case s.Action == my.ReplaceStr:
+	if s.Action == my.ReplaceStr {
 		return unsupported(q, "REPLACE deletes conflicting rows; it is not supported yet", a.table)
-	case len(s.OnDup) > 0:
-		return unsupported(q, "INSERT … ON DUPLICATE KEY UPDATE is not supported yet", a.table)
 	}
-	return a
+	if len(s.OnDup) == 0 {
+		return a
+	}
+	// ON DUPLICATE KEY UPDATE: the plan puts its own assignment first.
+	a.upsert = true
+	for _, e := range s.OnDup {
+		a.setColumns = append(a.setColumns, e.Name.Name.String())
+	}
+	for i := 0; i+3 < len(toks); i++ {
+		if toks[i].depth == 0 && toks[i].is(q, "ON") && toks[i+1].is(q, "DUPLICATE") && toks[i+2].is(q, "KEY") && toks[i+3].is(q, "UPDATE") {
+			a.my.dupAt = toks[i+3].end
+			a.my.setArgs = countParams(toks[:i])
+			return a
+		}
+	}
+	return unsupported(q, "cannot locate ON DUPLICATE KEY UPDATE", a.table)
 }
 
 // mysqlChange slices a single-table UPDATE or DELETE: the table reference,

@@ -42,7 +42,7 @@ func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	if err := myCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
-	if ex.a.kind == kindUpdate && setsKey(ex.a, ex.t) {
+	if (ex.a.kind == kindUpdate || ex.a.upsert) && setsKey(ex.a, ex.t) {
 		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that changes the primary key on MySQL", ErrUnsupported)
 	}
 	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
@@ -92,7 +92,10 @@ func (m *myConn) runPlan(ex *execution, p *myPlan) (driver.Result, driver.Rows, 
 		}
 		m.txID = asInt(rows[0][0])
 	}
-	if ex.a.kind == kindInsert {
+	switch {
+	case ex.a.upsert:
+		return m.runUpsert(ex, p)
+	case ex.a.kind == kindInsert:
 		return m.runInsert(ex, p)
 	}
 	return m.runChange(ex, p)
@@ -169,7 +172,7 @@ func (m *myConn) runStmt(ex *execution, q string, args []driver.NamedValue) (dri
 	if ex.wantRows {
 		return nil, buf, nil
 	}
-	return result{rows: int64(len(buf.data)), hasLast: true}, nil, nil
+	return result{hasLast: true}, nil, nil // Exec of a statement with a result set: go-sql-driver reports 0, 0
 }
 
 // ensureCopy creates the copy table on this connection, again after the
@@ -216,6 +219,9 @@ func (m *myConn) runInsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	lastID, err := m.lastInsertID(ex, p, keys)
 	if err != nil {
 		return nil, nil, err
+	}
+	if ex.a.returningText != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
+		n, lastID = 0, 0
 	}
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), 512)]

@@ -11,7 +11,10 @@ import (
 // myPlanFor builds the SQL of an audited MySQL statement on ex.t.
 func myPlanFor(ex *execution) *myPlan {
 	t, a := ex.t, ex.a
-	if a.kind == kindInsert {
+	switch {
+	case a.upsert:
+		return myUpsertPlan(a, t, ex.c.c.audit)
+	case a.kind == kindInsert:
 		return myInsertPlan(a, t, ex.c.c.audit)
 	}
 	h := fnv64(t.quoted)

@@ -168,3 +168,42 @@ func TestMySQLUnauditableSessionsAndTablesAreRefused(t *testing.T) {
 		t.Fatalf("after sql_mode is back to normal: %v", err)
 	}
 }
+
+// INSERT … ON DUPLICATE KEY UPDATE: each row recorded as the INSERT or the
+// UPDATE it was, with its true old values (also a row inserted and then
+// updated by the same statement, and a conflict on a UNIQUE key other than
+// the primary key); RowsAffected and LastInsertId as the plain driver says.
+func TestMySQLUpsertsAreRecordedExactly(t *testing.T) {
+	db, td := mustOpen(t, "audit-mysql")
+	ddl := `CREATE TABLE %s (id bigint AUTO_INCREMENT PRIMARY KEY, email varchar(50) UNIQUE, n int, note text)`
+	mustExec(t, td.plain, strings.ReplaceAll(ddl, "%s", "u"), strings.ReplaceAll(ddl, "%s", "p"))
+	for _, q := range []string{
+		`INSERT INTO %s (email, n) VALUES ('a@x', 1), ('b@x', 1)`,
+		`INSERT INTO %s (email, n) VALUES ('a@x', 5) ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
+		`INSERT INTO %s (email, n) VALUES ('c@x', 1), ('c@x', 2), ('b@x', 9), ('d@x', 0) ON DUPLICATE KEY UPDATE n = n + VALUES(n), note = 'dup'`,
+		`INSERT INTO %s (id, email, n) VALUES (1, 'a@x', 6) ON DUPLICATE KEY UPDATE n = VALUES(n)`, // changes nothing
+		`INSERT INTO %s (email, n) SELECT CONCAT('s', email), n FROM %s WHERE n > 1 ON DUPLICATE KEY UPDATE n = 0`,
+		`INSERT INTO %s (email, n) VALUES ('e@x', 1) ON DUPLICATE KEY UPDATE n = 2 RETURNING id, n`,
+	} {
+		plain, err := td.plain.Exec(strings.ReplaceAll(q, "%s", "p"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var audited sql.Result
+		checkChange(t, td, "u", []string{"id"}, func() {
+			if audited, err = db.Exec(strings.ReplaceAll(q, "%s", "u")); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		})
+		wantID, _ := plain.LastInsertId()
+		wantN, _ := plain.RowsAffected()
+		gotID, _ := audited.LastInsertId()
+		gotN, _ := audited.RowsAffected()
+		if gotID != wantID || gotN != wantN {
+			t.Errorf("%s: LastInsertId %d, RowsAffected %d; the plain driver says %d, %d", q, gotID, gotN, wantID, wantN)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO u (email) VALUES ('a@x') ON DUPLICATE KEY UPDATE id = id + 100`); !errors.Is(err, sqlaudit.ErrUnsupported) {
+		t.Fatalf("an upsert that changes the key: want ErrUnsupported, got %v", err)
+	}
+}

@@ -2,6 +2,7 @@
 # scripts/test.sh — the sqlaudit test command.
 #
 # Makes sure a PostgreSQL server is reachable, exports SQLAUDIT_PG_URL for it,
+# does the same for MariaDB (SQLAUDIT_MYSQL_DSN, see scripts/mariadb.sh),
 # then runs:  go test -race -count=1 -timeout "$SQLAUDIT_TEST_TIMEOUT" <packages> [args...]
 #
 # Usage:
@@ -117,6 +118,9 @@ cleanup() {
 			as_pg_user "$THROWAWAY_PGCTL" -D "$THROWAWAY_DIR/data" -m immediate -w -t 30 stop >/dev/null 2>&1
 		fi
 		rm -rf "$THROWAWAY_DIR"
+	fi
+	if declare -F my_cleanup >/dev/null; then
+		my_cleanup
 	fi
 	exit "$rc"
 }
@@ -321,6 +325,10 @@ export SQLAUDIT_PG_URL=$PG_URL
 
 ver=$(pg_server_version "$PG_URL")
 log "using PostgreSQL${ver:+ $ver}: $(mask_url "$PG_URL") — $PG_SOURCE"
+
+# --- MariaDB (audit-mysql) ---------------------------------------------------
+# shellcheck source=scripts/mariadb.sh
+. "$REPO_ROOT/scripts/mariadb.sh"
 
 # --- go test -----------------------------------------------------------------
 timeout=${SQLAUDIT_TEST_TIMEOUT:-30m}

@@ -1,0 +1,219 @@
+package sqlaudit
+
+import (
+	"bytes"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// INSERT … ON DUPLICATE KEY UPDATE runs as the caller wrote it, with one
+// assignment put first in its UPDATE list. That assignment sets the first
+// key column to itself and, on the way, appends the row's old image to the
+// session variable @_sqa_o: MySQL evaluates it only for rows that take the
+// UPDATE path, before any of the caller's assignments, with the row locked.
+// RETURNING gives, per input row, the number of images captured so far and
+// the row's image afterwards — so each row is known to have been inserted
+// (the count did not move) or updated (from the image just captured).
+// @_sqa_n holds the statement's number: images of earlier statements are
+// never read.
+
+func myUpsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
+	k0 := t.quoted + "." + mysqlIdent(t.key[0])
+	var old []string
+	for _, c := range t.columns {
+		old = append(old, mysqlString(c), myValue(t, t.quoted, c))
+	}
+	capture := ` ` + k0 + ` = IF((@_sqa_o := JSON_ARRAY_APPEND(IF(@_sqa_n <=> ?, @_sqa_o, '[]'), '$', JSON_OBJECT(` +
+		strings.Join(old, ", ") + `))) IS NULL OR (@_sqa_n := ?) IS NULL, ` + k0 + `, ` + k0 + `),`
+	ret := ` RETURNING `
+	if a.returningText != "" {
+		ret = `, `
+	}
+	ret += `JSON_LENGTH(IF(@_sqa_n <=> ?, @_sqa_o, '[]')), ` + myObject(t, "", t.columns)
+	q := a.text
+	p := &myPlan{hidden: 2, autoAt: -1}
+	p.stmt = q[:a.my.dupAt] + capture + q[a.my.dupAt:] + ret
+	p.records = `SELECT IF(@_sqa_n <=> ?, @_sqa_o, '[]')`
+	p.insert = func(n int) string {
+		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ?, ?, ?, ` + mysqlString(t.display) + `, ?, ?, ?, ?, ?)`
+		rows := make([]string, n)
+		for i := range rows {
+			rows[i] = row
+		}
+		return `INSERT INTO ` + audit + ` (id, ` + recordColumns + `) VALUES ` + strings.Join(rows, ", ")
+	}
+	return p
+}
+
+// upsertRow is one input row's outcome.
+type upsertRow struct {
+	captured int
+	image    map[string]json.RawMessage
+}
+
+func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
+	m.seq++
+	s := m.seq
+	vals := values(ex.args)
+	cut := ex.a.my.setArgs
+	args := append(append(append([]driver.Value{}, vals[:cut]...), s, s), vals[cut:]...)
+	rows, err := ex.c.preparedQuery(ex.ctx, p.stmt, named(append(args, s)...))
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := rows.Columns()
+	user := len(cols) - p.hidden
+	var kept [][]driver.Value
+	var outcome []upsertRow
+	dest := make([]driver.Value, len(cols))
+	for err = rows.Next(dest); err == nil; err = rows.Next(dest) {
+		if ex.wantRows {
+			kept = append(kept, keep(dest, user))
+		}
+		r := upsertRow{captured: int(asInt(dest[user]))}
+		if err = json.Unmarshal([]byte(asString(dest[user+1])), &r.image); err != nil {
+			break
+		}
+		outcome = append(outcome, r)
+	}
+	rows.Close()
+	if err != io.EOF {
+		return nil, nil, err
+	}
+	capRows, err := ex.c.queryAll(ex.ctx, p.records, named(s)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var captured []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(asString(capRows[0][0])), &captured); err != nil {
+		return nil, nil, stmtError(ex.query, ex.t.display, "reading the upsert's old images failed", ErrRecord, err)
+	}
+	recs, affected, lastID, err := upsertRecords(ex.t, outcome, captured)
+	if err != nil {
+		return nil, nil, stmtError(ex.query, ex.t.display, err.Error(), ErrRecord)
+	}
+	if err := m.writeRecordRows(ex, p, recs); err != nil {
+		return nil, nil, stmtError(ex.query, ex.t.display, "writing the audit records failed", ErrRecord, err)
+	}
+	if ex.wantRows {
+		if ex.a.returningText == "" {
+			return nil, &bufferedRows{}, nil
+		}
+		return nil, &bufferedRows{cols: cols[:user], data: kept}, nil
+	}
+	if ex.a.returningText != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
+		affected, lastID = 0, 0
+	}
+	return result{rows: affected, lastID: lastID, hasLast: true}, nil, nil
+}
+
+// upsertRecords turns the outcomes into records (action, key, old, new),
+// counts the affected rows as MySQL does (1 per insert, 2 per changed row)
+// and finds the id go-sql-driver reports: the first AUTO_INCREMENT value
+// inserted, else that of the first row an update changed, else 0.
+// A row the statement inserted and then updated (two input rows with one
+// key) gets one INSERT record of its final image: the statement's change.
+func upsertRecords(t *tableInfo, outcome []upsertRow, captured []map[string]json.RawMessage) (recs [][4]string, affected, lastID int64, err error) {
+	var firstInsert, firstChange int64
+	auto := func(img map[string]json.RawMessage) int64 {
+		if t.autoInc == "" {
+			return 0
+		}
+		return asInt([]byte(img[t.autoInc]))
+	}
+	inserted := map[string]int{} // key → its INSERT record
+	prev := 0
+	for _, r := range outcome {
+		switch {
+		case r.captured == prev:
+			key := jsonPick(r.image, t.key)
+			inserted[key] = len(recs)
+			recs = append(recs, [4]string{"INSERT", key, "", jsonRedacted(t, r.image)})
+			affected++
+			if firstInsert == 0 {
+				firstInsert = auto(r.image)
+			}
+		case r.captured == prev+1 && r.captured <= len(captured):
+			old := captured[r.captured-1]
+			if i, ok := inserted[jsonPick(old, t.key)]; ok {
+				recs[i][3] = jsonRedacted(t, r.image)
+				affected += 2
+				break
+			}
+			if firstChange == 0 && !bytes.Equal([]byte(jsonPick(old, t.columns)), []byte(jsonPick(r.image, t.columns))) {
+				firstChange = auto(r.image)
+			}
+			o, n := map[string]json.RawMessage{}, map[string]json.RawMessage{}
+			for c, v := range old {
+				if !bytes.Equal(v, r.image[c]) {
+					o[c], n[c] = v, r.image[c]
+				}
+			}
+			if len(o) > 0 {
+				recs = append(recs, [4]string{"UPDATE", jsonPick(old, t.key), jsonRedacted(t, o), jsonRedacted(t, n)})
+				affected += 2
+			}
+		default:
+			return nil, 0, 0, fmt.Errorf("the upsert captured %d old images after %d, expected at most one more", r.captured, prev)
+		}
+		prev = r.captured
+	}
+	if lastID = firstInsert; lastID == 0 {
+		lastID = firstChange
+	}
+	return recs, affected, lastID, nil
+}
+
+// writeRecordRows inserts records given as values, in statements of
+// power-of-two sizes (so that they stay prepared).
+func (m *myConn) writeRecordRows(ex *execution, p *myPlan, recs [][4]string) error {
+	for len(recs) > 0 {
+		n := 1
+		for n*2 <= len(recs) && n < 256 {
+			n *= 2
+		}
+		var args []driver.Value
+		for _, r := range recs[:n] {
+			var old, nw any
+			if r[2] != "" {
+				old = r[2]
+			}
+			if r[3] != "" {
+				nw = r[3]
+			}
+			args = append(args, m.txID, ex.actor, r[0], r[1], old, nw, ex.metadata, ex.query)
+		}
+		if _, err := ex.c.preparedExec(ex.ctx, p.insert(n), named(args...)); err != nil {
+			return err
+		}
+		recs = recs[n:]
+	}
+	return nil
+}
+
+func jsonPick(img map[string]json.RawMessage, cols []string) string {
+	out := make(map[string]json.RawMessage, len(cols))
+	for _, c := range cols {
+		out[c] = img[c]
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+// jsonRedacted renders an image with the redacted columns masked.
+func jsonRedacted(t *tableInfo, img map[string]json.RawMessage) string {
+	out := make(map[string]json.RawMessage, len(img))
+	for c, v := range img {
+		out[c] = v
+	}
+	for _, r := range t.redact {
+		if _, ok := out[r]; ok {
+			out[r], _ = json.Marshal(RedactedValue)
+		}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}

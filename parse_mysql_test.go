@@ -1,0 +1,130 @@
+package sqlaudit
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestMySQLAnalysisSlicesClausesAsTheServerReadsThem(t *testing.T) {
+	cases := []struct {
+		name, q                    string
+		kind                       stmtKind
+		table, where, order, tText string
+		setArgs, whereArgs         int
+	}{
+		{"placeholders in SET, WHERE and LIMIT", "UPDATE t SET a = ? WHERE b = ? ORDER BY c LIMIT ?", kindUpdate, "t", "b = ?", "ORDER BY c LIMIT ?", "t", 1, 1},
+		{"# comment hides a WHERE", "UPDATE t SET a = 1 # WHERE b = 2\n WHERE c = 3", kindUpdate, "t", "c = 3", "", "t", 0, 0},
+		{"-- needs a blank after it", "UPDATE t SET a = 1--1\n WHERE c = 3", kindUpdate, "t", "c = 3", "", "t", 0, 0},
+		{"backslash-escaped quote in a string", `UPDATE t SET a = 'x\' WHERE y' WHERE c = "d\"q"`, kindUpdate, "t", `c = "d\"q"`, "", "t", 0, 0},
+		{"backtick identifiers", "DELETE FROM `my db`.`t``x` WHERE `where` = 1", kindDelete, "t`x", "`where` = 1", "", "`my db`.`t``x`", 0, 0},
+		{"modifiers are cut before parsing", "DELETE LOW_PRIORITY QUICK IGNORE FROM t ORDER BY id LIMIT 5", kindDelete, "t", "", "ORDER BY id LIMIT 5", "t", 0, 0},
+		{"alias", "UPDATE t AS a SET a.x = 1 WHERE a.id = 2", kindUpdate, "t", "a.id = 2", "", "t AS a", 0, 0},
+		{"RETURNING is not part of the predicate", "DELETE FROM t WHERE id = 1 RETURNING id, x", kindDelete, "t", "id = 1", "", "t", 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := analyseMySQL(c.q)
+			if a.kind != c.kind || a.my == nil {
+				t.Fatalf("kind %v (%s), want %v", a.kind, a.reason, c.kind)
+			}
+			got := []any{a.table.name, a.my.where, a.my.order, a.my.tableText, a.my.setArgs, a.my.whereArgs}
+			want := []any{c.table, c.where, c.order, c.tText, c.setArgs, c.whereArgs}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+func TestMySQLStatementsThatMayWriteUnseenAreRefused(t *testing.T) {
+	for _, q := range []string{
+		"UPDATE t SET a = 1 /*!, b = 2 */",
+		"REPLACE INTO t VALUES (1)",
+		"UPDATE t JOIN s ON s.id = t.id SET t.a = s.a",
+		"DELETE t FROM t JOIN s ON s.id = t.id",
+		"TRUNCATE TABLE t",
+		"LOAD DATA INFILE 'x' INTO TABLE t",
+		"WITH x AS (SELECT 1) UPDATE t SET a = 1",
+		"ANALYZE UPDATE t SET a = 1",
+		"SELECT 1; DELETE FROM t",
+		"UPDATE t SET a = 1 WHERE",
+	} {
+		if a := analyseMySQL(q); a.kind != kindUnsupported || a.reason == "" {
+			t.Errorf("%s: kind %v, want refused with a reason", q, a.kind)
+		}
+	}
+	for q, want := range map[string]stmtKind{
+		"BEGIN": kindTxControl, "START TRANSACTION": kindTxControl, "COMMIT": kindTxControl,
+		"ROLLBACK TO SAVEPOINT s": kindPassThrough, "CREATE TABLE x (id int)": kindDDL,
+		"SELECT 1 /*!, 2 */": kindPassThrough, "SET NAMES utf8mb4": kindPassThrough,
+	} {
+		if a := analyseMySQL(q); a.kind != want {
+			t.Errorf("%s: kind %v, want %v", q, a.kind, want)
+		}
+	}
+}
+
+var mysqlFuzzSeeds = []string{
+	"UPDATE `users` SET `deleted_at`=? WHERE `users`.`id` = ? AND `users`.`deleted_at` IS NULL",
+	"INSERT INTO `users` (`name`,`age`) VALUES (?,?),(?,?)",
+	"INSERT IGNORE INTO t SET a = 'x\\'', b = \"y\"",
+	"DELETE FROM t WHERE a < 5 ORDER BY id LIMIT 100",
+	"UPDATE LOW_PRIORITY IGNORE t SET a = 1 # c\n WHERE b = 2",
+	"UPDATE t SET a = 1--1\nWHERE b = '-- x'",
+	"DELETE FROM t WHERE id = 1 RETURNING id",
+	"UPDATE t SET a = 1 /*!, b = 2 */",
+	"UPDATE t AS a SET a.x = (SELECT max(y) FROM s WHERE s.k = a.k) WHERE a.id IN (?, ?)",
+	"INSERT INTO t (a) VALUES (?) ON DUPLICATE KEY UPDATE a = VALUES(a) RETURNING id",
+	"", ";", "BEGIN; UPDATE t SET a = 1; COMMIT",
+}
+
+// FuzzAnalyseMySQL: the MySQL analysis never panics, is deterministic,
+// explains every refusal, and the restriction the plan inserts into an
+// UPDATE or DELETE lands between tokens: the rewritten statement lexes as
+// the caller's tokens with the restriction's tokens added.
+func FuzzAnalyseMySQL(f *testing.F) {
+	for _, s := range mysqlFuzzSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		a := analyseMySQL(q)
+		if b := analyseMySQL(q); !reflect.DeepEqual(a, b) {
+			t.Fatalf("analyseMySQL(%q) is not deterministic", q)
+		}
+		if a.kind == kindUnsupported && a.reason == "" {
+			t.Fatalf("analyseMySQL(%q) is refused without a reason", q)
+		}
+		texts := func(s string) []string {
+			var out []string
+			for _, tk := range lex(s, styleMySQL) {
+				out = append(out, tk.text(s))
+			}
+			return out
+		}
+		between := func(prefix, inserted, suffix string) {
+			want := append(append(texts(prefix), texts(inserted)...), texts(suffix)...)
+			if got := texts(prefix + inserted + suffix); !reflect.DeepEqual(got, want) {
+				t.Fatalf("analyseMySQL(%q): the plan's insertion does not land between tokens:\n got %q\nwant %q", q, got, want)
+			}
+		}
+		if a.upsert {
+			between(a.text[:a.my.dupAt], " k = IF(@x := ?, k, k),", a.text[a.my.dupAt:])
+		}
+		if a.kind != kindUpdate && a.kind != kindDelete {
+			return
+		}
+		c := a.my
+		if c.setArgs+c.whereArgs+c.orderArgs > a.numParams || !strings.Contains(a.text, c.tableText) {
+			t.Fatalf("analyseMySQL(%q): inconsistent clauses %+v", q, c)
+		}
+		prefix, suffix, inserted := a.text[:c.restrictAt], a.text[c.restrictAt:], " WHERE (k) IN (SELECT k FROM c WHERE s = ?)"
+		if c.where != "" {
+			if a.text[c.whereSpan[0]:c.whereSpan[1]] != c.where {
+				t.Fatalf("analyseMySQL(%q): predicate span %v is not %q", q, c.whereSpan, c.where)
+			}
+			prefix, suffix, inserted = a.text[:c.whereSpan[0]]+"("+c.where, a.text[c.whereSpan[1]:], ") AND (k) IN (SELECT k FROM c WHERE s = ?)"
+		}
+		between(prefix, inserted, suffix)
+	})
+}
