@@ -12,14 +12,16 @@ import (
 
 // dialect is everything that differs between the databases a trail is read
 // from: placeholders, JSON columns, timestamps, reading the current row and
-// writing a row image back. pgDialect and liteDialect are its two forms.
+// writing a row image back. pgDialect, liteDialect and myDialect are its forms.
 type dialect interface {
 	// ph is the n-th placeholder (1-based).
 	ph(n int) string
 	// columns is the select list of a Record, JSON columns as text.
 	columns() string
-	// timeArg is the argument compared with occurred_at.
-	timeArg(t time.Time) any
+	// timeCond compares occurred_at with t (op is <, >= or >).
+	timeCond(op string, t time.Time, a *argList) string
+	// table quotes a recorded table name, "schema.table" or "table".
+	table(name string) string
 	// keyCond is a condition on row_key equal to key.
 	keyCond(key Key, a *argList) string
 	// readTx are the options of a consistent read.
@@ -62,7 +64,11 @@ func (pgDialect) columns() string {
 	return "id, tx_id, occurred_at, actor, action, table_name, row_key::text, old_values::text, new_values::text, metadata::text, query"
 }
 
-func (pgDialect) timeArg(t time.Time) any { return t }
+func (pgDialect) timeCond(op string, t time.Time, a *argList) string {
+	return "occurred_at " + op + " " + a.add(t)
+}
+
+func (pgDialect) table(name string) string { return quoteTable(name) }
 
 func (pgDialect) keyCond(key Key, a *argList) string {
 	return "row_key = " + a.add(jsonText(key)) + "::jsonb"
@@ -128,7 +134,11 @@ func (liteDialect) columns() string {
 	return "id, tx_id, occurred_at, actor, action, table_name, row_key, old_values, new_values, metadata, query"
 }
 
-func (liteDialect) timeArg(t time.Time) any { return t.UTC().Format(liteTime) }
+func (liteDialect) timeCond(op string, t time.Time, a *argList) string {
+	return "occurred_at " + op + " " + a.add(t.UTC().Format(liteTime))
+}
+
+func (liteDialect) table(name string) string { return quoteTable(name) }
 
 func (liteDialect) keyCond(key Key, a *argList) string {
 	var conds []string

@@ -5,7 +5,7 @@
 // recorded through the audit driver.
 //
 // Every function takes the *sql.DB opened through an audit driver
-// ("audit-pgx", "audit-postgres", "audit-sqlite3"), whose dialect it
+// ("audit-pgx", "audit-postgres", "audit-sqlite3", "audit-mysql"), whose dialect it
 // detects; a plain *sql.DB on the same database works for reading with
 // WithDialect. WithTable names an audit table other than "audit_log".
 //

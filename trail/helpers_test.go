@@ -9,16 +9,26 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/lib/pq"
 	_ "github.com/mattn/go-sqlite3"
 
+	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
 )
 
 // drivers are the audit drivers every test runs on.
-var drivers = []string{"audit-pgx", "audit-sqlite3"}
+var drivers = []string{"audit-pgx", "audit-sqlite3", "audit-mysql"}
+
+// mysqlServer is the MariaDB server (a DSN without database).
+func mysqlServer() string {
+	if s := os.Getenv("SQLAUDIT_MYSQL_DSN"); s != "" {
+		return s
+	}
+	return "root@tcp(127.0.0.1:3306)/"
+}
 
 func pgURL() string {
 	if u := os.Getenv("SQLAUDIT_PG_URL"); u != "" {
@@ -49,9 +59,24 @@ func open(t *testing.T, driver string) *env {
 	t.Helper()
 	e := &env{}
 	var dsn string
-	if driver == "audit-sqlite3" {
+	switch driver {
+	case "audit-sqlite3":
 		dsn = "file:" + filepath.Join(t.TempDir(), "t.db") + "?_busy_timeout=10000"
-	} else {
+	case "audit-mysql": // the test's own database is the default one: names are recorded bare
+		name := fmt.Sprintf("trail_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
+		admin, err := sql.Open("mysql", mysqlServer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatalf("create database (MariaDB at %s?): %v", mysqlServer(), err)
+		}
+		t.Cleanup(func() {
+			admin.Exec("DROP DATABASE " + name)
+			admin.Close()
+		})
+		dsn = mysqlServer() + name
+	default:
 		e.schema = fmt.Sprintf("trail_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
 		admin, err := sql.Open("postgres", pgURL())
 		if err != nil {
@@ -72,7 +97,7 @@ func open(t *testing.T, driver string) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	e.db = db
-	plainName := map[string]string{"audit-pgx": "pgx", "audit-sqlite3": "sqlite3"}[driver]
+	plainName := map[string]string{"audit-pgx": "pgx", "audit-sqlite3": "sqlite3", "audit-mysql": "mysql"}[driver]
 	if e.plain, err = sql.Open(plainName, dsn); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,8 +69,8 @@ type Option func(*config)
 // WithTable names the audit table (default "audit_log").
 func WithTable(name string) Option { return func(c *config) { c.table = name } }
 
-// WithDialect sets the database dialect (sqlaudit.PostgreSQL or
-// sqlaudit.SQLite) for a *sql.DB not opened through an audit driver.
+// WithDialect sets the database dialect (sqlaudit.PostgreSQL, SQLite or
+// MySQL) for a *sql.DB not opened through an audit driver.
 func WithDialect(d sqlaudit.Dialect) Option { return func(c *config) { c.dialect = d } }
 
 type config struct {
@@ -95,6 +96,8 @@ func configure(db *sql.DB, opts []Option) (*config, error) {
 		c.d = pgDialect{}
 	case "sqlite":
 		c.d = liteDialect{}
+	case "mysql":
+		c.d = myDialect{}
 	default:
 		return nil, fmt.Errorf("trail: unsupported dialect %q", c.dialect.Name())
 	}
@@ -195,18 +198,18 @@ func (c *config) build(f Filter) (string, []any) {
 		conds = append(conds, "id > "+a.add(f.AfterID))
 	}
 	if !f.Since.IsZero() {
-		conds = append(conds, "occurred_at >= "+a.add(c.d.timeArg(f.Since)))
+		conds = append(conds, c.d.timeCond(">=", f.Since, a))
 	}
 	if !f.Until.IsZero() {
-		conds = append(conds, "occurred_at < "+a.add(c.d.timeArg(f.Until)))
+		conds = append(conds, c.d.timeCond("<", f.Until, a))
 	}
 	if !f.after.IsZero() {
-		conds = append(conds, "occurred_at > "+a.add(c.d.timeArg(f.after)))
+		conds = append(conds, c.d.timeCond(">", f.after, a))
 	}
 	if len(f.Key) > 0 {
 		conds = append(conds, c.d.keyCond(f.Key, a))
 	}
-	q := "SELECT " + c.d.columns() + " FROM " + quoteTable(c.table)
+	q := "SELECT " + c.d.columns() + " FROM " + c.d.table(c.table)
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}
@@ -258,6 +261,11 @@ func parseTime(v any) (time.Time, error) {
 	case []byte:
 		return parseTime(string(x))
 	case string:
+		if sec, frac, ok := strings.Cut(x, "."); ok && unixSeconds(sec) { // MySQL: UNIX_TIMESTAMP(occurred_at)
+			s, _ := strconv.ParseInt(sec, 10, 64)
+			us, _ := strconv.ParseInt((frac + "000000")[:6], 10, 64)
+			return time.Unix(s, us*1000).UTC(), nil
+		}
 		t, err := time.Parse(time.RFC3339Nano, x)
 		if err != nil {
 			return t, fmt.Errorf("trail: occurred_at %q: %w", x, err)
@@ -265,6 +273,15 @@ func parseTime(v any) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("trail: occurred_at has type %T", v)
+}
+
+func unixSeconds(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // decodeObject decodes a JSON object keeping numbers as json.Number.

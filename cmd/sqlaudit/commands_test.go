@@ -8,15 +8,17 @@ import (
 	"testing"
 )
 
-// both runs f on SQLite and PostgreSQL; goldens are compared on SQLite,
-// whose ids, transaction ids and table names are the same on every run.
+// both runs f on SQLite, PostgreSQL and MariaDB; goldens are compared on
+// SQLite, whose ids, transaction ids and table names are the same on every run.
 func both(t *testing.T, f func(t *testing.T, s *shop, golden func(name, out string))) {
 	t.Run("sqlite", func(t *testing.T) {
-		f(t, newShop(t, false), func(name, out string) { golden(t, name, out) })
+		f(t, newShop(t, "sqlite"), func(name, out string) { golden(t, name, out) })
 	})
-	t.Run("postgres", func(t *testing.T) {
-		f(t, newShop(t, true), func(string, string) {})
-	})
+	for _, kind := range []string{"postgres", "mysql"} {
+		t.Run(kind, func(t *testing.T) {
+			f(t, newShop(t, kind), func(string, string) {})
+		})
+	}
 }
 
 func TestLogFormatsAndFilters(t *testing.T) {
@@ -125,7 +127,7 @@ func TestMigrate(t *testing.T) {
 	if out := mustCLI(t, "log", "--dsn", path); !strings.HasPrefix(out, "ID") {
 		t.Errorf("log of an empty trail: %q", out)
 	}
-	s := newShop(t, true)
+	s := newShop(t, "postgres")
 	if out := mustCLI(t, "migrate", "--dsn", s.dsn, "--audit-table", "changes"); !strings.Contains(out, "changes is ready") {
 		t.Errorf("migrate postgres: %q", out)
 	}

@@ -87,11 +87,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 const rootLong = `sqlaudit reads and manages the audit trails written by the sqlaudit
-database/sql drivers (audit-pgx, audit-postgres, audit-sqlite3).
+database/sql drivers (audit-pgx, audit-postgres, audit-sqlite3, audit-mysql).
 
 The database is given by --dsn or $SQLAUDIT_DSN: a PostgreSQL URL
 (postgres://user@host/db?sslmode=disable) or keyword string (host=… dbname=…),
-anything else is a SQLite file path. Writes (revert, migrate) go through the
+a MariaDB go-sql-driver DSN (user@tcp(127.0.0.1:3306)/db, optionally with a
+mysql:// prefix), anything else is a SQLite file path. Writes (revert, migrate) go through the
 audit drivers, so they are recorded too.
 
 Tables are named as the trail records them: schema-qualified when not in the

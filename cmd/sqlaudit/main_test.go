@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/lib/pq"
 	"github.com/sqlaudit/sqlaudit"
 )
@@ -60,6 +61,14 @@ func golden(t *testing.T, name, out string) {
 	}
 }
 
+// mysqlServer is the MariaDB server (a go-sql-driver DSN without database).
+func mysqlServer() string {
+	if s := os.Getenv("SQLAUDIT_MYSQL_DSN"); s != "" {
+		return s
+	}
+	return "root@tcp(127.0.0.1:3306)/"
+}
+
 func pgURL() string {
 	if u := os.Getenv("SQLAUDIT_PG_URL"); u != "" {
 		return u
@@ -86,11 +95,25 @@ func (s *shop) tbl(name string) string {
 	return s.schema + "." + name
 }
 
-func newShop(t *testing.T, pg bool) *shop {
+func newShop(t *testing.T, kind string) *shop {
 	t.Helper()
 	s := &shop{dsn: filepath.Join(t.TempDir(), "shop.db")}
 	driver, dsn := "audit-sqlite3", "file:"+s.dsn
-	if pg {
+	price := "NUMERIC"
+	if kind == "mysql" { // the test's own database is the default one: names are recorded bare
+		name := fmt.Sprintf("cli_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
+		admin, err := sql.Open("mysql", mysqlServer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatalf("create database (MariaDB at %s?): %v", mysqlServer(), err)
+		}
+		t.Cleanup(func() { admin.Exec("DROP DATABASE " + name); admin.Close() })
+		driver, s.dsn, price = "audit-mysql", mysqlServer()+name, "DECIMAL(10,2)"
+		dsn = s.dsn
+	}
+	if kind == "postgres" {
 		s.schema = fmt.Sprintf("cli_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
 		admin, err := sql.Open("postgres", pgURL())
 		if err != nil {
@@ -110,7 +133,7 @@ func newShop(t *testing.T, pg bool) *shop {
 	t.Cleanup(func() { db.Close() })
 	s.db = db
 	steps := []struct{ actor, q string }{
-		{"", `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price NUMERIC)`},
+		{"", `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, price ` + price + `)`},
 		{"alice", `INSERT INTO items VALUES (1, 'tea', 4.50), (2, 'coffee', 7.00)`},
 		{"bob", `UPDATE items SET price = price + 1`},
 		{"alice", `DELETE FROM items WHERE id = 2`},

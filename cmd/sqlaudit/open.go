@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sqlaudit/sqlaudit"
+	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
 	"github.com/sqlaudit/sqlaudit/trail"
@@ -28,9 +29,18 @@ func isPostgres(dsn string) bool {
 	return ok && !strings.ContainsAny(k, "/.?:") && !strings.Contains(dsn, "?")
 }
 
+// isMySQL reports a go-sql-driver DSN (user@tcp(host:3306)/db), also
+// written mysql://user@tcp(host:3306)/db.
+func isMySQL(dsn string) bool {
+	return strings.HasPrefix(dsn, "mysql://") || strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix(")
+}
+
 // dialectOf is the dialect a DSN names.
 func dialectOf(dsn string) sqlaudit.Dialect {
-	if isPostgres(dsn) {
+	switch {
+	case isMySQL(dsn):
+		return sqlaudit.MySQL
+	case isPostgres(dsn):
 		return sqlaudit.PostgreSQL
 	}
 	return sqlaudit.SQLite
@@ -40,7 +50,7 @@ func dialectOf(dsn string) sqlaudit.Dialect {
 // not created and a SQLite file must exist.
 func (g *globals) open(ctx context.Context, create bool) (*sql.DB, error) {
 	if g.dsn == "" {
-		return nil, usagef("no database: pass --dsn or set SQLAUDIT_DSN (a postgres:// URL or a SQLite file)")
+		return nil, usagef("no database: pass --dsn or set SQLAUDIT_DSN (a postgres:// URL, a MariaDB user@tcp(host:3306)/db or a SQLite file)")
 	}
 	params := url.Values{}
 	if !create {
@@ -50,7 +60,10 @@ func (g *globals) open(ctx context.Context, create bool) (*sql.DB, error) {
 		params.Set("audit_table", g.auditTable)
 	}
 	driver, dsn := "audit-pgx", g.dsn
-	if !isPostgres(g.dsn) {
+	switch {
+	case isMySQL(g.dsn):
+		driver, dsn = "audit-mysql", strings.TrimPrefix(g.dsn, "mysql://")
+	case !isPostgres(g.dsn):
 		driver = "audit-sqlite3"
 		path := strings.TrimPrefix(g.dsn, "file:")
 		path, _, _ = strings.Cut(path, "?")
