@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // MySQL audits MariaDB (10.5 or newer) through go-sql-driver/mysql. A write
@@ -24,13 +25,36 @@ var MySQL Dialect = mysqlDialect{}
 
 type mysqlDialect struct{}
 
-func (mysqlDialect) Name() string                       { return "mysql" }
-func (mysqlDialect) lexStyle() lexStyle                 { return styleMySQL }
-func (mysqlDialect) keywordDSN() bool                   { return false }
-func (mysqlDialect) oneByOne() bool                     { return false }
-func (mysqlDialect) analyse(q string) *analysis         { return analyseMySQL(q) }
-func (mysqlDialect) ident(s string) string              { return mysqlIdent(s) }
-func (mysqlDialect) sealing(tableRef, tableRef) sealSQL { return sealSQL{} }
+func (mysqlDialect) Name() string               { return "mysql" }
+func (mysqlDialect) lexStyle() lexStyle         { return styleMySQL }
+func (mysqlDialect) keywordDSN() bool           { return false }
+func (mysqlDialect) oneByOne() bool             { return false }
+func (mysqlDialect) analyse(q string) *analysis { return analyseMySQL(q) }
+func (mysqlDialect) ident(s string) string      { return mysqlIdent(s) }
+
+// sealing: records are sealed by time. A transaction still running began at
+// or after the oldest trx_started of information_schema.INNODB_TRX (second
+// precision, rounded down), and every record it writes is stamped later, so
+// the records stamped before that are final (the sealer needs the PROCESS
+// privilege to see other sessions' transactions). Sealers serialise on the
+// last seal row, locked with its gap at REPEATABLE READ.
+func (mysqlDialect) sealing(audit, seal tableRef) sealSQL {
+	stamp := func(col string) string { return `CAST(UNIX_TIMESTAMP(` + col + `) * 1000000 AS SIGNED)` }
+	json := func(col string) string { return `CAST(a.` + col + ` AS CHAR)` }
+	return sealSQL{
+		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + mysqlSpelled(seal) + ` (seq BIGINT PRIMARY KEY, record_id BIGINT NOT NULL UNIQUE, hash VARCHAR(64) NOT NULL, horizon BIGINT NOT NULL) ENGINE=InnoDB`,
+			`CREATE INDEX IF NOT EXISTS ` + mysqlIdent(audit.name+"_occurred_at") + ` ON ` + mysqlSpelled(audit) + ` (occurred_at)`},
+		begin: []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION",
+			`SELECT seq FROM ` + mysqlSpelled(seal) + ` ORDER BY seq DESC LIMIT 1 FOR UPDATE`},
+		horizon: `SELECT ` + stamp(`LEAST(COALESCE(MIN(trx_started), NOW(6)), NOW(6))`) +
+			` FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID()`,
+		horizExpr: stamp("a.occurred_at"),
+		before:    "a.occurred_at < FROM_UNIXTIME(?)",
+		timeArg:   func(t time.Time) any { return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000) },
+		canonical: `JSON_ARRAY(a.id, a.tx_id, ` + stamp("a.occurred_at") + `, a.actor, a.action, a.table_name, ` +
+			json("row_key") + `, ` + json("old_values") + `, ` + json("new_values") + `, ` + json("metadata") + `, a.query)`,
+	}
+}
 
 // mysqlIdent quotes an identifier with backticks (doubled inside).
 func mysqlIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }

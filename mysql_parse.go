@@ -94,7 +94,7 @@ func analyseMySQLOne(q string) *analysis {
 		return unsupported(q, "TRUNCATE removes rows unseen (it is DDL in MySQL); use DELETE", mysqlDDLTable(q, toks))
 	case "LOCK", "UNLOCK":
 		return &analysis{kind: kindPassThrough, text: q, endsTx: true} // commits implicitly
-	case "LOAD", "WITH", "EXECUTE", "HANDLER", "ANALYZE":
+	case "LOAD", "WITH", "EXECUTE", "ANALYZE":
 		if first != "ANALYZE" || second == "UPDATE" || second == "DELETE" || second == "INSERT" || second == "REPLACE" {
 			return unsupported(q, first+" statements may change rows the wrapper cannot see")
 		}
@@ -138,6 +138,11 @@ func mysqlTableName(q string, toks []token, i int) (tableRef, int) {
 
 // analyseMySQLWrite reads INSERT, REPLACE, UPDATE and DELETE.
 func analyseMySQLWrite(q string, toks []token) *analysis {
+	// An unterminated string, identifier or comment would swallow what the
+	// plan appends (the grammar's own tokenizer may not notice it).
+	if end := lex(q+"\n0", styleMySQL); end[len(end)-1].text(q+"\n0") != "0" {
+		return unsupported(q, "an unterminated string, quoted identifier or comment")
+	}
 	c := &mysqlClauses{returningAt: len(q), whereSpan: [2]int{-1, -1}}
 	end := len(toks)
 	for i, t := range toks {

@@ -79,7 +79,7 @@ func (postgresDialect) sealing(audit, seal tableRef) sealSQL {
 			`CREATE INDEX IF NOT EXISTS ` + quoteIdent(audit.name+"_tx_id") + ` ON ` + audit.spelled() + ` USING brin (tx_id)`},
 		begin:    []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
 		horizon:  `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
-		horizCol: "tx_id",
+		horizExpr: "a.tx_id", txOnScale: true,
 		before:   "a.occurred_at < $1",
 		timeArg:  func(t time.Time) any { return t },
 		canonical: `json_build_array(a.id, a.tx_id, (extract(epoch FROM a.occurred_at) * 1000000)::bigint, a.actor, a.action,

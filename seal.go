@@ -69,7 +69,10 @@ type sealSQL struct {
 	ddl       []string
 	begin     []string            // begin the sealing transaction and serialise sealers
 	horizon   string              // the new horizon, on the horizonCol scale
-	horizCol  string              // the record column horizons compare with
+	horizExpr string              // what horizons compare with, of record a (a.tx_id, a.id, a time)
+	// txOnScale: tx_id is on the horizon's scale, so a record of a
+	// transaction below the horizon is inside the sealed range too
+	txOnScale bool
 	canonical string              // the record (alias a) as one text, the same in Seal and Verify
 	before    string              // a condition: record a was written before the time $1 / ?1
 	timeArg   func(time.Time) any // that time as the driver takes it
@@ -112,12 +115,8 @@ func Verify(ctx context.Context, db *sql.DB, opts VerifyOptions) (Report, error)
 // withRawConn runs f on an audited connection of db, bypassing the refusal
 // of writes to the audit tables (the wrapper's own machinery).
 func withRawConn(ctx context.Context, db *sql.DB, f func(*conn) error) error {
-	d, ok := DialectOf(db)
-	if !ok {
+	if _, ok := DialectOf(db); !ok {
 		return errors.New("sqlaudit: Seal and Verify need a database opened through an audit driver")
-	}
-	if d.sealing(tableRef{}, tableRef{}).canonical == "" {
-		return fmt.Errorf("sqlaudit: tamper evidence (Seal, Verify, Prune) is not available on %s yet: %w", d.Name(), ErrUnsupported)
 	}
 	sc, err := db.Conn(ctx)
 	if err != nil {
@@ -187,8 +186,8 @@ func (c *conn) sealWithin(ctx context.Context, s sealSQL, seal string) (Head, er
 		return Head{}, err
 	}
 	to := toInt(h[0][0])
-	rows, err := c.queryAll(ctx, `SELECT a.id, `+s.canonical+` FROM `+c.c.audit+` a WHERE a.`+s.horizCol+` >= `+
-		strconv.FormatInt(from, 10)+` AND a.`+s.horizCol+` < `+strconv.FormatInt(to, 10)+` ORDER BY a.id`)
+	rows, err := c.queryAll(ctx, `SELECT a.id, `+s.canonical+` FROM `+c.c.audit+` a WHERE `+s.horizExpr+` >= `+
+		strconv.FormatInt(from, 10)+` AND `+s.horizExpr+` < `+strconv.FormatInt(to, 10)+` ORDER BY a.id`)
 	if err != nil {
 		return Head{}, err
 	}
@@ -322,15 +321,19 @@ func (c *conn) verifyUnsealed(ctx context.Context, s sealSQL, horizon int64, rep
 	// tx_id too: a transaction whose id is below the horizon had ended when
 	// the chain was sealed, so no later record can belong to it.
 	h := strconv.FormatInt(horizon, 10)
-	r, err := c.queryAll(ctx, `SELECT min(a.id) FROM `+c.c.audit+` a WHERE (a.`+s.horizCol+` < `+h+` OR a.tx_id < `+h+
-		`) AND NOT EXISTS (SELECT 1 FROM `+seal+` s WHERE s.record_id = a.id)`)
+	inside := s.horizExpr + ` < ` + h
+	if s.txOnScale {
+		inside = `(` + inside + ` OR a.tx_id < ` + h + `)`
+	}
+	r, err := c.queryAll(ctx, `SELECT min(a.id) FROM `+c.c.audit+` a WHERE `+inside+
+		` AND NOT EXISTS (SELECT 1 FROM `+seal+` s WHERE s.record_id = a.id)`)
 	if err != nil {
 		return err
 	}
 	if r[0][0] != nil {
 		return &TamperError{RecordID: toInt(r[0][0]), Reason: "a record inside the sealed range has no seal (inserted after sealing)"}
 	}
-	n, err := c.queryAll(ctx, `SELECT count(*) FROM `+c.c.audit+` a WHERE a.`+s.horizCol+` >= `+strconv.FormatInt(horizon, 10))
+	n, err := c.queryAll(ctx, `SELECT count(*) FROM `+c.c.audit+` a WHERE `+s.horizExpr+` >= `+strconv.FormatInt(horizon, 10))
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func (sqliteDialect) sealing(audit, seal tableRef) sealSQL {
 		ddl:       []string{`CREATE TABLE IF NOT EXISTS ` + seal.spelled() + ` (seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL UNIQUE, hash TEXT NOT NULL, horizon INTEGER NOT NULL)`},
 		begin:     []string{"BEGIN IMMEDIATE"},
 		horizon:   `SELECT coalesce(max(id), 0) + 1 FROM ` + audit.spelled(),
-		horizCol:  "id",
+		horizExpr: "a.id", txOnScale: true,
 		before:    "a.occurred_at < ?1",
 		timeArg:   func(t time.Time) any { return t.UTC().Format("2006-01-02T15:04:05.000Z") },
 		canonical: `json_array(a.id, a.tx_id, a.occurred_at, a.actor, a.action, a.table_name, a.row_key, a.old_values, a.new_values, a.metadata, a.query)`,
