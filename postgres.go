@@ -77,11 +77,11 @@ func (postgresDialect) sealing(audit, seal tableRef) sealSQL {
 	return sealSQL{
 		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + seal.spelled() + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
 			`CREATE INDEX IF NOT EXISTS ` + quoteIdent(audit.name+"_tx_id") + ` ON ` + audit.spelled() + ` USING brin (tx_id)`},
-		begin:    []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
-		horizon:  `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
+		begin:     []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
+		horizon:   `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
 		horizExpr: "a.tx_id", txOnScale: true,
-		before:   "a.occurred_at < $1",
-		timeArg:  func(t time.Time) any { return t },
+		before:  "a.occurred_at < $1",
+		timeArg: func(t time.Time) any { return t },
 		canonical: `json_build_array(a.id, a.tx_id, (extract(epoch FROM a.occurred_at) * 1000000)::bigint, a.actor, a.action,
 			a.table_name, a.row_key, a.old_values, a.new_values, a.metadata, a.query)::text`,
 	}

@@ -67,9 +67,9 @@ type Report struct {
 // every transaction that could write one has ended.
 type sealSQL struct {
 	ddl       []string
-	begin     []string            // begin the sealing transaction and serialise sealers
-	horizon   string              // the new horizon, on the horizonCol scale
-	horizExpr string              // what horizons compare with, of record a (a.tx_id, a.id, a time)
+	begin     []string // begin the sealing transaction and serialise sealers
+	horizon   string   // the new horizon, on the horizonCol scale
+	horizExpr string   // what horizons compare with, of record a (a.tx_id, a.id, a time)
 	// txOnScale: tx_id is on the horizon's scale, so a record of a
 	// transaction below the horizon is inside the sealed range too
 	txOnScale bool
