@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"strings"
@@ -142,8 +143,10 @@ func mySeq(table string) string {
 
 // myConn is the per-connection state.
 type myConn struct {
-	c       *conn
-	txID    int64                 // tx_id of the current transaction's records; 0 before its first
+	c *conn
+	// tx names the current transaction to the record statements, which draw
+	// its tx_id at its first record and keep it in @_sqa_tx (see myTxID)
+	tx      int64
 	inTx    bool                  // a transaction is open (BeginTx, or BEGIN sent as text)
 	noAuto  bool                  // the session runs with autocommit=0: always in a transaction
 	seq     int64                 // numbers each audited statement's rows in the copy tables
@@ -160,7 +163,9 @@ func (mysqlDialect) connState(ctx context.Context, c *conn) (dialectConn, error)
 	if err := mysqlServerSupported(asString(rows[0][0])); err != nil {
 		return nil, err
 	}
-	return &myConn{c: c, copies: map[string]*tableInfo{}, seqName: mySeq(c.c.audit)}, nil
+	// Transaction numbers start at a random point so that a pooled session
+	// never mistakes a number of an earlier connection for its own.
+	return &myConn{c: c, copies: map[string]*tableInfo{}, seqName: mySeq(c.c.audit), tx: rand.Int64N(1 << 52)}, nil
 }
 
 // mysqlServerSupported accepts MariaDB 10.5 and newer (INSERT … RETURNING,
@@ -186,8 +191,8 @@ func mysqlServerSupported(version string) error {
 // otherwise kept (DDL by other clients is not noticed, as on PostgreSQL).
 func (*myConn) fresh(context.Context, *tableInfo) bool { return true }
 
-func (m *myConn) txEnded() { m.txID, m.inTx = 0, false }
-func (m *myConn) txBegan() { m.txID, m.inTx = 0, true }
+func (m *myConn) txEnded() { m.tx, m.inTx = m.tx+1, false }
+func (m *myConn) txBegan() { m.tx, m.inTx = m.tx+1, true }
 
 func (m *myConn) inTransaction() bool { return m.inTx || m.noAuto }
 

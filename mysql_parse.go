@@ -38,12 +38,14 @@ func analyseMySQL(q string) *analysis {
 	case 0:
 		return &analysis{kind: kindPassThrough, text: q}
 	case 1:
-		st := stmts[0]
-		return analyseMySQLOne(q[st[0].start:st[len(st)-1].end])
+		if text := mysqlSlice(q, stmts[0]); text != "" {
+			return analyseMySQLOne(text)
+		}
+		return unsupported(q, "a statement the MySQL lexer cannot cut out of its text unchanged (a trailing \"--\")")
 	}
 	a := &analysis{kind: kindPassThrough, text: q}
 	for _, st := range stmts {
-		one := analyseMySQLOne(q[st[0].start:st[len(st)-1].end])
+		one := analyseMySQLOne(mysqlSlice(q, st))
 		a.endsTx = a.endsTx || one.endsTx || one.beginsTx
 		a.resetsSession = a.resetsSession || one.resetsSession
 		switch one.kind {
@@ -57,8 +59,28 @@ func analyseMySQL(q string) *analysis {
 	return a
 }
 
+// mysqlSlice is one statement's text without the blanks and comments
+// around it. Cut out, the text must lex to the same tokens: "--" reads as
+// a comment at the end of a text but not before "#" ("--#0").
+func mysqlSlice(q string, st []token) string {
+	text := q[st[0].start:st[len(st)-1].end]
+	toks := lex(text, styleMySQL)
+	if len(toks) != len(st) {
+		return "" // analysed as unreadable
+	}
+	for i, t := range toks {
+		if t.text(text) != st[i].text(q) {
+			return ""
+		}
+	}
+	return text
+}
+
 func analyseMySQLOne(q string) *analysis {
 	toks := lex(q, styleMySQL)
+	if len(toks) == 0 { // a part mysqlSlice could not cut out
+		return unsupported(q, "a statement the MySQL lexer cannot cut out of its text unchanged (a trailing \"--\")")
+	}
 	first := strings.ToUpper(toks[0].text(q))
 	for _, t := range toks {
 		if t.kind == tokExecComment && first != "SELECT" && first != "SHOW" && first != "SET" {

@@ -50,7 +50,7 @@ func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	own := !m.inTransaction()
 	begin, rollback := "SAVEPOINT _sqa", "ROLLBACK TO SAVEPOINT _sqa"
 	if own {
-		m.txID = 0
+		m.tx++
 		begin, rollback = "START TRANSACTION", "ROLLBACK"
 	}
 	if _, err := ex.c.rawExec(ex.ctx, begin, nil); err != nil {
@@ -85,13 +85,6 @@ func myCheckArgs(ex *execution) error {
 }
 
 func (m *myConn) runPlan(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
-	if m.txID == 0 {
-		rows, err := ex.c.queryAll(ex.ctx, `SELECT NEXT VALUE FOR `+m.seqName)
-		if err != nil {
-			return nil, nil, stmtError(ex.query, ex.t.display, "drawing the transaction's record id failed", ErrRecord, err)
-		}
-		m.txID = asInt(rows[0][0])
-	}
 	switch {
 	case ex.a.upsert:
 		return m.runUpsert(ex, p)
@@ -131,7 +124,7 @@ func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := ex.c.preparedExec(ex.ctx, p.records, named(m.txID, ex.actor, ex.metadata, ex.query, s)); err != nil {
+	if _, err := ex.c.preparedExec(ex.ctx, p.records, named(m.tx, m.tx, ex.actor, ex.metadata, ex.query, s)); err != nil {
 		return nil, nil, stmtError(ex.query, ex.t.display, "writing the audit records failed", ErrRecord, err)
 	}
 	n, _ := copied.RowsAffected()
@@ -272,7 +265,7 @@ func (m *myConn) insertRecords(ex *execution, p *myPlan, keys [][]driver.Value) 
 		size *= 8
 	}
 	size = min(size, 512)
-	args := []driver.Value{m.txID, ex.actor, ex.metadata, ex.query}
+	args := []driver.Value{m.tx, m.tx, ex.actor, ex.metadata, ex.query}
 	nk := len(ex.t.key)
 	for i := 0; i < size; i++ {
 		args = append(args, keys[min(i, len(keys)-1)][:nk]...)

@@ -156,7 +156,14 @@ func myCascades(a *analysis, t *tableInfo, copyName string, join []string) []myC
 // myRecordHead starts a record INSERT … SELECT: id, tx_id, actor, then the
 // action and the rest.
 func myRecordHead(audit string) string {
-	return `INSERT INTO ` + audit + ` (id, ` + recordColumns + `) SELECT NEXT VALUE FOR ` + mySeq(audit) + `, ?, ?, `
+	return `INSERT INTO ` + audit + ` (id, ` + recordColumns + `) SELECT NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, `
+}
+
+// myTxID is a record's tx_id: drawn from the sequence by the first record
+// of a transaction (its number, two arguments, differs from the one in
+// @_sqa_t) and kept in @_sqa_tx for the rest — no round trip of its own.
+func myTxID(audit string) string {
+	return `IF(@_sqa_t <=> ?, @_sqa_tx, (@_sqa_tx := NEXT VALUE FOR ` + mySeq(audit) + `) + 0 * (@_sqa_t := ?))`
 }
 
 // myTuple is a single expression or a row constructor.

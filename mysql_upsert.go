@@ -38,7 +38,7 @@ func myUpsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 	p.stmt = q[:a.my.dupAt] + capture + q[a.my.dupAt:] + ret
 	p.records = `SELECT IF(@_sqa_n <=> ?, @_sqa_o, '[]')`
 	p.insert = func(n int) string {
-		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ?, ?, ?, ` + mysqlString(t.display) + `, ?, ?, ?, ?, ?)`
+		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, ?, ` + mysqlString(t.display) + `, ?, ?, ?, ?, ?)`
 		rows := make([]string, n)
 		for i := range rows {
 			rows[i] = row
@@ -184,7 +184,7 @@ func (m *myConn) writeRecordRows(ex *execution, p *myPlan, recs [][4]string) err
 			if r[3] != "" {
 				nw = r[3]
 			}
-			args = append(args, m.txID, ex.actor, r[0], r[1], old, nw, ex.metadata, ex.query)
+			args = append(args, m.tx, m.tx, ex.actor, r[0], r[1], old, nw, ex.metadata, ex.query)
 		}
 		if _, err := ex.c.preparedExec(ex.ctx, p.insert(n), named(args...)); err != nil {
 			return err
