@@ -163,7 +163,7 @@ func (c *conn) admit(ctx context.Context, a *analysis) error {
 		c.c.log.WarnContext(ctx, "sqlaudit: statement runs unaudited", "reason", a.reason, "query", truncate(a.text))
 		return nil
 	}
-	return stmtError(a.text, "", "cannot audit "+a.reason, ErrUnsupported)
+	return stmtError(a.text, "", "cannot audit this statement: "+a.reason, ErrUnsupported)
 }
 
 func truncate(q string) string {

@@ -24,6 +24,8 @@ type mysqlClauses struct {
 	insertCols  []string
 	returningAt int // offset of RETURNING, or len(text)
 	dupAt       int // INSERT … ON DUPLICATE KEY UPDATE: the offset after UPDATE (setArgs: placeholders before it)
+	// setsLastInsertID: the upsert assigns c = LAST_INSERT_ID(c)
+	setsLastInsertID bool
 }
 
 // mysqlModifiers are the words MariaDB allows between a verb and its table;
@@ -226,7 +228,13 @@ func mysqlInsert(a *analysis, s *my.Insert, q string, toks []token) *analysis {
 	// ON DUPLICATE KEY UPDATE: the plan puts its own assignment first.
 	a.upsert = true
 	for _, e := range s.OnDup {
-		a.setColumns = append(a.setColumns, e.Name.Name.String())
+		switch keep, lii := mysqlKeeps(e); {
+		case lii:
+			a.my.setsLastInsertID = true
+		case keep: // `id` = `id`: GORM's DO NOTHING; it changes no column
+		default:
+			a.setColumns = append(a.setColumns, e.Name.Name.String())
+		}
 	}
 	for i := 0; i+3 < len(toks); i++ {
 		if toks[i].depth == 0 && toks[i].is(q, "ON") && toks[i+1].is(q, "DUPLICATE") && toks[i+2].is(q, "KEY") && toks[i+3].is(q, "UPDATE") {
@@ -300,6 +308,26 @@ func mysqlChange(a *analysis, tables my.TableExprs, hasWhere, hasOrder bool, q s
 		c.orderArgs = countParams(toks[tail:])
 	}
 	return a
+}
+
+// mysqlKeeps reports an assignment that leaves its column as it is: c = c,
+// or c = LAST_INSERT_ID(c) (lii; ent's upserts, which make the updated
+// row's id the statement's LastInsertId).
+func mysqlKeeps(e *my.UpdateExpr) (keep, lii bool) {
+	same := func(x my.Expr) bool {
+		c, ok := x.(*my.ColName)
+		return ok && c.Name.Equal(e.Name.Name) && (c.Qualifier.IsEmpty() || e.Name.Qualifier.IsEmpty() || c.Qualifier == e.Name.Qualifier)
+	}
+	if same(e.Expr) {
+		return true, false
+	}
+	f, ok := e.Expr.(*my.FuncExpr)
+	if ok && f.Name.Lowered() == "last_insert_id" && len(f.Exprs) == 1 {
+		if a, ok := f.Exprs[0].(*my.AliasedExpr); ok && same(a.Expr) {
+			return true, true
+		}
+	}
+	return false, false
 }
 
 func countParams(toks []token) int {

@@ -184,6 +184,10 @@ func TestMySQLUpsertsAreRecordedExactly(t *testing.T) {
 		`INSERT INTO %s (id, email, n) VALUES (1, 'a@x', 6) ON DUPLICATE KEY UPDATE n = VALUES(n)`, // changes nothing
 		`INSERT INTO %s (email, n) SELECT CONCAT('s', email), n FROM %s WHERE n > 1 ON DUPLICATE KEY UPDATE n = 0`,
 		`INSERT INTO %s (email, n) VALUES ('e@x', 1) ON DUPLICATE KEY UPDATE n = 2 RETURNING id, n`,
+		"INSERT INTO %s (email, n) VALUES ('a@x', 2), ('f@x', 3) ON DUPLICATE KEY UPDATE `id`=`id`", // GORM's DO NOTHING
+		`INSERT INTO %s (email, n) VALUES ('a@x', 5) ON DUPLICATE KEY UPDATE n = VALUES(n), id = LAST_INSERT_ID(id)`, // ent
+		`INSERT INTO %s (email, n) VALUES ('g@x', 7), ('b@x', 9) ON DUPLICATE KEY UPDATE n = VALUES(n), id = LAST_INSERT_ID(id)`,
+		"INSERT INTO %s (email, n) VALUES ('a@x', 6) ON DUPLICATE KEY UPDATE `%s`.`id` = `%s`.`id`",
 	} {
 		plain, err := td.plain.Exec(strings.ReplaceAll(q, "%s", "p"))
 		if err != nil {

@@ -91,7 +91,7 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	if err := json.Unmarshal([]byte(asString(capRows[0][0])), &captured); err != nil {
 		return nil, nil, stmtError(ex.query, ex.t.display, "reading the upsert's old images failed", ErrRecord, err)
 	}
-	recs, affected, lastID, err := upsertRecords(ex.t, outcome, captured)
+	recs, affected, lastID, err := upsertRecords(ex.t, ex.a.my.setsLastInsertID, outcome, captured)
 	if err != nil {
 		return nil, nil, stmtError(ex.query, ex.t.display, err.Error(), ErrRecord)
 	}
@@ -113,11 +113,12 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 // upsertRecords turns the outcomes into records (action, key, old, new),
 // counts the affected rows as MySQL does (1 per insert, 2 per changed row)
 // and finds the id go-sql-driver reports: the first AUTO_INCREMENT value
-// inserted, else that of the first row an update changed, else 0.
+// inserted, else the last row's given to LAST_INSERT_ID(c) by the UPDATE
+// list (lii), else that of the first row an update changed, else 0.
 // A row the statement inserted and then updated (two input rows with one
 // key) gets one INSERT record of its final image: the statement's change.
-func upsertRecords(t *tableInfo, outcome []upsertRow, captured []map[string]json.RawMessage) (recs [][4]string, affected, lastID int64, err error) {
-	var firstInsert, firstChange int64
+func upsertRecords(t *tableInfo, lii bool, outcome []upsertRow, captured []map[string]json.RawMessage) (recs [][4]string, affected, lastID int64, err error) {
+	var firstInsert, firstChange, lastUpdate int64
 	auto := func(img map[string]json.RawMessage) int64 {
 		if t.autoInc == "" {
 			return 0
@@ -138,6 +139,7 @@ func upsertRecords(t *tableInfo, outcome []upsertRow, captured []map[string]json
 			}
 		case r.captured == prev+1 && r.captured <= len(captured):
 			old := captured[r.captured-1]
+			lastUpdate = auto(r.image)
 			if i, ok := inserted[jsonPick(old, t.key)]; ok {
 				recs[i][3] = jsonRedacted(t, r.image)
 				affected += 2
@@ -161,7 +163,12 @@ func upsertRecords(t *tableInfo, outcome []upsertRow, captured []map[string]json
 		}
 		prev = r.captured
 	}
-	if lastID = firstInsert; lastID == 0 {
+	switch {
+	case firstInsert != 0:
+		lastID = firstInsert
+	case lii: // c = LAST_INSERT_ID(c): the value of its last call
+		lastID = lastUpdate
+	default:
 		lastID = firstChange
 	}
 	return recs, affected, lastID, nil
