@@ -14,8 +14,11 @@ import (
 // The service, driven over HTTP on each audit driver: every write is
 // recorded exactly (the oracle), with the authenticated user as the actor
 // and the request id in the metadata, and the history endpoint shows it.
+// Not on audit-mysql: the service opens PostgreSQL or SQLite only, and its
+// history endpoint reads the trail with package trail, which has no MySQL
+// dialect yet.
 func TestShopRecordsWhoChangedWhatOverHTTP(t *testing.T) {
-	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
+	oracle.ForDrivers(t, []string{"audit-pgx", "audit-postgres", "audit-sqlite3"}, func(t *testing.T, e *oracle.Env) {
 		app, err := Open(e.DSN)
 		if err != nil {
 			t.Fatal(err)
