@@ -1,11 +1,10 @@
 // Package oracle is the differential oracle of the ORM integration tests:
 // each test gets its own database (a PostgreSQL schema, a SQLite file or a
 // MariaDB database), snapshots tables as the database renders rows to JSON
-// before and after a
-// change, and checks that the audit records written in between are exactly
-// the true difference (rows added, removed and changed by key; changed
-// columns only), that they replay to the final state and that each carries
-// the actor of the context the ORM was given.
+// before and after a change, and checks that the audit records written in
+// between are exactly the true difference (rows added, removed and changed
+// by key; changed columns only), that they replay to the final state and
+// that each carries the actor of the context the ORM was given.
 package oracle
 
 import (
