@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/mysqldialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/migrate"
@@ -47,9 +48,12 @@ func open(t *testing.T, e *oracle.Env) *bun.DB {
 		t.Fatal(err)
 	}
 	var db *bun.DB
-	if e.SQLite() {
+	switch {
+	case e.SQLite():
 		db = bun.NewDB(sqldb, sqlitedialect.New())
-	} else {
+	case e.MySQL():
+		db = bun.NewDB(sqldb, mysqldialect.New())
+	default:
 		db = bun.NewDB(sqldb, pgdialect.New())
 	}
 	t.Cleanup(func() { db.Close() })
@@ -62,7 +66,7 @@ func createTables(ctx context.Context, db *bun.DB) error {
 		return err
 	}
 	_, err := db.NewCreateTable().Model((*Post)(nil)).IfNotExists().
-		ForeignKey(`("user_id") REFERENCES "users" ("id") ON DELETE CASCADE`).Exec(ctx)
+		ForeignKey(`(user_id) REFERENCES users (id) ON DELETE CASCADE`).Exec(ctx) // unquoted: "…" is a string in MySQL
 	return err
 }
 
@@ -187,11 +191,44 @@ func TestUpdate(t *testing.T) {
 }
 
 // Bulk update: WITH _data (VALUES …) UPDATE … FROM _data.
+//
+// On MySQL bun writes it as WITH _data AS (SELECT * FROM (VALUES ROW(…), …)
+// AS t (…)) UPDATE users AS u, _data SET … WHERE u.id = _data.id: a
+// multi-table UPDATE under WITH, which audit-mysql refuses (the wrapper
+// cannot see which rows such a statement changes). MariaDB could not run it
+// either (VALUES ROW(…) is MySQL 8 syntax: error 1064 with the plain
+// driver). The refusal comes before the server sees the statement: nothing
+// changes, no record. What works on MySQL: one UPDATE per row (WherePK),
+// in one transaction.
 func TestBulkUpdate(t *testing.T) {
 	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
 		db, users := setup(t, e)
 		ctx := oracle.Ctx("alice")
 		users[0].Age, users[1].Age, users[2].Name = 1, 2, "cyd"
+		if e.MySQL() {
+			e.CheckRefused(t, both, func() error {
+				_, err := db.NewUpdate().Model(&users).Column("name", "age").Bulk().Exec(ctx)
+				return err
+			})
+			e.CheckRefused(t, both, func() error {
+				posts := []*Post{{ID: 1, Title: "x1"}, {ID: 3, Title: "x3"}}
+				_, err := db.NewUpdate().With("_data", db.NewValues(&posts)).Model((*Post)(nil)).TableExpr("_data").
+					Set("title = _data.title").Where("p.id = _data.id").Exec(ctx)
+				return err
+			})
+			recs := e.Check(t, "alice", both, func() {
+				ok(t, db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+					for _, u := range users {
+						if _, err := tx.NewUpdate().Model(u).Column("name", "age").WherePK().Exec(ctx); err != nil {
+							return err
+						}
+					}
+					return nil
+				}))
+			})
+			oracle.OneTx(t, recs)
+			return
+		}
 		e.Check(t, "alice", both, func() { exec(t, db.NewUpdate().Model(&users).Column("age").Bulk(), ctx) })
 		e.Check(t, "alice", both, func() { exec(t, db.NewUpdate().Model(&users).Column("name", "age").Bulk(), ctx) })
 		posts := []*Post{{ID: 1, Title: "x1"}, {ID: 3, Title: "x3"}}
@@ -236,12 +273,17 @@ func TestUpsert(t *testing.T) {
 	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
 		db, _ := setup(t, e)
 		ctx := oracle.Ctx("alice")
-		e.Check(t, "alice", both, func() { // ON CONFLICT DO NOTHING / INSERT OR IGNORE
+		e.Check(t, "alice", both, func() { // ON CONFLICT DO NOTHING / INSERT OR IGNORE / INSERT IGNORE
 			exec(t, db.NewInsert().Model(&[]User{{Name: "dup", Email: "ann@x"}, {Name: "gil", Email: "gil@x"}}).Ignore(), ctx)
 		})
 		upsert := func() error {
-			_, err := db.NewInsert().Model(&[]User{{Name: "ann", Email: "ann@x", Age: 31}, {Name: "hal", Email: "hal@x", Age: 1}}).
-				On("CONFLICT (email) DO UPDATE").Set("age = EXCLUDED.age").Exec(ctx)
+			q := db.NewInsert().Model(&[]User{{Name: "ann", Email: "ann@x", Age: 31}, {Name: "hal", Email: "hal@x", Age: 1}})
+			if e.MySQL() { // bun's MySQL form: ON DUPLICATE KEY UPDATE, recorded
+				q = q.On("DUPLICATE KEY UPDATE").Set("age = VALUES(age)")
+			} else {
+				q = q.On("CONFLICT (email) DO UPDATE").Set("age = EXCLUDED.age")
+			}
+			_, err := q.Exec(ctx)
 			return err
 		}
 		if e.SQLite() {
@@ -263,11 +305,27 @@ func TestRelations(t *testing.T) {
 		if len(u.Posts) != 2 {
 			t.Fatalf("%d posts", len(u.Posts))
 		}
+		for _, p := range u.Posts {
+			p.Title += "!"
+		}
+		u.Posts = append(u.Posts, &Post{UserID: u.ID, Title: "a3"})
+		if e.MySQL() {
+			// INSERT IGNORE, then the titles: Bulk() is a multi-table
+			// UPDATE under WITH on MySQL, refused (see TestBulkUpdate), so
+			// one UPDATE per post.
+			e.Check(t, "alice", both, func() { exec(t, db.NewInsert().Model(&u.Posts).Ignore(), ctx) })
+			e.CheckRefused(t, both, func() error {
+				_, err := db.NewUpdate().Model(&u.Posts).Column("title").Bulk().Exec(ctx)
+				return err
+			})
+			e.Check(t, "alice", both, func() {
+				for _, p := range u.Posts {
+					exec(t, db.NewUpdate().Model(p).Column("title").WherePK(), ctx)
+				}
+			})
+			return
+		}
 		e.Check(t, "alice", both, func() {
-			for _, p := range u.Posts {
-				p.Title += "!"
-			}
-			u.Posts = append(u.Posts, &Post{UserID: u.ID, Title: "a3"})
 			exec(t, db.NewInsert().Model(&u.Posts).On("CONFLICT DO NOTHING"), ctx)
 			exec(t, db.NewUpdate().Model(&u.Posts).Column("title").Bulk(), ctx)
 		})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -44,9 +45,12 @@ var both = []string{"users", "posts"}
 func open(t *testing.T, e *oracle.Env, cfg *gorm.Config) *gorm.DB {
 	t.Helper()
 	var dial gorm.Dialector
-	if e.SQLite() {
+	switch {
+	case e.SQLite():
 		dial = sqlite.New(sqlite.Config{DriverName: "audit-sqlite3", DSN: e.DSN})
-	} else {
+	case e.MySQL():
+		dial = mysql.New(mysql.Config{DriverName: "audit-mysql", DSN: e.DSN})
+	default:
 		dial = postgres.New(postgres.Config{DriverName: e.Driver, DSN: e.DSN})
 	}
 	if cfg == nil {
@@ -91,6 +95,15 @@ func setup(t *testing.T, e *oracle.Env, cfg *gorm.Config) (*gorm.DB, []User) {
 		}
 	})
 	return db, users
+}
+
+// concat is SQL string concatenation: || on PostgreSQL and SQLite, CONCAT
+// on MySQL (where || is a logical OR).
+func concat(e *oracle.Env, a, b string) string {
+	if e.MySQL() {
+		return "CONCAT(" + a + ", " + b + ")"
+	}
+	return a + " || " + b
 }
 
 func ok(t *testing.T, err error) {
@@ -170,7 +183,8 @@ func TestCreate(t *testing.T) {
 
 // Create with a has-many association: GORM inserts the children with an
 // upsert (ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id), which
-// the SQLite audit driver refuses.
+// the SQLite audit driver refuses. MySQL: ON DUPLICATE KEY UPDATE
+// `user_id`=VALUES(`user_id`) … RETURNING `id`, recorded.
 func TestCreateWithAssociations(t *testing.T) {
 	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
 		db, _ := setup(t, e, nil)
@@ -200,6 +214,65 @@ func TestCreateWithAssociations(t *testing.T) {
 	})
 }
 
+type Owner struct {
+	ID   uint `gorm:"primaryKey"`
+	Name string
+}
+
+// Note belongs to an Owner: GORM saves a new Owner set on the Note first,
+// with INSERT … ON CONFLICT DO NOTHING (PostgreSQL, SQLite) or, on MySQL,
+// ON DUPLICATE KEY UPDATE `id`=`id`.
+type Note struct {
+	ID      uint `gorm:"primaryKey"`
+	OwnerID *uint
+	Owner   *Owner `gorm:"constraint:OnDelete:SET NULL"`
+	Text    string
+}
+
+// Create of a child with a new belongs-to parent, and delete of a parent
+// whose children have ON DELETE SET NULL.
+func TestBelongsTo(t *testing.T) {
+	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
+		db := open(t, e, nil)
+		ctx := oracle.Ctx("alice")
+		tables := []string{"owners", "notes"}
+		e.Check(t, "migrator", tables, func() { ok(t, db.WithContext(ctx).AutoMigrate(&Owner{}, &Note{})) })
+		create := func() error { return db.WithContext(ctx).Create(&Note{Text: "n1", Owner: &Owner{Name: "o1"}}).Error }
+		if e.MySQL() {
+			// GORM saves the owner with ON DUPLICATE KEY UPDATE `id`=`id`
+			// (its MySQL form of DO NOTHING): an assignment of the primary
+			// key, which audit-mysql refuses. The same holds for every
+			// association GORM saves with DoNothing (belongs-to,
+			// many2many). Omit the associations and create the rows in turn.
+			e.CheckRefused(t, tables, create)
+			e.Check(t, "alice", tables, func() {
+				ok(t, db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+					o := Owner{Name: "o1"}
+					if err := tx.Create(&o).Error; err != nil {
+						return err
+					}
+					return tx.Omit(clause.Associations).Create(&Note{Text: "n1", OwnerID: &o.ID}).Error
+				}))
+			})
+		} else {
+			e.Check(t, "alice", tables, func() { ok(t, create()) })
+		}
+		var o Owner
+		must(t, db.WithContext(ctx).First(&o, "name = ?", "o1"))
+		// ON DELETE SET NULL would change the notes unseen: refused.
+		e.CheckRefused(t, tables, func() error { return db.WithContext(ctx).Delete(&o).Error })
+		// Detach the notes first, in the same transaction: both recorded.
+		e.Check(t, "alice", tables, func() {
+			ok(t, db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+				if err := tx.Model(&Note{}).Where("owner_id = ?", o.ID).Update("owner_id", nil).Error; err != nil {
+					return err
+				}
+				return tx.Delete(&o).Error
+			}))
+		})
+	})
+}
+
 func TestSave(t *testing.T) {
 	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
 		db, users := setup(t, e, nil)
@@ -218,7 +291,8 @@ func TestSave(t *testing.T) {
 			must(t, db.WithContext(ctx).First(&u, users[2].ID))
 			must(t, db.WithContext(ctx).Save(&u)) // nothing changed but updated_at
 		})
-		// Save of a parent with its children loaded re-saves them with an upsert.
+		// Save of a parent with its children loaded re-saves them with an
+		// upsert (MySQL: ON DUPLICATE KEY UPDATE `user_id`=VALUES(`user_id`)).
 		var u User
 		must(t, db.WithContext(ctx).Preload("Posts").First(&u, users[0].ID))
 		u.Age++
@@ -263,13 +337,13 @@ func TestBatchUpdate(t *testing.T) {
 		db, _ := setup(t, e, nil)
 		ctx := oracle.Ctx("alice")
 		e.Check(t, "alice", both, func() {
-			res := must(t, db.WithContext(ctx).Model(&User{}).Where("age >= ?", 40).Updates(map[string]any{"age": gorm.Expr("age + 1"), "name": gorm.Expr("name || ?", "!")}))
+			res := must(t, db.WithContext(ctx).Model(&User{}).Where("age >= ?", 40).Updates(map[string]any{"age": gorm.Expr("age + 1"), "name": gorm.Expr(concat(e, "name", "?"), "!")}))
 			if res.RowsAffected != 2 {
 				t.Fatalf("RowsAffected %d", res.RowsAffected)
 			}
 		})
 		e.Check(t, "alice", both, func() {
-			must(t, db.WithContext(ctx).Model(&Post{}).Where("user_id IN (?)", db.Model(&User{}).Select("id").Where("name = ?", "ann")).Update("title", gorm.Expr("title || '*'")))
+			must(t, db.WithContext(ctx).Model(&Post{}).Where("user_id IN (?)", db.Model(&User{}).Select("id").Where("name = ?", "ann")).Update("title", gorm.Expr(concat(e, "title", "'*'"))))
 		})
 		e.Check(t, "alice", both, func() {
 			must(t, db.WithContext(ctx).Session(&gorm.Session{AllowGlobalUpdate: true}).Model(&User{}).Update("age", gorm.Expr("age")))
@@ -320,10 +394,24 @@ func TestUpsert(t *testing.T) {
 	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
 		db, users := setup(t, e, nil)
 		ctx := oracle.Ctx("alice")
-		// ON CONFLICT DO NOTHING: on both databases.
-		e.Check(t, "alice", both, func() {
-			must(t, db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&[]User{{Name: "dup", Email: "ann@x"}, {Name: "fresh", Email: "fresh@x"}}))
-		})
+		doNothing := func() error {
+			return db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&[]User{{Name: "dup", Email: "ann@x"}, {Name: "fresh", Email: "fresh@x"}}).Error
+		}
+		if e.MySQL() {
+			// GORM's MySQL dialector writes DoNothing as ON DUPLICATE KEY
+			// UPDATE `id`=`id`: an assignment of the primary key, which
+			// audit-mysql refuses (it cannot tell a key that is kept from
+			// one that changes). INSERT IGNORE is GORM's MySQL form of it.
+			e.CheckRefused(t, both, doNothing)
+			e.Check(t, "alice", both, func() {
+				must(t, db.WithContext(ctx).Clauses(clause.Insert{Modifier: "IGNORE"}).Create(&[]User{{Name: "dup", Email: "ann@x"}, {Name: "fresh", Email: "fresh@x"}}))
+			})
+		} else {
+			// ON CONFLICT DO NOTHING: PostgreSQL and SQLite.
+			e.Check(t, "alice", both, func() { ok(t, doNothing()) })
+		}
+		// MySQL: ON DUPLICATE KEY UPDATE with the columns as assigned
+		// (UpdateAll: name=VALUES(name), …), recorded.
 		upserts := []func() error{
 			func() error {
 				return db.WithContext(ctx).Clauses(clause.OnConflict{UpdateAll: true}).Create(&[]User{
@@ -475,8 +563,8 @@ func TestPreparedStatements(t *testing.T) {
 	})
 }
 
-// A migration that changes a column's type: PostgreSQL alters the column
-// (no records); GORM's SQLite migrator rebuilds the table (CREATE
+// A migration that changes a column's type: PostgreSQL and MySQL alter the
+// column (no records); GORM's SQLite migrator rebuilds the table (CREATE
 // users__temp, INSERT INTO users__temp SELECT … FROM users, DROP, RENAME),
 // so every row is recorded once as an INSERT into "users__temp".
 func TestAutoMigrateAlterColumn(t *testing.T) {

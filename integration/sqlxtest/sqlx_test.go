@@ -16,11 +16,12 @@ import (
 // sqlx picks its placeholder style ($1 or ?) from the driver name; the
 // audit drivers' names are not in its built-in list, so they are
 // registered once, as sqlx documents for any driver it does not know.
-// ("audit-sqlite3" would default to ? anyway.)
+// ("audit-sqlite3" and "audit-mysql" would default to ? anyway.)
 func init() {
 	sqlx.BindDriver("audit-pgx", sqlx.DOLLAR)
 	sqlx.BindDriver("audit-postgres", sqlx.DOLLAR)
 	sqlx.BindDriver("audit-sqlite3", sqlx.QUESTION)
+	sqlx.BindDriver("audit-mysql", sqlx.QUESTION)
 }
 
 type User struct {
@@ -34,6 +35,14 @@ type User struct {
 var both = []string{"users", "posts"}
 
 func ddl(e *oracle.Env) []string {
+	if e.MySQL() {
+		// MySQL ignores a REFERENCES clause on a column: the foreign key
+		// is a table constraint.
+		return []string{
+			`CREATE TABLE users (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100) NOT NULL, email VARCHAR(100) NOT NULL UNIQUE, age INT NOT NULL DEFAULT 0, deleted_at DATETIME(6))`,
+			`CREATE TABLE posts (id BIGINT AUTO_INCREMENT PRIMARY KEY, user_id BIGINT NOT NULL, title VARCHAR(100) NOT NULL, FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE)`,
+		}
+	}
 	id, ts := "id bigserial PRIMARY KEY", "timestamptz"
 	if e.SQLite() {
 		id, ts = "id INTEGER PRIMARY KEY", "DATETIME"
@@ -68,6 +77,15 @@ func setup(t *testing.T, e *oracle.Env) *sqlx.DB {
 		db.MustExecContext(ctx, `INSERT INTO posts (user_id, title) VALUES (1, 'a1'), (1, 'a2'), (2, 'b1')`)
 	})
 	return db
+}
+
+// concat is SQL string concatenation: || on PostgreSQL and SQLite, CONCAT
+// on MySQL (where || is a logical OR).
+func concat(e *oracle.Env, a, b string) string {
+	if e.MySQL() {
+		return "CONCAT(" + a + ", " + b + ")"
+	}
+	return a + " || " + b
 }
 
 func ok(t *testing.T, err error) {
@@ -110,7 +128,7 @@ func TestCreate(t *testing.T) {
 				t.Fatalf("%d rows", n)
 			}
 		})
-		if e.SQLite() {
+		if e.SQLite() || e.MySQL() {
 			e.Check(t, "alice", both, func() {
 				res, err := db.ExecContext(ctx, `INSERT INTO users (name, email) VALUES (?, ?)`, "fay", "fay@x")
 				ok(t, err)
@@ -154,7 +172,7 @@ func TestSaveAndUpdate(t *testing.T) {
 			}
 		})
 		e.Check(t, "alice", both, func() { // batch by key list (sqlx.In)
-			q, args, err := sqlx.In(`UPDATE posts SET title = title || '!' WHERE id IN (?)`, []int{1, 3})
+			q, args, err := sqlx.In(`UPDATE posts SET title = `+concat(e, "title", "'!'")+` WHERE id IN (?)`, []int{1, 3})
 			ok(t, err)
 			db.MustExecContext(ctx, db.Rebind(q), args...)
 		})
@@ -186,14 +204,19 @@ func TestUpsert(t *testing.T) {
 	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
 		db := setup(t, e)
 		ctx := oracle.Ctx("alice")
+		// MySQL spells the two upserts INSERT IGNORE and ON DUPLICATE KEY UPDATE.
+		ignore := `INSERT INTO users (name, email) VALUES (:name, :email) ON CONFLICT (email) DO NOTHING`
+		update := `INSERT INTO users (name, email, age) VALUES (:name, :email, :age) ON CONFLICT (email) DO UPDATE SET age = excluded.age, name = excluded.name`
+		if e.MySQL() {
+			ignore = `INSERT IGNORE INTO users (name, email) VALUES (:name, :email)`
+			update = `INSERT INTO users (name, email, age) VALUES (:name, :email, :age) ON DUPLICATE KEY UPDATE age = VALUES(age), name = VALUES(name)`
+		}
 		e.Check(t, "alice", both, func() {
-			_, err := db.NamedExecContext(ctx, `INSERT INTO users (name, email) VALUES (:name, :email) ON CONFLICT (email) DO NOTHING`,
-				[]User{{Name: "dup", Email: "ann@x"}, {Name: "gil", Email: "gil@x"}})
+			_, err := db.NamedExecContext(ctx, ignore, []User{{Name: "dup", Email: "ann@x"}, {Name: "gil", Email: "gil@x"}})
 			ok(t, err)
 		})
 		upsert := func() error {
-			_, err := db.NamedExecContext(ctx, `INSERT INTO users (name, email, age) VALUES (:name, :email, :age) ON CONFLICT (email) DO UPDATE SET age = excluded.age, name = excluded.name`,
-				[]User{{Name: "ann", Email: "ann@x", Age: 31}, {Name: "hal", Email: "hal@x", Age: 1}})
+			_, err := db.NamedExecContext(ctx, update, []User{{Name: "ann", Email: "ann@x", Age: 31}, {Name: "hal", Email: "hal@x", Age: 1}})
 			return err
 		}
 		if e.SQLite() {

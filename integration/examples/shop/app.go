@@ -11,9 +11,11 @@ import (
 	"strings"
 
 	"github.com/sqlaudit/sqlaudit"
+	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
 	"github.com/sqlaudit/sqlaudit/trail"
+	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -31,17 +33,21 @@ type Product struct {
 type App struct {
 	db *gorm.DB
 	// Table is the products table as the trail names it: "products", or
-	// "schema.products" outside PostgreSQL's public schema.
+	// "schema.products" outside PostgreSQL's public schema (on MariaDB,
+	// tables of the DSN's database are named plainly).
 	Table string
 }
 
-// Open connects to dsn (a SQLite file or a postgres:// URL) through the
-// audit drivers and migrates the schema.
+// Open connects to dsn (a SQLite file, a postgres:// URL or mysql:// and a
+// go-sql-driver DSN for MariaDB) through the audit drivers and migrates the
+// schema.
 func Open(dsn string) (*App, error) {
 	var dial gorm.Dialector
 	switch {
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
 		dial = postgres.New(postgres.Config{DriverName: "audit-pgx", DSN: dsn})
+	case strings.HasPrefix(dsn, "mysql://"):
+		dial = mysql.New(mysql.Config{DriverName: "audit-mysql", DSN: strings.TrimPrefix(dsn, "mysql://")})
 	case strings.HasPrefix(dsn, "file:"):
 		dial = sqlite.New(sqlite.Config{DriverName: "audit-sqlite3", DSN: dsn})
 	default:

@@ -16,11 +16,15 @@ import (
 // and the request id in the metadata, and the history endpoint shows it.
 func TestShopRecordsWhoChangedWhatOverHTTP(t *testing.T) {
 	oracle.ForEachDriver(t, func(t *testing.T, e *oracle.Env) {
-		app, err := Open(e.DSN)
+		dsn := e.DSN
+		if e.MySQL() {
+			dsn = "mysql://" + dsn
+		}
+		app, err := Open(dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !e.SQLite() {
+		if e.Postgres() { // MariaDB names tables of the connection's database plainly
 			app.Table = e.Schema + ".products"
 		}
 		srv := httptest.NewServer(app.Handler())

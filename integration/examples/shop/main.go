@@ -5,6 +5,7 @@
 //
 //	go run ./examples/shop                       # SQLite file shop.db
 //	go run ./examples/shop -dsn postgres://postgres@localhost/postgres?sslmode=disable
+//	go run ./examples/shop -dsn 'mysql://root@tcp(127.0.0.1:3306)/shop'
 //
 //	curl -u alice: -X POST localhost:8080/products -d '{"name":"tea","price":4.5}'
 //	curl -u bob:   -X PATCH localhost:8080/products/1 -d '{"price":5}'
@@ -19,7 +20,7 @@ import (
 )
 
 func main() {
-	dsn := flag.String("dsn", "shop.db", "a SQLite file, or a postgres:// URL")
+	dsn := flag.String("dsn", "shop.db", "a SQLite file, a postgres:// URL, or mysql:// and a go-sql-driver DSN")
 	addr := flag.String("addr", "localhost:8080", "listen address")
 	table := flag.String("table", "products", `the products table as the trail names it ("schema.products" outside public)`)
 	flag.Parse()

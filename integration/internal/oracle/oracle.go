@@ -1,10 +1,10 @@
 // Package oracle is the differential oracle of the ORM integration tests:
-// each test gets its own database (a PostgreSQL schema or a SQLite file),
-// snapshots tables as the database renders rows to JSON before and after a
-// change, and checks that the audit records written in between are exactly
-// the true difference (rows added, removed and changed by key; changed
-// columns only), that they replay to the final state and that each carries
-// the actor of the context the ORM was given.
+// each test gets its own database (a PostgreSQL schema, a SQLite file or a
+// MariaDB database), snapshots tables as the database renders rows to JSON
+// before and after a change, and checks that the audit records written in
+// between are exactly the true difference (rows added, removed and changed
+// by key; changed columns only), that they replay to the final state and
+// that each carries the actor of the context the ORM was given.
 package oracle
 
 import (
@@ -23,18 +23,29 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the plain drivers read the truth
+	_ "github.com/go-sql-driver/mysql" // the plain drivers read the truth
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/lib/pq"
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/sqlaudit/sqlaudit"
+	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
 )
 
 // Drivers are the audit drivers every integration test runs on.
-var Drivers = []string{"audit-pgx", "audit-postgres", "audit-sqlite3"}
+var Drivers = []string{"audit-pgx", "audit-postgres", "audit-sqlite3", "audit-mysql"}
+
+// MySQLServer is the MariaDB server of the tests, a go-sql-driver DSN
+// without a database; SQLAUDIT_MYSQL_DSN overrides it.
+func MySQLServer() string {
+	if s := os.Getenv("SQLAUDIT_MYSQL_DSN"); s != "" {
+		return s
+	}
+	return "root@tcp(127.0.0.1:3306)/"
+}
 
 // PGURL is the PostgreSQL server of the tests; SQLAUDIT_PG_URL overrides it.
 func PGURL() string {
@@ -53,19 +64,30 @@ func Ctx(actor string) context.Context {
 type Env struct {
 	Driver string  // the audit driver
 	DSN    string  // for the audit driver (and the plain one)
-	Schema string  // PostgreSQL: the test's schema, first and only on the search_path
+	Schema string  // PostgreSQL: the test's schema, first and only on the search_path; MariaDB: the test's database
 	Plain  *sql.DB // the same data through the plain driver: the truth
 }
 
 // SQLite tells whether the test runs on SQLite.
 func (e *Env) SQLite() bool { return e.Driver == "audit-sqlite3" }
 
+// MySQL tells whether the test runs on MariaDB (audit-mysql).
+func (e *Env) MySQL() bool { return e.Driver == "audit-mysql" }
+
+// Postgres tells whether the test runs on PostgreSQL (audit-pgx or audit-postgres).
+func (e *Env) Postgres() bool { return !e.SQLite() && !e.MySQL() }
+
 var seq atomic.Int64
 
 // ForEachDriver runs f as a parallel subtest on each audit driver, each
 // with its own database.
 func ForEachDriver(t *testing.T, f func(t *testing.T, e *Env)) {
-	for _, drv := range Drivers {
+	ForDrivers(t, Drivers, f)
+}
+
+// ForDrivers is ForEachDriver on the drivers named.
+func ForDrivers(t *testing.T, drivers []string, f func(t *testing.T, e *Env)) {
+	for _, drv := range drivers {
 		t.Run(drv, func(t *testing.T) {
 			t.Parallel()
 			f(t, New(t, drv))
@@ -74,16 +96,35 @@ func ForEachDriver(t *testing.T, f func(t *testing.T, e *Env)) {
 }
 
 // New gives the test its own database on driver: a fresh PostgreSQL schema
-// (dropped after the test) or a fresh SQLite file with foreign keys on.
+// or MariaDB database (dropped after the test) or a fresh SQLite file with
+// foreign keys on. The MariaDB DSN has parseTime=true, as GORM, ent and
+// sqlx need to scan DATETIME columns into time.Time, and loc=UTC.
 // The audit table is created (by one connection of the audit driver) before
 // New returns.
 func New(t testing.TB, driver string) *Env {
 	t.Helper()
 	e := &Env{Driver: driver}
 	plain := "sqlite3"
-	if e.SQLite() {
+	switch {
+	case e.SQLite():
 		e.DSN = "file:" + filepath.Join(t.TempDir(), "test.db") + "?_busy_timeout=10000&_foreign_keys=1"
-	} else {
+	case e.MySQL():
+		plain = "mysql"
+		e.Schema = fmt.Sprintf("orm_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
+		admin, err := sql.Open("mysql", MySQLServer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.Exec("CREATE DATABASE " + e.Schema); err != nil {
+			admin.Close()
+			t.Fatalf("create database (is MariaDB running? SQLAUDIT_MYSQL_DSN=%s): %v", MySQLServer(), err)
+		}
+		t.Cleanup(func() {
+			admin.Exec("DROP DATABASE " + e.Schema)
+			admin.Close()
+		})
+		e.DSN = MySQLServer() + e.Schema + "?parseTime=true&loc=UTC"
+	default:
 		plain = map[string]string{"audit-pgx": "pgx", "audit-postgres": "postgres"}[driver]
 		e.Schema = fmt.Sprintf("orm_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
 		admin, err := sql.Open("pgx", PGURL())
@@ -198,15 +239,21 @@ func decode(t testing.TB, s string) map[string]any {
 }
 
 // Snapshot is a table's rows as the database renders them (to_jsonb on
-// PostgreSQL, json_object with BLOBs as hex on SQLite), by key; nil when
-// the table does not exist.
+// PostgreSQL, json_object with BLOBs as hex on SQLite, JSON_OBJECT with
+// binary strings as hex and BIT as a number on MariaDB, as the records
+// render them), by key; nil when the table does not exist.
 type Snapshot map[string]map[string]any
 
 // Snap reads table (keyed by id) through the plain driver.
 func (e *Env) Snap(t testing.TB, table string) Snapshot {
 	t.Helper()
 	var q string
-	if e.SQLite() {
+	switch {
+	case e.MySQL():
+		if q = e.mysqlSnapQuery(t, table); q == "" {
+			return nil
+		}
+	case e.SQLite():
 		cols := e.sqliteColumns(t, table)
 		if len(cols) == 0 {
 			return nil
@@ -216,7 +263,7 @@ func (e *Env) Snap(t testing.TB, table string) Snapshot {
 			parts = append(parts, "'"+c+"'", `CASE WHEN typeof("`+c+`") = 'blob' THEN hex("`+c+`") ELSE "`+c+`" END`)
 		}
 		q = `SELECT json_object(` + strings.Join(parts, ", ") + `) FROM "` + table + `"`
-	} else {
+	default:
 		var exists bool
 		if err := e.Plain.QueryRow(`SELECT to_regclass($1) IS NOT NULL`, `"`+table+`"`).Scan(&exists); err != nil {
 			t.Fatal(err)
@@ -244,6 +291,41 @@ func (e *Env) Snap(t testing.TB, table string) Snapshot {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// mysqlSnapQuery renders rows as the MySQL records do (the form of
+// mysqlSnapQuery in the library's helpers_test.go): JSON_OBJECT of every
+// column, binary strings and BLOBs as HEX(col), BIT as col + 0. It is ""
+// when the table does not exist.
+func (e *Env) mysqlSnapQuery(t testing.TB, table string) string {
+	t.Helper()
+	rows, err := e.Plain.Query(`SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var c, typ string
+		if err := rows.Scan(&c, &typ); err != nil {
+			t.Fatal(err)
+		}
+		v := "`" + strings.ReplaceAll(c, "`", "``") + "`"
+		switch typ {
+		case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+			v = "HEX(" + v + ")"
+		case "bit":
+			v = "(" + v + " + 0)"
+		}
+		parts = append(parts, "'"+strings.ReplaceAll(c, "'", "''")+"'", v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "SELECT JSON_OBJECT(" + strings.Join(parts, ", ") + ") FROM `" + table + "`"
 }
 
 func (e *Env) sqliteColumns(t testing.TB, table string) []string {
