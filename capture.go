@@ -85,6 +85,9 @@ func (c *conn) after(a *analysis) {
 }
 
 func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
+	if len(a.tables) > 1 {
+		return c.runWriteMany(ctx, a, q, args, wantRows, fromStmt)
+	}
 	t, err := c.table(ctx, a.table)
 	switch {
 	case err != nil:
@@ -105,7 +108,45 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 	if err != nil {
 		return nil, nil, err
 	}
-	ex := &execution{ctx: ctx, c: c, a: a, t: t, query: q, args: args, actor: actor, metadata: metadata, wantRows: wantRows}
+	ex := &execution{ctx: ctx, c: c, a: a, t: t, targets: []*tableInfo{t}, query: q, args: args, actor: actor, metadata: metadata, wantRows: wantRows}
+	return c.c.dialect.run(ex)
+}
+
+// runWriteMany is runWrite for a statement that changes several tables: the
+// audited ones are recorded, each checked as runWrite checks one.
+func (c *conn) runWriteMany(ctx context.Context, a *analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
+	ex := &execution{ctx: ctx, c: c, a: a, query: q, args: args, wantRows: wantRows}
+	for _, ref := range a.tables {
+		t, err := c.table(ctx, ref)
+		switch {
+		case err != nil:
+			return nil, nil, stmtError(q, ref.name, "reading the table's columns from the catalog failed", ErrRecord, err)
+		case t == nil: // the database reports a missing table in its own words
+			return c.passThrough(ctx, q, args, wantRows, fromStmt)
+		case t.isAudit:
+			return nil, nil, stmtError(q, t.display, "refused a write to the audit table", ErrAuditTableWrite)
+		case !t.audited && cascadesIntoAudited(a, t):
+			return nil, nil, stmtError(q, t.display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table", ErrUnsupported)
+		case !t.audited:
+			ex.targets = append(ex.targets, nil)
+			continue
+		case t.unsupported != "":
+			return nil, nil, stmtError(q, t.display, "cannot audit a write to this table: "+t.unsupported, ErrUnsupported)
+		case len(t.key) == 0:
+			return nil, nil, stmtError(q, t.display, "cannot identify rows: add a primary key or exclude the table", ErrNoKey)
+		}
+		ex.targets = append(ex.targets, t)
+		if ex.t == nil {
+			ex.t = t
+		}
+	}
+	if ex.t == nil {
+		return c.passThrough(ctx, q, args, wantRows, fromStmt)
+	}
+	var err error
+	if ex.actor, ex.metadata, err = who(ctx); err != nil {
+		return nil, nil, err
+	}
 	return c.c.dialect.run(ex)
 }
 

@@ -59,10 +59,14 @@ type dialectConn interface {
 
 // execution is one audited statement on its way through a dialect.
 type execution struct {
-	ctx      context.Context
-	c        *conn
-	a        *analysis
-	t        *tableInfo
+	ctx context.Context
+	c   *conn
+	a   *analysis
+	t   *tableInfo
+	// targets are the tables a statement writes, in a.tables order when it
+	// writes several (MySQL's multi-table UPDATE and DELETE), nil for those
+	// not audited; else just t
+	targets  []*tableInfo
 	query    string // the statement text as the caller sent it
 	args     []driver.NamedValue
 	actor    any // string or nil

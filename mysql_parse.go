@@ -12,20 +12,29 @@ import (
 // and names its table; the texts are always sliced from the statement as the
 // caller wrote it — the grammar never prints SQL.
 type mysqlClauses struct {
-	tableText   string // the table reference as written (alias, PARTITION …)
-	where       string // the predicate, without WHERE; "" when absent
-	order       string // ORDER BY …, LIMIT … as written (keywords included)
-	whereSpan   [2]int // the predicate's offsets in the text; {-1,-1} when absent
-	restrictAt  int    // where a restriction goes when there is no WHERE
-	setArgs     int    // placeholders before the predicate (UPDATE's SET)
-	whereArgs   int    // placeholders in the predicate
-	orderArgs   int    // placeholders in ORDER BY / LIMIT
-	ignore      bool   // IGNORE modifier
+	tableText   string        // the table reference as written (alias, PARTITION …)
+	where       string        // the predicate, without WHERE; "" when absent
+	order       string        // ORDER BY …, LIMIT … as written (keywords included)
+	whereSpan   [2]int        // the predicate's offsets in the text; {-1,-1} when absent
+	restrictAt  int           // where a restriction goes when there is no WHERE
+	setArgs     int           // placeholders in UPDATE's SET
+	beforeWhere int           // placeholders before the predicate (table references and SET)
+	targets     []mysqlTarget // UPDATE, DELETE: the tables the statement changes
+	whereArgs   int           // placeholders in the predicate
+	orderArgs   int           // placeholders in ORDER BY / LIMIT
+	ignore      bool          // IGNORE modifier
 	insertCols  []string
 	returningAt int // offset of RETURNING, or len(text)
 	dupAt       int // INSERT … ON DUPLICATE KEY UPDATE: the offset after UPDATE (setArgs: placeholders before it)
 	// setsLastInsertID: the upsert assigns c = LAST_INSERT_ID(c)
 	setsLastInsertID bool
+}
+
+// mysqlTarget is a table an UPDATE or DELETE changes.
+type mysqlTarget struct {
+	ref  tableRef
+	qual string   // how the statement names it: its alias, or its name as written
+	set  []string // UPDATE: the columns assigned in it
 }
 
 // mysqlModifiers are the words MariaDB allows between a verb and its table;
@@ -202,13 +211,16 @@ func analyseMySQLWrite(q string, toks []token) *analysis {
 		for _, e := range s.Exprs {
 			a.setColumns = append(a.setColumns, e.Name.Name.String())
 		}
-		return mysqlChange(a, s.TableExprs, s.Where != nil, len(s.OrderBy) > 0 || s.Limit != nil, q, toks[:end], verbEnd)
+		if reason := mysqlUpdateTargets(a, s); reason != "" {
+			return unsupported(q, reason)
+		}
+		return mysqlChange(a, s.Where != nil, len(s.OrderBy) > 0 || s.Limit != nil, q, toks[:end], verbEnd)
 	case *my.Delete:
 		a.kind = kindDelete
-		if len(s.Targets) > 0 {
-			return unsupported(q, "multi-table DELETE is not supported yet", a.table)
+		if reason := mysqlDeleteTargets(a, s); reason != "" {
+			return unsupported(q, reason)
 		}
-		return mysqlChange(a, s.TableExprs, s.Where != nil, len(s.OrderBy) > 0 || s.Limit != nil, q, toks[:end], verbEnd)
+		return mysqlChange(a, s.Where != nil, len(s.OrderBy) > 0 || s.Limit != nil, q, toks[:end], verbEnd)
 	}
 	return unsupported(q, fmt.Sprintf("the MySQL parser read it as %T", stmt))
 }
@@ -248,20 +260,14 @@ func mysqlInsert(a *analysis, s *my.Insert, q string, toks []token) *analysis {
 
 // mysqlChange slices a single-table UPDATE or DELETE: the table reference,
 // SET, WHERE and the ORDER BY / LIMIT tail, counting the placeholders of each.
-func mysqlChange(a *analysis, tables my.TableExprs, hasWhere, hasOrder bool, q string, toks []token, verbEnd int) *analysis {
+func mysqlChange(a *analysis, hasWhere, hasOrder bool, q string, toks []token, verbEnd int) *analysis {
 	c := a.my
-	if len(tables) != 1 {
-		return unsupported(q, "multi-table "+kindName(a.kind)+" is not supported yet")
+	a.table = c.targets[0].ref
+	if len(c.targets) > 1 {
+		for _, tg := range c.targets {
+			a.tables = append(a.tables, tg.ref)
+		}
 	}
-	at, ok := tables[0].(*my.AliasedTableExpr)
-	if !ok {
-		return unsupported(q, "multi-table "+kindName(a.kind)+" is not supported yet")
-	}
-	tn, ok := at.Expr.(my.TableName)
-	if !ok {
-		return unsupported(q, "the target is not a table")
-	}
-	a.table = tableRef{schema: tn.Qualifier.String(), name: tn.Name.String(), alias: at.As.String()}
 	find := func(from int, word string) int {
 		for i := from; i < len(toks); i++ {
 			if toks[i].depth == 0 && toks[i].is(q, word) {
@@ -274,6 +280,9 @@ func mysqlChange(a *analysis, tables my.TableExprs, hasWhere, hasOrder bool, q s
 	if a.kind == kindDelete {
 		if tableStart = find(verbEnd, "FROM") + 1; tableStart == 0 {
 			return unsupported(q, "cannot find FROM", a.table)
+		}
+		if using := find(tableStart, "USING"); using >= 0 { // DELETE FROM t1, t2 USING …
+			tableStart = using + 1
 		}
 	}
 	tail := len(toks) // ORDER BY or LIMIT
@@ -297,6 +306,7 @@ func mysqlChange(a *analysis, tables my.TableExprs, hasWhere, hasOrder bool, q s
 		return unsupported(q, "the clauses found by the lexer disagree with the parse tree", a.table)
 	}
 	c.tableText = q[toks[tableStart].start:toks[tableEnd-1].end]
+	c.beforeWhere = countParams(toks[:firstOf(where, tail)])
 	c.restrictAt = toks[firstOf(where, tail)-1].end
 	if where >= 0 {
 		c.whereSpan = [2]int{toks[where+1].start, toks[tail-1].end}
@@ -328,6 +338,103 @@ func mysqlKeeps(e *my.UpdateExpr) (keep, lii bool) {
 		}
 	}
 	return false, false
+}
+
+// mysqlTables names the tables of a statement's table references by how
+// columns may be qualified with them: alias, else name (and schema.name).
+func mysqlTables(exprs my.TableExprs) map[string]tableRef {
+	out := map[string]tableRef{}
+	my.Walk(func(n my.SQLNode) (bool, error) { //nolint:errcheck // the visitor never fails
+		at, ok := n.(*my.AliasedTableExpr)
+		if !ok {
+			return true, nil
+		}
+		if tn, ok := at.Expr.(my.TableName); ok {
+			ref := tableRef{schema: tn.Qualifier.String(), name: tn.Name.String(), alias: at.As.String()}
+			if ref.alias != "" {
+				out[ref.alias] = ref
+			} else {
+				out[ref.name] = ref
+				out[ref.schema+"."+ref.name] = ref
+			}
+		}
+		return false, nil
+	}, exprs)
+	return out
+}
+
+// mysqlQual is how a statement qualifies the columns of ref.
+func mysqlQual(ref tableRef) string {
+	if ref.alias != "" {
+		return mysqlIdent(ref.alias)
+	}
+	return mysqlSpelled(tableRef{schema: ref.schema, name: ref.name})
+}
+
+// mysqlUpdateTargets: a single-table UPDATE changes its table; a
+// multi-table one the tables its (qualified) SET columns name.
+func mysqlUpdateTargets(a *analysis, s *my.Update) string {
+	tables := mysqlTables(s.TableExprs)
+	if at, ok := s.TableExprs[0].(*my.AliasedTableExpr); ok && len(s.TableExprs) == 1 {
+		if _, ok := at.Expr.(my.TableName); !ok {
+			return "the target is not a table"
+		}
+		for _, ref := range tables {
+			a.my.targets = []mysqlTarget{{ref: ref, qual: mysqlQual(ref), set: a.setColumns}}
+			return ""
+		}
+	}
+	index := map[string]int{}
+	for _, e := range s.Exprs {
+		q := e.Name.Qualifier
+		if q.IsEmpty() {
+			return "a multi-table UPDATE must qualify its SET columns (" + e.Name.Name.String() + ") for the wrapper to know which table changes"
+		}
+		name := q.Name.String()
+		if !q.Qualifier.IsEmpty() {
+			name = q.Qualifier.String() + "." + name
+		}
+		ref, ok := tables[name]
+		if !ok {
+			return "SET names " + name + ", which is not among the statement's tables"
+		}
+		i, seen := index[name]
+		if !seen {
+			i, index[name] = len(a.my.targets), len(a.my.targets)
+			a.my.targets = append(a.my.targets, mysqlTarget{ref: ref, qual: mysqlQual(ref)})
+		}
+		a.my.targets[i].set = append(a.my.targets[i].set, e.Name.Name.String())
+	}
+	return ""
+}
+
+// mysqlDeleteTargets: DELETE FROM t changes t; DELETE t1, t2 FROM … (or
+// FROM t1, t2 USING …) the tables it lists.
+func mysqlDeleteTargets(a *analysis, s *my.Delete) string {
+	tables := mysqlTables(s.TableExprs)
+	if len(s.Targets) == 0 {
+		if at, ok := s.TableExprs[0].(*my.AliasedTableExpr); !ok || len(s.TableExprs) != 1 {
+			return "cannot tell which table the DELETE changes"
+		} else if _, ok := at.Expr.(my.TableName); !ok {
+			return "the target is not a table"
+		}
+		for _, ref := range tables {
+			a.my.targets = []mysqlTarget{{ref: ref, qual: mysqlQual(ref)}}
+			return ""
+		}
+	}
+	for _, tn := range s.Targets {
+		name := tn.Name.String()
+		if !tn.Qualifier.IsEmpty() {
+			name = tn.Qualifier.String() + "." + name
+		}
+		ref, ok := tables[name]
+		if !ok {
+			return "DELETE names " + name + ", which is not among the statement's tables"
+		}
+		a.my.targets = append(a.my.targets, mysqlTarget{ref: ref, qual: mysqlQual(ref)})
+	}
+	return ""
 }
 
 func countParams(toks []token) int {

@@ -11,16 +11,11 @@ import (
 // myPlan is the SQL of one audited statement shape on one table; shared by
 // every connection of the connector.
 type myPlan struct {
-	copyName string // the per-connection TEMPORARY copy table
-	copyDDL  string
-	copy     string // locks and copies the rows an UPDATE/DELETE will change
-	stmt     string // the caller's statement, restricted to the copied keys or returning the new keys
-	records  string // writes the records of the copied rows
-	// cascades find a copied row with children in an audited table that a
-	// foreign-key action of the statement would change, unseen
-	cascades []myCascade
-	hidden   int // INSERT: key columns appended to RETURNING, dropped from the caller's rows
-	autoAt   int // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
+	targets []myTarget // UPDATE, DELETE: the audited tables the statement changes
+	stmt    string     // the caller's statement, restricted to the copied keys or returning the new keys
+	records string     // upsert: reads the captured old images
+	hidden  int        // INSERT: key columns appended to RETURNING, dropped from the caller's rows
+	autoAt  int        // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
 	// autoListed: the INSERT names the AUTO_INCREMENT column (or no
 	// columns), so its ids may be explicit
 	autoListed bool
@@ -42,8 +37,13 @@ func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	if err := myCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
-	if (ex.a.kind == kindUpdate || ex.a.upsert) && setsKey(ex.a, ex.t) {
-		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that changes the primary key on MySQL", ErrUnsupported)
+	if ex.a.upsert && setsKey(ex.a, ex.t) {
+		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an upsert that changes the primary key on MySQL", ErrUnsupported)
+	}
+	for i, t := range ex.targets {
+		if t != nil && ex.a.kind == kindUpdate && setsKey(&analysis{setColumns: ex.a.my.targets[i].set}, t) {
+			return nil, nil, stmtError(ex.query, t.display, "cannot audit an UPDATE that changes the primary key on MySQL", ErrUnsupported)
+		}
 	}
 	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
 	m := ex.c.dc.(*myConn)
@@ -94,47 +94,68 @@ func (m *myConn) runPlan(ex *execution, p *myPlan) (driver.Result, driver.Rows, 
 	return m.runChange(ex, p)
 }
 
-// runChange: lock and copy the rows, run the restricted statement, write
-// the records of the copied rows that changed (UPDATE) or vanished (DELETE).
+// runChange: lock and copy the rows of every target, run the restricted
+// statement, write the records of the copied rows that changed (UPDATE)
+// or vanished (DELETE).
 func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
-	if err := m.ensureCopy(ex, p); err != nil {
-		return nil, nil, err
-	}
 	m.seq++
 	s := m.seq
 	c := ex.a.my
 	vals := values(ex.args)
-	cut := c.setArgs + c.whereArgs
-	copyArgs := append([]driver.Value{s}, vals[c.setArgs:]...)
-	copied, err := ex.c.preparedExec(ex.ctx, p.copy, named(copyArgs...))
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, fk := range p.cascades {
-		rows, err := ex.c.queryAll(ex.ctx, fk.check, named(s)...)
+	cut := c.beforeWhere + c.whereArgs
+	copyArgs := append(append([]driver.Value{s}, vals[:c.beforeWhere-c.setArgs]...), vals[c.beforeWhere:]...)
+	var copied int64
+	for _, tg := range p.targets {
+		if err := m.ensureCopy(ex, tg); err != nil {
+			return nil, nil, err
+		}
+		res, err := ex.c.preparedExec(ex.ctx, tg.copy, named(copyArgs...))
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(rows) > 0 {
-			return nil, nil, stmtError(ex.query, ex.t.display, "a foreign-key action ("+fk.action+") would change rows of the audited table "+fk.child+" unseen", ErrUnsupported)
+		n, _ := res.RowsAffected()
+		copied += n
+		if err := m.checkCascades(ex, tg, s); err != nil {
+			return nil, nil, err
 		}
 	}
-	stmtArgs := append(append(append([]driver.Value{}, vals[:cut]...), s), vals[cut:]...)
-	res, rows, err := m.runStmt(ex, p.stmt, named(stmtArgs...))
+	stmtArgs := append([]driver.Value{}, vals[:cut]...)
+	for range p.targets {
+		stmtArgs = append(stmtArgs, s)
+	}
+	res, rows, err := m.runStmt(ex, p.stmt, named(append(stmtArgs, vals[cut:]...)...))
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := ex.c.preparedExec(ex.ctx, p.records, named(m.tx, m.tx, ex.actor, ex.metadata, ex.query, s)); err != nil {
-		return nil, nil, stmtError(ex.query, ex.t.display, "writing the audit records failed", ErrRecord, err)
+	for _, tg := range p.targets {
+		if _, err := ex.c.preparedExec(ex.ctx, tg.records, named(m.tx, m.tx, ex.actor, ex.metadata, ex.query, s)); err != nil {
+			return nil, nil, stmtError(ex.query, tg.t.display, "writing the audit records failed", ErrRecord, err)
+		}
 	}
-	n, _ := copied.RowsAffected()
-	if m.pending += n; m.pending > 10000 {
-		if _, err := ex.c.rawExec(ex.ctx, `DELETE FROM `+p.copyName, nil); err != nil {
-			return nil, nil, err
+	if m.pending += copied; m.pending > 10000 {
+		for _, tg := range p.targets {
+			if _, err := ex.c.rawExec(ex.ctx, `DELETE FROM `+tg.copyName, nil); err != nil {
+				return nil, nil, err
+			}
 		}
 		m.pending = 0
 	}
 	return res, rows, nil
+}
+
+// checkCascades refuses the statement when a copied (locked) row has
+// children in an audited table that a foreign-key action would change.
+func (m *myConn) checkCascades(ex *execution, tg myTarget, s int64) error {
+	for _, fk := range tg.cascades {
+		rows, err := ex.c.queryAll(ex.ctx, fk.check, named(s)...)
+		if err != nil {
+			return err
+		}
+		if len(rows) > 0 {
+			return stmtError(ex.query, tg.t.display, "a foreign-key action ("+fk.action+") would change rows of the audited table "+fk.child+" unseen", ErrUnsupported)
+		}
+	}
+	return nil
 }
 
 // runStmt runs the caller's (rewritten) statement. MariaDB's DELETE …
@@ -168,18 +189,18 @@ func (m *myConn) runStmt(ex *execution, q string, args []driver.NamedValue) (dri
 	return result{hasLast: true}, nil, nil // Exec of a statement with a result set: go-sql-driver reports 0, 0
 }
 
-// ensureCopy creates the copy table on this connection, again after the
-// table's definition changed (a new catalog entry, a new plan).
-func (m *myConn) ensureCopy(ex *execution, p *myPlan) error {
-	if m.copies[p.copyName] == ex.t {
+// ensureCopy creates a target's copy table on this connection, again after
+// the table's definition changed (a new catalog entry, a new plan).
+func (m *myConn) ensureCopy(ex *execution, tg myTarget) error {
+	if m.copies[tg.copyName] == tg.t {
 		return nil
 	}
-	for _, q := range []string{`DROP TEMPORARY TABLE IF EXISTS ` + p.copyName, p.copyDDL} {
+	for _, q := range []string{`DROP TEMPORARY TABLE IF EXISTS ` + tg.copyName, tg.copyDDL} {
 		if _, err := ex.c.rawExec(ex.ctx, q, nil); err != nil {
-			return stmtError(ex.query, ex.t.display, "creating the TEMPORARY copy table failed (the role needs CREATE TEMPORARY TABLES)", ErrRecord, err)
+			return stmtError(ex.query, tg.t.display, "creating the TEMPORARY copy table failed (the role needs CREATE TEMPORARY TABLES)", ErrRecord, err)
 		}
 	}
-	m.copies[p.copyName] = ex.t
+	m.copies[tg.copyName] = tg.t
 	return nil
 }
 

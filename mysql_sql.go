@@ -2,7 +2,6 @@ package sqlaudit
 
 import (
 	"database/sql/driver"
-	"fmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -17,63 +16,7 @@ func myPlanFor(ex *execution) *myPlan {
 	case a.kind == kindInsert:
 		return myInsertPlan(a, t, ex.c.c.audit)
 	}
-	h := fnv64(t.quoted)
-	p := &myPlan{copyName: mysqlIdent(t.schema) + "." + mysqlIdent("_sqa_copy_"+h), autoAt: -1}
-	var keyCols, copyKeys []string
-	for i, k := range t.key {
-		keyCols = append(keyCols, mysqlIdent(k))
-		copyKeys = append(copyKeys, fmt.Sprintf("_sqa_k%d", i))
-	}
-	selKeys := make([]string, len(t.key))
-	for i := range t.key {
-		selKeys[i] = keyCols[i] + " AS " + copyKeys[i]
-	}
-	p.copyDDL = `CREATE TEMPORARY TABLE ` + p.copyName + ` (_sqa_s BIGINT NOT NULL DEFAULT 0, _sqa_key LONGTEXT NOT NULL DEFAULT '', _sqa_old LONGTEXT NOT NULL DEFAULT '', PRIMARY KEY (_sqa_s, ` +
-		strings.Join(copyKeys, ", ") + `)) ENGINE=InnoDB SELECT ` + strings.Join(selKeys, ", ") + ` FROM ` + t.quoted + ` WHERE 1 = 0`
-	c := a.my
-	p.copy = `INSERT INTO ` + p.copyName + ` (_sqa_s, ` + strings.Join(copyKeys, ", ") + `, _sqa_key, _sqa_old) SELECT ?, ` +
-		strings.Join(keyCols, ", ") + `, ` + myObject(t, "", t.key) + `, ` + myObject(t, "", t.columns) +
-		` FROM ` + c.tableText
-	if c.where != "" {
-		p.copy += ` WHERE ` + c.where
-	}
-	if c.order != "" {
-		p.copy += ` ` + c.order
-	}
-	p.copy += ` FOR UPDATE`
-	restrict := myTuple(keyCols) + ` IN (SELECT ` + strings.Join(copyKeys, ", ") + ` FROM ` + p.copyName + ` WHERE _sqa_s = ?)`
-	q := a.text
-	if c.where != "" {
-		p.stmt = q[:c.whereSpan[0]] + `(` + c.where + `) AND ` + restrict + q[c.whereSpan[1]:]
-	} else {
-		p.stmt = q[:c.restrictAt] + ` WHERE ` + restrict + q[c.restrictAt:]
-	}
-	join := make([]string, len(t.key))
-	for i := range t.key {
-		join[i] = `x.` + keyCols[i] + ` = o.` + copyKeys[i]
-	}
-	p.cascades = myCascades(a, t, p.copyName, join)
-	head := myRecordHead(ex.c.c.audit)
-	if a.kind == kindDelete {
-		p.records = head + `'DELETE', ` + mysqlString(t.display) + `, o._sqa_key, ` + myRedact(t, "o._sqa_old") + `, NULL, ?, ? FROM ` +
-			p.copyName + ` o WHERE o._sqa_s = ? AND NOT EXISTS (SELECT 1 FROM ` + t.quoted + ` x WHERE ` + strings.Join(join, " AND ") + `)`
-		return p
-	}
-	var same, removeOld, removeNew []string
-	for _, col := range t.columns {
-		path := myPath(col)
-		eq := `BINARY JSON_EXTRACT(d.o, ` + path + `) <=> BINARY JSON_EXTRACT(d.n, ` + path + `)`
-		same = append(same, eq)
-		removeOld = append(removeOld, `IF(`+eq+`, `+path+`, `+noPath+`)`)
-	}
-	removeNew = removeOld
-	p.records = head + `'UPDATE', ` + mysqlString(t.display) + `, d.k, ` +
-		myRedact(t, `JSON_REMOVE(d.o, `+strings.Join(removeOld, ", ")+`)`) + `, ` +
-		myRedact(t, `JSON_REMOVE(d.n, `+strings.Join(removeNew, ", ")+`)`) + `, ?, ?
-FROM (SELECT o._sqa_key AS k, o._sqa_old AS o, ` + myObject(t, "x", t.columns) + ` AS n FROM ` + p.copyName + ` o JOIN ` +
-		t.quoted + ` x ON ` + strings.Join(join, " AND ") + ` WHERE o._sqa_s = ?) d
-WHERE NOT (` + strings.Join(same, " AND ") + `)`
-	return p
+	return myChangePlan(ex)
 }
 
 // myInsertPlan returns the new rows' keys (and AUTO_INCREMENT value) after
@@ -127,14 +70,14 @@ func myInsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 // myCascades lists the audited children a DELETE (ON DELETE actions) or an
 // UPDATE of referenced columns (ON UPDATE actions) reaches. The copied rows
 // are locked, so no child can be added to them before the statement runs.
-func myCascades(a *analysis, t *tableInfo, copyName string, join []string) []myCascade {
+func myCascades(a *analysis, t *tableInfo, set []string, copyName string, join []string) []myCascade {
 	var out []myCascade
 	for _, fk := range t.children {
 		action := "ON DELETE"
 		fires := a.kind == kindDelete && fk.onDelete
 		if a.kind == kindUpdate && fk.onUpdate {
 			action = "ON UPDATE"
-			for _, s := range a.setColumns {
+			for _, s := range set {
 				for _, p := range fk.parent {
 					fires = fires || strings.EqualFold(s, p)
 				}

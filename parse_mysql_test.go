@@ -41,8 +41,8 @@ func TestMySQLStatementsThatMayWriteUnseenAreRefused(t *testing.T) {
 	for _, q := range []string{
 		"UPDATE t SET a = 1 /*!, b = 2 */",
 		"REPLACE INTO t VALUES (1)",
-		"UPDATE t JOIN s ON s.id = t.id SET t.a = s.a",
-		"DELETE t FROM t JOIN s ON s.id = t.id",
+		"UPDATE t JOIN s ON s.id = t.id SET a = s.a", // which table's a?
+		"DELETE x FROM t JOIN s ON s.id = t.id",
 		"TRUNCATE TABLE t",
 		"LOAD DATA INFILE 'x' INTO TABLE t",
 		"WITH x AS (SELECT 1) UPDATE t SET a = 1",

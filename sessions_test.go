@@ -70,8 +70,8 @@ func TestExcludedTableOpensNoWayAround(t *testing.T) {
 		}
 		cases := []string{`DELETE FROM sessions WHERE id = 20; DELETE FROM accounts`, `SELECT 1; DELETE FROM accounts`,
 			`WITH d AS (DELETE FROM accounts RETURNING id) INSERT INTO sessions SELECT id FROM d`, `TRUNCATE sessions CASCADE`}
-		if isMySQL(drv) {
-			cases = append(cases[:2], `DELETE sessions, accounts FROM sessions JOIN accounts`)
+		if isMySQL(drv) { // multi-table DELETE is audited there (TestMySQLMultiTableWritesAreRecordedExactly)
+			cases = cases[:2]
 		}
 		for _, q := range cases {
 			if _, err := db.Exec(q); !errors.Is(err, sqlaudit.ErrUnsupported) {
