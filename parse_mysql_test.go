@@ -47,6 +47,7 @@ func TestMySQLStatementsThatMayWriteUnseenAreRefused(t *testing.T) {
 		"LOAD DATA INFILE 'x' INTO TABLE t",
 		"WITH x AS (SELECT 1) UPDATE t SET a = 1",
 		"ANALYZE UPDATE t SET a = 1",
+		"SET STATEMENT max_statement_time = 1 FOR DELETE FROM t",
 		"SELECT 1; DELETE FROM t",
 		"UPDATE t SET a = 1 WHERE",
 	} {
