@@ -1,10 +1,11 @@
-// Command sqlaudit-bench runs the audit benchmark of issue 5: every workload
-// through the plain driver (P), triggers (T), the naive client-side
-// sequence (N) and sqlaudit (L), interleaved, on pgx, lib/pq, SQLite and
-// MariaDB (go-sql-driver/mysql), and prints median, p90 and ratio to P per operation, the machine and
-// settings, and benchstat-compatible lines.
+// Command sqlaudit-bench runs the audit benchmark of issues 5 and 8: every
+// workload through the plain driver (P), triggers (T), the naive
+// client-side sequence (N) and sqlaudit (L), interleaved, on pgx, lib/pq,
+// SQLite and MariaDB (go-sql-driver/mysql), and prints median, p90 and
+// ratio to P per operation, the machine and settings, and
+// benchstat-compatible lines.
 //
-//	sqlaudit-bench                      # the full run (~5–10 minutes on 2 cores)
+//	sqlaudit-bench                      # the full run (~15–20 minutes on 2 busy cores)
 //	sqlaudit-bench -quick               # a few rounds, no 100k-row UPDATE (CI)
 //	sqlaudit-bench -drivers pgx,sqlite -workloads Update1Row,SelectByKey
 //	sqlaudit-bench -drivers mysql -mysql-dsn 'app:pw@tcp(db:3306)/'   # each variant gets its own database
