@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -107,3 +108,38 @@ func fmtCounts(c map[string]int) string {
 	}
 	return strings.Join(parts, " + ")
 }
+
+// MissingResults lists the workload/driver/variant combinations that cfg
+// selects and that report (as Run wrote it) has neither a benchstat line
+// nor a refusal by sqlaudit for, as Workload/driver/V.
+func MissingResults(report string, cfg Config) ([]string, error) {
+	ds, err := cfg.selectDrivers()
+	if err != nil {
+		return nil, err
+	}
+	ws, err := cfg.selectWorkloads()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(report, "\n") {
+		if m := benchLine.FindStringSubmatch(line); m != nil {
+			seen[m[1]+"/"+m[2]+"/"+m[3]] = true
+		}
+	}
+	var missing []string
+	for _, w := range ws {
+		for _, d := range ds {
+			for _, v := range Variants {
+				name := w.name + "/" + d.name + "/" + string(v)
+				if !seen[name] && !strings.Contains(report, name+" refused") {
+					missing = append(missing, name)
+				}
+			}
+		}
+	}
+	return missing, nil
+}
+
+// benchLine is a benchstat line of the report.
+var benchLine = regexp.MustCompile(`(?m)^Benchmark(\w+)/(\w+)/([PTNL]) \t +\d+ \t +\d+ ns/op`)

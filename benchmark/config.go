@@ -20,6 +20,7 @@ const DefaultSQLiteParams = "_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout
 // Config is one benchmark run.
 type Config struct {
 	PGURL        string        // PostgreSQL server; each variant gets its own schema in it
+	MySQLDSN     string        // MariaDB server (go-sql-driver DSN); each variant gets its own database in it
 	SQLiteParams string        // go-sqlite3 DSN parameters of the SQLite files
 	Dir          string        // directory for the SQLite files ("": a temporary one, removed)
 	Drivers      []string      // driver names (see DriverNames); nil: all
@@ -37,7 +38,11 @@ func DefaultConfig() Config {
 	if url == "" {
 		url = DefaultPGURL
 	}
-	return Config{PGURL: url, SQLiteParams: DefaultSQLiteParams, Duration: 30 * time.Second}
+	dsn := os.Getenv("SQLAUDIT_MYSQL_DSN")
+	if dsn == "" {
+		dsn = DefaultMySQLDSN
+	}
+	return Config{PGURL: url, MySQLDSN: dsn, SQLiteParams: DefaultSQLiteParams, Duration: 30 * time.Second}
 }
 
 // minRounds are measured even when Duration has passed.

@@ -4,10 +4,12 @@ import (
 	"strconv"
 	"strings"
 
+	_ "github.com/go-sql-driver/mysql" // the plain "mysql" driver
 	_ "github.com/jackc/pgx/v5/stdlib" // the plain "pgx" driver
 	_ "github.com/lib/pq"              // the plain "postgres" driver
 	_ "github.com/mattn/go-sqlite3"    // the plain "sqlite3" driver
 
+	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
@@ -16,7 +18,7 @@ import (
 // driverSpec is one driver the benchmark runs on: its plain database/sql
 // driver, the matching audit driver and the SQL dialect.
 type driverSpec struct {
-	name    string   // in benchmark names: pgx, pq, sqlite
+	name    string   // in benchmark names: pgx, pq, sqlite, mysql
 	aliases []string // also accepted by -drivers
 	plain   string   // the plain database/sql driver
 	audit   string   // the sqlaudit driver
@@ -27,6 +29,7 @@ var drivers = []*driverSpec{
 	{name: "pgx", plain: "pgx", audit: "audit-pgx", d: postgres},
 	{name: "pq", aliases: []string{"lib/pq", "postgres"}, plain: "postgres", audit: "audit-postgres", d: postgres},
 	{name: "sqlite", aliases: []string{"sqlite3", "mattn"}, plain: "sqlite3", audit: "audit-sqlite3", d: sqlite},
+	{name: "mysql", aliases: []string{"mariadb"}, plain: "mysql", audit: "audit-mysql", d: mariadb},
 }
 
 // DriverNames lists the drivers, in run order.
@@ -52,17 +55,20 @@ func findDriver(name string) *driverSpec {
 	return nil
 }
 
-// dialect is what differs between PostgreSQL and SQLite in the workloads.
+// dialect is what differs between PostgreSQL, SQLite and MariaDB in the
+// workloads.
 type dialect struct {
 	name      string
-	pg        bool
+	pg        bool // PostgreSQL
+	my        bool // MariaDB
 	itemsDDL  string
 	fill      string // inserts the rows with keys $1 … $2
+	server    bool   // each variant gets its own schema or database on a server
 	forUpdate string // appended to the naive SELECT that reads the old rows
 }
 
 // ph is the placeholder of the n-th argument (1-based) in statements whose
-// arguments come in order: $n on PostgreSQL, ? on SQLite.
+// arguments come in order: $n on PostgreSQL, ? on SQLite and MariaDB.
 func (d *dialect) ph(n int) string {
 	if d.pg {
 		return "$" + strconv.Itoa(n)
@@ -71,10 +77,14 @@ func (d *dialect) ph(n int) string {
 }
 
 // numbered is the placeholder of the n-th argument in statements that use
-// an argument more than once: $n or ?n.
+// an argument more than once: $n or ?n (not on MariaDB, whose ? are bound
+// in order).
 func (d *dialect) numbered(n int) string {
 	if d.pg {
 		return "$" + strconv.Itoa(n)
+	}
+	if d.my {
+		return "?"
 	}
 	return "?" + strconv.Itoa(n)
 }
@@ -87,6 +97,7 @@ const itemList = "id, grp, qty, price, note"
 var postgres = &dialect{
 	name:      "postgres",
 	pg:        true,
+	server:    true,
 	itemsDDL:  `CREATE TABLE items (id bigint PRIMARY KEY, grp integer NOT NULL, qty integer NOT NULL, price numeric(12,2) NOT NULL, note text)`,
 	fill:      `INSERT INTO items (` + itemList + `) SELECT g, g % 100, 0, (g % 1000) / 10.0, 'item ' || g FROM generate_series($1::bigint, $2::bigint) g`,
 	forUpdate: " FOR UPDATE",

@@ -33,7 +33,7 @@ type target struct {
 	v      Variant
 	db     *sql.DB // the timed operations run here (the audit driver for L)
 	plain  *sql.DB // the same data through the plain driver: setup, untimed work
-	schema string  // PostgreSQL: the variant's schema
+	schema string  // PostgreSQL: the variant's schema; MariaDB: its database
 }
 
 // env is one driver's four targets with identical data.
@@ -41,7 +41,7 @@ type env struct {
 	spec    *driverSpec
 	rows    int
 	targets []*target
-	admin   *sql.DB // PostgreSQL: creates and drops the schemas
+	admin   *sql.DB // PostgreSQL, MariaDB: creates and drops the schemas or databases
 	dir     string  // SQLite: where the files are
 	tempDir bool    // dir is ours to remove
 }
@@ -50,12 +50,11 @@ var envSeq atomic.Int64
 
 // openEnv creates the four targets of spec, each holding items with keys
 // 1 … rows, and installs T's triggers and N's audit table.
-func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (e *env, err error) {
-	e = &env{spec: spec, rows: rows}
+func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (_ *env, err error) {
+	e := &env{spec: spec, rows: rows}
 	defer func() {
 		if err != nil {
-			e.close()
-			e = nil
+			e.close() // e, not the result: that is nil by now
 		}
 	}()
 	if err := e.prepare(ctx, cfg); err != nil {
@@ -72,14 +71,18 @@ func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (e *en
 	return e, nil
 }
 
-// prepare opens the PostgreSQL admin connection or the SQLite directory.
+// prepare opens the server's admin connection (PostgreSQL, MariaDB) or the
+// SQLite directory.
 func (e *env) prepare(ctx context.Context, cfg Config) error {
-	if e.spec.d.pg {
+	if e.spec.d.server {
 		var err error
-		if e.admin, err = sql.Open(e.spec.plain, cfg.PGURL); err != nil {
+		if e.admin, err = sql.Open(e.spec.plain, e.serverDSN(cfg)); err != nil {
 			return err
 		}
 		if err := e.admin.PingContext(ctx); err != nil {
+			if e.spec.d.my {
+				return fmt.Errorf("MariaDB at %s (set -mysql-dsn or SQLAUDIT_MYSQL_DSN): %w", mysqlEndpoint(cfg.MySQLDSN), err)
+			}
 			return fmt.Errorf("PostgreSQL at %s (set -pg or SQLAUDIT_PG_URL): %w", redactURL(cfg.PGURL), err)
 		}
 		return nil
@@ -92,6 +95,14 @@ func (e *env) prepare(ctx context.Context, cfg Config) error {
 	e.dir, err = os.MkdirTemp("", "sqlaudit-bench-")
 	e.tempDir = err == nil
 	return err
+}
+
+// serverDSN is the DSN of the driver's server.
+func (e *env) serverDSN(cfg Config) string {
+	if e.spec.d.my {
+		return cfg.MySQLDSN
+	}
+	return cfg.PGURL
 }
 
 // openTarget creates t's schema or file and fills it.
@@ -118,24 +129,40 @@ func (e *env) openTarget(ctx context.Context, cfg Config, t *target, seq int64) 
 }
 
 // targetDSN creates the PostgreSQL schema (first on the search_path of the
-// returned DSN) or names the SQLite file.
+// returned DSN) or MariaDB database, or names the SQLite file.
 func (e *env) targetDSN(ctx context.Context, cfg Config, t *target, seq int64) (string, error) {
 	name := fmt.Sprintf("sqab_%d_%d_%s_%s", os.Getpid(), seq, e.spec.name, strings.ToLower(string(t.v)))
-	if !e.spec.d.pg {
+	d := e.spec.d
+	if !d.server {
 		path := filepath.Join(e.dir, name+".db")
 		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 			os.Remove(path + suffix)
 		}
 		return "file:" + path + "?" + cfg.SQLiteParams, nil
 	}
-	if _, err := e.admin.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+name+` CASCADE`); err != nil {
+	if _, err := e.admin.ExecContext(ctx, dropStmt(d, name)); err != nil {
 		return "", err
 	}
-	if _, err := e.admin.ExecContext(ctx, `CREATE SCHEMA `+name); err != nil {
+	create := `CREATE SCHEMA ` + name
+	if d.my {
+		create = `CREATE DATABASE ` + name
+	}
+	if _, err := e.admin.ExecContext(ctx, create); err != nil {
 		return "", err
 	}
 	t.schema = name
+	if d.my {
+		return mysqlDSN(cfg.MySQLDSN, name)
+	}
 	return withParam(cfg.PGURL, "search_path", name), nil
+}
+
+// dropStmt drops a target's schema or database.
+func dropStmt(d *dialect, name string) string {
+	if d.my {
+		return `DROP DATABASE IF EXISTS ` + name
+	}
+	return `DROP SCHEMA IF EXISTS ` + name + ` CASCADE`
 }
 
 // fill creates and fills items and the variant's audit machinery.
@@ -144,7 +171,7 @@ func (e *env) fill(ctx context.Context, t *target) error {
 	stmts := []string{d.itemsDDL}
 	switch t.v {
 	case Trigger:
-		stmts = append(stmts, auditDDL(d, triggerTable)...)
+		stmts = append(stmts, triggerTableDDL(d)...)
 	case Naive:
 		stmts = append(stmts, auditDDL(d, "audit_log")...)
 	}
@@ -161,17 +188,32 @@ func (e *env) fill(ctx context.Context, t *target) error {
 }
 
 func triggerDDL(d *dialect) []string {
-	if d.pg {
+	switch {
+	case d.pg:
 		return pgTriggerDDL
+	case d.my:
+		return mysqlTriggerDDL()
 	}
 	return sqliteTriggerDDL()
+}
+
+// triggerTableDDL creates T's audit table: sqlaudit's own DDL (on MariaDB
+// with an AUTO_INCREMENT id).
+func triggerTableDDL(d *dialect) []string {
+	if d.my {
+		return mysqlTriggerTableDDL()
+	}
+	return auditDDL(d, triggerTable)
 }
 
 // auditDDL is sqlaudit's own DDL of an audit table, statement by statement.
 func auditDDL(d *dialect, table string) []string {
 	dia := sqlaudit.SQLite
-	if d.pg {
+	switch {
+	case d.pg:
 		dia = sqlaudit.PostgreSQL
+	case d.my:
+		dia = sqlaudit.MySQL
 	}
 	return splitStatements(sqlaudit.DDL(dia, table))
 }
@@ -209,11 +251,18 @@ func openPool(driverName, dsn string) (*sql.DB, error) {
 }
 
 // settle makes the targets start a workload alike: PostgreSQL vacuums and
-// analyses every table and checkpoints; SQLite checkpoints its WAL.
+// analyses every table and checkpoints; SQLite checkpoints its WAL;
+// MariaDB (InnoDB purges and flushes in the background) updates the
+// statistics of items.
 func (e *env) settle(ctx context.Context) error {
-	stmts := []string{`PRAGMA wal_checkpoint(TRUNCATE)`}
-	if e.spec.d.pg {
+	var stmts []string
+	switch {
+	case e.spec.d.pg:
 		stmts = []string{`VACUUM ANALYZE items`, `VACUUM ANALYZE audit_log`, `VACUUM ANALYZE ` + triggerTable}
+	case e.spec.d.my:
+		stmts = []string{`ANALYZE TABLE items`}
+	default:
+		stmts = []string{`PRAGMA wal_checkpoint(TRUNCATE)`}
 	}
 	for _, t := range e.targets {
 		for _, s := range stmts {
@@ -222,7 +271,7 @@ func (e *env) settle(ctx context.Context) error {
 			}
 		}
 	}
-	if e.admin != nil {
+	if e.admin != nil && e.spec.d.pg {
 		e.admin.ExecContext(ctx, `CHECKPOINT`) // needs a superuser; best effort
 	}
 	return nil
@@ -250,13 +299,13 @@ func (t *target) close() {
 	}
 }
 
-// close drops the schemas or removes the temporary directory.
+// close drops the schemas or databases, or removes the temporary directory.
 func (e *env) close() error {
 	var errs []error
 	for _, t := range e.targets {
 		t.close()
 		if t.schema != "" {
-			_, err := e.admin.Exec(`DROP SCHEMA IF EXISTS ` + t.schema + ` CASCADE`)
+			_, err := e.admin.Exec(dropStmt(e.spec.d, t.schema))
 			errs = append(errs, err)
 		}
 	}

@@ -40,6 +40,9 @@ const pgSettings = `SELECT current_setting('server_version'), current_setting('f
 // describe is the dialect's settings line, read from the P target.
 func (e *env) describe(ctx context.Context, cfg Config) string {
 	db := e.targets[0].plain
+	if e.spec.d.my {
+		return describeMySQL(ctx, db, cfg.MySQLDSN)
+	}
 	if e.spec.d.pg {
 		var v [8]string
 		err := db.QueryRowContext(ctx, pgSettings).Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7])

@@ -9,8 +9,9 @@ import (
 const actor = "bench"
 
 // naive runs o as variant N: BEGIN; SELECT the rows o touches (FOR UPDATE
-// on PostgreSQL); the statement, with RETURNING for the new images; INSERT
-// the records computed in Go; COMMIT.
+// on PostgreSQL and MariaDB); the statement, with RETURNING for the new
+// images (MariaDB has no UPDATE … RETURNING: the rows are read again);
+// INSERT the records computed in Go; COMMIT.
 func naive(ctx context.Context, db *sql.DB, d *dialect, o *op) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -31,7 +32,7 @@ func naive(ctx context.Context, db *sql.DB, d *dialect, o *op) (err error) {
 			return err
 		}
 	}
-	recs, err := naiveWrite(ctx, tx, o, before)
+	recs, err := naiveWrite(ctx, tx, d, o, before)
 	if err != nil {
 		return err
 	}
@@ -42,14 +43,23 @@ func naive(ctx context.Context, db *sql.DB, d *dialect, o *op) (err error) {
 }
 
 // naiveWrite runs o's statement in tx and returns its records.
-func naiveWrite(ctx context.Context, tx *sql.Tx, o *op, before []image) ([]record, error) {
+func naiveWrite(ctx context.Context, tx *sql.Tx, d *dialect, o *op, before []image) ([]record, error) {
 	if o.kind == opDelete {
 		if _, err := tx.ExecContext(ctx, o.query, o.args...); err != nil {
 			return nil, err
 		}
 		return deleteRecords(before), nil
 	}
-	rows, err := tx.QueryContext(ctx, o.query+` RETURNING `+itemList, o.args...)
+	q, args := o.query+` RETURNING `+itemList, o.args
+	if d.my && o.kind == opUpdate {
+		// The predicates of the UPDATE workloads are on the key, which they
+		// do not change: reading by them again finds the same rows, locked.
+		if _, err := tx.ExecContext(ctx, o.query, o.args...); err != nil {
+			return nil, err
+		}
+		q, args = `SELECT `+itemList+` FROM items WHERE `+o.lock, o.lockArgs
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -120,7 +120,18 @@ const recordColumns = "tx_id, actor, action, table_name, row_key, old_values, ne
 // statement the records describe.
 func writeRecords(ctx context.Context, tx *sql.Tx, d *dialect, actor, query string, recs []record) error {
 	fixed := []any{actor, query}
-	if !d.pg {
+	if d.my {
+		if len(recs) == 0 {
+			return nil
+		}
+		// The transaction's id, the actor and the statement, once: ?
+		// placeholders cannot be used twice.
+		fixed = nil
+		_, err := tx.ExecContext(ctx, `SET @sqa_tx = NEXT VALUE FOR audit_log_seq, @sqa_actor = ?, @sqa_query = ?`, actor, query)
+		if err != nil {
+			return err
+		}
+	} else if !d.pg {
 		var txID int64 // SQLite: the id the transaction's first record gets
 		err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'), 0) + 1`).Scan(&txID)
 		if err != nil {
@@ -168,8 +179,14 @@ func cachedRecordInsert(d *dialect, n int) string {
 }
 
 // recordInsert is the INSERT of n records: the actor, query (and on SQLite
-// the tx_id) are the first arguments, then four per record.
+// the tx_id) are the first arguments, then four per record. On MariaDB the
+// four per record are all: the rest is in user variables, and the id is
+// drawn from the sequence by name.
 func recordInsert(d *dialect, n int) string {
+	if d.my {
+		row := "(NEXT VALUE FOR audit_log_seq, @sqa_tx, @sqa_actor, ?, 'items', ?, ?, ?, @sqa_query)"
+		return "INSERT INTO audit_log (id, " + recordColumns + ") VALUES " + strings.Repeat(row+", ", n-1) + row
+	}
 	txID, cast, fixed := "pg_current_xact_id()::text::bigint", "::text::jsonb", 2
 	if !d.pg {
 		txID, cast, fixed = d.numbered(3), "", 3

@@ -18,7 +18,7 @@ type report struct {
 	rows     int
 	machine  string
 	settings map[string]string // by dialect name
-	probes   []string          // per PostgreSQL driver: round trips of fresh connections
+	probes   []string          // per server driver: round trips of fresh connections
 	cells    []*cell
 }
 
@@ -53,7 +53,7 @@ func (r *report) sortCells() {
 // displayName titles the settings lines. Header lines start with a capital
 // so that benchstat does not take them for configuration keys (which would
 // keep it from comparing two runs).
-var displayName = map[string]string{"postgres": "PostgreSQL", "sqlite": "SQLite"}
+var displayName = map[string]string{"postgres": "PostgreSQL", "sqlite": "SQLite", "mysql": "MariaDB"}
 
 func (r *report) writeHeader(b *strings.Builder) {
 	mode := "default"
@@ -62,7 +62,7 @@ func (r *report) writeHeader(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "sqlaudit benchmark (%s run, %s)\n", mode, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(b, "Machine: %s\n", r.machine)
-	for _, name := range []string{"postgres", "sqlite"} {
+	for _, name := range []string{"postgres", "sqlite", "mysql"} {
 		if s, ok := r.settings[name]; ok {
 			fmt.Fprintf(b, "%s: %s\n", displayName[name], s)
 		}
@@ -71,7 +71,7 @@ func (r *report) writeHeader(b *strings.Builder) {
 		fmt.Fprintf(b, "Connections: %s\n", p)
 	}
 	if len(r.probes) > 0 {
-		fmt.Fprintf(b, "Connections: every target gets a new PostgreSQL connection every %d measured rounds (one unmeasured round after), so each variant is measured over many connections\n", reconnectEvery)
+		fmt.Fprintf(b, "Connections: every target gets a new PostgreSQL or MariaDB connection every %d measured rounds (one unmeasured round after), so each variant is measured over many connections\n", reconnectEvery)
 	}
 	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved P T N L per workload%s\n",
 		r.rows, r.limits())
@@ -120,8 +120,12 @@ func (r *report) writeTable(b *strings.Builder) {
 // writeSummary is the ratios of medians to P, one line per workload.
 func (r *report) writeSummary(b *strings.Builder) {
 	b.WriteString("\nRatio of medians to P (T / N / L):\n")
-	const row = "%-15s %-22s %-22s %-22s\n"
-	fmt.Fprintf(b, row, "workload", "pgx", "pq", "sqlite")
+	row := "%-15s" + strings.Repeat(" %-22s", len(drivers)) + "\n"
+	head := []any{"workload"}
+	for _, d := range drivers {
+		head = append(head, d.name)
+	}
+	fmt.Fprintf(b, row, head...)
 	byWorkload := map[*workload]map[*driverSpec]*cell{}
 	var order []*workload
 	for _, c := range r.cells {
@@ -132,7 +136,7 @@ func (r *report) writeSummary(b *strings.Builder) {
 		byWorkload[c.w][c.driver] = c
 	}
 	for _, w := range order {
-		cols := make([]any, 0, 4)
+		cols := make([]any, 0, 1+len(drivers))
 		cols = append(cols, w.name)
 		for _, d := range drivers {
 			cols = append(cols, ratios(byWorkload[w][d]))
@@ -181,13 +185,16 @@ func (r *report) writeNotes(b *strings.Builder) {
 		b.WriteString("- records checked: in every workload and driver, T and L wrote as many records per action as N (T's records of the untimed undo work left out).\n")
 	}
 	r.writeStatements(b)
-	b.WriteString("- T records no actor (a trigger cannot know the application's user) and, on SQLite, no statement text and a per-row tx_id.\n")
+	b.WriteString("- T records no actor (a trigger cannot know the application's user) and, on SQLite, no statement text and a per-row tx_id;" +
+		" on MariaDB no statement text and CONNECTION_ID() as tx_id (its audit table has an AUTO_INCREMENT id instead of sqlaudit's SEQUENCE).\n")
+	b.WriteString("- N on MariaDB: there is no UPDATE … RETURNING, so N reads the updated rows again (by the same key predicate, in the transaction);" +
+		" tx_id, actor and statement go into user variables in one SET (with NEXT VALUE FOR audit_log_seq).\n")
 	b.WriteString("- statement analysis alone (sqlaudit's per-statement cache hit and miss) is measured by BenchmarkAnalysis in the root package.\n")
 }
 
 // writeStatements prints each workload's statement (its first round).
 func (r *report) writeStatements(b *strings.Builder) {
-	b.WriteString("- statements (PostgreSQL placeholders; SQLite has ? instead):\n")
+	b.WriteString("- statements (PostgreSQL placeholders; SQLite and MariaDB have ? instead):\n")
 	seen := map[*workload]bool{}
 	for _, c := range r.cells {
 		if !seen[c.w] {

@@ -91,7 +91,7 @@ func runCell(ctx context.Context, cfg Config, e *env, w *workload) (*cell, error
 	return c, nil
 }
 
-// reconnectEvery is how many measured rounds a PostgreSQL connection
+// reconnectEvery is how many measured rounds a server connection
 // serves before every target gets a new one: on a VM the latency of a
 // connection can depend on where its server process landed (bimodal, per
 // connection), so each variant is measured over many connections.
@@ -121,7 +121,7 @@ func (c *cell) rounds(ctx context.Context, cfg Config, e *env) error {
 		if m >= minRounds && cfg.Duration > 0 && time.Since(start) > cfg.Duration {
 			break
 		}
-		if e.spec.d.pg && m > 0 && m%reconnectEvery == 0 {
+		if e.spec.d.server && m > 0 && m%reconnectEvery == 0 {
 			e.reconnect()
 			if err := run(false); err != nil {
 				return err

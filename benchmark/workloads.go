@@ -58,7 +58,8 @@ var workloads = []*workload{
 	{name: "Update1000Rows", title: "UPDATE 1,000 rows by key range", rounds: 100, warmup: 3, make: update1000},
 	{name: "Delete1000Rows", title: "DELETE 1,000 rows by key range (re-inserted untimed)", rounds: 100, warmup: 3, make: delete1000},
 	{name: "Upsert100Rows", title: "batch upsert of 100 rows, 50 existing + 50 new (new ones deleted untimed)", rounds: 300, warmup: 5, make: upsert,
-		note: "Upsert100Rows runs INSERT INTO items (…) VALUES (…) × 100 ON CONFLICT (id) DO UPDATE SET qty = excluded.qty, note = excluded.note — the same native form on PostgreSQL and SQLite; N adds RETURNING."},
+		note: "Upsert100Rows runs INSERT INTO items (…) VALUES (…) × 100 ON CONFLICT (id) DO UPDATE SET qty = excluded.qty, note = excluded.note — the same native form on PostgreSQL and SQLite; " +
+			"MariaDB has no ON CONFLICT and runs … ON DUPLICATE KEY UPDATE qty = VALUES(qty), note = VALUES(note); N adds RETURNING."},
 	{name: "Update100kRows", title: "UPDATE 100,000 rows (time and client peak heap growth)", rounds: 5, warmup: 1, minRows: 100_000, slow: true, heap: true, make: update100k},
 	{name: "SelectByKey", title: "SELECT 1 row by key (reads must not pay)", rounds: 2000, warmup: 50, make: selectByKey},
 }
@@ -133,8 +134,11 @@ func upsert(d *dialect, i, rows int) *op {
 			args = append(args, k, k%100, 1_000_000+i, 1.5, "upserted")
 		}
 	}
-	q := `INSERT INTO items (` + itemList + `) VALUES ` + strings.Join(values, ", ") +
-		` ON CONFLICT (id) DO UPDATE SET qty = excluded.qty, note = excluded.note`
+	conflict := ` ON CONFLICT (id) DO UPDATE SET qty = excluded.qty, note = excluded.note`
+	if d.my {
+		conflict = ` ON DUPLICATE KEY UPDATE qty = VALUES(qty), note = VALUES(note)`
+	}
+	q := `INSERT INTO items (` + itemList + `) VALUES ` + strings.Join(values, ", ") + conflict
 	lock := `id BETWEEN ` + d.ph(1) + ` AND ` + d.ph(2) + ` OR id BETWEEN ` + d.ph(3) + ` AND ` + d.ph(4)
 	return &op{kind: opUpsert, query: q, args: args, lock: lock, lockArgs: []any{lo, hi, nlo, nhi}, undo: remove(d, nlo, nhi)}
 }

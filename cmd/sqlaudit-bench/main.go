@@ -1,12 +1,14 @@
-// Command sqlaudit-bench runs the audit benchmark of issue 5: every workload
-// through the plain driver (P), triggers (T), the naive client-side
-// sequence (N) and sqlaudit (L), interleaved, on pgx, lib/pq and SQLite,
-// and prints median, p90 and ratio to P per operation, the machine and
-// settings, and benchstat-compatible lines.
+// Command sqlaudit-bench runs the audit benchmark of issues 5 and 8: every
+// workload through the plain driver (P), triggers (T), the naive
+// client-side sequence (N) and sqlaudit (L), interleaved, on pgx, lib/pq,
+// SQLite and MariaDB (go-sql-driver/mysql), and prints median, p90 and
+// ratio to P per operation, the machine and settings, and
+// benchstat-compatible lines.
 //
-//	sqlaudit-bench                      # the full run (~5–10 minutes on 2 cores)
+//	sqlaudit-bench                      # the full run (~15–20 minutes on 2 busy cores)
 //	sqlaudit-bench -quick               # a few rounds, no 100k-row UPDATE (CI)
 //	sqlaudit-bench -drivers pgx,sqlite -workloads Update1Row,SelectByKey
+//	sqlaudit-bench -drivers mysql -mysql-dsn 'app:pw@tcp(db:3306)/'   # each variant gets its own database
 //	sqlaudit-bench > new.txt && benchstat new.txt
 package main
 
@@ -62,6 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 	fs.IntVar(&cfg.Iterations, "iterations", 0, "measured rounds per workload and driver (default: each workload's own)")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "at most this long per workload and driver, after 3 rounds (0: no limit)")
 	fs.StringVar(&cfg.PGURL, "pg", cfg.PGURL, "PostgreSQL URL (default $SQLAUDIT_PG_URL or "+benchmark.DefaultPGURL+")")
+	fs.StringVar(&cfg.MySQLDSN, "mysql-dsn", cfg.MySQLDSN, "MariaDB go-sql-driver DSN without a database (default $SQLAUDIT_MYSQL_DSN or "+benchmark.DefaultMySQLDSN+")")
 	fs.StringVar(&cfg.SQLiteParams, "sqlite", cfg.SQLiteParams, "go-sqlite3 DSN parameters of the SQLite files")
 	fs.StringVar(&cfg.Dir, "dir", "", "directory for the SQLite files (default: a temporary one)")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
