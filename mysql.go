@@ -202,7 +202,9 @@ const mysqlCatalogQuery = `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c
   c.TABLE_SCHEMA = DATABASE(),
   (SELECT s.SEQ_IN_INDEX FROM information_schema.STATISTICS s WHERE s.TABLE_SCHEMA = c.TABLE_SCHEMA
      AND s.TABLE_NAME = c.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY' AND s.COLUMN_NAME = c.COLUMN_NAME),
-  c.EXTRA, @@SESSION.sql_mode, @@SESSION.autocommit
+  c.EXTRA, @@SESSION.sql_mode, @@SESSION.autocommit,
+  EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA
+     AND k.TABLE_NAME = c.TABLE_NAME AND k.CHECK_CLAUSE = CONCAT('json_valid(', CHAR(96), REPLACE(c.COLUMN_NAME, CHAR(96), REPEAT(CHAR(96), 2)), CHAR(96), ')'))
 FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
   ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
 WHERE c.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND c.TABLE_NAME = ?
@@ -238,7 +240,11 @@ func (mysqlDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tabl
 	for _, r := range rows {
 		col := asString(r[2])
 		t.columns = append(t.columns, col)
-		t.types = append(t.types, strings.ToLower(asString(r[3])))
+		typ := strings.ToLower(asString(r[3]))
+		if asInt(r[10]) == 1 { // MariaDB's JSON is LONGTEXT checked by json_valid
+			typ = "json"
+		}
+		t.types = append(t.types, typ)
 		if strings.Contains(asString(r[7]), "auto_increment") {
 			t.autoInc = col
 		}

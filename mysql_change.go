@@ -1,7 +1,6 @@
 package sqlaudit
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -48,20 +47,23 @@ func myChangePlan(ex *execution) *myPlan {
 func myTargetPlan(a *analysis, target mysqlTarget, t *tableInfo, audit string) myTarget {
 	c := a.my
 	tg := myTarget{t: t, copyName: mysqlIdent(t.schema) + "." + mysqlIdent("_sqa_copy_"+fnv64(t.quoted)), set: target.set}
-	var keyCols, qualKeys, copyKeys, selKeys, join []string
-	for i, k := range t.key {
+	var keyCols, qualKeys, join, cols, qualCols []string
+	for _, k := range t.key {
 		keyCols = append(keyCols, mysqlIdent(k))
 		qualKeys = append(qualKeys, target.qual+"."+mysqlIdent(k))
-		copyKeys = append(copyKeys, fmt.Sprintf("_sqa_k%d", i))
-		selKeys = append(selKeys, mysqlIdent(k)+" AS "+copyKeys[i])
-		join = append(join, `x.`+keyCols[i]+` = o.`+copyKeys[i])
+		join = append(join, `x.`+mysqlIdent(k)+` = o.`+mysqlIdent(k))
 	}
-	tg.copyDDL = `CREATE TEMPORARY TABLE ` + tg.copyName + ` (_sqa_s BIGINT NOT NULL DEFAULT 0, _sqa_key LONGTEXT NOT NULL DEFAULT '', _sqa_old LONGTEXT NOT NULL DEFAULT '', PRIMARY KEY (_sqa_s, ` +
-		strings.Join(copyKeys, ", ") + `)) ENGINE=InnoDB SELECT ` + strings.Join(selKeys, ", ") + ` FROM ` + t.quoted + ` WHERE 1 = 0`
+	for _, col := range t.columns {
+		cols = append(cols, mysqlIdent(col))
+		qualCols = append(qualCols, target.qual+"."+mysqlIdent(col))
+	}
+	// The copy holds the old rows typed as in the table (generated columns
+	// as plain values): records compare and render them directly.
+	tg.copyDDL = `CREATE TEMPORARY TABLE ` + tg.copyName + ` (_sqa_s BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (_sqa_s, ` +
+		strings.Join(keyCols, ", ") + `)) ENGINE=InnoDB SELECT ` + strings.Join(cols, ", ") + ` FROM ` + t.quoted + ` WHERE 1 = 0`
 	// IGNORE: a join may reach one row several times.
-	tg.copy = `INSERT IGNORE INTO ` + tg.copyName + ` (_sqa_s, ` + strings.Join(copyKeys, ", ") + `, _sqa_key, _sqa_old) SELECT ?, ` +
-		strings.Join(qualKeys, ", ") + `, ` + myObject(t, target.qual, t.key) + `, ` + myObject(t, target.qual, t.columns) +
-		` FROM ` + c.tableText
+	tg.copy = `INSERT IGNORE INTO ` + tg.copyName + ` (_sqa_s, ` + strings.Join(cols, ", ") + `) SELECT ?, ` +
+		strings.Join(qualCols, ", ") + ` FROM ` + c.tableText
 	if c.where != "" {
 		tg.copy += ` WHERE ` + c.where
 	}
@@ -69,26 +71,25 @@ func myTargetPlan(a *analysis, target mysqlTarget, t *tableInfo, audit string) m
 		tg.copy += ` ` + c.order
 	}
 	tg.copy += ` FOR UPDATE`
-	tg.restrict = myTuple(qualKeys) + ` IN (SELECT ` + strings.Join(copyKeys, ", ") + ` FROM ` + tg.copyName + ` WHERE _sqa_s = ?)`
+	tg.restrict = myTuple(qualKeys) + ` IN (SELECT ` + strings.Join(keyCols, ", ") + ` FROM ` + tg.copyName + ` WHERE _sqa_s = ?)`
 	tg.cascades = myCascades(a, t, target.set, tg.copyName, join)
 	head := myRecordHead(audit)
 	if a.kind == kindDelete {
-		tg.records = head + `'DELETE', ` + mysqlString(t.display) + `, o._sqa_key, ` + myRedact(t, "o._sqa_old") + `, NULL, ?, ? FROM ` +
-			tg.copyName + ` o WHERE o._sqa_s = ? AND NOT EXISTS (SELECT 1 FROM ` + t.quoted + ` x WHERE ` + strings.Join(join, " AND ") + `)`
+		tg.records = head + `'DELETE', ` + mysqlString(t.display) + `, ` + myObject(t, "o", t.key) + `, ` + myRedact(t, myObject(t, "o", t.columns)) +
+			`, NULL, ?, ? FROM ` + tg.copyName + ` o WHERE o._sqa_s = ? AND NOT EXISTS (SELECT 1 FROM ` + t.quoted + ` x WHERE ` + strings.Join(join, " AND ") + `)`
 		return tg
 	}
+	// A column changed when its value's bytes changed: 'a' → 'A' in a
+	// case-insensitive column is a change, DECIMAL 1.50 → 1.5 is not.
 	var same, remove []string
 	for _, col := range t.columns {
-		path := myPath(col)
-		eq := `BINARY JSON_EXTRACT(d.o, ` + path + `) <=> BINARY JSON_EXTRACT(d.n, ` + path + `)`
+		eq := `BINARY o.` + mysqlIdent(col) + ` <=> BINARY x.` + mysqlIdent(col)
 		same = append(same, eq)
-		remove = append(remove, `IF(`+eq+`, `+path+`, `+noPath+`)`)
+		remove = append(remove, `IF(`+eq+`, `+myPath(col)+`, `+noPath+`)`)
 	}
-	tg.records = head + `'UPDATE', ` + mysqlString(t.display) + `, d.k, ` +
-		myRedact(t, `JSON_REMOVE(d.o, `+strings.Join(remove, ", ")+`)`) + `, ` +
-		myRedact(t, `JSON_REMOVE(d.n, `+strings.Join(remove, ", ")+`)`) + `, ?, ?
-FROM (SELECT o._sqa_key AS k, o._sqa_old AS o, ` + myObject(t, "x", t.columns) + ` AS n FROM ` + tg.copyName + ` o JOIN ` +
-		t.quoted + ` x ON ` + strings.Join(join, " AND ") + ` WHERE o._sqa_s = ?) d
-WHERE NOT (` + strings.Join(same, " AND ") + `)`
+	tg.records = head + `'UPDATE', ` + mysqlString(t.display) + `, ` + myObject(t, "o", t.key) + `, ` +
+		myRedact(t, `JSON_REMOVE(`+myObject(t, "o", t.columns)+`, `+strings.Join(remove, ", ")+`)`) + `, ` +
+		myRedact(t, `JSON_REMOVE(`+myObject(t, "x", t.columns)+`, `+strings.Join(remove, ", ")+`)`) + `, ?, ?
+FROM ` + tg.copyName + ` o JOIN ` + t.quoted + ` x ON ` + strings.Join(join, " AND ") + ` WHERE o._sqa_s = ? AND NOT (` + strings.Join(same, " AND ") + `)`
 	return tg
 }

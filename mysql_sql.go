@@ -136,6 +136,8 @@ func myValue(t *tableInfo, alias, col string) string {
 		return "HEX(" + v + ")"
 	case "bit":
 		return "(" + v + " + 0)"
+	case "json": // read as JSON also from a copy, whose column is plain LONGTEXT
+		return "JSON_EXTRACT(" + v + ", '$')"
 	}
 	return v
 }
