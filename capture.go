@@ -31,6 +31,11 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 		if err := c.checkDrop(ctx, a); err != nil {
 			return nil, nil, err
 		}
+		if b, ok := c.dc.(interface{ beforeDDL(context.Context) error }); ok {
+			if err := b.beforeDDL(ctx); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	res, rows, err := c.passThrough(ctx, q, args, wantRows, fromStmt)
 	c.after(a)

@@ -20,8 +20,6 @@ type liteConn struct {
 	installGen     uint64          // the connector's DDL generation at installation
 	installVersion int64           // the schema version at installation
 	installedInTx  bool            // installed inside the open transaction: a rollback undoes it
-	triggers       []string        // the triggers created, to drop on a schema change
-	seq            int             // numbers trigger names
 }
 
 // txEnded: the next record starts a new transaction id; a rollback may have

@@ -103,19 +103,22 @@ func liteNextID(ctx context.Context, c *conn, audit *tableInfo) (string, error) 
 }
 
 // ensureTriggers gives every audited table of schema its triggers on this
-// connection, unless it has them at the current schema version. A schema
-// change anywhere drops them all first (columns may have changed). Cached
-// prepared statements were compiled without the new triggers: they go.
+// connection, unless it has them at the current schema version and DDL
+// generation. Whatever triggers of the wrapper's are there (a rollback may
+// have kept or taken them) are dropped first, found by name, so no table
+// ever has two sets. Cached prepared statements were compiled without the
+// new triggers: they go.
 func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 	c := lc.c
 	if gen := c.c.ddlGen.Load(); lc.installGen != gen || lc.installVersion != lc.version {
-		if err := lc.dropTriggers(ctx); err != nil {
-			return err
-		}
-		lc.installGen, lc.installVersion = gen, lc.version
+		lc.installed, lc.installGen, lc.installVersion = nil, gen, lc.version
 	}
 	if lc.installed[schema] {
 		return nil
+	}
+	prefix := liteTriggerPrefix(schema)
+	if err := lc.dropTriggers(ctx, prefix); err != nil {
+		return err
 	}
 	audit, err := c.table(ctx, c.c.auditRef)
 	if err != nil || audit == nil {
@@ -129,8 +132,7 @@ func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 	if err != nil {
 		return err
 	}
-	c.closeStmts()
-	for _, r := range names {
+	for i, r := range names {
 		t, err := c.table(ctx, tableRef{schema: schema, name: asString(r[0])})
 		if err != nil {
 			return err
@@ -138,13 +140,10 @@ func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 		if t == nil || !t.audited || t.isAudit || len(t.key) == 0 {
 			continue
 		}
-		lc.seq++
-		prefix := fmt.Sprintf("_sqa_%d", lc.seq)
-		for i, q := range liteTriggerSQL(t, prefix, audit.quoted, nextID) {
+		for _, q := range liteTriggerSQL(t, fmt.Sprintf("%s%d", prefix, i), audit.quoted, nextID) {
 			if _, err := c.rawExec(ctx, q, nil); err != nil {
 				return fmt.Errorf("sqlaudit: installing the audit triggers of %s: %w", t.display, err)
 			}
-			lc.triggers = append(lc.triggers, prefix+"_"+liteTriggerNames[i])
 		}
 	}
 	if lc.installed == nil {
@@ -155,15 +154,32 @@ func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 	return nil
 }
 
-// dropTriggers removes the triggers this connection created (those a
-// rolled-back transaction created are gone already).
-func (lc *liteConn) dropTriggers(ctx context.Context) error {
-	for _, name := range lc.triggers {
-		if _, err := lc.c.rawExec(ctx, `DROP TRIGGER IF EXISTS temp.`+quoteIdent(name), nil); err != nil {
+// liteTriggerPrefix starts the names of the triggers on schema's tables
+// (hex: no LIKE wildcards, any schema name).
+func liteTriggerPrefix(schema string) string {
+	return fmt.Sprintf("_sqa_%X_", schema)
+}
+
+// dropTriggers drops the wrapper's triggers whose names start with prefix
+// ("_sqa_" for all of them), and forgets every statement compiled with them.
+func (lc *liteConn) dropTriggers(ctx context.Context, prefix string) error {
+	rows, err := lc.c.queryAll(ctx, `SELECT name FROM temp.sqlite_schema WHERE type = 'trigger' AND substr(name, 1, length(?1)) = ?1`, named(prefix)...)
+	if err != nil {
+		return err
+	}
+	lc.c.closeStmts()
+	for _, r := range rows {
+		if _, err := lc.c.rawExec(ctx, `DROP TRIGGER IF EXISTS temp.`+quoteIdent(asString(r[0])), nil); err != nil {
 			return err
 		}
 	}
-	lc.triggers, lc.installed = nil, nil
-	lc.c.closeStmts()
 	return nil
+}
+
+// beforeDDL drops all the wrapper's triggers before DDL runs through it:
+// SQLite refuses ALTER TABLE … DROP COLUMN of a column a trigger names. The
+// next audited write installs them anew.
+func (lc *liteConn) beforeDDL(ctx context.Context) error {
+	lc.installed = nil
+	return lc.dropTriggers(ctx, "_sqa_")
 }

@@ -219,10 +219,6 @@ func TestUpsert(t *testing.T) {
 			_, err := db.NamedExecContext(ctx, update, []User{{Name: "ann", Email: "ann@x", Age: 31}, {Name: "hal", Email: "hal@x", Age: 1}})
 			return err
 		}
-		if e.SQLite() {
-			e.CheckRefused(t, both, upsert)
-			return
-		}
 		e.Check(t, "alice", both, func() { ok(t, upsert()) })
 	})
 }
