@@ -82,7 +82,7 @@ func (lc *liteConn) fresh(_ context.Context, t *tableInfo) bool {
 }
 
 func (lc *liteConn) schemaVersion(ctx context.Context) (int64, error) {
-	rows, err := lc.c.queryAll(ctx, `PRAGMA schema_version`)
+	rows, err := lc.c.queryAll(ctx, liteSchemaVersion)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}

@@ -112,24 +112,37 @@ func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 }
 
 // setCtx makes the context row live with this statement's actor, metadata
-// and text, and returns the schema version and the changes() it found.
+// and text, and returns the schema version and the changes() the caller's
+// previous statement left (read before the UPDATE moves it, only when a
+// RETURNING statement run by Exec needs it).
 func (lc *liteConn) setCtx(ex *execution) (version, changes int64, err error) {
-	newTx := lc.newTx || ex.c.autoCommit()
-	rows, err := lc.c.queryAll(ex.ctx, liteSetCtx, named(ex.actor, ex.metadata, ex.query, newTx)...)
+	c := lc.c
+	if ex.a.returningText != "" && !ex.wantRows {
+		rows, err := c.queryAll(ex.ctx, `SELECT changes()`)
+		if err != nil {
+			return 0, 0, err
+		}
+		changes, _ = rows[0][0].(int64)
+	}
+	newTx := lc.newTx || c.autoCommit()
+	res, err := c.preparedExec(ex.ctx, liteSetCtx, named(ex.actor, ex.metadata, ex.query, newTx))
 	if err != nil {
 		return 0, 0, err
 	}
-	if len(rows) == 0 { // a rollback took the row away with the table
+	if n, _ := res.RowsAffected(); n == 0 { // a rollback took the row away with the table
 		for _, q := range liteCtxDDL {
-			if _, err := lc.c.rawExec(ex.ctx, q, nil); err != nil {
+			if _, err := c.rawExec(ex.ctx, q, nil); err != nil {
 				return 0, 0, err
 			}
 		}
 		return lc.setCtx(ex)
 	}
 	lc.live, lc.newTx = true, false
+	rows, err := c.queryAll(ex.ctx, liteSchemaVersion)
+	if err != nil {
+		return 0, 0, err
+	}
 	version, _ = rows[0][0].(int64)
-	changes, _ = rows[0][1].(int64)
 	return version, changes, nil
 }
 

@@ -29,12 +29,16 @@ var liteCtxDDL = []string{
 	`CREATE TEMP TABLE IF NOT EXISTS _sqa_count (x INTEGER PRIMARY KEY) WITHOUT ROWID`,
 }
 
-// liteSetCtx makes the context live for one statement and returns the main
-// schema's version, so the one statement also tells whether the catalog and
-// the triggers are still current, and changes() as the caller's previous
-// statement left it. ?4 starts a new transaction id: the first record of
-// the transaction fills it in (its own id).
-const liteSetCtx = `UPDATE temp._sqa_ctx SET live = 1, actor = ?1, metadata = ?2, query = ?3, tx = CASE WHEN ?4 THEN NULL ELSE tx END RETURNING (SELECT schema_version FROM pragma_schema_version), changes()`
+// liteSetCtx makes the context live for one statement with its actor,
+// metadata and text; ?4 starts a new transaction id (the first record of the
+// transaction fills it in: its own id). A plain UPDATE of the TEMP row
+// commits on its own in about a microsecond.
+const liteSetCtx = `UPDATE temp._sqa_ctx SET live = 1, actor = ?1, metadata = ?2, query = ?3, tx = CASE WHEN ?4 THEN NULL ELSE tx END`
+
+// liteSchemaVersion reads the main schema's version, to notice DDL by other
+// connections. A cached PRAGMA statement: the table-valued pragma_schema_version
+// compiles a statement on every call (5–6 µs).
+const liteSchemaVersion = `PRAGMA schema_version`
 
 // liteQuietCtx stops the triggers before a statement that runs unaudited.
 const liteQuietCtx = `UPDATE temp._sqa_ctx SET live = 0`
