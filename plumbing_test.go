@@ -71,7 +71,7 @@ type skipStmt struct {
 }
 
 func (s *skipStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if !strings.HasPrefix(s.q, "UPDATE") {
+	if !strings.HasPrefix(s.q, "UPDATE accounts") {
 		return s.SQLiteStmt.ExecContext(ctx, args)
 	}
 	s.d.execs.Add(1) // the caller's UPDATE, as the wrapper runs it

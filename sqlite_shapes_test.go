@@ -3,6 +3,7 @@ package sqlaudit_test
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -204,6 +205,32 @@ func TestSQLiteRowsChangedByTriggersAndUnauditedStatements(t *testing.T) {
 		t.Fatalf("an unaudited statement left records: %+v", got)
 	}
 	checkChangeAll(t, td, keys, func() { mustExec(t, db, `DELETE FROM t WHERE id = 2`) })
+	// Statements on the driver's own connection (sql.Conn.Raw) are not seen.
+	c, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mustConnExec(t, c, `UPDATE t SET v = 'audited' WHERE id = 1`)
+	since = td.maxID(t, "audit_log")
+	err = c.Raw(func(dc any) error {
+		raw := dc.(interface{ Unwrap() driver.Conn }).Unwrap()
+		_, err := raw.(driver.ExecerContext).ExecContext(context.Background(), `UPDATE t SET v = 'raw' WHERE id = 1`, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := td.trail(t, "audit_log", since); len(got) != 0 {
+		t.Fatalf("a statement on the raw connection was recorded under the last audited one: %+v", got)
+	}
+}
+
+func mustConnExec(t *testing.T, c *sql.Conn, q string) {
+	t.Helper()
+	if _, err := c.ExecContext(context.Background(), q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
 }
 
 // Results are the plain driver's: RowsAffected, LastInsertId, changes(),
