@@ -229,7 +229,12 @@ func TestBelongsTo(t *testing.T) {
 		e.Check(t, "alice", tables, func() { ok(t, create()) })
 		var o Owner
 		must(t, db.WithContext(ctx).First(&o, "name = ?", "o1"))
-		// ON DELETE SET NULL would change the notes unseen: refused.
+		// ON DELETE SET NULL would change the notes unseen: refused, except on
+		// SQLite, which records the notes the action updates.
+		if e.SQLite() {
+			e.Check(t, "alice", tables, func() { must(t, db.WithContext(ctx).Delete(&o)) })
+			return
+		}
 		e.CheckRefused(t, tables, func() error { return db.WithContext(ctx).Delete(&o).Error })
 		// Detach the notes first, in the same transaction: both recorded.
 		e.Check(t, "alice", tables, func() {
