@@ -129,8 +129,8 @@ func (lc *liteConn) setCtx(ex *execution) (version, changes int64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 { // a rollback took the row away with the table
-		for _, q := range liteCtxDDL {
+	if n, _ := res.RowsAffected(); n == 0 { // the row is gone (dropped with its table)
+		for _, q := range liteCtxDDL[1:] {
 			if _, err := c.rawExec(ex.ctx, q, nil); err != nil {
 				return 0, 0, err
 			}

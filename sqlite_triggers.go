@@ -22,8 +22,12 @@ import (
 // sent: RowsAffected, LastInsertId and RETURNING are the plain driver's.
 
 // liteCtxDDL creates the context row. WITHOUT ROWID: writing it never moves
-// last_insert_rowid().
+// last_insert_rowid(). The TEMP database keeps its rollback journal in
+// memory: a trigger that writes the context row inside the caller's
+// statement otherwise creates and deletes a journal file (measured: 10 µs of
+// a 40 µs single-row DELETE); TEMP data does not outlive the connection.
 var liteCtxDDL = []string{
+	`PRAGMA temp.journal_mode = MEMORY`,
 	`CREATE TEMP TABLE IF NOT EXISTS _sqa_ctx (k INTEGER PRIMARY KEY, live INTEGER NOT NULL, tx INTEGER, actor, metadata, query TEXT) WITHOUT ROWID`,
 	`INSERT OR IGNORE INTO temp._sqa_ctx (k, live) VALUES (0, 0)`,
 	`CREATE TEMP TABLE IF NOT EXISTS _sqa_count (x INTEGER PRIMARY KEY) WITHOUT ROWID`,
