@@ -24,9 +24,17 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 		if err := c.admit(ctx, a); err != nil {
 			return nil, nil, err
 		}
+		if err := c.unaudited(ctx); err != nil {
+			return nil, nil, err
+		}
 	case kindDDL:
 		if err := c.checkDrop(ctx, a); err != nil {
 			return nil, nil, err
+		}
+		if b, ok := c.dc.(interface{ beforeDDL(context.Context) error }); ok {
+			if err := b.beforeDDL(ctx); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	res, rows, err := c.passThrough(ctx, q, args, wantRows, fromStmt)
@@ -82,6 +90,27 @@ func (c *conn) after(a *analysis) {
 	case a.endsTx || c.autoCommit():
 		c.dc.txEnded()
 	}
+	if p, ok := c.dc.(interface{ passed(*analysis) }); ok {
+		p.passed(a)
+	}
+}
+
+// unaudited tells a dialect that captures rows inside the database (SQLite's
+// triggers) that the next statement runs unaudited: nothing may record its
+// rows under the previous statement's context.
+func (c *conn) unaudited(ctx context.Context) error {
+	if q, ok := c.dc.(interface{ quiet(context.Context) error }); ok {
+		return q.quiet(ctx)
+	}
+	return nil
+}
+
+// recordsCascades reports a dialect that records the rows foreign-key
+// actions change (SQLite's triggers see them), so that a write to an
+// excluded table that may cascade into audited ones runs audited.
+func (c *conn) recordsCascades() bool {
+	r, ok := c.c.dialect.(interface{ recordsCascades() bool })
+	return ok && r.recordsCascades()
 }
 
 func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
@@ -94,8 +123,11 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 		return nil, nil, stmtError(q, a.table.name, "reading the table's columns from the catalog failed", ErrRecord, err)
 	case t == nil || !t.audited && !cascadesIntoAudited(a, t):
 		// A missing table is the database's error to report, in its words.
+		if err := c.unaudited(ctx); err != nil {
+			return nil, nil, err
+		}
 		return c.passThrough(ctx, q, args, wantRows, fromStmt)
-	case !t.audited:
+	case !t.audited && !c.recordsCascades():
 		return nil, nil, stmtError(q, t.display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table", ErrUnsupported)
 	case t.isAudit:
 		return nil, nil, stmtError(q, t.display, "refused a write to the audit table", ErrAuditTableWrite)
@@ -154,7 +186,8 @@ func (c *conn) runWriteMany(ctx context.Context, a *analysis, q string, args []d
 // of this kind on t may fire into an audited table.
 func cascadesIntoAudited(a *analysis, t *tableInfo) bool {
 	for _, fk := range t.children {
-		if fk.audited && (a.kind == kindDelete && fk.onDelete || a.kind == kindUpdate && fk.onUpdate) {
+		deletes := a.kind == kindDelete || a.orReplace || t.replaces // REPLACE deletes conflicting rows
+		if fk.audited && (deletes && fk.onDelete || a.kind == kindUpdate && fk.onUpdate) {
 			return true
 		}
 	}

@@ -78,13 +78,16 @@ func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
 		}
 	}
 	seal, _ := c.c.sealTable()
-	if t.isAudit = key == c.c.auditRef || key == seal; !t.isAudit && strings.EqualFold(t.name, c.c.auditRef.name) {
-		// The same name may be the audit table under another spelling.
-		audit, err := c.table(ctx, c.c.auditRef)
-		if err != nil {
-			return nil, err
+	t.isAudit = key == c.c.auditRef || key == seal
+	for _, ref := range []tableRef{c.c.auditRef, seal} {
+		if !t.isAudit && strings.EqualFold(t.name, ref.name) && key != ref {
+			// The same name may be the audit (or seal) table under another spelling.
+			other, err := c.table(ctx, ref)
+			if err != nil {
+				return nil, err
+			}
+			t.isAudit = other != nil && other.schema == t.schema && other.name == t.name
 		}
-		t.isAudit = audit != nil && audit.schema == t.schema && audit.name == t.name
 	}
 	if c.cat.tables == nil {
 		c.cat.tables = map[tableRef]*tableInfo{}

@@ -102,7 +102,7 @@ func topLevelFrom(q string, toks []token, from, to int) int {
 func updateSetIndex(a *analysis, toks []token, start int) int {
 	q := a.text
 	i := start + 1
-	if a.orIgnore && i+1 < len(toks) && toks[i].is(q, "OR") { // SQLite's UPDATE OR IGNORE
+	if a.orClause && i+1 < len(toks) && toks[i].is(q, "OR") { // SQLite's UPDATE OR IGNORE, OR REPLACE …
 		i += 2
 	}
 	if a.table.only && i < len(toks) && toks[i].is(q, "ONLY") {

@@ -30,7 +30,15 @@ var (
 
 // Unwrap returns the underlying driver connection, for code that reaches it
 // through sql.Conn.Raw (for pgx: raw.(interface{ Unwrap() driver.Conn })).
-func (c *conn) Unwrap() driver.Conn { return c.raw }
+// On SQLite the row capture is stopped first: what runs on the driver's own
+// connection is not audited, and must not be recorded under the context of
+// the last audited statement.
+func (c *conn) Unwrap() driver.Conn {
+	if err := c.unaudited(context.Background()); err != nil {
+		c.raw.Close() //nolint:errcheck // the connection is unusable either way
+	}
+	return c.raw
+}
 
 // ExecContext runs q; a write to an audited table also writes its records.
 func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {

@@ -229,7 +229,8 @@ func (td *testDB) snap(t testing.TB, table string, key ...string) snapshot {
 		parts := make([]string, 0, 2*len(cols))
 		for _, c := range cols {
 			// The record's rendering: json_object cannot hold a BLOB, so blobs are hex text.
-			parts = append(parts, "'"+c+"'", `CASE WHEN typeof("`+c+`") = 'blob' THEN hex("`+c+`") ELSE "`+c+`" END`)
+			lit, id := "'"+strings.ReplaceAll(c, "'", "''")+"'", `"`+strings.ReplaceAll(c, `"`, `""`)+`"`
+			parts = append(parts, lit, `CASE WHEN typeof(`+id+`) = 'blob' THEN hex(`+id+`) ELSE `+id+` END`)
 		}
 		q = `SELECT json_object(` + strings.Join(parts, ", ") + `) FROM ` + table
 	}

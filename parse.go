@@ -48,6 +48,8 @@ type analysis struct {
 	endsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
 	beginsTx   bool     // MySQL: begins one (BEGIN, START TRANSACTION)
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
+	orReplace  bool     // SQLite: INSERT OR REPLACE / REPLACE INTO / UPDATE OR REPLACE
+	orClause   bool     // SQLite: the statement has an OR conflict clause (or is REPLACE)
 	upsert     bool     // INSERT … ON CONFLICT DO UPDATE
 	truncate   bool     // TRUNCATE, audited as DELETE of every row
 	// resetsSession marks SET, RESET and DISCARD: names may resolve
@@ -158,12 +160,15 @@ func analyseOne(q string, toks []token, style lexStyle) *analysis {
 	}
 	a := classify(tree.Stmts[0].Stmt, text)
 	a.paramNames, a.numParams = names, maxParam(text, toks)
+	a.orClause = orMode != ""
 	switch orMode {
 	case "":
 	case "IGNORE":
 		a.orIgnore = true
 	case "REPLACE":
-		return unsupported(text, "OR REPLACE / REPLACE INTO deletes conflicting rows the wrapper cannot see", a.table)
+		a.orReplace = true // its deletions fire the SQLite dialect's DELETE triggers
+	case "ABORT", "FAIL", "ROLLBACK":
+		// Row capture records exactly the rows that stay changed.
 	default:
 		return unsupported(text, "OR "+orMode+" conflict clauses are not supported", a.table)
 	}

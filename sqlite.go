@@ -9,18 +9,10 @@ import (
 	"time"
 )
 
-// SQLite audits SQLite through mattn/go-sqlite3. SQLite runs one writer at a
-// time, so reading the old rows, running the statement and writing the
-// records inside one transaction (the caller's, under a savepoint, or the
-// wrapper's own BEGIN IMMEDIATE) is exact. Old rows are copied into a
-// per-connection TEMP table, set-based. The connection's last_insert_rowid()
-// and changes() are left as the caller's statement set them: INSERT records
-// go through a TEMP view whose INSTEAD OF trigger writes the audit table
-// (inserts inside a trigger do not count), UPDATE and DELETE records are
-// inserted set-based and last_insert_rowid() is set back by inserting that
-// rowid into a TEMP table; the last statement deletes as many rows from a
-// WITHOUT ROWID TEMP table as the caller's statement changed, which leaves
-// changes() at that number.
+// SQLite audits SQLite through mattn/go-sqlite3. Rows are captured by
+// per-connection TEMP triggers (sqlite_triggers.go) that write each record
+// in the same statement as its change; the wrapper only sets the
+// statement's context before running it unchanged (sqlite_run.go).
 var SQLite Dialect = sqliteDialect{}
 
 type sqliteDialect struct{}
@@ -33,6 +25,10 @@ func (sqliteDialect) oneByOne() bool { return true }
 
 // commitAmbiguous: SQLite commits in-process; an error means it did not.
 func (sqliteDialect) commitAmbiguous(error) bool { return false }
+
+// recordsCascades: the audited tables' triggers record the rows foreign-key
+// actions change.
+func (sqliteDialect) recordsCascades() bool { return true }
 
 func (sqliteDialect) lexStyle() lexStyle         { return styleSQLite }
 func (sqliteDialect) analyse(q string) *analysis { return analyse(q, styleSQLite) }
@@ -69,49 +65,31 @@ func (sqliteDialect) sealing(audit, seal tableRef) sealSQL {
 
 const recordColumns = "tx_id, actor, action, table_name, row_key, old_values, new_values, metadata, query"
 
-// liteConn is the per-connection state: the transaction id of the records
-// written in the current transaction.
-type liteConn struct {
-	c    *conn
-	txID int64
-}
-
 func (sqliteDialect) connState(ctx context.Context, c *conn) (dialectConn, error) {
-	stmts := []string{
-		`CREATE TEMP VIEW IF NOT EXISTS _sqa_sink AS SELECT ` +
-			strings.ReplaceAll("NULL AS "+recordColumns, ", ", ", NULL AS "),
-		`CREATE TEMP TRIGGER IF NOT EXISTS _sqa_sink_insert INSTEAD OF INSERT ON _sqa_sink BEGIN INSERT INTO ` +
-			c.c.audit + ` (` + recordColumns + `) VALUES (` +
-			"NEW." + strings.ReplaceAll(recordColumns, ", ", ", NEW.") + `); END`,
-		`CREATE TEMP TABLE IF NOT EXISTS _sqa_rowid (x)`,
-		`CREATE TEMP TABLE IF NOT EXISTS _sqa_count (x PRIMARY KEY) WITHOUT ROWID`,
-	}
-	for _, s := range stmts {
-		if _, err := c.rawExec(ctx, s, nil); err != nil {
+	for _, q := range liteCtxDDL {
+		if _, err := c.rawExec(ctx, q, nil); err != nil {
 			return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
 		}
 	}
-	return &liteConn{c: c}, nil
+	return &liteConn{c: c, newTx: true}, nil
 }
 
-// fresh compares the schema version the entry was read at with the
-// database's: SQLite bumps it on every schema change, by any process.
-func (lc *liteConn) fresh(ctx context.Context, t *tableInfo) bool {
-	v, err := lc.schemaVersion(ctx)
-	return err == nil && v == t.version
+// fresh compares the schema version the entry was read at with the one
+// last seen: every audited write reads it with its context (setCtx) and
+// reads the catalog again when another connection changed the schema.
+func (lc *liteConn) fresh(_ context.Context, t *tableInfo) bool {
+	return t.version == lc.version
 }
 
 func (lc *liteConn) schemaVersion(ctx context.Context) (int64, error) {
-	rows, err := lc.c.queryAll(ctx, `PRAGMA schema_version`)
+	rows, err := lc.c.queryAll(ctx, liteSchemaVersion)
 	if err != nil || len(rows) == 0 {
 		return 0, err
 	}
 	v, _ := rows[0][0].(int64)
+	lc.version = v
 	return v, nil
 }
-
-func (lc *liteConn) txEnded() { lc.txID = 0 }
-func (lc *liteConn) txBegan() { lc.txID = 0 }
 
 // loadTable resolves a name as SQLite does (temp, then main, then attached
 // schemas) and reads its columns, declared types and key.
@@ -189,56 +167,6 @@ func liteConflictClauses(ctx context.Context, c *conn, t *tableInfo) error {
 	return nil
 }
 
-// run executes an audited write in the caller's transaction (under a
-// savepoint) or in its own, and rolls everything back on any failure.
-func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
-	lc := ex.c.dc.(*liteConn)
-	if ex.a.upsert {
-		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an upsert (ON CONFLICT DO UPDATE) on SQLite yet", ErrUnsupported)
-	}
-	if ex.a.kind == kindUpdate && setsKey(ex.a, ex.t) {
-		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that changes the primary key on SQLite", ErrUnsupported)
-	}
-	if ex.t.replaces && ex.a.kind != kindDelete {
-		return nil, nil, stmtError(ex.query, ex.t.display, "the table declares ON CONFLICT REPLACE: its writes may delete rows unseen", ErrUnsupported)
-	}
-	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return litePlanFor(ex) }).(*litePlan)
-	ex.args = sqliteArgs(ex.a, ex.args)
-	own := ex.c.autoCommit()
-	begin, commit, rollback := "SAVEPOINT _sqa", "RELEASE _sqa", "ROLLBACK TO _sqa; RELEASE _sqa"
-	if own {
-		lc.txID = 0
-		begin, commit, rollback = "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"
-	}
-	if _, err := ex.c.rawExec(ex.ctx, begin, nil); err != nil {
-		return nil, nil, err
-	}
-	res, rows, err := p.run(ex, lc)
-	if err == nil {
-		_, err = ex.c.rawExec(ex.ctx, commit, nil)
-	}
-	if err != nil {
-		ex.c.rawExec(context.WithoutCancel(ex.ctx), rollback, nil)
-		if own {
-			lc.txEnded()
-		}
-		return nil, nil, noRetry(err)
-	}
-	if own {
-		lc.txEnded()
-	}
-	return res, rows, nil
-}
-
-// autoCommit reports whether the connection is outside a transaction;
-// go-sqlite3 asks SQLite itself (sqlite3_get_autocommit).
-func (c *conn) autoCommit() bool {
-	if ac, ok := c.raw.(interface{ AutoCommit() bool }); ok {
-		return ac.AutoCommit()
-	}
-	return false
-}
-
 // setsKey reports an UPDATE that assigns a key column or the rowid (under
 // any of its names; it may alias an INTEGER PRIMARY KEY).
 func setsKey(a *analysis, t *tableInfo) bool {
@@ -254,34 +182,6 @@ func setsKey(a *analysis, t *tableInfo) bool {
 		}
 	}
 	return false
-}
-
-// sqliteArgs binds the caller's arguments to the ?NNN numbers the analysis
-// gave every placeholder: a named argument (sql.Named) goes to the number of
-// its :name, @name or $name, a positional one to its ordinal.
-func sqliteArgs(a *analysis, args []driver.NamedValue) []driver.NamedValue {
-	hasNamed := false
-	for _, arg := range args {
-		hasNamed = hasNamed || arg.Name != ""
-	}
-	if !hasNamed {
-		return args
-	}
-	byName := map[string]driver.Value{}
-	for _, arg := range args {
-		if arg.Name != "" {
-			byName[arg.Name] = arg.Value
-		}
-	}
-	out := make([]driver.NamedValue, 0, len(a.paramNames))
-	for i, name := range a.paramNames {
-		v, ok := byName[name]
-		if !ok && i < len(args) && args[i].Name == "" {
-			v = args[i].Value
-		}
-		out = append(out, driver.NamedValue{Ordinal: i + 1, Value: v})
-	}
-	return out
 }
 
 // jsonValue renders a column for json_object, which refuses BLOBs: those are
@@ -308,8 +208,4 @@ func jsonObject(t *tableInfo, alias string, cols []string, redact bool) string {
 		parts = append(parts, quoteLiteral(c, false), jsonValue(t, alias, c, redact))
 	}
 	return "json_object(" + strings.Join(parts, ", ") + ")"
-}
-
-func jsonPath(col string) string {
-	return quoteLiteral(`$."`+strings.ReplaceAll(col, `"`, `\"`)+`"`, false)
 }

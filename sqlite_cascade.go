@@ -6,8 +6,11 @@ import (
 )
 
 // SQLite runs foreign-key actions (with PRAGMA foreign_keys=ON) inside the
-// statement, unseen by the wrapper. Until they are recorded, a statement
-// whose copied rows have children that an action would change is refused.
+// statement; the audited tables' triggers record the rows they change. The
+// foreign keys are read so that a write to an excluded parent that may
+// cascade into an audited table runs with a live context too, and so that
+// DROP TABLE, which deletes the rows without firing triggers but with the
+// actions, is refused while it would change audited rows.
 
 // liteChildren reads the foreign keys of main-schema tables that reference
 // t with an action that changes the referencing rows.
@@ -42,39 +45,6 @@ func liteChildren(ctx context.Context, c *conn, t *tableInfo) error {
 		fk.cols, fk.parent = append(fk.cols, asString(r[2])), append(fk.parent, to)
 	}
 	return nil
-}
-
-// liteCascadeCheck is a query that is true when foreign keys are enforced
-// and a copied row has children an action of this statement would change,
-// or "" when no foreign key can.
-func liteCascadeCheck(a *analysis, t *tableInfo, tmp string) string {
-	var checks []string
-	for _, fk := range t.children {
-		if !fk.audited || !fk.onDelete && a.kind == kindDelete || a.kind == kindUpdate && !(fk.onUpdate && assignsAny(a, fk.parent)) {
-			continue
-		}
-		var match []string
-		for i, col := range fk.cols {
-			match = append(match, "c."+quoteIdent(col)+" = o."+quoteIdent(fk.parent[i]))
-		}
-		checks = append(checks, "EXISTS (SELECT 1 FROM "+quoteIdent(fk.table.schema)+"."+quoteIdent(fk.table.name)+
-			" AS c JOIN temp."+tmp+" AS o ON "+strings.Join(match, " AND ")+")")
-	}
-	if len(checks) == 0 {
-		return ""
-	}
-	return "SELECT (SELECT foreign_keys FROM pragma_foreign_keys) AND (" + strings.Join(checks, " OR ") + ")"
-}
-
-func assignsAny(a *analysis, cols []string) bool {
-	for _, s := range a.setColumns {
-		for _, c := range cols {
-			if strings.EqualFold(s, c) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // beforeDrop refuses DROP TABLE of a parent whose rows have children in an

@@ -251,7 +251,12 @@ func TestSoftAndHardDelete(t *testing.T) {
 		}) // restore
 		// Hard delete of a user without posts.
 		e.Check(t, "alice", both, func() { exec(t, db.NewDelete().Model(users[2]).WherePK().ForceDelete(), ctx) })
-		// With posts: ON DELETE CASCADE would delete them unseen, refused.
+		// With posts: ON DELETE CASCADE would delete them unseen, refused on
+		// PostgreSQL; SQLite records the posts the cascade deletes.
+		if e.SQLite() {
+			e.Check(t, "alice", both, func() { exec(t, db.NewDelete().Model(users[0]).WherePK().ForceDelete(), ctx) })
+			return
+		}
 		e.CheckRefused(t, both, func() error {
 			_, err := db.NewDelete().Model(users[0]).WherePK().ForceDelete().Exec(ctx)
 			return err
@@ -285,10 +290,6 @@ func TestUpsert(t *testing.T) {
 			}
 			_, err := q.Exec(ctx)
 			return err
-		}
-		if e.SQLite() {
-			e.CheckRefused(t, both, upsert)
-			return
 		}
 		e.Check(t, "alice", both, func() { ok(t, upsert()) })
 	})

@@ -187,6 +187,10 @@ func TestDeleteAndCascade(t *testing.T) {
 		db := setup(t, e)
 		ctx := oracle.Ctx("alice")
 		e.Check(t, "alice", both, func() { db.MustExecContext(ctx, db.Rebind(`DELETE FROM users WHERE id = ?`), 3) })
+		if e.SQLite() { // SQLite records the posts the cascade deletes
+			e.Check(t, "alice", both, func() { db.MustExecContext(ctx, db.Rebind(`DELETE FROM users WHERE id = ?`), 1) })
+			return
+		}
 		e.CheckRefused(t, both, func() error {
 			_, err := db.ExecContext(ctx, db.Rebind(`DELETE FROM users WHERE id = ?`), 1) // ON DELETE CASCADE to posts
 			return err
@@ -218,10 +222,6 @@ func TestUpsert(t *testing.T) {
 		upsert := func() error {
 			_, err := db.NamedExecContext(ctx, update, []User{{Name: "ann", Email: "ann@x", Age: 31}, {Name: "hal", Email: "hal@x", Age: 1}})
 			return err
-		}
-		if e.SQLite() {
-			e.CheckRefused(t, both, upsert)
-			return
 		}
 		e.Check(t, "alice", both, func() { ok(t, upsert()) })
 	})

@@ -1,0 +1,262 @@
+package sqlaudit
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"strings"
+)
+
+// liteConn is the per-connection state of the SQLite dialect.
+type liteConn struct {
+	c       *conn
+	version int64 // the main schema's schema_version, as last seen
+	newTx   bool  // the next record starts a new transaction id
+	live    bool  // the context row may be live (a trigger would record)
+	retries int   // schema changes met by the current statement
+
+	installed      map[string]bool // schemas whose audited tables have their triggers
+	installGen     uint64          // the connector's DDL generation at installation
+	installVersion int64           // the schema version at installation
+	installedInTx  bool            // installed inside the open transaction: a rollback undoes it
+}
+
+// txEnded: the next record starts a new transaction id; a rollback may have
+// restored an older context row or dropped triggers created inside it.
+func (lc *liteConn) txEnded() {
+	lc.newTx, lc.live = true, true
+	if lc.installedInTx {
+		lc.installed, lc.installedInTx = nil, false
+	}
+}
+
+// txBegan: a transaction begun through the wrapper starts a new
+// transaction id.
+func (lc *liteConn) txBegan() { lc.newTx = true }
+
+// passed notes a ROLLBACK TO, which may restore an older context row or
+// drop triggers created after its savepoint.
+func (lc *liteConn) passed(a *analysis) {
+	if strings.HasPrefix(strings.ToUpper(a.text), "ROLLBACK") {
+		lc.live = true
+		if lc.installedInTx {
+			lc.installed = nil
+		}
+	}
+}
+
+// quiet stops the triggers before a statement that runs unaudited (a
+// warned unsupported statement, a write to an excluded table): they must
+// not record its rows with the previous statement's context.
+func (lc *liteConn) quiet(ctx context.Context) error {
+	if !lc.live {
+		return nil
+	}
+	if _, err := lc.c.preparedExec(ctx, liteQuietCtx, nil); err != nil {
+		return err
+	}
+	lc.live = false
+	return nil
+}
+
+// run executes an audited write: one statement makes the context live (and
+// reads the schema version), the triggers are installed if the schema is
+// new to them, and the caller's statement runs exactly as sent.
+func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
+	lc := ex.c.dc.(*liteConn)
+	if ex.a.kind == kindUpdate && ex.t.key[0] == "rowid" && setsRowid(ex.a) {
+		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that assigns the rowid of a table without a primary key (the rowid is its row key)", ErrUnsupported)
+	}
+	v, prev, err := lc.setCtx(ex)
+	if err != nil {
+		return nil, nil, recordError(ex, err)
+	}
+	if v != ex.t.version { // another connection changed the schema: read it again
+		lc.version = v
+		if lc.retries++; lc.retries > 3 {
+			lc.retries = 0
+			return nil, nil, stmtError(ex.query, ex.t.display, "the schema kept changing while the statement was prepared; run it again", ErrConflict)
+		}
+		return ex.c.runWrite(ex.ctx, ex.a, ex.query, ex.args, ex.wantRows, true)
+	}
+	lc.retries = 0
+	if err := lc.ensureTriggers(ex.ctx, ex.t.schema); err != nil {
+		return nil, nil, recordError(ex, err)
+	}
+	restore, err := lc.replaceDeletes(ex)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ex.a.returningText != "" && !ex.wantRows {
+		// go-sqlite3's Exec of a statement with RETURNING reports the
+		// changes() the previous statement left: give it the caller's.
+		if err := setChanges(ex, prev); err != nil {
+			return nil, nil, recordError(ex, err)
+		}
+	}
+	res, rows, err := lc.runCaller(ex)
+	if restore {
+		if _, rerr := ex.c.rawExec(context.WithoutCancel(ex.ctx), `PRAGMA recursive_triggers = 0`, nil); err == nil && rerr != nil {
+			err = recordError(ex, rerr)
+		}
+	}
+	if ex.c.autoCommit() {
+		lc.txEnded() // committed, or the error rolled the whole transaction back
+		lc.live = true
+	}
+	if err != nil {
+		return nil, nil, noRetry(err)
+	}
+	return res, rows, nil
+}
+
+// setCtx makes the context row live with this statement's actor, metadata
+// and text, and returns the schema version and the changes() the caller's
+// previous statement left (read before the UPDATE moves it, only when a
+// RETURNING statement run by Exec needs it).
+func (lc *liteConn) setCtx(ex *execution) (version, changes int64, err error) {
+	c := lc.c
+	if ex.a.returningText != "" && !ex.wantRows {
+		rows, err := c.queryAll(ex.ctx, `SELECT changes()`)
+		if err != nil {
+			return 0, 0, err
+		}
+		changes, _ = rows[0][0].(int64)
+	}
+	newTx := lc.newTx || c.autoCommit()
+	res, err := c.preparedExec(ex.ctx, liteSetCtx, named(ex.actor, ex.metadata, ex.query, newTx))
+	if err != nil {
+		return 0, 0, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 { // the row is gone (dropped with its table)
+		for _, q := range liteCtxDDL[1:] {
+			if _, err := c.rawExec(ex.ctx, q, nil); err != nil {
+				return 0, 0, err
+			}
+		}
+		return lc.setCtx(ex)
+	}
+	lc.live, lc.newTx = true, false
+	rows, err := c.queryAll(ex.ctx, liteSchemaVersion)
+	if err != nil {
+		return 0, 0, err
+	}
+	version, _ = rows[0][0].(int64)
+	return version, changes, nil
+}
+
+// setChanges leaves the connection's changes() at n: deleting n rows from a
+// WITHOUT ROWID table touches neither last_insert_rowid() nor anything else.
+func setChanges(ex *execution, n int64) error {
+	if _, err := ex.c.preparedExec(ex.ctx, `WITH RECURSIVE c(i) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) INSERT INTO temp._sqa_count SELECT i FROM c`, named(n)); err != nil {
+		return err
+	}
+	_, err := ex.c.preparedExec(ex.ctx, `DELETE FROM temp._sqa_count`, nil)
+	return err
+}
+
+func recordError(ex *execution, err error) error {
+	return stmtError(ex.query, ex.t.display, "preparing the audit records failed; nothing was changed", ErrRecord, err)
+}
+
+// runCaller runs the caller's statement as sent: an Exec through a prepared
+// statement cached on the connection (compiling a statement also compiles
+// the triggers it fires), a Query with its first row read before it
+// returns, so that every change (SQLite makes them all at the first step)
+// is recorded under this statement's context.
+func (lc *liteConn) runCaller(ex *execution) (driver.Result, driver.Rows, error) {
+	c := ex.c
+	if ex.wantRows {
+		rows, err := c.rawQuery(ex.ctx, ex.query, ex.args)
+		if err != nil {
+			return nil, nil, err
+		}
+		p := &primedRows{Rows: rows, first: make([]driver.Value, len(rows.Columns()))}
+		if p.err = rows.Next(p.first); p.err != nil && !errors.Is(p.err, io.EOF) {
+			rows.Close()
+			return nil, nil, p.err
+		}
+		return nil, p, nil
+	}
+	// Not with RETURNING: go-sqlite3 leaves such a statement unfinished
+	// until it is used again, and changes() must move on now, as after
+	// the plain driver's Exec.
+	if ex.a.returningText != "" {
+		res, err := c.rawExec(ex.ctx, ex.query, ex.args)
+		return res, nil, err
+	}
+	if st, err := c.prepared(ex.ctx, ex.query); err == nil && st.NumInput() == len(ex.args) {
+		res, err := c.preparedExec(ex.ctx, ex.query, ex.args)
+		return res, nil, err
+	}
+	res, err := c.rawExec(ex.ctx, ex.query, ex.args)
+	return res, nil, err
+}
+
+// primedRows hands out a first row read ahead, then the rest.
+type primedRows struct {
+	driver.Rows
+	first  []driver.Value
+	err    error // the first Next's result
+	handed bool
+}
+
+func (r *primedRows) Next(dest []driver.Value) error {
+	if r.handed {
+		return r.Rows.Next(dest)
+	}
+	r.handed = true
+	if r.err != nil {
+		return r.err
+	}
+	copy(dest, r.first)
+	return nil
+}
+
+// replaceDeletes makes the rows that REPLACE conflict resolution deletes
+// fire the DELETE triggers: SQLite only fires them with recursive_triggers
+// on. The wrapper turns it on for this statement, unless the application's
+// own triggers would then fire differently (refused), and reports whether
+// it must turn it off again.
+func (lc *liteConn) replaceDeletes(ex *execution) (bool, error) {
+	if !ex.a.orReplace && !(ex.t.replaces && ex.a.kind != kindDelete) {
+		return false, nil
+	}
+	c := ex.c
+	rows, err := c.queryAll(ex.ctx, `SELECT (SELECT recursive_triggers FROM pragma_recursive_triggers), (SELECT count(*) FROM `+
+		quoteIdent(ex.t.schema)+`.sqlite_schema WHERE type = 'trigger') + (SELECT count(*) FROM temp.sqlite_schema WHERE type = 'trigger' AND name NOT LIKE '\_sqa\_%' ESCAPE '\')`)
+	if err != nil {
+		return false, recordError(ex, err)
+	}
+	switch {
+	case rows[0][0] == int64(1):
+		return false, nil
+	case rows[0][1] != int64(0):
+		return false, stmtError(ex.query, ex.t.display, "recording the rows REPLACE deletes needs PRAGMA recursive_triggers = ON, which would change how the database's own triggers fire; turn it on for the connection yourself to allow this", ErrUnsupported)
+	}
+	if _, err := c.rawExec(ex.ctx, `PRAGMA recursive_triggers = 1`, nil); err != nil {
+		return false, recordError(ex, err)
+	}
+	return true, nil
+}
+
+// setsRowid reports an UPDATE that assigns the rowid under one of its names.
+func setsRowid(a *analysis) bool {
+	for _, s := range a.setColumns {
+		switch strings.ToLower(s) {
+		case "rowid", "oid", "_rowid_":
+			return true
+		}
+	}
+	return false
+}
+
+// autoCommit reports whether the connection is outside a transaction;
+// go-sqlite3 asks SQLite itself (sqlite3_get_autocommit).
+func (c *conn) autoCommit() bool {
+	if ac, ok := c.raw.(interface{ AutoCommit() bool }); ok {
+		return ac.AutoCommit()
+	}
+	return false
+}
