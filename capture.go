@@ -121,7 +121,7 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 	switch {
 	case err != nil:
 		return nil, nil, stmtError(q, a.table.name, "reading the table's columns from the catalog failed", ErrRecord, err)
-	case t == nil || !t.audited && !cascadesIntoAudited(a, t):
+	case t == nil || !t.audited && !c.cascadesFrom(a, t):
 		// A missing table is the database's error to report, in its words.
 		if err := c.unaudited(ctx); err != nil {
 			return nil, nil, err
@@ -133,21 +133,21 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 		return nil, nil, stmtError(q, t.display, "refused a write to the audit table", ErrAuditTableWrite)
 	case t.unsupported != "":
 		return nil, nil, stmtError(q, t.display, "cannot audit a write to this table: "+t.unsupported, ErrUnsupported)
-	case len(t.key) == 0:
+	case len(t.key) == 0 && t.audited: // an excluded table's key matters only to cascades, see the dialect
 		return nil, nil, stmtError(q, t.display, "cannot identify rows: add a primary key or exclude the table", ErrNoKey)
 	}
 	actor, metadata, err := who(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	ex := &execution{ctx: ctx, c: c, a: a, t: t, targets: []*tableInfo{t}, query: q, args: args, actor: actor, metadata: metadata, wantRows: wantRows}
+	ex := &execution{ctx: ctx, c: c, a: a, t: t, targets: []*tableInfo{t}, query: q, args: args, actor: actor, metadata: metadata, wantRows: wantRows, fromStmt: fromStmt}
 	return c.c.dialect.run(ex)
 }
 
 // runWriteMany is runWrite for a statement that changes several tables: the
 // audited ones are recorded, each checked as runWrite checks one.
 func (c *conn) runWriteMany(ctx context.Context, a *analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
-	ex := &execution{ctx: ctx, c: c, a: a, query: q, args: args, wantRows: wantRows}
+	ex := &execution{ctx: ctx, c: c, a: a, query: q, args: args, wantRows: wantRows, fromStmt: fromStmt}
 	for _, ref := range a.tables {
 		t, err := c.table(ctx, ref)
 		switch {
@@ -188,6 +188,25 @@ func cascadesIntoAudited(a *analysis, t *tableInfo) bool {
 	for _, fk := range t.children {
 		deletes := a.kind == kindDelete || a.orReplace || t.replaces // REPLACE deletes conflicting rows
 		if fk.audited && (deletes && fk.onDelete || a.kind == kindUpdate && fk.onUpdate) {
+			return true
+		}
+	}
+	return false
+}
+
+// cascadesFrom reports whether a statement on the excluded table t may fire
+// a foreign-key action that reaches an audited table: one into an audited
+// table, or, for a dialect that follows actions through excluded tables
+// itself (PostgreSQL), any action.
+func (c *conn) cascadesFrom(a *analysis, t *tableInfo) bool {
+	if cascadesIntoAudited(a, t) {
+		return true
+	}
+	if _, deep := c.c.dialect.(interface{ followsCascades() }); !deep {
+		return false
+	}
+	for _, fk := range t.children {
+		if a.kind == kindDelete && fk.onDelete || a.kind == kindUpdate && fk.onUpdate {
 			return true
 		}
 	}

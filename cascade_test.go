@@ -10,10 +10,11 @@ import (
 // Foreign-key actions change child rows inside the database, unseen: a
 // statement that would make one change a row of an audited table is
 // refused (nothing changes); one whose rows have no children runs and is
-// recorded; an excluded child table does not stop it. (SQLite records the
-// child rows instead: sqlite_shapes_test.go.)
+// recorded; an excluded child table does not stop it. (MariaDB; SQLite
+// records the child rows instead: sqlite_shapes_test.go, PostgreSQL too:
+// pg_cascade_test.go.)
 func TestForeignKeyActionsOnAuditedTablesAreRefused(t *testing.T) {
-	forEachPGDriver(t, func(t *testing.T, drv string) {
+	forEachMySQL(t, func(t *testing.T, drv string) {
 		db, td := mustOpen(t, drv, "audit_exclude=notes")
 		mustExec(t, td.plain,
 			`CREATE TABLE parents (id integer PRIMARY KEY, name text)`,
@@ -36,10 +37,11 @@ func TestForeignKeyActionsOnAuditedTablesAreRefused(t *testing.T) {
 }
 
 // An excluded parent whose foreign-key actions reach an audited table is
-// refused for the statements that may fire them (SQLite records the child
-// rows: TestSQLiteExcludedParentCascadingIntoAuditedChildIsRecorded).
+// refused for the statements that may fire them (MariaDB; SQLite and
+// PostgreSQL record the child rows: TestSQLiteExcludedParentCascadingIntoAuditedChildIsRecorded,
+// TestForeignKeyActionsThroughExcludedTables).
 func TestExcludedParentCascadingIntoAuditedChildIsRefused(t *testing.T) {
-	forEachPGDriver(t, func(t *testing.T, drv string) {
+	forEachMySQL(t, func(t *testing.T, drv string) {
 		db, td := mustOpen(t, drv, "audit_exclude=parents")
 		mustExec(t, td.plain,
 			`CREATE TABLE parents (id integer PRIMARY KEY, name text)`,
@@ -71,10 +73,10 @@ func TestSQLiteDropTableCascadingIntoAuditedRowsIsRefused(t *testing.T) {
 	mustExec(t, db, `DELETE FROM kids`, `DROP TABLE parents`)
 }
 
-// forEachPGDriver is forEachDriver without SQLite.
-func forEachPGDriver(t *testing.T, f func(t *testing.T, drv string)) {
+// forEachMySQL is forEachDriver on MariaDB only.
+func forEachMySQL(t *testing.T, f func(t *testing.T, drv string)) {
 	forEachDriver(t, func(t *testing.T, drv string) {
-		if !isSQLite(drv) {
+		if isMySQL(drv) {
 			f(t, drv)
 		}
 	})

@@ -39,6 +39,13 @@ type childFK struct {
 	types              []string // their types (PostgreSQL)
 	onDelete, onUpdate bool     // which actions change rows
 	audited            bool     // the referencing table is audited
+	// PostgreSQL: the actions ('c' cascade, 'n' set null, 'd' set default,
+	// 0 none that changes rows), the columns ON DELETE SET NULL (cols)
+	// assigns, and whether the referencing table is partitioned (the RI
+	// triggers then write it without ONLY).
+	delAction, updAction byte
+	setCols              []string
+	partitioned          bool
 }
 
 // catalog is one connection's view of the tables it writes. Names resolve

@@ -38,6 +38,8 @@ func classify(n *pg.Node, q string) *analysis {
 		switch s.TransactionStmt.Kind {
 		case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE,
 			pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+		case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
+			a.kind, a.endsTx, a.beginsTx = kindTxControl, true, true
 		default:
 			a.kind, a.endsTx = kindTxControl, true
 		}
@@ -184,6 +186,9 @@ func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {
 		return unsupported(a.text, "a data-modifying WITH query")
 	case s.OnConflictClause != nil && s.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE:
 		a.upsert = true
+		for _, t := range s.OnConflictClause.TargetList {
+			a.setColumns = append(a.setColumns, t.GetResTarget().GetName())
+		}
 	case s.OnConflictClause != nil:
 		a.orIgnore = true
 	}

@@ -72,6 +72,12 @@ type execution struct {
 	actor    any // string or nil
 	metadata any // JSON string or nil
 	wantRows bool
+	fromStmt bool // run from a prepared statement: never return driver.ErrSkip
+
+	// PostgreSQL: the foreign-key actions the statement fires, performed by
+	// the statement itself (nil when none), or why they cannot be.
+	cascade        *pgCascade
+	cascadeRefused string
 }
 
 // DialectOf returns the dialect of an audited database handle opened

@@ -46,7 +46,7 @@ type analysis struct {
 
 	setColumns []string // UPDATE: columns assigned by SET
 	endsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
-	beginsTx   bool     // MySQL: begins one (BEGIN, START TRANSACTION)
+	beginsTx   bool     // begins one (BEGIN, START TRANSACTION)
 	orIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
 	orReplace  bool     // SQLite: INSERT OR REPLACE / REPLACE INTO / UPDATE OR REPLACE
 	orClause   bool     // SQLite: the statement has an OR conflict clause (or is REPLACE)
@@ -100,6 +100,9 @@ func analyse(q string, style lexStyle) *analysis {
 		one := analyseOne(text, nil, style)
 		a.parts = append(a.parts, statementPart{text: text, params: one.numParams})
 		a.endsTx = a.endsTx || one.endsTx
+		if one.endsTx || one.beginsTx { // the last one decides
+			a.beginsTx = one.beginsTx
+		}
 		a.resetsSession = a.resetsSession || one.resetsSession
 		switch one.kind {
 		case kindDDL:

@@ -25,11 +25,21 @@ var PostgreSQL Dialect = postgresDialect{}
 
 type postgresDialect struct{}
 
-type pgConn struct{}
+// pgConn is the PostgreSQL state of a connection: whether a transaction
+// block is open (BeginTx, or BEGIN sent as a statement). Writes with
+// foreign-key actions need one for their two statements and open their own
+// otherwise (pgRunCascade).
+type pgConn struct{ inTx bool }
 
-func (pgConn) fresh(context.Context, *tableInfo) bool { return true }
-func (pgConn) txEnded()                               {}
-func (pgConn) txBegan()                               {}
+func (*pgConn) fresh(context.Context, *tableInfo) bool { return true }
+func (p *pgConn) txEnded()                             { p.inTx = false }
+func (p *pgConn) txBegan()                             { p.inTx = true }
+
+// pgInTx reports an open transaction block on c.
+func pgInTx(c *conn) bool {
+	p, ok := c.dc.(*pgConn)
+	return ok && p.inTx
+}
 
 func (postgresDialect) Name() string               { return "postgres" }
 func (postgresDialect) lexStyle() lexStyle         { return stylePostgres }
@@ -37,7 +47,7 @@ func (postgresDialect) analyse(q string) *analysis { return analyse(q, stylePost
 func (postgresDialect) ident(s string) string      { return quoteIdent(s) }
 func (postgresDialect) keywordDSN() bool           { return true }
 
-func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return pgConn{}, nil }
+func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return &pgConn{}, nil }
 
 // oneByOne: PostgreSQL runs a multi-statement string as one implicit
 // transaction, which the wrapper cannot reproduce statement by statement.
@@ -122,20 +132,51 @@ func (postgresDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*t
 // run sends the rewritten statement with the actor and metadata as two extra
 // parameters after the caller's own.
 func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
+	cs, err := pgCascadeTree(ex)
+	switch {
+	case err != nil:
+		return nil, nil, stmtError(ex.query, ex.t.display, "reading the foreign keys' tables from the catalog failed", ErrRecord, err)
+	case !ex.t.audited && cs == nil && ex.cascadeRefused == "": // its actions reach no audited table after all
+		return ex.c.passThrough(ex.ctx, ex.query, ex.args, ex.wantRows, ex.fromStmt)
+	case ex.cascadeRefused != "" && (!ex.t.audited || ex.a.upsert || ex.a.truncate):
+		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit "+ex.cascadeRefused, ErrUnsupported)
+	}
 	if err := pgCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
+	if cs != nil {
+		ex.cascade = cs
+		return pgRunCascade(ex)
+	}
 	key := planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows, nargs: len(ex.args)}
 	q := ex.c.c.plan(key, func() any { return pgStatement(ex) }).(string)
+	return pgExecute(ex, q, false)
+}
+
+// pgExecute sends the rewritten statement q with the actor, the metadata
+// and any further values (the rows locked for foreign-key actions) as extra
+// parameters after the caller's own. Rows are read into memory when
+// buffer is set (the wrapper's own transaction commits before the caller
+// reads them).
+func pgExecute(ex *execution, q string, buffer bool, extra ...any) (driver.Result, driver.Rows, error) {
 	args := append(ex.args[:len(ex.args):len(ex.args)],
 		driver.NamedValue{Ordinal: len(ex.args) + 1, Value: ex.actor},
 		driver.NamedValue{Ordinal: len(ex.args) + 2, Value: ex.metadata})
+	for _, v := range extra {
+		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+	}
 	if ex.wantRows {
 		// The caller's RETURNING list fixes the result type: not cached, so
 		// DDL by other clients cannot make a cached plan change it.
 		rows, err := ex.c.rawQuery(ex.ctx, q, args)
 		if err != nil {
 			return nil, nil, pgError(ex, err)
+		}
+		if buffer {
+			rows, err = bufferRows(rows)
+			if err != nil {
+				return nil, nil, pgError(ex, err)
+			}
 		}
 		return nil, rows, nil
 	}
@@ -183,6 +224,8 @@ func pgError(ex *execution, err error) error {
 	switch msg := err.Error(); {
 	case strings.Contains(msg, upsertRaceMessage):
 		return stmtError(ex.query, ex.t.display, "an upsert met a row a concurrent transaction wrote after the statement began", ErrConflict, err)
+	case strings.Contains(msg, cascadeConflictMessage):
+		return stmtError(ex.query, ex.t.display, "rows whose foreign-key actions fire came to match the statement while it ran, so the rows the actions change could not be read exactly; nothing changed", ErrConflict, err)
 	case strings.Contains(msg, cascadeMessage):
 		return stmtError(ex.query, ex.t.display, "a foreign-key action (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) would change rows of an audited table, which the wrapper cannot record yet; nothing changed", ErrUnsupported, err)
 	case strings.Contains(msg, staleCatalogMessage):
@@ -205,14 +248,24 @@ func pgStatement(ex *execution) string {
 	if a.withText != "" {
 		b.WriteString(a.withText + ", ")
 	}
-	b.WriteString("_sqa_w AS (" + pgWrite(ex, t) + "), _sqa_a AS (" + pgRecords(ex, t) + ") ")
+	b.WriteString("_sqa_w AS (" + pgWrite(ex, t) + ")")
+	if ex.t.audited {
+		b.WriteString(", _sqa_a AS (" + pgRecords(ex, t) + ")")
+	}
+	check := ""
+	if ex.cascade != nil {
+		b.WriteString(pgCascadeCTEs(ex, ex.cascade))
+		check = " WHERE (SELECT _sqa_ok FROM _sqa_chk)"
+	}
 	switch {
 	case !ex.wantRows:
-		b.WriteString("SELECT count(*) FROM _sqa_w")
+		b.WriteString(" SELECT count(*) FROM _sqa_w" + check)
 	case a.returningText != "":
-		b.WriteString("SELECT " + a.returningText + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref)
+		b.WriteString(" SELECT " + a.returningText + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref + check)
+	case check != "":
+		b.WriteString(" SELECT FROM _sqa_w WHERE NOT (SELECT _sqa_ok FROM _sqa_chk)")
 	default:
-		b.WriteString("SELECT FROM _sqa_w WHERE false")
+		b.WriteString(" SELECT FROM _sqa_w WHERE false")
 	}
 	return b.String()
 }
@@ -288,130 +341,4 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 	return "UPDATE " + t.rel + " SET " + a.setText + " FROM " + from + "(SELECT " + strings.Join(sel, ", ") +
 		", to_jsonb(" + t.ref + ".*) AS _sqa_old FROM " + t.rel + selected + " FOR UPDATE OF " + t.ref +
 		") AS _sqa_o WHERE " + cond + " RETURNING _sqa_o._sqa_old, to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
-}
-
-// pgRecords inserts one record per row of _sqa_w; for an UPDATE only rows
-// with a changed column, with the changed columns only. Values are compared
-// as to_jsonb renders them, so 1.0 → 1.00 in a numeric column is a change
-// (the stored value's scale changed) and key order in a json column is not.
-func pgRecords(ex *execution, t pgTargetRef) string {
-	a, n := ex.a, len(ex.args)
-	action, values := "", ""
-	switch a.kind {
-	case kindUpdate:
-		action, values = "UPDATE", "d.o, d.n"
-	case kindDelete:
-		action, values = "DELETE", pgRedactRow(ex.t, "w._sqa_old")+", NULL"
-	case kindInsert:
-		action, values = "INSERT", "NULL, "+pgRedactRow(ex.t, "w._sqa_new")
-	}
-	action = "'" + action + "'"
-	if a.upsert {
-		action = "CASE WHEN w._sqa_inserted THEN 'INSERT' ELSE 'UPDATE' END"
-		values = "CASE WHEN w._sqa_inserted THEN NULL ELSE d.o END, CASE WHEN w._sqa_inserted THEN " +
-			pgRedactRow(ex.t, "w._sqa_new") + " ELSE d.n END"
-	}
-	q := "INSERT INTO " + ex.c.c.audit + " (" + recordColumns + ")" +
-		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, " + action + ", " +
-		quoteLiteral(ex.t.display, true) + ", " + pgRowKey(ex.t, t.image) + ", " + values +
-		", $" + strconv.Itoa(n+2) + "::jsonb, " + quoteLiteral(ex.query, true) + " FROM _sqa_w w"
-	switch {
-	case a.kind == kindUpdate:
-		q += " CROSS JOIN LATERAL " + pgDiff(ex.t, "w._sqa_old") + " WHERE d.o IS NOT NULL"
-	case a.upsert:
-		q += " LEFT JOIN LATERAL " + pgDiff(ex.t, "(w._sqa_prev->'row')") + " ON true" +
-			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.t)
-	default:
-		q += " WHERE true"
-	}
-	return q + " AND " + pgResolvesCheck(ex, t) + pgCascadeCheck(ex, t)
-}
-
-// pgResolvesCheck fails the statement (nothing is written) unless the table
-// name still resolves to the table the records describe: a session may have
-// changed its search_path or created a temporary table of the same name
-// (set_config() in a SELECT is not seen by the wrapper). Evaluated once.
-func pgResolvesCheck(ex *execution, t pgTargetRef) string {
-	return "CASE WHEN (SELECT to_regclass(" + quoteLiteral(t.spelled, true) + ")::oid::bigint) = " +
-		strconv.FormatInt(ex.t.oid, 10) + " THEN true ELSE CAST(" + quoteLiteral(staleCatalogMessage+" ", true) +
-		" || left(" + t.image + "::text, 0) AS integer) = 0 END"
-}
-
-// staleCatalogMessage starts the error of a statement whose table name
-// resolved to another table than the connection's catalog holds.
-const staleCatalogMessage = "sqlaudit: the table name now resolves to another table; retry the statement. Table"
-
-// pgDiff is the changed columns of the old image and w._sqa_new, as two
-// objects d.o and d.n (NULL when nothing changed).
-func pgDiff(t *tableInfo, old string) string {
-	return "(SELECT jsonb_object_agg(jo.key, " + pgRedactValue(t, "jo") +
-		") AS o, jsonb_object_agg(jo.key, " + pgRedactValue(t, "jn") + ") AS n" +
-		" FROM jsonb_each(" + old + ") jo JOIN jsonb_each(w._sqa_new) jn ON jn.key = jo.key" +
-		" WHERE jo.value::text IS DISTINCT FROM jn.value::text) d"
-}
-
-// pgUpsertPrevious returns, for each row an upsert returns, whether it was
-// inserted and the version it replaced. The replaced version is read with
-// the statement's snapshot; "ok" says it is the very version this statement
-// updated (its xmax is the xid that wrote the new version). Under READ
-// COMMITTED an upsert may update a version its snapshot cannot see — a row a
-// concurrent transaction inserted or changed — and then "ok" is false.
-func pgUpsertPrevious(ex *execution, t pgTargetRef) string {
-	var match []string
-	for _, k := range ex.t.key {
-		match = append(match, "_sqa_p."+quoteIdent(k)+" = "+t.ref+"."+quoteIdent(k))
-	}
-	return "(" + t.ref + ".xmax = 0) AS _sqa_inserted, (SELECT jsonb_build_object('row', to_jsonb(_sqa_p.*), 'ok', _sqa_p.xmax = " +
-		t.ref + ".xmin) FROM " + ex.t.quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
-}
-
-// pgUpsertCheck fails the statement (nothing is written) when an updated
-// row's previous version could not be read exactly; the error names the row,
-// and retrying the statement succeeds. The cast of a row-dependent text is
-// how plain SQL raises an error the planner cannot fold away.
-func pgUpsertCheck(t *tableInfo) string {
-	return "CASE WHEN w._sqa_inserted OR coalesce((w._sqa_prev->>'ok')::boolean, false) THEN true ELSE CAST(" +
-		quoteLiteral(upsertRaceMessage+" ", true) + " || (w._sqa_new->>" + quoteLiteral(t.key[0], true) + ") AS integer) = 0 END"
-}
-
-// upsertRaceMessage starts the error of an upsert that raced with another
-// transaction; the wrapper turns it into ErrConflict.
-const upsertRaceMessage = "sqlaudit: an upsert updated a row version a concurrent transaction wrote; retry the statement. Row"
-
-// pgRowKey is the JSON object of the key columns taken from a row image.
-func pgRowKey(t *tableInfo, image string) string {
-	parts := make([]string, 0, 2*len(t.key))
-	for _, k := range t.key {
-		l := quoteLiteral(k, true)
-		parts = append(parts, l, image+"->"+l)
-	}
-	return "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
-}
-
-// pgRedactRow masks the redacted columns of a whole-row image.
-func pgRedactRow(t *tableInfo, image string) string {
-	if len(t.redact) == 0 {
-		return image
-	}
-	mask := map[string]string{}
-	for _, c := range t.redact {
-		mask[c] = RedactedValue
-	}
-	b, _ := json.Marshal(mask)
-	return "(" + image + " || " + quoteLiteral(string(b), true) + "::jsonb)"
-}
-
-// pgRedactValue masks the value of one jsonb_each entry when its column is
-// redacted.
-func pgRedactValue(t *tableInfo, each string) string {
-	if len(t.redact) == 0 {
-		return each + ".value"
-	}
-	lits := make([]string, len(t.redact))
-	for i, c := range t.redact {
-		lits[i] = quoteLiteral(c, true)
-	}
-	mask, _ := json.Marshal(RedactedValue)
-	return "CASE WHEN " + each + ".key IN (" + strings.Join(lits, ", ") + ") THEN " +
-		quoteLiteral(string(mask), true) + "::jsonb ELSE " + each + ".value END"
 }

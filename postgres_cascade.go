@@ -7,21 +7,26 @@ import (
 )
 
 // Foreign-key actions (ON DELETE CASCADE / SET NULL / SET DEFAULT, ON UPDATE
-// …) change rows of other tables inside PostgreSQL, where the wrapper
-// cannot see them. Until they are recorded, a statement that would make
-// such an action change a row of an audited table is refused; statements
-// whose parent rows have no children run as usual.
+// CASCADE / SET NULL / SET DEFAULT) change rows of other tables inside
+// PostgreSQL, where the wrapper cannot see them. The wrapper performs them
+// itself instead, as data-modifying WITH queries of the same statement that
+// return their row images (postgres_cascade_sql.go), so the RI triggers then
+// find nothing left to do; see pgRunCascade for how concurrent writers are
+// kept from adding rows those triggers would still change unseen.
 
-const pgChildrenQuery = `SELECT cn.nspname, cc.relname, cn.nspname = 'public',
-  con.confdeltype IN ('c', 'n', 'd'), con.confupdtype IN ('c', 'n', 'd'),
+const pgChildrenQuery = `SELECT cn.nspname, cc.relname, cn.nspname = 'public', con.confdeltype::text, con.confupdtype::text,
   (SELECT json_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum)::text,
   (SELECT json_agg(json_build_array(a.attname, format_type(a.atttypid, a.atttypmod)) ORDER BY k.ord)
      FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-     JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum)::text
+     JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum)::text,
+  coalesce((SELECT json_agg(a.attname ORDER BY k.ord) FROM unnest(con.confdelsetcols) WITH ORDINALITY AS k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum), '[]')::text,
+  cc.relkind = 'p'
 FROM pg_constraint con JOIN pg_class cc ON cc.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
 WHERE con.contype = 'f' AND con.confrelid = $1::bigint::oid
-  AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))`
+  AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))
+ORDER BY con.conname, con.oid`
 
 // pgChildren reads the foreign keys whose actions change other tables' rows
 // when rows of t are deleted or their referenced columns updated.
@@ -33,11 +38,11 @@ func pgChildren(ctx context.Context, c *conn, t *tableInfo) error {
 	for _, r := range rows {
 		fk := childFK{table: tableRef{schema: asString(r[0]), name: asString(r[1])}}
 		fk.display = fk.table.schema + "." + fk.table.name
-		if b, _ := r[2].(bool); b {
+		if b, _ := r[2].(bool); b || asString(r[2]) == "t" {
 			fk.display = fk.table.name
 		}
-		fk.onDelete, _ = r[3].(bool)
-		fk.onUpdate, _ = r[4].(bool)
+		fk.delAction, fk.updAction = pgAction(asString(r[3])), pgAction(asString(r[4]))
+		fk.onDelete, fk.onUpdate = fk.delAction != 0, fk.updAction != 0
 		var parent [][2]string
 		if err := json.Unmarshal([]byte(asString(r[5])), &fk.cols); err != nil {
 			return err
@@ -45,6 +50,11 @@ func pgChildren(ctx context.Context, c *conn, t *tableInfo) error {
 		if err := json.Unmarshal([]byte(asString(r[6])), &parent); err != nil {
 			return err
 		}
+		if err := json.Unmarshal([]byte(asString(r[7])), &fk.setCols); err != nil {
+			return err
+		}
+		fk.partitioned, _ = r[8].(bool)
+		fk.partitioned = fk.partitioned || asString(r[8]) == "t"
 		for _, p := range parent {
 			fk.parent, fk.types = append(fk.parent, p[0]), append(fk.types, p[1])
 		}
@@ -53,11 +63,24 @@ func pgChildren(ctx context.Context, c *conn, t *tableInfo) error {
 	return nil
 }
 
-// pgCascadeCheck fails the statement (nothing is written) when a written
-// row has children in an audited table that a foreign-key action would
-// change: for a DELETE any child, for an UPDATE children of a row whose
-// referenced columns changed.
+// pgAction maps pg_constraint's action codes to the ones that change rows:
+// 'c' cascade, 'n' set null, 'd' set default; 0 for the others.
+func pgAction(code string) byte {
+	switch code {
+	case "c", "n", "d":
+		return code[0]
+	}
+	return 0
+}
+
+// pgCascadeCheck is the fallback for statements whose foreign-key actions
+// the wrapper cannot perform itself (pgCascadeTree says why): it fails the
+// statement (nothing is written) when a written row has children in an
+// audited table that an action would change.
 func pgCascadeCheck(ex *execution, t pgTargetRef) string {
+	if ex.cascadeRefused == "" {
+		return ""
+	}
 	var checks []string
 	for _, fk := range ex.t.children {
 		if !fk.audited || ex.a.kind == kindDelete && !fk.onDelete || ex.a.kind == kindUpdate && !fk.onUpdate || ex.a.kind == kindInsert {
@@ -83,5 +106,5 @@ func pgCascadeCheck(ex *execution, t pgTargetRef) string {
 }
 
 // cascadeMessage starts the error of a statement refused because a
-// foreign-key action would change rows the wrapper cannot see.
+// foreign-key action would change rows the wrapper cannot perform itself.
 const cascadeMessage = "sqlaudit: a foreign-key action would change rows of"

@@ -1,0 +1,221 @@
+package sqlaudit
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// pgCascade is the tree of tables a statement writes: node 0 is the
+// statement's own target, every other node a table a foreign-key action of
+// its parent node changes.
+type pgCascade struct {
+	nodes []pgNode
+}
+
+// pgNode is one table of the tree.
+type pgNode struct {
+	t      *tableInfo
+	parent int      // index of the parent node; -1 for the root
+	fk     *childFK // the foreign key from the parent; nil for the root
+	action byte     // 'c', 'n' or 'd'; 0 for the root
+	update bool     // its rows are updated (else deleted)
+	sets   []string // an updated node's assigned columns (the root's SET columns)
+	cte    string   // the WITH query that writes it and returns its row images
+	source bool     // has children in the tree: its rows must be locked first
+}
+
+// rel is how the rewritten statements name a child node's table: by its
+// resolved name, with ONLY unless partitioned, as the RI triggers do.
+func (n *pgNode) rel() string {
+	if n.fk.partitioned {
+		return n.fk.table.spelled()
+	}
+	return "ONLY " + n.fk.table.spelled()
+}
+
+// pgCascadeTree builds the tree of the foreign-key actions ex's statement
+// may fire into audited tables (at any depth, through excluded tables too).
+// It returns nil when there are none, and sets ex.cascadeRefused when the
+// wrapper cannot perform them itself: a table reached twice (a
+// self-reference, a cycle, two foreign keys between the same tables), or a
+// table without a primary key on the way.
+func pgCascadeTree(ex *execution) (*pgCascade, error) {
+	a := ex.a
+	if a.kind == kindInsert {
+		if a.upsert && pgUpsertFiresActions(ex.t, a.setColumns) {
+			ex.cascadeRefused = "an upsert whose DO UPDATE assigns a column that a foreign key with an ON UPDATE action references"
+		}
+		return nil, nil
+	}
+	b := &pgTreeBuilder{ex: ex, seen: map[string]bool{ex.t.quoted: true}}
+	b.nodes = []pgNode{{t: ex.t, parent: -1, update: a.kind == kindUpdate, sets: a.setColumns, cte: "_sqa_w"}}
+	if _, err := b.grow(0); err != nil {
+		return nil, err
+	}
+	if b.refused != "" {
+		ex.cascadeRefused = b.refused
+		return nil, nil
+	}
+	if len(b.nodes) == 1 {
+		return nil, nil
+	}
+	if a.truncate {
+		ex.cascadeRefused = "TRUNCATE of a table that foreign keys reference (PostgreSQL refuses it without CASCADE; run DELETE)"
+		return nil, nil
+	}
+	for i := 1; i < len(b.nodes); i++ {
+		b.nodes[i].cte = "_sqa_c" + strconv.Itoa(i)
+		b.nodes[b.nodes[i].parent].source = true
+	}
+	return &pgCascade{nodes: b.nodes}, nil
+}
+
+type pgTreeBuilder struct {
+	ex      *execution
+	nodes   []pgNode
+	seen    map[string]bool
+	refused string
+}
+
+// grow adds node i's children that lead to audited tables and reports
+// whether it added any.
+func (b *pgTreeBuilder) grow(i int) (bool, error) {
+	kept := false
+	for fi := range b.nodes[i].t.children {
+		parent := b.nodes[i]
+		fk := &parent.t.children[fi]
+		action := fk.delAction
+		if parent.update {
+			action = fk.updAction
+			if !intersects(fk.parent, parent.sets) {
+				continue
+			}
+		}
+		if action == 0 {
+			continue
+		}
+		ct, err := b.ex.c.table(b.ex.ctx, fk.table)
+		if err != nil {
+			return kept, err
+		}
+		if ct == nil {
+			continue // dropped since the catalog was read: the database decides
+		}
+		if b.seen[ct.quoted] {
+			if ct.audited || len(ct.children) > 0 {
+				b.refused = "a foreign-key action reaches " + ct.display + " twice (a self-reference, a cycle, or several foreign keys to one table)"
+			}
+			continue
+		}
+		b.seen[ct.quoted] = true
+		child := pgNode{t: ct, parent: i, fk: fk, action: action, update: action != 'c' || parent.update, sets: fk.cols}
+		if action == 'n' && !parent.update && len(fk.setCols) > 0 {
+			child.sets = fk.setCols
+		}
+		idx := len(b.nodes)
+		b.nodes = append(b.nodes, child)
+		deeper, err := b.grow(idx)
+		if err != nil {
+			return kept, err
+		}
+		if !deeper && !ct.audited {
+			b.nodes = b.nodes[:idx] // nothing audited this way: the RI trigger may do it
+			continue
+		}
+		if len(ct.key) == 0 {
+			b.refused = "a foreign-key action changes rows of " + ct.display + ", which has no primary key"
+		}
+		kept = true
+	}
+	if kept && len(b.nodes[i].t.key) == 0 {
+		b.refused = "a foreign-key action reaches audited tables from " + b.nodes[i].t.display + ", which has no primary key"
+	}
+	return kept, nil
+}
+
+func intersects(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// pgUpsertFiresActions reports whether an upsert's DO UPDATE may change a
+// column that a foreign key with an ON UPDATE action references.
+func pgUpsertFiresActions(t *tableInfo, sets []string) bool {
+	for _, fk := range t.children {
+		if fk.updAction != 0 && intersects(fk.parent, sets) {
+			return true
+		}
+	}
+	return false
+}
+
+// pgLockStatement locks, before the write, every row of the tree's source
+// nodes that the write may change, as of a fresh snapshot, and returns
+// their keys by node (a JSON object of arrays). It takes only the caller's arguments its text
+// uses (args, renumbered $1…).
+func pgLockStatement(ex *execution, cs *pgCascade) (q string, args []int) {
+	a, t := ex.a, pgTarget(ex)
+	var b strings.Builder
+	b.WriteString("WITH ")
+	if a.withText != "" {
+		b.WriteString(a.withText + ", ")
+	}
+	where := ""
+	if a.whereText != "" {
+		where = " WHERE " + a.whereText
+	}
+	if a.fromText != "" {
+		where = " WHERE EXISTS (SELECT 1 FROM " + a.fromText + where + ")"
+	}
+	b.WriteString("_sqa_l0 AS (SELECT to_jsonb(" + t.ref + ".*) AS _sqa_img FROM " + t.rel + where + " FOR UPDATE OF " + t.ref + ")")
+	keys := []string{"'0', (SELECT coalesce(jsonb_agg(" + pgRowKey(ex.t, "_sqa_img") + "), '[]') FROM _sqa_l0)"}
+	for i := 1; i < len(cs.nodes); i++ {
+		n := &cs.nodes[i]
+		if !n.source {
+			continue
+		}
+		var match []string
+		for j, col := range n.fk.cols {
+			match = append(match, "_sqa_t."+quoteIdent(col)+" = (_sqa_p._sqa_img->>"+quoteLiteral(n.fk.parent[j], true)+")::"+n.fk.types[j])
+		}
+		l := "_sqa_l" + strconv.Itoa(i)
+		b.WriteString(", " + l + " AS (SELECT to_jsonb(_sqa_t.*) AS _sqa_img FROM " + n.rel() + " AS _sqa_t WHERE EXISTS (SELECT 1 FROM _sqa_l" +
+			strconv.Itoa(n.parent) + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") FOR UPDATE OF _sqa_t)")
+		keys = append(keys, "'"+strconv.Itoa(i)+"', (SELECT coalesce(jsonb_agg("+pgRowKey(n.t, "_sqa_img")+"), '[]') FROM "+l+")")
+	}
+	b.WriteString(" SELECT jsonb_build_object(" + strings.Join(keys, ", ") + ")::text")
+	return renumberParams(b.String())
+}
+
+// renumberParams renumbers the $n placeholders of q densely in order of
+// first use and returns the original numbers: PostgreSQL cannot type a
+// placeholder the text skips, and pgx wants exactly as many arguments as
+// placeholders.
+func renumberParams(q string) (string, []int) {
+	var out strings.Builder
+	var used []int
+	at := map[int]int{}
+	last := 0
+	for _, tok := range lex(q, stylePostgres) {
+		if tok.kind != tokParam {
+			continue
+		}
+		n, err := strconv.Atoi(q[tok.start+1 : tok.end])
+		if err != nil {
+			continue
+		}
+		if at[n] == 0 {
+			used = append(used, n)
+			at[n] = len(used)
+		}
+		out.WriteString(q[last:tok.start] + "$" + strconv.Itoa(at[n]))
+		last = tok.end
+	}
+	out.WriteString(q[last:])
+	return out.String(), used
+}

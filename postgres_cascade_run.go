@@ -1,0 +1,110 @@
+package sqlaudit
+
+import (
+	"database/sql/driver"
+	"errors"
+	"io"
+)
+
+// pgCascadePlan is the cached pair of statements of a write with
+// foreign-key actions.
+type pgCascadePlan struct {
+	lock     string
+	lockArgs []int // the caller's argument numbers the lock statement takes
+	write    string
+}
+
+// pgRunCascade runs a write whose foreign-key actions the statement performs
+// itself, in two statements of one transaction (the caller's, or the
+// wrapper's own when there is none):
+//
+//  1. the lock statement locks (FOR UPDATE) the rows the write may change in
+//     every table whose rows fire actions, and returns their keys. A
+//     concurrent transaction that inserts or re-points a child of such a row
+//     must lock it FOR KEY SHARE, so it either finished before (the lock
+//     waited for it) or waits until this transaction ends: the children of
+//     locked rows can no longer change.
+//  2. the write runs with a new snapshot (READ COMMITTED), which therefore
+//     sees every child of the locked rows, and performs the actions on them
+//     itself (postgres_cascade_sql.go). A row that fires an action but was
+//     not locked in step 1 (it came to match in between) may have a child
+//     the snapshot cannot see, which the RI trigger would change unseen: the
+//     statement then fails with ErrConflict and changes nothing.
+//
+// Under REPEATABLE READ and SERIALIZABLE both statements share the
+// transaction's snapshot; an RI trigger that would change a row the snapshot
+// cannot see fails with a serialization error of its own.
+func pgRunCascade(ex *execution) (driver.Result, driver.Rows, error) {
+	key := planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows, nargs: len(ex.args)}
+	p := ex.c.c.plan(key, func() any {
+		lock, args := pgLockStatement(ex, ex.cascade)
+		return &pgCascadePlan{lock: lock, lockArgs: args, write: pgStatement(ex)}
+	}).(*pgCascadePlan)
+	if pgInTx(ex.c) {
+		locked, err := pgLock(ex, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return pgExecute(ex, p.write, false, locked)
+	}
+	raw, ok := ex.c.raw.(driver.ConnBeginTx)
+	if !ok {
+		return nil, nil, stmtError(ex.query, ex.t.display, "the driver cannot begin a transaction for the foreign-key actions", ErrUnsupported)
+	}
+	tx, err := raw.BeginTx(ex.ctx, driver.TxOptions{})
+	if err != nil {
+		return nil, nil, noRetry(err)
+	}
+	locked, err := pgLock(ex, p)
+	var res driver.Result
+	var rows driver.Rows
+	if err == nil {
+		res, rows, err = pgExecute(ex, p.write, true, locked)
+	}
+	if err != nil {
+		return nil, nil, errors.Join(err, tx.Rollback())
+	}
+	if err := tx.Commit(); err != nil {
+		if ex.c.c.dialect.commitAmbiguous(err) {
+			return nil, nil, &AmbiguousCommitError{Err: err}
+		}
+		return nil, nil, err
+	}
+	return res, rows, nil
+}
+
+// pgLock runs the lock statement and returns the locked rows' keys.
+func pgLock(ex *execution, p *pgCascadePlan) (string, error) {
+	args := make([]driver.NamedValue, len(p.lockArgs))
+	for i, n := range p.lockArgs {
+		args[i] = driver.NamedValue{Ordinal: i + 1, Value: ex.args[n-1].Value}
+	}
+	rows, err := ex.c.queryAll(ex.ctx, p.lock, args...)
+	if err != nil {
+		return "", pgError(ex, err)
+	}
+	if len(rows) != 1 {
+		return "", stmtError(ex.query, ex.t.display, "locking the rows of the foreign-key actions returned no row", ErrRecord)
+	}
+	return asString(rows[0][0]), nil
+}
+
+// bufferRows reads rows into memory and closes them.
+func bufferRows(rows driver.Rows) (driver.Rows, error) {
+	defer rows.Close()
+	b := &bufferedRows{cols: rows.Columns()}
+	for {
+		row := make([]driver.Value, len(b.cols))
+		if err := rows.Next(row); err == io.EOF {
+			return b, nil
+		} else if err != nil {
+			return nil, err
+		}
+		b.data = append(b.data, keep(row, len(row)))
+	}
+}
+
+// recordsCascades: the PostgreSQL dialect performs and records foreign-key
+// actions (pgRunCascade), following them through excluded tables too.
+func (postgresDialect) recordsCascades() bool { return true }
+func (postgresDialect) followsCascades()      {}

@@ -1,0 +1,150 @@
+package sqlaudit
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// The records of a PostgreSQL write: one audit row per changed row, computed
+// from the row images the rewritten statement returns, and the checks that
+// fail the statement when they could not be exact.
+
+// pgRecords inserts one record per row of _sqa_w; for an UPDATE only rows
+// with a changed column, with the changed columns only. Values are compared
+// as to_jsonb renders them, so 1.0 → 1.00 in a numeric column is a change
+// (the stored value's scale changed) and key order in a json column is not.
+func pgRecords(ex *execution, t pgTargetRef) string {
+	a := ex.a
+	var q string
+	switch {
+	case a.upsert:
+		q = pgUpsertRecords(ex, t) + " LEFT JOIN LATERAL " + pgDiff(ex.t, "(w._sqa_prev->'row')") + " ON true" +
+			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.t)
+	default:
+		q = pgNodeRecords(ex, ex.t, "_sqa_w", a.kind, t.image) + " WHERE " + pgChanged(a.kind)
+	}
+	return q + " AND " + pgResolvesCheck(ex, t) + pgCascadeCheck(ex, t)
+}
+
+// pgNodeRecords selects one record per row of the WITH query cte (row
+// images w._sqa_old and w._sqa_new) of table ti, keyed from image; for an
+// UPDATE joined to the changed columns d.o and d.n. The caller adds WHERE.
+func pgNodeRecords(ex *execution, ti *tableInfo, cte string, kind stmtKind, image string) string {
+	action, values, diff := "", "", ""
+	switch kind {
+	case kindUpdate:
+		action, values, diff = "UPDATE", "d.o, d.n", " CROSS JOIN LATERAL "+pgDiff(ti, "w._sqa_old")
+	case kindDelete:
+		action, values = "DELETE", pgRedactRow(ti, "w._sqa_old")+", NULL"
+	case kindInsert:
+		action, values = "INSERT", "NULL, "+pgRedactRow(ti, "w._sqa_new")
+	}
+	return pgRecordsInsert(ex, ti, "'"+action+"'", image, values) + " FROM " + cte + " w" + diff
+}
+
+// pgUpsertRecords is pgNodeRecords for an upsert: each row recorded as the
+// INSERT or the UPDATE it was.
+func pgUpsertRecords(ex *execution, t pgTargetRef) string {
+	action := "CASE WHEN w._sqa_inserted THEN 'INSERT' ELSE 'UPDATE' END"
+	values := "CASE WHEN w._sqa_inserted THEN NULL ELSE d.o END, CASE WHEN w._sqa_inserted THEN " +
+		pgRedactRow(ex.t, "w._sqa_new") + " ELSE d.n END"
+	return pgRecordsInsert(ex, ex.t, action, t.image, values) + " FROM _sqa_w w"
+}
+
+func pgRecordsInsert(ex *execution, ti *tableInfo, action, image, values string) string {
+	n := len(ex.args)
+	return "INSERT INTO " + ex.c.c.audit + " (" + recordColumns + ")" +
+		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, " + action + ", " +
+		quoteLiteral(ti.display, true) + ", " + pgRowKey(ti, image) + ", " + values +
+		", $" + strconv.Itoa(n+2) + "::jsonb, " + quoteLiteral(ex.query, true)
+}
+
+// pgResolvesCheck fails the statement (nothing is written) unless the table
+// name still resolves to the table the records describe: a session may have
+// changed its search_path or created a temporary table of the same name
+// (set_config() in a SELECT is not seen by the wrapper). Evaluated once.
+func pgResolvesCheck(ex *execution, t pgTargetRef) string {
+	return "CASE WHEN (SELECT to_regclass(" + quoteLiteral(t.spelled, true) + ")::oid::bigint) = " +
+		strconv.FormatInt(ex.t.oid, 10) + " THEN true ELSE CAST(" + quoteLiteral(staleCatalogMessage+" ", true) +
+		" || left(" + t.image + "::text, 0) AS integer) = 0 END"
+}
+
+// staleCatalogMessage starts the error of a statement whose table name
+// resolved to another table than the connection's catalog holds.
+const staleCatalogMessage = "sqlaudit: the table name now resolves to another table; retry the statement. Table"
+
+// pgDiff is the changed columns of the old image and w._sqa_new, as two
+// objects d.o and d.n (NULL when nothing changed).
+func pgDiff(t *tableInfo, old string) string {
+	return "(SELECT jsonb_object_agg(jo.key, " + pgRedactValue(t, "jo") +
+		") AS o, jsonb_object_agg(jo.key, " + pgRedactValue(t, "jn") + ") AS n" +
+		" FROM jsonb_each(" + old + ") jo JOIN jsonb_each(w._sqa_new) jn ON jn.key = jo.key" +
+		" WHERE jo.value::text IS DISTINCT FROM jn.value::text) d"
+}
+
+// pgUpsertPrevious returns, for each row an upsert returns, whether it was
+// inserted and the version it replaced. The replaced version is read with
+// the statement's snapshot; "ok" says it is the very version this statement
+// updated (its xmax is the xid that wrote the new version). Under READ
+// COMMITTED an upsert may update a version its snapshot cannot see — a row a
+// concurrent transaction inserted or changed — and then "ok" is false.
+func pgUpsertPrevious(ex *execution, t pgTargetRef) string {
+	var match []string
+	for _, k := range ex.t.key {
+		match = append(match, "_sqa_p."+quoteIdent(k)+" = "+t.ref+"."+quoteIdent(k))
+	}
+	return "(" + t.ref + ".xmax = 0) AS _sqa_inserted, (SELECT jsonb_build_object('row', to_jsonb(_sqa_p.*), 'ok', _sqa_p.xmax = " +
+		t.ref + ".xmin) FROM " + ex.t.quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
+}
+
+// pgUpsertCheck fails the statement (nothing is written) when an updated
+// row's previous version could not be read exactly; the error names the row,
+// and retrying the statement succeeds. The cast of a row-dependent text is
+// how plain SQL raises an error the planner cannot fold away.
+func pgUpsertCheck(t *tableInfo) string {
+	return "CASE WHEN w._sqa_inserted OR coalesce((w._sqa_prev->>'ok')::boolean, false) THEN true ELSE CAST(" +
+		quoteLiteral(upsertRaceMessage+" ", true) + " || (w._sqa_new->>" + quoteLiteral(t.key[0], true) + ") AS integer) = 0 END"
+}
+
+// upsertRaceMessage starts the error of an upsert that raced with another
+// transaction; the wrapper turns it into ErrConflict.
+const upsertRaceMessage = "sqlaudit: an upsert updated a row version a concurrent transaction wrote; retry the statement. Row"
+
+// pgRowKey is the JSON object of the key columns taken from a row image.
+func pgRowKey(t *tableInfo, image string) string {
+	parts := make([]string, 0, 2*len(t.key))
+	for _, k := range t.key {
+		l := quoteLiteral(k, true)
+		parts = append(parts, l, image+"->"+l)
+	}
+	return "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
+}
+
+// pgRedactRow masks the redacted columns of a whole-row image.
+func pgRedactRow(t *tableInfo, image string) string {
+	if len(t.redact) == 0 {
+		return image
+	}
+	mask := map[string]string{}
+	for _, c := range t.redact {
+		mask[c] = RedactedValue
+	}
+	b, _ := json.Marshal(mask)
+	return "(" + image + " || " + quoteLiteral(string(b), true) + "::jsonb)"
+}
+
+// pgRedactValue masks the value of one jsonb_each entry when its column is
+// redacted.
+func pgRedactValue(t *tableInfo, each string) string {
+	if len(t.redact) == 0 {
+		return each + ".value"
+	}
+	lits := make([]string, len(t.redact))
+	for i, c := range t.redact {
+		lits[i] = quoteLiteral(c, true)
+	}
+	mask, _ := json.Marshal(RedactedValue)
+	return "CASE WHEN " + each + ".key IN (" + strings.Join(lits, ", ") + ") THEN " +
+		quoteLiteral(string(mask), true) + "::jsonb ELSE " + each + ".value END"
+}
