@@ -154,11 +154,58 @@ func pgUpsertFiresActions(t *tableInfo, sets []string) bool {
 	return false
 }
 
-// pgLockStatement locks, before the write, every row of the tree's source
-// nodes that the write may change, as of a fresh snapshot, and returns
-// their keys by node (a JSON object of arrays). It takes only the caller's arguments its text
-// uses (args, renumbered $1…).
-func pgLockStatement(ex *execution, cs *pgCascade) (q string, args []int) {
+// pgLockStatements lock, before the write, every row of the tree's source
+// nodes that the write may change, one statement per depth of the tree,
+// each with a fresh snapshot: once a row is locked its children can no
+// longer change, so the next statement sees all of them. Each returns, by
+// node, a JSON array of {"k": key, "r": the columns its children
+// reference}. The first takes the caller's arguments its text uses
+// (renumbered $1…, their numbers in args), the others the rows locked so far
+// as $1.
+func pgLockStatements(ex *execution, cs *pgCascade) (stmts []string, args []int) {
+	depth := make([]int, len(cs.nodes))
+	for i := 1; i < len(cs.nodes); i++ {
+		depth[i] = depth[cs.nodes[i].parent] + 1
+	}
+	first, args := pgLockRoot(ex, cs)
+	stmts = append(stmts, first)
+	for d := 1; ; d++ {
+		var ctes, outs []string
+		for i := 1; i < len(cs.nodes); i++ {
+			if n := &cs.nodes[i]; depth[i] == d && n.source {
+				cte, out := pgLockChild(cs, i)
+				ctes, outs = append(ctes, cte), append(outs, out)
+			}
+		}
+		if len(ctes) == 0 {
+			return stmts, args
+		}
+		stmts = append(stmts, "WITH "+strings.Join(ctes, ", ")+" SELECT jsonb_build_object("+strings.Join(outs, ", ")+")::text")
+	}
+}
+
+// pgLockEntry is the JSON entry of a locked row of node n (image img).
+func pgLockEntry(cs *pgCascade, i int, img string) string {
+	var refs []string
+	for j := range cs.nodes {
+		if cs.nodes[j].parent != i {
+			continue
+		}
+		for _, r := range cs.nodes[j].fk.parent {
+			l := quoteLiteral(r, true)
+			refs = append(refs, l, img+"->"+l)
+		}
+	}
+	return "jsonb_build_object('k', " + pgRowKey(cs.nodes[i].t, img) + ", 'r', jsonb_build_object(" + strings.Join(refs, ", ") + "))"
+}
+
+// pgLockOut is the output of node i's locked rows (WITH query l).
+func pgLockOut(cs *pgCascade, i int, l string) string {
+	return "'" + strconv.Itoa(i) + "', (SELECT coalesce(jsonb_agg(" + pgLockEntry(cs, i, "_sqa_img") + "), '[]') FROM " + l + ")"
+}
+
+// pgLockRoot locks the rows the statement's own predicate selects.
+func pgLockRoot(ex *execution, cs *pgCascade) (string, []int) {
 	a, t := ex.a, pgTarget(ex)
 	var b strings.Builder
 	b.WriteString("WITH ")
@@ -173,23 +220,21 @@ func pgLockStatement(ex *execution, cs *pgCascade) (q string, args []int) {
 		where = " WHERE EXISTS (SELECT 1 FROM " + a.fromText + where + ")"
 	}
 	b.WriteString("_sqa_l0 AS (SELECT to_jsonb(" + t.ref + ".*) AS _sqa_img FROM " + t.rel + where + " FOR UPDATE OF " + t.ref + ")")
-	keys := []string{"'0', (SELECT coalesce(jsonb_agg(" + pgRowKey(ex.t, "_sqa_img") + "), '[]') FROM _sqa_l0)"}
-	for i := 1; i < len(cs.nodes); i++ {
-		n := &cs.nodes[i]
-		if !n.source {
-			continue
-		}
-		var match []string
-		for j, col := range n.fk.cols {
-			match = append(match, "_sqa_t."+quoteIdent(col)+" = (_sqa_p._sqa_img->>"+quoteLiteral(n.fk.parent[j], true)+")::"+n.fk.types[j])
-		}
-		l := "_sqa_l" + strconv.Itoa(i)
-		b.WriteString(", " + l + " AS (SELECT to_jsonb(_sqa_t.*) AS _sqa_img FROM " + n.rel() + " AS _sqa_t WHERE EXISTS (SELECT 1 FROM _sqa_l" +
-			strconv.Itoa(n.parent) + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") FOR UPDATE OF _sqa_t)")
-		keys = append(keys, "'"+strconv.Itoa(i)+"', (SELECT coalesce(jsonb_agg("+pgRowKey(n.t, "_sqa_img")+"), '[]') FROM "+l+")")
-	}
-	b.WriteString(" SELECT jsonb_build_object(" + strings.Join(keys, ", ") + ")::text")
+	b.WriteString(" SELECT jsonb_build_object(" + pgLockOut(cs, 0, "_sqa_l0") + ")::text")
 	return renumberParams(b.String())
+}
+
+// pgLockChild locks node i's rows that reference its parent's locked rows.
+func pgLockChild(cs *pgCascade, i int) (cte, out string) {
+	n := &cs.nodes[i]
+	var match []string
+	for j, col := range n.fk.cols {
+		match = append(match, "_sqa_t."+quoteIdent(col)+" = (_sqa_e.value->'r'->>"+quoteLiteral(n.fk.parent[j], true)+")::"+n.fk.types[j])
+	}
+	l := "_sqa_l" + strconv.Itoa(i)
+	cte = l + " AS (SELECT to_jsonb(_sqa_t.*) AS _sqa_img FROM " + n.rel() + " AS _sqa_t WHERE EXISTS (SELECT 1 FROM jsonb_array_elements($1::jsonb->'" +
+		strconv.Itoa(n.parent) + "') AS _sqa_e WHERE " + strings.Join(match, " AND ") + ") FOR UPDATE OF _sqa_t)"
+	return cte, pgLockOut(cs, i, l)
 }
 
 // renumberParams renumbers the $n placeholders of q densely in order of

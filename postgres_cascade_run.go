@@ -2,6 +2,7 @@ package sqlaudit
 
 import (
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"io"
 )
@@ -9,8 +10,8 @@ import (
 // pgCascadePlan is the cached pair of statements of a write with
 // foreign-key actions.
 type pgCascadePlan struct {
-	lock     string
-	lockArgs []int // the caller's argument numbers the lock statement takes
+	lock     []string // pgLockStatements
+	lockArgs []int    // the caller's argument numbers the first takes
 	write    string
 }
 
@@ -37,7 +38,7 @@ type pgCascadePlan struct {
 func pgRunCascade(ex *execution) (driver.Result, driver.Rows, error) {
 	key := planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows, nargs: len(ex.args)}
 	p := ex.c.c.plan(key, func() any {
-		lock, args := pgLockStatement(ex, ex.cascade)
+		lock, args := pgLockStatements(ex, ex.cascade)
 		return &pgCascadePlan{lock: lock, lockArgs: args, write: pgStatement(ex)}
 	}).(*pgCascadePlan)
 	if pgInTx(ex.c) {
@@ -73,20 +74,28 @@ func pgRunCascade(ex *execution) (driver.Result, driver.Rows, error) {
 	return res, rows, nil
 }
 
-// pgLock runs the lock statement and returns the locked rows' keys.
+// pgLock runs the lock statements and returns the locked rows by node.
 func pgLock(ex *execution, p *pgCascadePlan) (string, error) {
 	args := make([]driver.NamedValue, len(p.lockArgs))
 	for i, n := range p.lockArgs {
 		args[i] = driver.NamedValue{Ordinal: i + 1, Value: ex.args[n-1].Value}
 	}
-	rows, err := ex.c.queryAll(ex.ctx, p.lock, args...)
-	if err != nil {
-		return "", pgError(ex, err)
+	locked := map[string]json.RawMessage{}
+	for _, q := range p.lock {
+		rows, err := ex.c.queryAll(ex.ctx, q, args...)
+		if err != nil {
+			return "", pgError(ex, err)
+		}
+		if len(rows) != 1 {
+			return "", stmtError(ex.query, ex.t.display, "locking the rows of the foreign-key actions returned no row", ErrRecord)
+		}
+		if err := json.Unmarshal([]byte(asString(rows[0][0])), &locked); err != nil {
+			return "", stmtError(ex.query, ex.t.display, "reading the locked rows", ErrRecord, err)
+		}
+		b, _ := json.Marshal(locked)
+		args = named(string(b))
 	}
-	if len(rows) != 1 {
-		return "", stmtError(ex.query, ex.t.display, "locking the rows of the foreign-key actions returned no row", ErrRecord)
-	}
-	return asString(rows[0][0]), nil
+	return asString(args[0].Value), nil
 }
 
 // bufferRows reads rows into memory and closes them.

@@ -151,7 +151,7 @@ func pgLockedCheck(ex *execution, cs *pgCascade) string {
 			}
 		}
 		counts = append(counts, "(SELECT count(*) FROM "+n.cte+" AS w LEFT JOIN jsonb_array_elements("+param+"->'"+strconv.Itoa(i)+
-			"') AS _sqa_e ON _sqa_e.value = "+pgRowKey(n.t, "w._sqa_old")+" WHERE _sqa_e.value IS NULL AND "+pgFires(n, fks)+")")
+			"') AS _sqa_e ON _sqa_e.value->'k' = "+pgRowKey(n.t, "w._sqa_old")+" WHERE _sqa_e.value IS NULL AND "+pgFires(n, fks)+")")
 	}
 	return "SELECT CASE WHEN s.n = 0 THEN true ELSE CAST(" + quoteLiteral(cascadeConflictMessage+" ", true) +
 		" || s.n AS boolean) END AS _sqa_ok FROM (SELECT " + strings.Join(counts, " + ") + " AS n) AS s"
