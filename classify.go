@@ -49,7 +49,7 @@ func classify(n *pg.Node, q string) *analysis {
 		return classifyTruncate(a, s.TruncateStmt)
 	case *pg.Node_CopyStmt:
 		if s.CopyStmt.IsFrom {
-			return unsupported(q, "COPY … FROM", rangeVar(s.CopyStmt.Relation))
+			return classifyCopy(q, s.CopyStmt)
 		}
 	case *pg.Node_ExecuteStmt:
 		return unsupported(q, "EXECUTE of a server-side prepared statement cannot be analysed")
@@ -158,6 +158,20 @@ func optionIsTrue(arg *pg.Node) bool {
 		}
 	}
 	return true
+}
+
+// classifyCopy marks the one COPY … FROM form that is audited: lib/pq's
+// CopyIn, COPY t [(cols)] FROM STDIN without options, prepared (copyin.go).
+// Run any other way, or in any other form, it stays refused.
+func classifyCopy(q string, s *pg.CopyStmt) *analysis {
+	a := unsupported(q, "COPY … FROM (only lib/pq's CopyIn, COPY t (cols) FROM STDIN prepared in a transaction, is audited)", rangeVar(s.Relation))
+	if s.Filename == "" && !s.IsProgram && len(s.Options) == 0 && s.WhereClause == nil && s.Relation != nil {
+		a.copyIn, a.table = true, rangeVar(s.Relation)
+		for _, n := range s.Attlist {
+			a.setColumns = append(a.setColumns, n.GetString_().GetSval())
+		}
+	}
+	return a
 }
 
 // classifyTruncate audits TRUNCATE of one table as the DELETE of every row

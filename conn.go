@@ -78,6 +78,11 @@ func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error
 	var a *analysis
 	if !isPlainRead(q) {
 		a = c.c.analysis(q)
+		if cp, ok := c.c.dialect.(copyPreparer); ok && a.copyIn {
+			if st, err := cp.prepareCopy(ctx, c, a); st != nil || err != nil {
+				return st, err
+			}
+		}
 		switch a.kind {
 		case kindInsert, kindUpdate, kindDelete, kindUnsupported:
 			return &stmt{c: c, query: q, a: a}, nil

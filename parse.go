@@ -52,6 +52,7 @@ type analysis struct {
 	orClause   bool     // SQLite: the statement has an OR conflict clause (or is REPLACE)
 	upsert     bool     // INSERT … ON CONFLICT DO UPDATE
 	truncate   bool     // TRUNCATE, audited as DELETE of every row
+	copyIn     bool     // COPY t [(cols, in setColumns)] FROM STDIN: audited when prepared (lib/pq's CopyIn)
 	// resetsSession marks SET, RESET and DISCARD: names may resolve
 	// differently afterwards (search_path), so the catalog is dropped.
 	resetsSession bool
