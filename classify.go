@@ -222,6 +222,7 @@ func classifyUpdate(a *analysis, s *pg.UpdateStmt) *analysis {
 		a.setColumns = append(a.setColumns, t.GetResTarget().GetName())
 	}
 	a.kind, a.treeWhere, a.treeReturning = kindUpdate, s.WhereClause != nil, len(s.ReturningList) > 0
+	a.returningStar = hasBareStar(s.ReturningList)
 	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.FromClause) > 0
 	return a
 }
@@ -235,6 +236,7 @@ func classifyDelete(a *analysis, s *pg.DeleteStmt) *analysis {
 		return unsupported(a.text, "DELETE … WHERE CURRENT OF", a.table)
 	}
 	a.kind, a.treeWhere, a.treeReturning = kindDelete, s.WhereClause != nil, len(s.ReturningList) > 0
+	a.returningStar = hasBareStar(s.ReturningList)
 	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.UsingClause) > 0
 	return a
 }
@@ -259,4 +261,14 @@ func droppedTables(s *pg.DropStmt) []tableRef {
 		}
 	}
 	return out
+}
+
+// hasBareStar reports an unqualified * in a RETURNING list.
+func hasBareStar(list []*pg.Node) bool {
+	for _, n := range list {
+		if f := n.GetResTarget().GetVal().GetColumnRef().GetFields(); len(f) == 1 && f[0].GetAStar() != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -51,6 +51,8 @@ type analysis struct {
 	orReplace  bool     // SQLite: INSERT OR REPLACE / REPLACE INTO / UPDATE OR REPLACE
 	orClause   bool     // SQLite: the statement has an OR conflict clause (or is REPLACE)
 	upsert     bool     // INSERT … ON CONFLICT DO UPDATE
+	// returningStar: the RETURNING list has an unqualified *
+	returningStar bool
 	truncate   bool     // TRUNCATE, audited as DELETE of every row
 	copyIn     bool     // COPY t [(cols, in setColumns)] FROM STDIN: audited when prepared (lib/pq's CopyIn)
 	// resetsSession marks SET, RESET and DISCARD: names may resolve

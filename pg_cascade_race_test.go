@@ -68,12 +68,16 @@ func runRace(t *testing.T, ctx context.Context, db *sql.DB, td *testDB, others [
 	var run raceRun
 	for i, tx := range txs {
 		ccAwaitBlocked(t, ctx, td.plain, pids[i], done)
+		if i == len(txs)-1 {
+			// The last transaction sees the state the statement resumes
+			// from: everything committed, and its own changes.
+			for _, s := range raceFamily {
+				run.before = append(run.before, ccSnapKeyed(t, ctx, tx, s.sql, s.key))
+			}
+		}
 		if err := tx.Commit(); err != nil {
 			t.Fatal(err)
 		}
-	}
-	for _, s := range raceFamily {
-		run.before = append(run.before, td.snap(t, s.sql, s.key...))
 	}
 	run.err = ccAwait(t, ctx, done).err
 	for _, s := range raceFamily {
@@ -166,4 +170,14 @@ func TestForeignKeyActionsUnderConcurrentWriters(t *testing.T) {
 			})
 		}
 	})
+}
+
+// ccSnapKeyed is ccSnap for any key columns.
+func ccSnapKeyed(t testing.TB, ctx context.Context, q ccQuerier, table string, key []string) snapshot {
+	t.Helper()
+	out := snapshot{}
+	for _, row := range ccSnap(t, ctx, q, table) {
+		out[keyOf(row, key)] = row
+	}
+	return out
 }

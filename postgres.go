@@ -172,6 +172,13 @@ func pgExecute(ex *execution, q string, buffer bool, extra ...any) (driver.Resul
 		if err != nil {
 			return nil, nil, pgError(ex, err)
 		}
+		if pgJoinedReturning(ex) {
+			hidden := 1
+			if ex.a.kind == kindUpdate {
+				hidden = 2
+			}
+			rows = newHiddenRows(rows, hidden)
+		}
 		if buffer {
 			rows, err = bufferRows(rows)
 			if err != nil {
@@ -202,8 +209,8 @@ func pgExecute(ex *execution, q string, buffer bool, extra ...any) (driver.Resul
 // the statement text itself), RETURNING rows that may name joined tables.
 func pgCheckArgs(ex *execution) error {
 	a := ex.a
-	if ex.wantRows && a.returningText != "" && a.fromText != "" {
-		return stmtError(ex.query, ex.t.display, "cannot audit RETURNING rows of an UPDATE … FROM or DELETE … USING (they may name the joined tables); use Exec, or RETURNING in a separate statement", ErrUnsupported)
+	if pgJoinedReturning(ex) && a.returningStar {
+		return stmtError(ex.query, ex.t.display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)", ErrUnsupported)
 	}
 	for _, arg := range ex.args {
 		if arg.Value != nil && strings.HasPrefix(reflect.TypeOf(arg.Value).PkgPath(), "github.com/jackc/pgx/") &&
@@ -260,6 +267,8 @@ func pgStatement(ex *execution) string {
 	switch {
 	case !ex.wantRows:
 		b.WriteString(" SELECT count(*) FROM _sqa_w" + check)
+	case pgJoinedReturning(ex): // the caller's columns, then the images pgExecute hides
+		b.WriteString(" SELECT * FROM _sqa_w" + check)
 	case a.returningText != "":
 		b.WriteString(" SELECT " + a.returningText + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref + check)
 	case check != "":
@@ -268,6 +277,14 @@ func pgStatement(ex *execution) string {
 		b.WriteString(" SELECT FROM _sqa_w WHERE false")
 	}
 	return b.String()
+}
+
+// pgJoinedReturning: the caller wants the RETURNING rows of an UPDATE … FROM
+// or DELETE … USING, whose list may name the joined tables. The write then
+// returns the caller's list first and its row images after it, which
+// pgExecute hides.
+func pgJoinedReturning(ex *execution) bool {
+	return ex.wantRows && ex.a.returningText != "" && ex.a.fromText != ""
 }
 
 // pgTargetRef is how the rewritten statement names the target table.
@@ -300,8 +317,11 @@ func pgTarget(ex *execution) pgTargetRef {
 // old image is the version the UPDATE overwrites.
 func pgWrite(ex *execution, t pgTargetRef) string {
 	a := ex.a
-	row := ""
-	if ex.wantRows && a.returningText != "" {
+	row, ret := "", " RETURNING "
+	switch {
+	case pgJoinedReturning(ex):
+		ret += a.returningText + ", " // first, so that the joined tables resolve
+	case ex.wantRows && a.returningText != "":
 		row = ", ROW(" + t.ref + ".*)::" + t.spelled + " AS _sqa_row"
 	}
 	where := ""
@@ -314,7 +334,7 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 		if a.fromText != "" {
 			using = " USING " + a.fromText
 		}
-		return "DELETE FROM " + t.rel + using + where + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
+		return "DELETE FROM " + t.rel + using + where + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
 	case kindInsert:
 		q := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " " + a.insertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
 		if a.upsert {
@@ -340,5 +360,5 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 	}
 	return "UPDATE " + t.rel + " SET " + a.setText + " FROM " + from + "(SELECT " + strings.Join(sel, ", ") +
 		", to_jsonb(" + t.ref + ".*) AS _sqa_old FROM " + t.rel + selected + " FOR UPDATE OF " + t.ref +
-		") AS _sqa_o WHERE " + cond + " RETURNING _sqa_o._sqa_old, to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		") AS _sqa_o WHERE " + cond + ret + "_sqa_o._sqa_old, to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
 }

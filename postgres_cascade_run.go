@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 )
 
 // pgCascadePlan is the cached pair of statements of a write with
@@ -98,10 +99,14 @@ func pgLock(ex *execution, p *pgCascadePlan) (string, error) {
 	return asString(args[0].Value), nil
 }
 
-// bufferRows reads rows into memory and closes them.
+// bufferRows reads rows into memory, with the driver's column types, and
+// closes them.
 func bufferRows(rows driver.Rows) (driver.Rows, error) {
 	defer rows.Close()
-	b := &bufferedRows{cols: rows.Columns()}
+	b := &typedRows{bufferedRows: bufferedRows{cols: rows.Columns()}}
+	for i := range b.cols {
+		b.types = append(b.types, columnTypeOf(rows, i))
+	}
 	for {
 		row := make([]driver.Value, len(b.cols))
 		if err := rows.Next(row); err == io.EOF {
@@ -111,6 +116,44 @@ func bufferRows(rows driver.Rows) (driver.Rows, error) {
 		}
 		b.data = append(b.data, keep(row, len(row)))
 	}
+}
+
+// columnType is what a driver says of one result column.
+type columnType struct {
+	name                  string
+	scan                  reflect.Type
+	length                int64
+	hasLength             bool
+	nullable, hasNullable bool
+	prec, scale           int64
+	hasPrec               bool
+}
+
+func columnTypeOf(rows driver.Rows, i int) columnType {
+	h := &hiddenRows{Rows: rows} // its methods ask the driver, with defaults
+	ct := columnType{name: h.ColumnTypeDatabaseTypeName(i), scan: h.ColumnTypeScanType(i)}
+	ct.length, ct.hasLength = h.ColumnTypeLength(i)
+	ct.nullable, ct.hasNullable = h.ColumnTypeNullable(i)
+	ct.prec, ct.scale, ct.hasPrec = h.ColumnTypePrecisionScale(i)
+	return ct
+}
+
+// typedRows are buffered rows that keep the driver's column types.
+type typedRows struct {
+	bufferedRows
+	types []columnType
+}
+
+func (r *typedRows) ColumnTypeDatabaseTypeName(i int) string { return r.types[i].name }
+func (r *typedRows) ColumnTypeScanType(i int) reflect.Type   { return r.types[i].scan }
+func (r *typedRows) ColumnTypeLength(i int) (int64, bool) {
+	return r.types[i].length, r.types[i].hasLength
+}
+func (r *typedRows) ColumnTypeNullable(i int) (bool, bool) {
+	return r.types[i].nullable, r.types[i].hasNullable
+}
+func (r *typedRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	return r.types[i].prec, r.types[i].scale, r.types[i].hasPrec
 }
 
 // recordsCascades: the PostgreSQL dialect performs and records foreign-key

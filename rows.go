@@ -3,6 +3,7 @@ package sqlaudit
 import (
 	"database/sql/driver"
 	"io"
+	"reflect"
 )
 
 // bufferedRows are rows read in full before the wrapper committed the
@@ -38,4 +39,63 @@ func keep(row []driver.Value, n int) []driver.Value {
 		out[i] = row[i]
 	}
 	return out
+}
+
+// hiddenRows are rows whose last columns are the wrapper's own (PostgreSQL
+// row images after the RETURNING list of an UPDATE … FROM): the caller sees
+// the others, with the driver's column types.
+type hiddenRows struct {
+	driver.Rows
+	n   int // visible columns
+	buf []driver.Value
+}
+
+func newHiddenRows(rows driver.Rows, hidden int) *hiddenRows {
+	all := len(rows.Columns())
+	return &hiddenRows{Rows: rows, n: all - hidden, buf: make([]driver.Value, all)}
+}
+
+func (r *hiddenRows) Columns() []string { return r.Rows.Columns()[:r.n] }
+
+func (r *hiddenRows) Next(dest []driver.Value) error {
+	if err := r.Rows.Next(r.buf); err != nil {
+		return err
+	}
+	copy(dest, r.buf[:r.n])
+	return nil
+}
+
+func (r *hiddenRows) ColumnTypeDatabaseTypeName(i int) string {
+	if c, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return c.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+func (r *hiddenRows) ColumnTypeScanType(i int) reflect.Type {
+	if c, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
+		return c.ColumnTypeScanType(i)
+	}
+	return reflect.TypeFor[any]()
+}
+
+func (r *hiddenRows) ColumnTypeLength(i int) (int64, bool) {
+	if c, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
+		return c.ColumnTypeLength(i)
+	}
+	return 0, false
+}
+
+func (r *hiddenRows) ColumnTypeNullable(i int) (bool, bool) {
+	if c, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
+		return c.ColumnTypeNullable(i)
+	}
+	return false, false
+}
+
+func (r *hiddenRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	if c, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
+		return c.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
 }
