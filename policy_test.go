@@ -50,11 +50,12 @@ func TestStatementsThatCannotBeAuditedAreRefused(t *testing.T) {
 		before := td.snap(t, "accounts", "id")
 		query := func(q string) error { _, err := db.Exec(q); return err }
 		if !isSQLite(drv) && !isMySQL(drv) {
-			cases = append(cases, `UPDATE accounts SET note = r.code FROM regions r WHERE r.code = accounts.region RETURNING accounts.id`)
+			// Its RETURNING * would include the wrapper's own columns.
+			cases = append(cases, `UPDATE accounts SET note = r.code FROM regions r WHERE r.code = accounts.region RETURNING *`)
 		}
 		for _, q := range cases {
 			err := query(q)
-			if strings.Contains(q, "RETURNING accounts.id") {
+			if strings.Contains(q, "FROM regions r") {
 				var rows *sql.Rows
 				if rows, err = db.Query(q); err == nil {
 					rows.Close()
