@@ -53,8 +53,9 @@ type analysis struct {
 	upsert     bool     // INSERT … ON CONFLICT DO UPDATE
 	// returningStar: the RETURNING list has an unqualified *
 	returningStar bool
-	truncate      bool // TRUNCATE, audited as DELETE of every row
-	copyIn        bool // COPY t [(cols, in setColumns)] FROM STDIN: audited when prepared (lib/pq's CopyIn)
+	truncate      bool     // TRUNCATE, audited as DELETE of every row
+	copyIn        bool     // COPY t [(copyColumns)] FROM STDIN: audited when prepared (lib/pq's CopyIn)
+	copyColumns   []string // its column list
 	// resetsSession marks SET, RESET and DISCARD: names may resolve
 	// differently afterwards (search_path), so the catalog is dropped.
 	resetsSession bool

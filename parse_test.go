@@ -276,6 +276,20 @@ var fuzzSeeds = []string{
 	"SELECT 1; UPDATE t SET a = 1",
 	"CREATE TABLE t (id int PRIMARY KEY); SELECT 1",
 	"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+	"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED AND s.x THEN UPDATE SET a = s.a WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.a)",
+	`COPY "t" ("a", "b c") FROM STDIN`,
+	`COPY "s"."t" FROM STDIN`,
+	"COPY t FROM STDIN WITH (FORMAT csv)",
+	"COPY t (a) FROM '/tmp/f'",
+	"COPY t FROM PROGRAM 'cat'",
+	"COPY (DELETE FROM t RETURNING *) TO STDOUT",
+	"UPDATE t SET v = s.v FROM s WHERE t.id = s.id RETURNING t.id, s.v",
+	"DELETE FROM t USING s WHERE t.id = s.id RETURNING *, s.note",
+	"INSERT INTO t (id, code) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET code = excluded.code, (a, b) = (1, 2)",
+	"UPDATE parents SET id = id + 100 WHERE id IN (1, 3)",
+	"TRUNCATE parents",
+	"START TRANSACTION ISOLATION LEVEL READ COMMITTED",
+	"BEGIN; DELETE FROM t; COMMIT",
 	"INSERT OR IGNORE INTO `t` ([a]) VALUES (?)",
 	"UPDATE OR IGNORE t SET a = :a, b = ?5, c = ? WHERE d = @d AND e = $e AND f = :a",
 	"REPLACE INTO t VALUES (?1, ?2)",
@@ -304,6 +318,12 @@ func FuzzAnalyse(f *testing.F) {
 			}
 			if style == stylePostgres && !strings.Contains(q, a.text) {
 				t.Errorf("analyse(%q).text = %q is not part of the statement", q, a.text)
+			}
+			if a.copyIn && (a.kind != kindUnsupported || a.table.name == "") {
+				t.Errorf("analyse(%q, %d) is a COPY … FROM STDIN but %s on table %q", q, style, stmtKindNames[a.kind], a.table.name)
+			}
+			if a.opensTx && !a.endsTx {
+				t.Errorf("analyse(%q, %d) opens a transaction but is not transaction control", q, style)
 			}
 			if !isRowWrite(a.kind) {
 				if a.setText != "" || a.whereText != "" || a.returningText != "" || a.insertBody != "" || a.setColumns != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/sqlaudit/sqlaudit"
@@ -95,4 +96,21 @@ func queryRowsTyped(t testing.TB, db *sql.DB, q string) ([][]any, []string) {
 	}
 	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]) < fmt.Sprint(out[j]) })
 	return out, types
+}
+
+// MERGE stays refused, with its reason, and changes nothing.
+func TestMergeIsRefusedWithItsReason(t *testing.T) {
+	forEachPGDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		mustExec(t, td.plain, `CREATE TABLE m (id integer PRIMARY KEY, v integer)`, `INSERT INTO m VALUES (1, 1)`)
+		_, err := db.Exec(`MERGE INTO m USING (VALUES (1, 5), (2, 6)) AS s(id, v) ON m.id = s.id
+			WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v)`)
+		var se *sqlaudit.StatementError
+		if !errors.Is(err, sqlaudit.ErrUnsupported) || !errors.As(err, &se) || !strings.Contains(se.Reason, "MERGE") {
+			t.Fatalf("want ErrUnsupported naming MERGE, got %v", err)
+		}
+		if n := len(td.snap(t, "m", "id")); n != 1 {
+			t.Fatalf("the refused MERGE changed the table (%d rows)", n)
+		}
+	})
 }

@@ -59,7 +59,7 @@ func (postgresDialect) prepareCopy(ctx context.Context, c *conn, a *analysis) (d
 	if b, _ := rows[0][1].(bool); b || asString(rows[0][1]) == "t" {
 		return nil, stmtError(a.text, t.display, "cannot audit COPY into a table with rules (COPY ignores them; the audited INSERT would apply them)", ErrUnsupported)
 	}
-	cols := a.setColumns
+	cols := a.copyColumns
 	if len(cols) == 0 {
 		if err := json.Unmarshal([]byte(asString(rows[0][0])), &cols); err != nil {
 			return nil, stmtError(a.text, t.display, "reading the table's columns from the catalog failed", ErrRecord, err)
