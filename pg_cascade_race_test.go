@@ -181,3 +181,46 @@ func ccSnapKeyed(t testing.TB, ctx context.Context, q ccQuerier, table string, k
 	}
 	return out
 }
+
+// Under REPEATABLE READ both statements share the transaction's snapshot: a
+// child committed after it is not seen, and the RI trigger that would
+// delete it fails the statement with PostgreSQL's own serialization
+// failure; the transaction leaves nothing.
+func TestForeignKeyActionsAtRepeatableRead(t *testing.T) {
+	ccForEachPGDriver(t, func(t *testing.T, drv string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db, td := mustOpen(t, drv)
+		mustExec(t, td.plain, raceFamilyDDL...)
+		other, err := td.plain.BeginTx(ctx, ccReadCommitted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Rollback()
+		if _, err := other.ExecContext(ctx, `INSERT INTO kids VALUES (12, 1, 'late')`); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan ccResult, 1)
+		go func() {
+			tx, err := db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			if err == nil {
+				defer tx.Rollback()
+				_, err = tx.ExecContext(ctx, `DELETE FROM parents WHERE id = 1`)
+			}
+			done <- ccResult{err: err}
+		}()
+		ccAwaitBlocked(t, ctx, td.plain, ccBackendPID(t, ctx, other), done)
+		if err := other.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		err = ccAwait(t, ctx, done).err
+		var state interface{ SQLState() string }
+		if !errors.As(err, &state) || state.SQLState() != "40001" {
+			t.Fatalf("want PostgreSQL's serialization failure, got %v", err)
+		}
+		if n := len(td.trail(t, "audit_log", 0)); n != 0 {
+			t.Fatalf("%d records", n)
+		}
+		checkTables(t, td, raceFamily, func() { mustExec(t, db, `DELETE FROM parents WHERE id = 1`) })
+	})
+}

@@ -256,3 +256,38 @@ func TestForeignKeyActionsStillRefused(t *testing.T) {
 		})
 	})
 }
+
+// BenchmarkDeleteWithCascade deletes a parent and its ON DELETE CASCADE
+// child (re-inserted untimed), plain and audited, outside a transaction
+// (the wrapper opens one: BEGIN, lock, write, COMMIT) and inside one.
+func BenchmarkDeleteWithCascade(b *testing.B) {
+	for _, drv := range pgDrivers {
+		b.Run(drv, func(b *testing.B) {
+			audited, td := mustOpen(b, drv)
+			mustExec(b, td.plain, `CREATE TABLE parents (id integer PRIMARY KEY)`,
+				`CREATE TABLE kids (id integer PRIMARY KEY, parent_id integer REFERENCES parents ON DELETE CASCADE)`)
+			for _, v := range []struct {
+				name string
+				db   *sql.DB
+				tx   bool
+			}{{"plain", td.plain, false}, {"audited", audited, false}, {"plain-in-tx", td.plain, true}, {"audited-in-tx", audited, true}} {
+				b.Run(v.name, func(b *testing.B) {
+					for b.Loop() {
+						b.StopTimer()
+						mustExec(b, td.plain, `INSERT INTO parents VALUES (1)`, `INSERT INTO kids VALUES (10, 1)`)
+						b.StartTimer()
+						if v.tx {
+							tx, _ := v.db.Begin()
+							if _, err := tx.Exec(`DELETE FROM parents WHERE id = $1`, 1); err != nil {
+								b.Fatal(err)
+							}
+							tx.Commit()
+						} else if _, err := v.db.Exec(`DELETE FROM parents WHERE id = $1`, 1); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}

@@ -42,6 +42,9 @@ func (n *pgNode) rel() string {
 // table without a primary key on the way.
 func pgCascadeTree(ex *execution) (*pgCascade, error) {
 	a := ex.a
+	if len(ex.t.children) == 0 { // most tables: nothing to do, nothing allocated
+		return nil, nil
+	}
 	if a.kind == kindInsert {
 		if a.upsert && pgUpsertFiresActions(ex.t, a.setColumns) {
 			ex.cascadeRefused = "an upsert whose DO UPDATE assigns a column that a foreign key with an ON UPDATE action references"
