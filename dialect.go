@@ -78,6 +78,7 @@ type execution struct {
 	// the statement itself (nil when none), or why they cannot be.
 	cascade        *pgCascade
 	cascadeRefused string
+	cascadeChecks  []*childFK // actions checked at run time instead: refused if they would fire
 }
 
 // DialectOf returns the dialect of an audited database handle opened

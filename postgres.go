@@ -136,10 +136,12 @@ func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	switch {
 	case err != nil:
 		return nil, nil, stmtError(ex.query, ex.t.display, "reading the foreign keys' tables from the catalog failed", ErrRecord, err)
-	case !ex.t.audited && cs == nil && ex.cascadeRefused == "": // its actions reach no audited table after all
+	case !ex.t.audited && cs == nil && ex.cascadeRefused == "" && len(ex.cascadeChecks) == 0: // its actions reach no audited table after all
 		return ex.c.passThrough(ex.ctx, ex.query, ex.args, ex.wantRows, ex.fromStmt)
 	case ex.cascadeRefused != "" && (!ex.t.audited || ex.a.upsert || ex.a.truncate):
 		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit "+ex.cascadeRefused, ErrUnsupported)
+	case !ex.t.audited && len(ex.cascadeChecks) > 0:
+		return nil, nil, stmtError(ex.query, ex.t.display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table (a trigger or generated column may change a referenced column)", ErrUnsupported)
 	}
 	if err := pgCheckArgs(ex); err != nil {
 		return nil, nil, err

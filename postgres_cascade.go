@@ -73,24 +73,20 @@ func pgAction(code string) byte {
 	return 0
 }
 
-// pgCascadeCheck is the fallback for statements whose foreign-key actions
-// the wrapper cannot perform itself (pgCascadeTree says why): it fails the
-// statement (nothing is written) when a written row has children in an
-// audited table that an action would change.
+// pgCascadeCheck fails the statement (nothing is written) when an action
+// the wrapper does not perform itself (ex.cascadeChecks: the statement's
+// actions when pgCascadeTree refused them, or an ON UPDATE action whose
+// referenced columns the SET does not assign) would change a row: for a
+// DELETE when a written row has a child, for an UPDATE when a written row's
+// referenced columns changed and it has a child.
 func pgCascadeCheck(ex *execution, t pgTargetRef) string {
-	if ex.cascadeRefused == "" {
-		return ""
-	}
 	var checks []string
-	for _, fk := range ex.t.children {
-		if !fk.audited || ex.a.kind == kindDelete && !fk.onDelete || ex.a.kind == kindUpdate && !fk.onUpdate || ex.a.kind == kindInsert {
-			continue
-		}
+	for _, fk := range ex.cascadeChecks {
 		var match, changed []string
 		for i, col := range fk.cols {
 			p := quoteLiteral(fk.parent[i], true)
 			match = append(match, "_sqa_c."+quoteIdent(col)+" = (w._sqa_old->>"+p+")::"+fk.types[i])
-			changed = append(changed, "(w._sqa_old->"+p+") IS DISTINCT FROM (w._sqa_new->"+p+")")
+			changed = append(changed, "(w._sqa_old->"+p+")::text IS DISTINCT FROM (w._sqa_new->"+p+")::text")
 		}
 		cond := "EXISTS (SELECT 1 FROM " + fk.table.spelled() + " AS _sqa_c WHERE " + strings.Join(match, " AND ") + ")"
 		if ex.a.kind == kindUpdate {

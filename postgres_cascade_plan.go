@@ -56,14 +56,16 @@ func pgCascadeTree(ex *execution) (*pgCascade, error) {
 	if _, err := b.grow(0); err != nil {
 		return nil, err
 	}
+	ex.cascadeChecks = b.unchecked
 	if b.refused != "" {
-		ex.cascadeRefused = b.refused
+		ex.cascadeRefused, ex.cascadeChecks = b.refused, b.relevant
 		return nil, nil
 	}
 	if len(b.nodes) == 1 {
 		return nil, nil
 	}
 	if a.truncate {
+		ex.cascadeChecks = b.relevant
 		ex.cascadeRefused = "TRUNCATE of a table that foreign keys reference (PostgreSQL refuses it without CASCADE; run DELETE)"
 		return nil, nil
 	}
@@ -79,6 +81,11 @@ type pgTreeBuilder struct {
 	nodes   []pgNode
 	seen    map[string]bool
 	refused string
+	// The root's foreign keys whose actions may reach audited tables, and
+	// those of them an UPDATE fires only if a BEFORE trigger or a generated
+	// column changes a referenced column its SET does not assign: checked
+	// at run time instead (pgCascadeCheck).
+	relevant, unchecked []*childFK
 }
 
 // grow adds node i's children that lead to audited tables and reports
@@ -91,9 +98,6 @@ func (b *pgTreeBuilder) grow(i int) (bool, error) {
 		action := fk.delAction
 		if parent.update {
 			action = fk.updAction
-			if !intersects(fk.parent, parent.sets) {
-				continue
-			}
 		}
 		if action == 0 {
 			continue
@@ -104,6 +108,15 @@ func (b *pgTreeBuilder) grow(i int) (bool, error) {
 		}
 		if ct == nil {
 			continue // dropped since the catalog was read: the database decides
+		}
+		if i == 0 && (ct.audited || len(ct.children) > 0) {
+			b.relevant = append(b.relevant, fk)
+		}
+		if parent.update && !intersects(fk.parent, parent.sets) {
+			if i == 0 && (ct.audited || len(ct.children) > 0) {
+				b.unchecked = append(b.unchecked, fk)
+			}
+			continue
 		}
 		if b.seen[ct.quoted] {
 			if ct.audited || len(ct.children) > 0 {
