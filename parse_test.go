@@ -322,8 +322,8 @@ func FuzzAnalyse(f *testing.F) {
 			if a.copyIn && (a.kind != kindUnsupported || a.table.name == "") {
 				t.Errorf("analyse(%q, %d) is a COPY … FROM STDIN but %s on table %q", q, style, stmtKindNames[a.kind], a.table.name)
 			}
-			if a.opensTx && !a.endsTx {
-				t.Errorf("analyse(%q, %d) opens a transaction but is not transaction control", q, style)
+			if a.beginsTx && a.kind != kindTxControl && a.kind != kindPassThrough {
+				t.Errorf("analyse(%q, %d) begins a transaction but is %s", q, style, stmtKindNames[a.kind])
 			}
 			if !isRowWrite(a.kind) {
 				if a.setText != "" || a.whereText != "" || a.returningText != "" || a.insertBody != "" || a.setColumns != nil {
