@@ -224,3 +224,45 @@ func TestForeignKeyActionsAtRepeatableRead(t *testing.T) {
 		checkTables(t, td, raceFamily, func() { mustExec(t, db, `DELETE FROM parents WHERE id = 1`) })
 	})
 }
+
+// A descendant inserted under a tree row while the delete waits for it is
+// found by the next locking round and recorded.
+func TestTreeCascadeUnderAConcurrentInsert(t *testing.T) {
+	ccForEachPGDriver(t, func(t *testing.T, drv string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		db, td := mustOpen(t, drv)
+		mustExec(t, td.plain, `CREATE TABLE tree (id integer PRIMARY KEY, up integer REFERENCES tree ON DELETE CASCADE)`,
+			`INSERT INTO tree VALUES (1, NULL), (2, 1), (3, 2), (4, 3), (10, NULL)`)
+		other, err := td.plain.BeginTx(ctx, ccReadCommitted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Rollback()
+		if _, err := other.ExecContext(ctx, `INSERT INTO tree VALUES (5, 4), (6, 5)`); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan ccResult, 1)
+		go func() {
+			_, err := db.ExecContext(ctx, `DELETE FROM tree WHERE id = 1`)
+			done <- ccResult{err: err}
+		}()
+		ccAwaitBlocked(t, ctx, td.plain, ccBackendPID(t, ctx, other), done)
+		before := ccSnap(t, ctx, other, "tree") // what the delete resumes from
+		if err := other.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if r := ccAwait(t, ctx, done); r.err != nil {
+			t.Fatal(r.err)
+		}
+		after := ccSnap(t, ctx, td.plain, "tree")
+		recs := td.trail(t, "audit_log", 0)
+		assertTrail(t, recs, expected("tree", before, after))
+		if final := replay(t, before, recs, "id"); !reflect.DeepEqual(final, after) {
+			t.Fatalf("replay gives %v, want %v", final, after)
+		}
+		if ids := ccIDs(t, recs); !reflect.DeepEqual(ids, []int{1, 2, 3, 4, 5, 6}) {
+			t.Fatalf("records for %v", ids)
+		}
+	})
+}

@@ -232,8 +232,8 @@ func TestForeignKeyActionsInTransactions(t *testing.T) {
 	})
 }
 
-// What the wrapper cannot perform itself stays refused: a self-referencing
-// table's rows with children (the depth is unknown), TRUNCATE of a
+// What the wrapper cannot perform itself stays refused: ON DELETE SET NULL
+// of a table to itself (rows with children), TRUNCATE of a
 // referenced table, an upsert that may change a referenced column, an UPDATE
 // whose generated column (or BEFORE trigger) changes a referenced column
 // its SET does not assign, when the row has children.
@@ -241,7 +241,7 @@ func TestForeignKeyActionsStillRefused(t *testing.T) {
 	forEachPGDriver(t, func(t *testing.T, drv string) {
 		db, td := mustOpen(t, drv)
 		mustExec(t, td.plain, fkFamilyDDL...)
-		mustExec(t, td.plain, `CREATE TABLE staff (id integer PRIMARY KEY, boss integer REFERENCES staff ON DELETE CASCADE)`,
+		mustExec(t, td.plain, `CREATE TABLE staff (id integer PRIMARY KEY, boss integer REFERENCES staff ON DELETE SET NULL)`,
 			`INSERT INTO staff VALUES (1, NULL), (2, 1), (3, NULL)`,
 			`CREATE TABLE gen (id integer PRIMARY KEY, name text, code text GENERATED ALWAYS AS (upper(name)) STORED UNIQUE)`,
 			`CREATE TABLE gen_kids (id integer PRIMARY KEY, code text REFERENCES gen (code) ON UPDATE CASCADE)`,
@@ -299,4 +299,53 @@ func BenchmarkDeleteWithCascade(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A table with ON DELETE CASCADE to itself (a tree): the statement deletes
+// every descendant of its rows, at any depth, with the children of all of
+// them in other tables; rows that are also descendants of others, and
+// cycles in the data, are deleted and recorded once; RowsAffected is the
+// plain driver's.
+func TestForeignKeyCascadeOfATableToItself(t *testing.T) {
+	setup := []string{
+		`CREATE TABLE "Staff Tree" ("Id" integer PRIMARY KEY, "bo ss" integer REFERENCES "Staff Tree" ON DELETE CASCADE, name text)`,
+		`CREATE TABLE badges (id integer PRIMARY KEY, staff integer REFERENCES "Staff Tree" ON DELETE CASCADE)`,
+		`INSERT INTO "Staff Tree" VALUES (1, NULL, 'ceo'), (2, 1, 'vp'), (3, 2, 'lead'), (4, 3, 'dev'), (5, 4, 'intern'),
+		   (6, 1, 'vp2'), (7, NULL, 'other'), (8, 7, 'x'), (50, NULL, 'cycle a'), (51, 50, 'cycle b')`,
+		`UPDATE "Staff Tree" SET "bo ss" = 51 WHERE "Id" = 50`,
+		`INSERT INTO badges VALUES (100, 1), (101, 3), (102, 5), (103, 8), (104, 51)`,
+	}
+	specs := []tableSpec{{`"Staff Tree"`, "Staff Tree", []string{"Id"}, nil}, {"badges", "badges", []string{"id"}, nil}}
+	cases := []struct{ name, stmt string }{
+		{"a root's descendants at every depth and their children elsewhere", `DELETE FROM "Staff Tree" WHERE "Id" = 1`},
+		{"a row that is also a descendant of another deleted row", `DELETE FROM "Staff Tree" WHERE "Id" IN (2, 4, 7)`},
+		{"a cycle in the data", `DELETE FROM "Staff Tree" WHERE "Id" = 50`},
+		{"a leaf", `DELETE FROM "Staff Tree" WHERE name = 'intern'`},
+		{"with RETURNING", `DELETE FROM "Staff Tree" WHERE "Id" = 3 RETURNING name`},
+	}
+	forEachPGDriver(t, func(t *testing.T, drv string) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				db, td := mustOpen(t, drv)
+				mustExec(t, td.plain, setup...)
+				var got int64
+				checkTables(t, td, specs, func() {
+					res, err := db.Exec(c.stmt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _ = res.RowsAffected()
+				})
+				_, tdPlain := mustOpen(t, drv)
+				mustExec(t, tdPlain.plain, setup...)
+				res, err := tdPlain.plain.Exec(c.stmt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want, _ := res.RowsAffected(); got != want {
+					t.Fatalf("RowsAffected %d, the plain driver's %d", got, want)
+				}
+			})
+		}
+	})
 }

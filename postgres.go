@@ -254,6 +254,9 @@ func pgStatement(ex *execution) string {
 	t := pgTarget(ex)
 	var b strings.Builder
 	b.WriteString("WITH ")
+	if ex.cascade != nil && ex.cascade.closure != nil && a.withText == "" {
+		b.WriteString("RECURSIVE ") // the descendants of the deleted rows (pgClosureCTEs)
+	}
 	if a.withText != "" {
 		b.WriteString(a.withText + ", ")
 	}

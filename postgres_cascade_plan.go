@@ -11,6 +11,11 @@ import (
 // its parent node changes.
 type pgCascade struct {
 	nodes []pgNode
+	// closure is a DELETE's own table's ON DELETE CASCADE foreign key to
+	// itself (a tree such as staff.boss): the statement deletes every
+	// descendant of its rows too (_sqa_x), and they count as root rows for
+	// the other actions.
+	closure *childFK
 }
 
 // pgNode is one table of the tree.
@@ -51,7 +56,7 @@ func pgCascadeTree(ex *execution) (*pgCascade, error) {
 		}
 		return nil, nil
 	}
-	b := &pgTreeBuilder{ex: ex, seen: map[string]bool{ex.t.quoted: true}}
+	b := &pgTreeBuilder{ex: ex, seen: map[string]bool{}}
 	b.nodes = []pgNode{{t: ex.t, parent: -1, update: a.kind == kindUpdate, sets: a.setColumns, cte: "_sqa_w"}}
 	if _, err := b.grow(0); err != nil {
 		return nil, err
@@ -61,7 +66,11 @@ func pgCascadeTree(ex *execution) (*pgCascade, error) {
 		ex.cascadeRefused, ex.cascadeChecks = b.refused, b.relevant
 		return nil, nil
 	}
-	if len(b.nodes) == 1 {
+	if len(b.nodes) == 1 && (b.closure == nil || !ex.t.audited) {
+		return nil, nil
+	}
+	if b.closure != nil && len(ex.t.key) == 0 {
+		ex.cascadeRefused, ex.cascadeChecks = "ON DELETE CASCADE of a table without a primary key to itself", b.relevant
 		return nil, nil
 	}
 	if a.truncate {
@@ -69,11 +78,16 @@ func pgCascadeTree(ex *execution) (*pgCascade, error) {
 		ex.cascadeRefused = "TRUNCATE of a table that foreign keys reference (PostgreSQL refuses it without CASCADE; run DELETE)"
 		return nil, nil
 	}
+	if b.closure != nil && a.withText != "" && !strings.HasPrefix(strings.ToUpper(a.withText), "RECURSIVE") {
+		ex.cascadeRefused, ex.cascadeChecks = "ON DELETE CASCADE of a table to itself after a WITH list without RECURSIVE", b.relevant
+		return nil, nil
+	}
+	b.nodes[0].source = b.closure != nil
 	for i := 1; i < len(b.nodes); i++ {
 		b.nodes[i].cte = "_sqa_c" + strconv.Itoa(i)
 		b.nodes[b.nodes[i].parent].source = true
 	}
-	return &pgCascade{nodes: b.nodes}, nil
+	return &pgCascade{nodes: b.nodes, closure: b.closure}, nil
 }
 
 type pgTreeBuilder struct {
@@ -81,6 +95,7 @@ type pgTreeBuilder struct {
 	nodes   []pgNode
 	seen    map[string]bool
 	refused string
+	closure *childFK
 	// The root's foreign keys whose actions may reach audited tables, and
 	// those of them an UPDATE fires only if a BEFORE trigger or a generated
 	// column changes a referenced column its SET does not assign: checked
@@ -118,7 +133,11 @@ func (b *pgTreeBuilder) grow(i int) (bool, error) {
 			}
 			continue
 		}
-		if b.seen[ct.quoted] {
+		if i == 0 && ct.oid == parent.t.oid && action == 'c' && !parent.update && b.closure == nil {
+			b.closure = fk // the root's own rows' descendants: see pgCascade
+			continue
+		}
+		if b.seen[ct.quoted] || ct.oid == b.nodes[0].t.oid {
 			if ct.audited || len(ct.children) > 0 {
 				b.refused = "a foreign-key action reaches " + ct.display + " twice (a self-reference, a cycle, or several foreign keys to one table)"
 			}
@@ -185,6 +204,9 @@ func pgLockStatements(ex *execution, cs *pgCascade) (stmts []string, args []int)
 	}
 	first, args := pgLockRoot(ex, cs)
 	stmts = append(stmts, first)
+	if cs.closure != nil {
+		stmts = append(stmts, pgLockClosure(ex, cs))
+	}
 	for d := 1; ; d++ {
 		var ctes, outs []string
 		for i := 1; i < len(cs.nodes); i++ {
@@ -203,6 +225,12 @@ func pgLockStatements(ex *execution, cs *pgCascade) (stmts []string, args []int)
 // pgLockEntry is the JSON entry of a locked row of node n (image img).
 func pgLockEntry(cs *pgCascade, i int, img string) string {
 	var refs []string
+	if i == 0 && cs.closure != nil {
+		for _, r := range cs.closure.parent {
+			l := quoteLiteral(r, true)
+			refs = append(refs, l, img+"->"+l)
+		}
+	}
 	for j := range cs.nodes {
 		if cs.nodes[j].parent != i {
 			continue
@@ -238,6 +266,26 @@ func pgLockRoot(ex *execution, cs *pgCascade) (string, []int) {
 	b.WriteString("_sqa_l0 AS (SELECT to_jsonb(" + t.ref + ".*) AS _sqa_img FROM " + t.rel + where + " FOR UPDATE OF " + t.ref + ")")
 	b.WriteString(" SELECT jsonb_build_object(" + pgLockOut(cs, 0, "_sqa_l0") + ")::text")
 	return renumberParams(b.String())
+}
+
+// pgLockClosure locks the rows of the statement's table that reference the
+// rows locked last ($1->'f') and are not locked yet ($1->'0'); pgLock runs
+// it until it finds none, adding them to the root's rows, so that all
+// descendants of the root's rows are locked before the write.
+func pgLockClosure(ex *execution, cs *pgCascade) string {
+	fk := cs.closure
+	var match []string
+	for j, col := range fk.cols {
+		match = append(match, "_sqa_t."+quoteIdent(col)+" = (_sqa_e.value->'r'->>"+quoteLiteral(fk.parent[j], true)+")::"+fk.types[j])
+	}
+	rel := "ONLY " + fk.table.spelled()
+	if fk.partitioned {
+		rel = fk.table.spelled()
+	}
+	key := pgRowKey(ex.t, "to_jsonb(_sqa_t.*)")
+	return "WITH _sqa_lx AS (SELECT to_jsonb(_sqa_t.*) AS _sqa_img FROM " + rel + " AS _sqa_t LEFT JOIN jsonb_array_elements($1::jsonb->'0') AS _sqa_o ON _sqa_o.value->'k' = " + key +
+		" WHERE _sqa_o.value IS NULL AND EXISTS (SELECT 1 FROM jsonb_array_elements($1::jsonb->'f') AS _sqa_e WHERE " + strings.Join(match, " AND ") +
+		") FOR UPDATE OF _sqa_t) SELECT jsonb_build_object(" + pgLockOut(cs, 0, "_sqa_lx") + ")::text"
 }
 
 // pgLockChild locks node i's rows that reference its parent's locked rows.

@@ -13,6 +13,7 @@ import (
 type pgCascadePlan struct {
 	lock     []string // pgLockStatements
 	lockArgs []int    // the caller's argument numbers the first takes
+	closure  bool     // lock[1] locks descendants, run until it finds none
 	write    string
 }
 
@@ -40,7 +41,7 @@ func pgRunCascade(ex *execution) (driver.Result, driver.Rows, error) {
 	key := planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows, nargs: len(ex.args)}
 	p := ex.c.c.plan(key, func() any {
 		lock, args := pgLockStatements(ex, ex.cascade)
-		return &pgCascadePlan{lock: lock, lockArgs: args, write: pgStatement(ex)}
+		return &pgCascadePlan{lock: lock, lockArgs: args, closure: ex.cascade.closure != nil, write: pgStatement(ex)}
 	}).(*pgCascadePlan)
 	if pgInTx(ex.c) {
 		locked, err := pgLock(ex, p)
@@ -75,23 +76,48 @@ func pgRunCascade(ex *execution) (driver.Result, driver.Rows, error) {
 	return res, rows, nil
 }
 
-// pgLock runs the lock statements and returns the locked rows by node.
+// pgLock runs the lock statements and returns the locked rows by node. The
+// closure statement (second, when the table references itself) runs until
+// it locks no more rows.
 func pgLock(ex *execution, p *pgCascadePlan) (string, error) {
 	args := make([]driver.NamedValue, len(p.lockArgs))
 	for i, n := range p.lockArgs {
 		args[i] = driver.NamedValue{Ordinal: i + 1, Value: ex.args[n-1].Value}
 	}
-	locked := map[string]json.RawMessage{}
-	for _, q := range p.lock {
+	locked := map[string][]json.RawMessage{}
+	run := func(q string, args []driver.NamedValue) (map[string][]json.RawMessage, error) {
 		rows, err := ex.c.queryAll(ex.ctx, q, args...)
 		if err != nil {
-			return "", pgError(ex, err)
+			return nil, pgError(ex, err)
 		}
+		got := map[string][]json.RawMessage{}
 		if len(rows) != 1 {
-			return "", stmtError(ex.query, ex.t.display, "locking the rows of the foreign-key actions returned no row", ErrRecord)
+			return nil, stmtError(ex.query, ex.t.display, "locking the rows of the foreign-key actions returned no row", ErrRecord)
 		}
-		if err := json.Unmarshal([]byte(asString(rows[0][0])), &locked); err != nil {
-			return "", stmtError(ex.query, ex.t.display, "reading the locked rows", ErrRecord, err)
+		if err := json.Unmarshal([]byte(asString(rows[0][0])), &got); err != nil {
+			return nil, stmtError(ex.query, ex.t.display, "reading the locked rows", ErrRecord, err)
+		}
+		return got, nil
+	}
+	for i, q := range p.lock {
+		if i == 1 && p.closure {
+			for frontier := locked["0"]; len(frontier) > 0; {
+				b, _ := json.Marshal(map[string][]json.RawMessage{"0": locked["0"], "f": frontier})
+				got, err := run(q, named(string(b)))
+				if err != nil {
+					return "", err
+				}
+				frontier = got["0"]
+				locked["0"] = append(locked["0"], frontier...)
+			}
+		} else {
+			got, err := run(q, args)
+			if err != nil {
+				return "", err
+			}
+			for k, v := range got {
+				locked[k] = append(locked[k], v...)
+			}
 		}
 		b, _ := json.Marshal(locked)
 		args = named(string(b))

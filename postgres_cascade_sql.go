@@ -22,6 +22,9 @@ import (
 // records, each starting with ", ".
 func pgCascadeCTEs(ex *execution, cs *pgCascade) string {
 	var b strings.Builder
+	if cs.closure != nil {
+		b.WriteString(pgClosureCTEs(ex, cs.closure))
+	}
 	for i := 1; i < len(cs.nodes); i++ {
 		n := &cs.nodes[i]
 		b.WriteString(", " + n.cte + " AS (" + pgChildWrite(cs, n) + ")")
@@ -60,7 +63,50 @@ func pgParentRows(cs *pgCascade, n *pgNode) string {
 			cols = append(cols, "(w._sqa_new->>"+l+")::"+n.fk.types[j]+" AS _sqa_n"+strconv.Itoa(j))
 		}
 	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + p.cte + " AS w WHERE " + pgFires(p, []*childFK{n.fk})
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + pgNodeRows(cs, n.parent) + " AS w WHERE " + pgFires(p, []*childFK{n.fk})
+}
+
+// pgNodeRows is the WITH query of node i's row images: for the root of a
+// table that references itself, its deleted rows and their descendants.
+func pgNodeRows(cs *pgCascade, i int) string {
+	if i == 0 && cs.closure != nil {
+		return "(SELECT _sqa_old FROM _sqa_w UNION ALL SELECT _sqa_old FROM _sqa_x)"
+	}
+	return cs.nodes[i].cte
+}
+
+// pgClosureCTEs delete the descendants of the rows the statement deletes
+// from a table with an ON DELETE CASCADE foreign key to itself: _sqa_xd
+// walks the tree down from them (UNION: a cycle in the data ends the walk),
+// _sqa_x deletes every row it reaches that the statement itself does not
+// delete (waiting for _sqa_w, so no row is deleted twice and RowsAffected
+// stays the statement's).
+func pgClosureCTEs(ex *execution, fk *childFK) string {
+	rel := "ONLY " + fk.table.spelled()
+	if fk.partitioned {
+		rel = fk.table.spelled()
+	}
+	var cols, base, step, roots, join []string
+	for j, k := range ex.t.key {
+		cols = append(cols, "_sqa_t."+quoteIdent(k)+" AS _sqa_k"+strconv.Itoa(j))
+		join = append(join, "_sqa_t."+quoteIdent(k)+" = d._sqa_k"+strconv.Itoa(j))
+	}
+	for j, r := range fk.parent {
+		cols = append(cols, "_sqa_t."+quoteIdent(r)+" AS _sqa_r"+strconv.Itoa(j))
+		base = append(base, "_sqa_t."+quoteIdent(fk.cols[j]))
+		roots = append(roots, "(w._sqa_old->>"+quoteLiteral(r, true)+")::"+fk.types[j])
+		step = append(step, "_sqa_t."+quoteIdent(fk.cols[j])+" = d._sqa_r"+strconv.Itoa(j))
+	}
+	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + rel + " AS _sqa_t"
+	q := ", _sqa_xd AS (" + sel + " WHERE (" + strings.Join(base, ", ") + ") IN (SELECT " + strings.Join(roots, ", ") + " FROM _sqa_w AS w)" +
+		" UNION " + sel + " JOIN _sqa_xd AS d ON " + strings.Join(step, " AND ") + ")"
+	q += ", _sqa_x AS (DELETE FROM " + rel + " AS _sqa_t USING _sqa_xd AS d WHERE " + strings.Join(join, " AND ") +
+		" AND NOT EXISTS (SELECT 1 FROM _sqa_w AS w WHERE " + pgRowKey(ex.t, "w._sqa_old") + " = " + pgRowKey(ex.t, "to_jsonb(_sqa_t.*)") +
+		") RETURNING to_jsonb(_sqa_t.*) AS _sqa_old)"
+	if ex.t.audited {
+		q += ", _sqa_ax AS (" + pgNodeRecords(ex, ex.t, "_sqa_x", kindDelete, "w._sqa_old") + " WHERE true)"
+	}
+	return q
 }
 
 // pgFires is the condition on a row image w of node p under which a change
@@ -150,7 +196,7 @@ func pgLockedCheck(ex *execution, cs *pgCascade) string {
 				fks = append(fks, cs.nodes[j].fk)
 			}
 		}
-		counts = append(counts, "(SELECT count(*) FROM "+n.cte+" AS w LEFT JOIN jsonb_array_elements("+param+"->'"+strconv.Itoa(i)+
+		counts = append(counts, "(SELECT count(*) FROM "+pgNodeRows(cs, i)+" AS w LEFT JOIN jsonb_array_elements("+param+"->'"+strconv.Itoa(i)+
 			"') AS _sqa_e ON _sqa_e.value->'k' = "+pgRowKey(n.t, "w._sqa_old")+" WHERE _sqa_e.value IS NULL AND "+pgFires(n, fks)+")")
 	}
 	return "SELECT CASE WHEN s.n = 0 THEN true ELSE CAST(" + quoteLiteral(cascadeConflictMessage+" ", true) +
