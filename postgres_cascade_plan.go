@@ -28,6 +28,7 @@ type pgNode struct {
 	sets   []string // an updated node's assigned columns (the root's SET columns)
 	cte    string   // the WITH query that writes it and returns its row images
 	source bool     // has children in the tree: its rows must be locked first
+	self   bool     // the root's own table (ON DELETE SET NULL/DEFAULT to itself): rows the root deletes are left out
 }
 
 // rel is how the rewritten statements name a child node's table: by its
@@ -42,9 +43,11 @@ func (n *pgNode) rel() string {
 // pgCascadeTree builds the tree of the foreign-key actions ex's statement
 // may fire into audited tables (at any depth, through excluded tables too).
 // It returns nil when there are none, and sets ex.cascadeRefused when the
-// wrapper cannot perform them itself: a table reached twice (a
-// self-reference, a cycle, two foreign keys between the same tables), or a
-// table without a primary key on the way.
+// wrapper cannot perform them itself: a table reached twice (a cycle
+// through other tables, two foreign keys between the same tables, a
+// self-reference other than a DELETE's ON DELETE CASCADE / SET NULL / SET
+// DEFAULT to its own table), a table without a primary key on the way, an
+// upsert or TRUNCATE that would fire them.
 func pgCascadeTree(ex *execution) (*pgCascade, error) {
 	a := ex.a
 	if len(ex.t.children) == 0 { // most tables: nothing to do, nothing allocated
@@ -137,14 +140,18 @@ func (b *pgTreeBuilder) grow(i int) (bool, error) {
 			b.closure = fk // the root's own rows' descendants: see pgCascade
 			continue
 		}
-		if b.seen[ct.quoted] || ct.oid == b.nodes[0].t.oid {
+		self := i == 0 && ct.oid == parent.t.oid && !parent.update && !b.seen[ct.quoted]
+		if b.nodes[i].self && ct.oid == b.nodes[i].t.oid {
+			continue // its own actions on itself are the root's
+		}
+		if (b.seen[ct.quoted] || ct.oid == b.nodes[0].t.oid) && !self {
 			if ct.audited || len(ct.children) > 0 {
 				b.refused = "a foreign-key action reaches " + ct.display + " twice (a self-reference, a cycle, or several foreign keys to one table)"
 			}
 			continue
 		}
 		b.seen[ct.quoted] = true
-		child := pgNode{t: ct, parent: i, fk: fk, action: action, update: action != 'c' || parent.update, sets: fk.cols}
+		child := pgNode{t: ct, parent: i, fk: fk, action: action, update: action != 'c' || parent.update, sets: fk.cols, self: self}
 		if action == 'n' && !parent.update && len(fk.setCols) > 0 {
 			child.sets = fk.setCols
 		}

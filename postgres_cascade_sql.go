@@ -162,6 +162,9 @@ func pgChildWrite(cs *pgCascade, n *pgNode) string {
 			sets = append(sets, quoteIdent(col)+" = _sqa_o._sqa_n"+strconv.Itoa(slicesIndex(n.fk.cols, col)))
 		}
 	}
+	if n.self { // a row the statement deletes is not also updated (waiting for _sqa_w decides which)
+		match = append(match, "NOT EXISTS (SELECT 1 FROM _sqa_w AS w WHERE "+pgRowKey(n.t, "w._sqa_old")+" = "+pgRowKey(n.t, "to_jsonb(_sqa_t.*)")+")")
+	}
 	return "UPDATE " + n.rel() + " AS _sqa_t SET " + strings.Join(sets, ", ") + " FROM (SELECT " + strings.Join(sel, ", ") +
 		", to_jsonb(_sqa_t.*) AS _sqa_old FROM " + n.rel() + " AS _sqa_t JOIN " + parents + " ON " + strings.Join(match, " AND ") +
 		" FOR UPDATE OF _sqa_t) AS _sqa_o WHERE " + strings.Join(recheck, " AND ") +
