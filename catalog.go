@@ -15,18 +15,18 @@ type tableInfo struct {
 	display      string    // recorded table_name
 	quoted       string    // fully qualified, quoted for SQL
 	columns      []string  // in table order
-	types        []string  // SQLite: declared types, by column
+	types        []string  // SQLite: declared types; PostgreSQL: base type oids; by column
 	key          []string  // primary key columns; SQLite without one: "rowid"
 	redact       []string  // redacted columns present in the table
 	audited      bool      // not excluded by Options
 	isAudit      bool      // the audit table itself
 	version      int64     // dialect-defined schema version at load time
 	oid          int64     // PostgreSQL: the table's oid, to check the name still resolves to it
+	natts        int64     // PostgreSQL: pg_class.relnatts, to check no column was added since
 	replaces     bool      // SQLite: declares ON CONFLICT REPLACE (rows vanish unseen)
 	children     []childFK // foreign keys whose actions change other tables' rows
 	unsupported  string    // why writes to the table cannot be audited (MySQL), or ""
 	autoInc      string    // MySQL: the AUTO_INCREMENT column, or ""
-
 }
 
 // childFK is a foreign key referencing a table with an action (CASCADE,

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -103,7 +102,11 @@ const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid
   coalesce((SELECT json_agg(a.attname ORDER BY k.ord) FROM pg_index i
             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-            WHERE i.indrelid = c.oid AND i.indisprimary), '[]')::text
+            WHERE i.indrelid = c.oid AND i.indisprimary), '[]')::text,
+  coalesce((SELECT json_agg((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::text ORDER BY a.attnum)
+            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
+  c.relnatts::bigint
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1::text)`
 
@@ -126,6 +129,10 @@ func (postgresDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*t
 	if err := json.Unmarshal([]byte(asString(r[5])), &t.key); err != nil {
 		return nil, err
 	}
+	if err := json.Unmarshal([]byte(asString(r[6])), &t.types); err != nil {
+		return nil, err
+	}
+	t.natts, _ = r[7].(int64)
 	return t, pgChildren(ctx, c, t)
 }
 
@@ -240,6 +247,16 @@ func pgError(ex *execution, err error) error {
 	case strings.Contains(msg, staleCatalogMessage):
 		ex.c.cat.tables = nil
 		return stmtError(ex.query, ex.t.display, "the table name resolved to another table than when this connection first wrote it (search_path or a temporary table changed); nothing changed", ErrConflict, err)
+	case strings.Contains(msg, staleColumnsMessage):
+		ex.c.cat.tables = nil
+		return stmtError(ex.query, ex.t.display, "a column was added to the table since this connection read its columns; nothing changed", ErrConflict, err)
+	}
+	var server interface{ SQLState() string }
+	if errors.As(err, &server) && server.SQLState() == "42703" {
+		// undefined_column: the caller's mistake, or a column the typed
+		// UPDATE names was dropped or renamed by another client since the
+		// catalog was read. Either way the next statement re-reads it.
+		ex.c.cat.tables = nil
 	}
 	return noRetry(err)
 }
@@ -347,12 +364,7 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 		}
 		return q
 	}
-	var sel, join []string
-	for i, k := range ex.t.key {
-		n := "_sqa_k" + strconv.Itoa(i)
-		sel = append(sel, t.ref+"."+quoteIdent(k)+" AS "+n)
-		join = append(join, t.ref+"."+quoteIdent(k)+" = _sqa_o."+n)
-	}
+	sel, join, images := pgUpdateImages(ex, t)
 	selected, from := where, ""
 	if a.fromText != "" {
 		// The rows the join selects, each once: FOR UPDATE cannot take DISTINCT.
@@ -364,6 +376,5 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 		cond += " AND (" + a.whereText + ")"
 	}
 	return "UPDATE " + t.rel + " SET " + a.setText + " FROM " + from + "(SELECT " + strings.Join(sel, ", ") +
-		", to_jsonb(" + t.ref + ".*) AS _sqa_old FROM " + t.rel + selected + " FOR UPDATE OF " + t.ref +
-		") AS _sqa_o WHERE " + cond + ret + "_sqa_o._sqa_old, to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		" FROM " + t.rel + selected + " FOR UPDATE OF " + t.ref + ") AS _sqa_o WHERE " + cond + ret + images + row
 }

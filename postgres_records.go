@@ -21,6 +21,8 @@ func pgRecords(ex *execution, t pgTargetRef) string {
 	case a.upsert:
 		q = pgUpsertRecords(ex, t) + " LEFT JOIN LATERAL " + pgDiff(ex.t, "(w._sqa_prev->'row')") + " ON true" +
 			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.t)
+	case pgTypedUpdate(ex):
+		return pgTypedRecords(ex, t)
 	default:
 		q = pgNodeRecords(ex, ex.t, "_sqa_w", a.kind, t.image) + " WHERE " + pgChanged(a.kind)
 	}
@@ -40,7 +42,7 @@ func pgNodeRecords(ex *execution, ti *tableInfo, cte string, kind stmtKind, imag
 	case kindInsert:
 		action, values = "INSERT", "NULL, "+pgRedactRow(ti, "w._sqa_new")
 	}
-	return pgRecordsInsert(ex, ti, "'"+action+"'", image, values) + " FROM " + cte + " w" + diff
+	return pgRecordsInsert(ex, ti, "'"+action+"'", pgRowKey(ti, image), values) + " FROM " + cte + " w" + diff
 }
 
 // pgUpsertRecords is pgNodeRecords for an upsert: each row recorded as the
@@ -49,14 +51,16 @@ func pgUpsertRecords(ex *execution, t pgTargetRef) string {
 	action := "CASE WHEN w._sqa_inserted THEN 'INSERT' ELSE 'UPDATE' END"
 	values := "CASE WHEN w._sqa_inserted THEN NULL ELSE d.o END, CASE WHEN w._sqa_inserted THEN " +
 		pgRedactRow(ex.t, "w._sqa_new") + " ELSE d.n END"
-	return pgRecordsInsert(ex, ex.t, action, t.image, values) + " FROM _sqa_w w"
+	return pgRecordsInsert(ex, ex.t, action, pgRowKey(ex.t, t.image), values) + " FROM _sqa_w w"
 }
 
-func pgRecordsInsert(ex *execution, ti *tableInfo, action, image, values string) string {
+// pgRecordsInsert is the INSERT … SELECT of records with the given action,
+// row key and old and new values; the caller adds FROM and WHERE.
+func pgRecordsInsert(ex *execution, ti *tableInfo, action, key, values string) string {
 	n := len(ex.args)
 	return "INSERT INTO " + ex.c.c.audit + " (" + recordColumns + ")" +
 		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, " + action + ", " +
-		quoteLiteral(ti.display, true) + ", " + pgRowKey(ti, image) + ", " + values +
+		quoteLiteral(ti.display, true) + ", " + key + ", " + values +
 		", $" + strconv.Itoa(n+2) + "::jsonb, " + quoteLiteral(ex.query, true)
 }
 

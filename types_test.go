@@ -15,6 +15,9 @@ func TestColumnTypesAreRecordedAsTheDatabaseRendersThem(t *testing.T) {
 			id integer PRIMARY KEY, i integer, b bigint, n numeric, r real, d double precision,
 			t text, by bytea, bo boolean, dt date, ts timestamp, tz timestamptz, iv interval,
 			u uuid, j json, jb jsonb, ia integer[], ta text[], m mood, p posint, pt point)`,
+		`CREATE COLLATION caseless (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`,
+		`CREATE DOMAIN jdoc AS json`,
+		`ALTER TABLE typed ADD COLUMN ci text COLLATE caseless, ADD COLUMN jd jdoc`,
 	}
 	pgRows := []string{
 		`INSERT INTO typed VALUES (1, -2147483648, 9223372036854775807, 12345678901234567890.123456789012, 3.14159, 'NaN',
@@ -31,6 +34,11 @@ func TestColumnTypesAreRecordedAsTheDatabaseRendersThem(t *testing.T) {
 		`UPDATE typed SET n = 0.10, iv = '-1 day', tz = '1970-01-01 00:00:00+00', ts = 'infinity', dt = '-infinity', u = NULL, p = 1 WHERE id = 2`,
 		`UPDATE typed SET i = NULL, b = -1, bo = false WHERE id IN (1, 3)`,
 		`UPDATE typed SET n = 0.100 WHERE id = 2`, // equal to 0.10, but stored with another scale: a change
+		`UPDATE typed SET j = '{"z": null, "k": [1, 2.5, "x"]}' WHERE id = 1`, // the same keys reordered: no change, no record
+		`UPDATE typed SET d = 0 WHERE id = 3`,
+		`UPDATE typed SET d = '-0' WHERE id = 3`, // to_jsonb renders -0 as 0: no change
+		`UPDATE typed SET ci = 'abc', jd = '{"a": 1, "b": 2}' WHERE id = 3`,
+		`UPDATE typed SET ci = 'ABC', jd = '{"b": 2, "a": 1}' WHERE id = 3`, // equal under the column's collation, but another text: a change; jd unchanged
 		`DELETE FROM typed WHERE id = 1`,
 	}
 	lite := []string{`CREATE TABLE typed (id INTEGER PRIMARY KEY, i INTEGER, r REAL, n NUMERIC, t TEXT, bl BLOB, any_ ANY, bo BOOLEAN, dt DATETIME)`}

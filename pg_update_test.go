@@ -1,0 +1,84 @@
+package sqlaudit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/sqlaudit/sqlaudit"
+)
+
+// A PostgreSQL UPDATE compares the old and new row column by column as the
+// connection's catalog lists them. When another client adds a column, the
+// statement fails with ErrConflict and changes nothing; when it drops one,
+// the server refuses the statement once. Either way the connection re-reads
+// its catalog and the retry is recorded exactly, the new column included.
+func TestUpdateAfterAnotherClientAltersTheTable(t *testing.T) {
+	for _, drv := range []string{"audit-postgres", "audit-pgx"} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			db, td := mustOpen(t, drv)
+			mustExec(t, td.plain, `CREATE TABLE items (id int PRIMARY KEY, qty int, note text)`,
+				`INSERT INTO items VALUES (1, 1, 'a'), (2, 2, 'b')`)
+			ctx := context.Background()
+			c, err := db.Conn(ctx) // one session: its catalog and prepared statements persist
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			update := func(q string) error { _, err := c.ExecContext(ctx, q); return err }
+			checkChange(t, td, "items", []string{"id"}, func() { mustSucceed(t, update(`UPDATE items SET qty = qty + 1`)) })
+
+			mustExec(t, td.plain, `ALTER TABLE items ADD COLUMN double_qty int GENERATED ALWAYS AS (qty * 2) STORED`)
+			before := td.snap(t, "items", "id")
+			since := td.maxID(t, "audit_log")
+			if err := update(`UPDATE items SET qty = qty + 1`); !errors.Is(err, sqlaudit.ErrConflict) {
+				t.Fatalf("after ADD COLUMN: want ErrConflict, got %v", err)
+			}
+			if after := td.snap(t, "items", "id"); fmt.Sprint(after) != fmt.Sprint(before) || td.maxID(t, "audit_log") != since {
+				t.Fatal("the refused UPDATE changed rows or wrote records")
+			}
+			recs := checkChange(t, td, "items", []string{"id"}, func() { mustSucceed(t, update(`UPDATE items SET qty = qty + 1`)) })
+			if len(recs) != 2 || recs[0].New["double_qty"] == nil {
+				t.Fatalf("the retry's records miss the added column: %+v", recs)
+			}
+
+			mustExec(t, td.plain, `ALTER TABLE items DROP COLUMN note`)
+			err = update(`UPDATE items SET qty = qty + 1 WHERE id = 1`)
+			var sqlState interface{ SQLState() string }
+			if err != nil && !(errors.As(err, &sqlState) && sqlState.SQLState() == "42703") {
+				t.Fatalf("after DROP COLUMN: want success or the server's undefined_column, got %v", err)
+			}
+			checkChange(t, td, "items", []string{"id"}, func() { mustSucceed(t, update(`UPDATE items SET qty = qty + 1 WHERE id = 2`)) })
+		})
+	}
+}
+
+// jsonb_build_object takes at most 100 arguments: a change to 40 of a
+// table's 120 columns is recorded in full all the same.
+func TestWideTableUpdateRecordsEveryChangedColumn(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		cols, sets := []string{"id integer PRIMARY KEY"}, []string{}
+		for i := 0; i < 120; i++ {
+			cols = append(cols, fmt.Sprintf("c%d integer DEFAULT %d", i, i))
+			if i%3 == 1 {
+				sets = append(sets, fmt.Sprintf("c%d = c%d + 1", i, i))
+			}
+		}
+		mustExec(t, td.plain, `CREATE TABLE wide (`+strings.Join(cols, ", ")+`)`, `INSERT INTO wide (id) VALUES (1), (2)`)
+		recs := checkChange(t, td, "wide", []string{"id"}, func() { mustExec(t, db, `UPDATE wide SET `+strings.Join(sets, ", ")) })
+		if len(recs) != 2 || len(recs[0].New) != 40 {
+			t.Fatalf("want 2 records of 40 columns: %+v", recs)
+		}
+	})
+}
+
+func mustSucceed(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

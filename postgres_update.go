@@ -1,0 +1,134 @@
+package sqlaudit
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// A plain UPDATE of an audited table (no upsert, no foreign-key actions to
+// follow, no RETURNING that names joined tables) takes the typed path: the
+// locked subquery selects the old row's columns as they are typed, the write
+// returns the new row's columns beside them, and the records compare the
+// two column by column, as the catalog lists them. Profiled on a 1,000-row
+// UPDATE, this runs the whole statement in about half the time of the
+// generic path (two to_jsonb images and a jsonb_each join per row).
+//
+// The catalog must then be current: the statement fails (ErrConflict, the
+// connection re-reads the catalog) when a column was added since it was
+// read, and a dropped or renamed column fails the statement when the server
+// re-plans it (pgError drops the catalog then too).
+
+// pgTypedUpdate reports whether ex takes the typed path.
+func pgTypedUpdate(ex *execution) bool {
+	a := ex.a
+	return a.kind == kindUpdate && !a.upsert && ex.t.audited && ex.cascade == nil &&
+		len(ex.cascadeChecks) == 0 && !pgJoinedReturning(ex) &&
+		ex.t.natts > 0 && len(ex.t.types) == len(ex.t.columns)
+}
+
+// pgUpdateImages is what the UPDATE's locked subquery (alias _sqa_o) selects,
+// how it joins to the target, and the images the write returns.
+func pgUpdateImages(ex *execution, t pgTargetRef) (sel, join []string, images string) {
+	if !pgTypedUpdate(ex) {
+		for i, k := range ex.t.key {
+			n := "_sqa_k" + strconv.Itoa(i)
+			sel = append(sel, t.ref+"."+quoteIdent(k)+" AS "+n)
+			join = append(join, t.ref+"."+quoteIdent(k)+" = _sqa_o."+n)
+		}
+		sel = append(sel, "to_jsonb("+t.ref+".*) AS _sqa_old")
+		return sel, join, "_sqa_o._sqa_old, to_jsonb(" + t.ref + ".*) AS _sqa_new"
+	}
+	news := make([]string, len(ex.t.columns))
+	for i, c := range ex.t.columns {
+		sel = append(sel, t.ref+"."+quoteIdent(c)+" AS _sqa_o"+strconv.Itoa(i))
+		news[i] = t.ref + "." + quoteIdent(c) + " AS _sqa_n" + strconv.Itoa(i)
+	}
+	for _, k := range ex.t.key {
+		join = append(join, t.ref+"."+quoteIdent(k)+" = _sqa_o."+pgKeyColumn(ex.t, k, "_sqa_o"))
+	}
+	return sel, join, "_sqa_o.*, " + strings.Join(news, ", ")
+}
+
+// pgTypedRecords inserts one record per updated row of _sqa_w with a
+// changed column; r.u lists the unchanged columns, removed from both images.
+func pgTypedRecords(ex *execution, t pgTargetRef) string {
+	ti := ex.t
+	same := make([]string, len(ti.columns))
+	for i, c := range ti.columns {
+		same[i] = "CASE WHEN " + pgSame(ti.types[i], "w._sqa_o"+strconv.Itoa(i), "w._sqa_n"+strconv.Itoa(i)) +
+			" THEN " + quoteLiteral(c, true) + " END"
+	}
+	keys := make([]string, 0, 2*len(ti.key))
+	for _, k := range ti.key {
+		keys = append(keys, quoteLiteral(k, true), "w."+pgKeyColumn(ti, k, "_sqa_o"))
+	}
+	key := "jsonb_build_object(" + strings.Join(keys, ", ") + ")"
+	values := pgTypedImage(ti, "w._sqa_o") + " - r.u, " + pgTypedImage(ti, "w._sqa_n") + " - r.u"
+	row := t
+	row.image = "w." + pgKeyColumn(ti, ti.key[0], "_sqa_o") // never NULL: the checks below stay row-dependent
+	return pgRecordsInsert(ex, ti, "'UPDATE'", key, values) + " FROM _sqa_w w CROSS JOIN LATERAL (SELECT array_remove(ARRAY[" +
+		strings.Join(same, ", ") + "], NULL) AS u) r WHERE cardinality(r.u) < " + strconv.Itoa(len(ti.columns)) +
+		" AND " + pgResolvesCheck(ex, row) + " AND " + pgColumnsCheck(ti, row)
+}
+
+// pgKeyColumn names the typed image column (prefix + position) of key k.
+func pgKeyColumn(t *tableInfo, k, prefix string) string {
+	for i, c := range t.columns {
+		if c == k {
+			return prefix + strconv.Itoa(i)
+		}
+	}
+	return prefix + "?" // unreachable: the catalog reads the key from the columns
+}
+
+// pgTypedImage is the JSON object of a typed image's columns, redacted ones
+// masked. jsonb_build_object takes at most 100 arguments, so wide tables
+// are built in parts.
+func pgTypedImage(t *tableInfo, prefix string) string {
+	var parts, args []string
+	for i, c := range t.columns {
+		v := prefix + strconv.Itoa(i)
+		if slices.Contains(t.redact, c) {
+			v = quoteLiteral(RedactedValue, true) + "::text"
+		}
+		args = append(args, quoteLiteral(c, true), v)
+		if len(args) == 100 || i == len(t.columns)-1 {
+			parts = append(parts, "jsonb_build_object("+strings.Join(args, ", ")+")")
+			args = nil
+		}
+	}
+	return "(" + strings.Join(parts, " || ") + ")"
+}
+
+// pgSame is true when a column's old and new values render alike in the
+// record, as to_jsonb renders them (the generic path's comparison): typed
+// equality where it is exactly that (floats too: to_jsonb renders -0 as 0
+// and NaN equals NaN), the text forms otherwise (numeric 1.0 and 1.00 are
+// equal values stored differently); json is compared as jsonb (key order is
+// not a change). Typed equality costs a fraction of to_jsonb, which looks up
+// the type's output on every call.
+func pgSame(baseType, o, n string) string {
+	switch baseType {
+	case "16", "17", "20", "21", "23", "26", "700", "701", "1082", "1114", "1184", "2950": // bool bytea int8 int2 int4 oid float4 float8 date timestamp timestamptz uuid
+		return o + " IS NOT DISTINCT FROM " + n
+	case "25", "1042", "1043": // text bpchar varchar: bytewise, whatever the column's collation
+		return o + ` COLLATE "C" IS NOT DISTINCT FROM ` + n + ` COLLATE "C"`
+	case "114": // json
+		return o + "::jsonb::text IS NOT DISTINCT FROM " + n + "::jsonb::text"
+	}
+	return o + "::text IS NOT DISTINCT FROM " + n + "::text"
+}
+
+// pgColumnsCheck fails the statement (nothing is written) when a column was
+// added to the table since the connection read the catalog, so no change
+// goes unrecorded. Evaluated once.
+func pgColumnsCheck(t *tableInfo, row pgTargetRef) string {
+	return "CASE WHEN (SELECT relnatts::bigint FROM pg_class WHERE oid = " + strconv.FormatInt(t.oid, 10) + ") = " +
+		strconv.FormatInt(t.natts, 10) + " THEN true ELSE CAST(" + quoteLiteral(staleColumnsMessage+" ", true) +
+		" || left(" + row.image + "::text, 0) AS integer) = 0 END"
+}
+
+// staleColumnsMessage starts the error of a statement whose table gained a
+// column after the connection read its catalog.
+const staleColumnsMessage = "sqlaudit: the table's columns changed since this connection read them; retry the statement. Table"
