@@ -33,7 +33,7 @@ func TestColumnTypesAreRecordedAsTheDatabaseRendersThem(t *testing.T) {
 		`UPDATE typed SET j = '{"k": [1, 2.5, "x"], "z": null}' WHERE id = 1`, // json compares as text: a change
 		`UPDATE typed SET n = 0.10, iv = '-1 day', tz = '1970-01-01 00:00:00+00', ts = 'infinity', dt = '-infinity', u = NULL, p = 1 WHERE id = 2`,
 		`UPDATE typed SET i = NULL, b = -1, bo = false WHERE id IN (1, 3)`,
-		`UPDATE typed SET n = 0.100 WHERE id = 2`, // equal to 0.10, but stored with another scale: a change
+		`UPDATE typed SET n = 0.100 WHERE id = 2`,                             // equal to 0.10, but stored with another scale: a change
 		`UPDATE typed SET j = '{"z": null, "k": [1, 2.5, "x"]}' WHERE id = 1`, // the same keys reordered: no change, no record
 		`UPDATE typed SET d = 0 WHERE id = 3`,
 		`UPDATE typed SET d = '-0' WHERE id = 3`, // to_jsonb renders -0 as 0: no change
