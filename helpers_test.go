@@ -1,14 +1,11 @@
 package sqlaudit_test
 
 import (
-	"bytes"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +20,7 @@ import (
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
+	"github.com/sqlaudit/sqlaudit/internal/oracle"
 )
 
 // auditDrivers are the registered audit drivers every end-to-end test runs on.
@@ -139,248 +137,75 @@ func mustExec(t testing.TB, db *sql.DB, stmts ...string) {
 	}
 }
 
-// record is one audit_log row as the tests read it back.
-type record struct {
-	ID       int64
-	TxID     int64
-	Actor    *string
-	Action   string
-	Table    string
-	RowKey   map[string]any
-	Old, New map[string]any
-	Metadata map[string]any
-	Query    string
+// record is one audit_log row as the tests read it back (see oracle.Record).
+type record = oracle.Record
+
+// snapshot is a table's rows as the database renders them to JSON
+// (to_jsonb on PostgreSQL, json_object on SQLite, JSON_OBJECT on MariaDB),
+// by row key (see oracle.Snapshot).
+type snapshot = oracle.Snapshot
+
+// truth is the test's database through the plain driver, for the oracle.
+func (td *testDB) truth() oracle.DB {
+	d := oracle.PostgreSQL
+	switch {
+	case isSQLite(td.driver):
+		d = oracle.SQLite
+	case isMySQL(td.driver):
+		d = oracle.MySQL
+	}
+	return oracle.DB{Plain: td.plain, Dialect: d, Schema: td.name}
 }
 
 // trail reads the audit table through the plain driver, oldest first,
-// records with id > since only.
+// records with id > since only; table names are read back without the
+// test's own schema.
 func (td *testDB) trail(t testing.TB, table string, since int64) []record {
 	t.Helper()
-	rows, err := td.plain.Query(fmt.Sprintf(`SELECT id, tx_id, actor, action, table_name, row_key, old_values, new_values, metadata, query FROM %s WHERE id > %d ORDER BY id`, table, since))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []record
-	for rows.Next() {
-		var r record
-		var actor sql.NullString
-		var key string
-		var old, new, meta sql.NullString
-		if err := rows.Scan(&r.ID, &r.TxID, &actor, &r.Action, &r.Table, &key, &old, &new, &meta, &r.Query); err != nil {
-			t.Fatal(err)
-		}
-		if actor.Valid {
-			r.Actor = &actor.String
-		}
-		// The test's own schema stands where an application's public schema
-		// would: its tables are read back unqualified.
-		r.Table = strings.TrimPrefix(r.Table, td.name+".")
-		r.RowKey = decodeJSON(t, key)
-		r.Old, r.New, r.Metadata = decodeNull(t, old), decodeNull(t, new), decodeNull(t, meta)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return td.truth().Since(t, table, since)
 }
 
+// maxID is the largest id of the audit table, 0 when it is empty.
 func (td *testDB) maxID(t testing.TB, table string) int64 {
 	t.Helper()
-	var id sql.NullInt64
-	if err := td.plain.QueryRow(`SELECT max(id) FROM ` + table).Scan(&id); err != nil {
-		t.Fatal(err)
-	}
-	return id.Int64
+	return td.truth().MaxID(t, table)
 }
 
-func decodeJSON(t testing.TB, s string) map[string]any {
-	t.Helper()
-	d := json.NewDecoder(bytes.NewReader([]byte(s)))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		t.Fatalf("bad JSON %q: %v", s, err)
-	}
-	return m
-}
-
-func decodeNull(t testing.TB, s sql.NullString) map[string]any {
-	if !s.Valid {
-		return nil
-	}
-	return decodeJSON(t, s.String)
-}
-
-// snapshot is a table's rows as the database renders them to JSON
-// (to_jsonb on PostgreSQL, json_object on SQLite), by row key.
-type snapshot map[string]map[string]any
-
-// snap reads table through the plain driver; key names its key columns.
+// snap reads table (as written in SQL, possibly quoted) through the plain
+// driver; key names its key columns.
 func (td *testDB) snap(t testing.TB, table string, key ...string) snapshot {
 	t.Helper()
-	q := `SELECT to_jsonb(x)::text FROM ` + table + ` x`
-	if isMySQL(td.driver) {
-		q = td.mysqlSnapQuery(t, table)
-	}
-	if isSQLite(td.driver) {
-		cols := td.sqliteColumns(t, table)
-		parts := make([]string, 0, 2*len(cols))
-		for _, c := range cols {
-			// The record's rendering: json_object cannot hold a BLOB, so blobs are hex text.
-			lit, id := "'"+strings.ReplaceAll(c, "'", "''")+"'", `"`+strings.ReplaceAll(c, `"`, `""`)+`"`
-			parts = append(parts, lit, `CASE WHEN typeof(`+id+`) = 'blob' THEN hex(`+id+`) ELSE `+id+` END`)
-		}
-		q = `SELECT json_object(` + strings.Join(parts, ", ") + `) FROM ` + table
-	}
-	rows, err := td.plain.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := snapshot{}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		row := decodeJSON(t, s)
-		out[keyOf(row, key)] = row
-	}
-	return out
+	return td.truth().Snap(t, table, key...)
 }
 
-// mysqlSnapQuery renders rows as the MySQL records do: JSON_OBJECT, with
-// binary strings as hex and BIT as a number.
-func (td *testDB) mysqlSnapQuery(t testing.TB, table string) string {
-	rows, err := td.plain.Query(`SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, strings.Trim(table, "`\""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var parts []string
-	for rows.Next() {
-		var c, typ string
-		rows.Scan(&c, &typ)
-		v := "`" + strings.ReplaceAll(c, "`", "``") + "`"
-		switch typ {
-		case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-			v = "HEX(" + v + ")"
-		case "bit":
-			v = "(" + v + " + 0)"
-		}
-		parts = append(parts, "'"+strings.ReplaceAll(c, "'", "''")+"'", v)
-	}
-	return `SELECT JSON_OBJECT(` + strings.Join(parts, ", ") + `) FROM ` + table
+// decodeJSON decodes a JSON object, numbers as json.Number.
+func decodeJSON(t testing.TB, s string) map[string]any {
+	t.Helper()
+	return oracle.Decode(t, s)
 }
 
-func (td *testDB) sqliteColumns(t testing.TB, table string) []string {
-	rows, err := td.plain.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, strings.Trim(table, `"`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		rows.Scan(&c)
-		cols = append(cols, c)
-	}
-	return cols
-}
-
-func keyOf(row map[string]any, key []string) string {
-	k := map[string]any{}
-	for _, c := range key {
-		k[c] = row[c]
-	}
-	b, _ := json.Marshal(k)
-	return string(b)
-}
+// keyOf is a row's key in a snapshot keyed by key.
+func keyOf(row map[string]any, key []string) string { return oracle.Key(row, key) }
 
 // expected computes the trail a change from before to after must produce:
 // the differential oracle.
 func expected(table string, before, after snapshot) []record {
-	var out []record
-	for k, old := range before {
-		nw, ok := after[k]
-		switch {
-		case !ok:
-			out = append(out, record{Action: "DELETE", Table: table, Old: old})
-		case !reflect.DeepEqual(old, nw):
-			o, n := map[string]any{}, map[string]any{}
-			for c, v := range old {
-				if !reflect.DeepEqual(v, nw[c]) {
-					o[c], n[c] = v, nw[c]
-				}
-			}
-			out = append(out, record{Action: "UPDATE", Table: table, Old: o, New: n})
-		}
-	}
-	for k, nw := range after {
-		if _, ok := before[k]; !ok {
-			out = append(out, record{Action: "INSERT", Table: table, New: nw})
-		}
-	}
-	return out
+	return oracle.Expected(table, before, after)
 }
 
 // assertTrail checks that got holds exactly the records of want (in any
-// order), comparing action, table and values, and that every record's key
-// matches its row.
+// order), comparing action, table and values.
 func assertTrail(t testing.TB, got, want []record) {
 	t.Helper()
-	canon := func(rs []record) []string {
-		var out []string
-		for _, r := range rs {
-			b, _ := json.Marshal([]any{r.Action, r.Table, r.Old, r.New})
-			out = append(out, string(b))
-		}
-		sort.Strings(out)
-		return out
-	}
-	g, w := canon(got), canon(want)
-	if !reflect.DeepEqual(g, w) {
-		t.Fatalf("trail differs from the true difference\n got: %s\nwant: %s", strings.Join(g, "\n      "), strings.Join(w, "\n      "))
-	}
+	oracle.AssertTrail(t, got, want)
 }
 
 // replay applies records to before, in order, and returns the result; it
 // fails the test when an UPDATE or DELETE record's old values differ from
-// the replayed row.
+// the replayed row (see oracle.Replay).
 func replay(t testing.TB, before snapshot, recs []record, key ...string) snapshot {
 	t.Helper()
-	state := snapshot{}
-	for k, v := range before {
-		state[k] = v
-	}
-	for _, r := range recs {
-		k := keyOf(r.RowKey, key)
-		switch r.Action {
-		case "INSERT":
-			state[keyOf(r.New, key)] = r.New
-		case "DELETE":
-			if !reflect.DeepEqual(state[k], r.Old) {
-				t.Fatalf("record %d: DELETE old values %v, replayed row %v", r.ID, r.Old, state[k])
-			}
-			delete(state, k)
-		case "UPDATE":
-			row := map[string]any{}
-			for c, v := range state[k] {
-				row[c] = v
-			}
-			for c, v := range r.Old {
-				if !reflect.DeepEqual(row[c], v) {
-					t.Fatalf("record %d: UPDATE old %s=%v, replayed row has %v", r.ID, c, v, row[c])
-				}
-				row[c] = r.New[c]
-			}
-			delete(state, k)
-			state[keyOf(row, key)] = row
-		}
-	}
-	return state
+	return oracle.Replay(t, before, recs, key...)
 }
 
 // checkChange runs change and proves the trail it wrote on table exact:

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -212,7 +213,13 @@ func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
 	}
 	for _, drv := range []string{"audit-pgx", "audit-postgres", "audit-mysql"} {
 		t.Run(drv, func(t *testing.T) {
-			db, td := mustOpen(t, drv)
+			// The killer finds the pool's backends by application_name, so
+			// that it never reaches another test run's connections.
+			app, params := fmt.Sprintf("sqa_killed_%d", os.Getpid()), []string(nil)
+			if !isMySQL(drv) {
+				params = append(params, "application_name="+app)
+			}
+			db, td := mustOpen(t, drv, params...)
 			db.SetMaxOpenConns(4)
 			mustExec(t, db, `CREATE TABLE acc (id integer PRIMARY KEY, grp integer NOT NULL, v integer NOT NULL, note text)`)
 			mustExec(t, td.plain, `INSERT INTO acc SELECT i, i % 10, 0, NULL FROM (SELECT 1 AS i`+seriesTail(200)+`) s`)
@@ -230,7 +237,7 @@ func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
 						return
 					case <-time.After(time.Duration(1+rng.IntN(8)) * time.Millisecond):
 					}
-					kills.Add(killOne(td))
+					kills.Add(killOne(td, app))
 				}
 			}()
 			stats := runRandomWriters(t, db, drv, "", 4, 1500, true)
@@ -252,14 +259,15 @@ func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
 	}
 }
 
-// killOne kills one connection of the test's audited pool that is running
-// a statement on acc, and reports whether it found one.
-func killOne(td *testDB) int64 {
+// killOne kills one connection of the test's audited pool (on PostgreSQL
+// the backends named app; on MariaDB those on the test's own database), and
+// reports whether it found one.
+func killOne(td *testDB, app string) int64 {
 	var n int64
 	if !isMySQL(td.driver) {
 		td.plain.QueryRow(`SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = '' AND
-			query LIKE '%acc%' AND backend_type = 'client backend' ORDER BY random() LIMIT 1) p`).Scan(&n)
+			WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $1
+			ORDER BY random() LIMIT 1) p`, app).Scan(&n)
 		return n
 	}
 	var id int64

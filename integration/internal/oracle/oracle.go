@@ -8,16 +8,13 @@
 package oracle
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,6 +30,7 @@ import (
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
+	core "github.com/sqlaudit/sqlaudit/internal/oracle"
 )
 
 // Drivers are the audit drivers every integration test runs on.
@@ -161,195 +159,53 @@ func New(t testing.TB, driver string) *Env {
 	return e
 }
 
-// Record is one audit_log row.
-type Record struct {
-	ID       int64
-	TxID     int64
-	Actor    *string
-	Action   string
-	Table    string
-	RowKey   map[string]any
-	Old, New map[string]any
-	Query    string
-}
+// Record is one audit_log row (see the shared oracle's Record; its String
+// renders it on one line for failure messages).
+type Record = core.Record
 
-func (r Record) String() string {
-	actor := "NULL"
-	if r.Actor != nil {
-		actor = *r.Actor
+// truth is the test's database through the plain driver, for the shared
+// oracle.
+func (e *Env) truth() core.DB {
+	d := core.PostgreSQL
+	switch {
+	case e.SQLite():
+		d = core.SQLite
+	case e.MySQL():
+		d = core.MySQL
 	}
-	b, _ := json.Marshal([]any{r.Action, r.Table, r.RowKey, r.Old, r.New})
-	return fmt.Sprintf("#%d tx %d actor %s %s", r.ID, r.TxID, actor, b)
+	return core.DB{Plain: e.Plain, Dialect: d, Schema: e.Schema}
 }
 
 // Mark is the id of the latest record: Since(Mark()) are the records after it.
 func (e *Env) Mark(t testing.TB) int64 {
 	t.Helper()
-	var id sql.NullInt64
-	if err := e.Plain.QueryRow(`SELECT max(id) FROM audit_log`).Scan(&id); err != nil {
-		t.Fatal(err)
-	}
-	return id.Int64
+	return e.truth().MaxID(t, "audit_log")
 }
 
 // Since reads the records with id > mark, oldest first.
 func (e *Env) Since(t testing.TB, mark int64) []Record {
 	t.Helper()
-	rows, err := e.Plain.Query(fmt.Sprintf(`SELECT id, tx_id, actor, action, table_name, row_key, old_values, new_values, query FROM audit_log WHERE id > %d ORDER BY id`, mark))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		var r Record
-		var actor, old, nw sql.NullString
-		var key string
-		if err := rows.Scan(&r.ID, &r.TxID, &actor, &r.Action, &r.Table, &key, &old, &nw, &r.Query); err != nil {
-			t.Fatal(err)
-		}
-		if actor.Valid {
-			r.Actor = &actor.String
-		}
-		r.Table = strings.TrimPrefix(r.Table, e.Schema+".")
-		r.RowKey = decode(t, key)
-		if old.Valid {
-			r.Old = decode(t, old.String)
-		}
-		if nw.Valid {
-			r.New = decode(t, nw.String)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func decode(t testing.TB, s string) map[string]any {
-	t.Helper()
-	d := json.NewDecoder(bytes.NewReader([]byte(s)))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		t.Fatalf("bad JSON %q: %v", s, err)
-	}
-	return m
+	return e.truth().Since(t, "audit_log", mark)
 }
 
 // Snapshot is a table's rows as the database renders them (to_jsonb on
 // PostgreSQL, json_object with BLOBs as hex on SQLite, JSON_OBJECT with
 // binary strings as hex and BIT as a number on MariaDB, as the records
 // render them), by key; nil when the table does not exist.
-type Snapshot map[string]map[string]any
+type Snapshot = core.Snapshot
 
-// Snap reads table (keyed by id) through the plain driver.
+// Snap reads table (keyed by id) through the plain driver; it is nil when
+// the table does not exist.
 func (e *Env) Snap(t testing.TB, table string) Snapshot {
 	t.Helper()
-	var q string
-	switch {
-	case e.MySQL():
-		if q = e.mysqlSnapQuery(t, table); q == "" {
-			return nil
-		}
-	case e.SQLite():
-		cols := e.sqliteColumns(t, table)
-		if len(cols) == 0 {
-			return nil
-		}
-		parts := make([]string, 0, 2*len(cols))
-		for _, c := range cols {
-			parts = append(parts, "'"+c+"'", `CASE WHEN typeof("`+c+`") = 'blob' THEN hex("`+c+`") ELSE "`+c+`" END`)
-		}
-		q = `SELECT json_object(` + strings.Join(parts, ", ") + `) FROM "` + table + `"`
-	default:
-		var exists bool
-		if err := e.Plain.QueryRow(`SELECT to_regclass($1) IS NOT NULL`, `"`+table+`"`).Scan(&exists); err != nil {
-			t.Fatal(err)
-		}
-		if !exists {
-			return nil
-		}
-		q = `SELECT to_jsonb(x)::text FROM "` + table + `" x`
-	}
-	rows, err := e.Plain.Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := Snapshot{}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		row := decode(t, s)
-		out[keyOf(row)] = row
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	d := e.truth()
+	return d.SnapIfExists(t, d.Dialect.Quote(table), idKey...)
 }
 
-// mysqlSnapQuery renders rows as the MySQL records do (the form of
-// mysqlSnapQuery in the library's helpers_test.go): JSON_OBJECT of every
-// column, binary strings and BLOBs as HEX(col), BIT as col + 0. It is ""
-// when the table does not exist.
-func (e *Env) mysqlSnapQuery(t testing.TB, table string) string {
-	t.Helper()
-	rows, err := e.Plain.Query(`SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var parts []string
-	for rows.Next() {
-		var c, typ string
-		if err := rows.Scan(&c, &typ); err != nil {
-			t.Fatal(err)
-		}
-		v := "`" + strings.ReplaceAll(c, "`", "``") + "`"
-		switch typ {
-		case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-			v = "HEX(" + v + ")"
-		case "bit":
-			v = "(" + v + " + 0)"
-		}
-		parts = append(parts, "'"+strings.ReplaceAll(c, "'", "''")+"'", v)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "SELECT JSON_OBJECT(" + strings.Join(parts, ", ") + ") FROM `" + table + "`"
-}
+// idKey is the key of every table the integration tests check.
+var idKey = []string{"id"}
 
-func (e *Env) sqliteColumns(t testing.TB, table string) []string {
-	t.Helper()
-	rows, err := e.Plain.Query(`SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			t.Fatal(err)
-		}
-		cols = append(cols, c)
-	}
-	return cols
-}
-
-func keyOf(row map[string]any) string {
-	b, _ := json.Marshal(map[string]any{"id": row["id"]})
-	return string(b)
-}
+func keyOf(row map[string]any) string { return core.Key(row, idKey) }
 
 // Count is the number of rows of table.
 func (e *Env) Count(t testing.TB, table string) int {
@@ -376,14 +232,14 @@ func (e *Env) Check(t testing.TB, actor string, tables []string, change func()) 
 	var want []Record
 	for _, tb := range tables {
 		after := e.Snap(t, tb)
-		want = append(want, expected(tb, before[tb], after)...)
+		want = append(want, core.Expected(tb, before[tb], after)...)
 		var recs []Record
 		for _, r := range got {
 			if r.Table == tb {
 				recs = append(recs, r)
 			}
 		}
-		if final := replay(t, before[tb], recs); len(after) > 0 || len(final) > 0 {
+		if final := core.Replay(t, before[tb], recs, idKey...); len(after) > 0 || len(final) > 0 {
 			if !reflect.DeepEqual(final, after) {
 				t.Fatalf("%s: replaying the trail gives\n%v\nwant\n%v", tb, final, after)
 			}
@@ -412,7 +268,7 @@ func (e *Env) Check(t testing.TB, actor string, tables []string, change func()) 
 		}
 	}
 	if once {
-		assertSame(t, got, want)
+		core.AssertTrail(t, got, want)
 	}
 	for _, r := range got {
 		if (actor == "") != (r.Actor == nil) || (r.Actor != nil && *r.Actor != actor) {
@@ -457,98 +313,4 @@ func OneTx(t testing.TB, recs []Record) {
 			t.Fatalf("records of one transaction have different tx_id: %v", recs)
 		}
 	}
-}
-
-// expected is the trail a change of table from before to after must write.
-func expected(table string, before, after Snapshot) []Record {
-	var out []Record
-	for k, old := range before {
-		nw, ok := after[k]
-		switch {
-		case !ok:
-			out = append(out, Record{Action: "DELETE", Table: table, Old: old})
-		case !reflect.DeepEqual(old, nw):
-			o, n := map[string]any{}, map[string]any{}
-			for c, v := range old {
-				if !reflect.DeepEqual(v, nw[c]) {
-					o[c], n[c] = v, nw[c]
-				}
-			}
-			out = append(out, Record{Action: "UPDATE", Table: table, Old: o, New: n})
-		}
-	}
-	for k, nw := range after {
-		if _, ok := before[k]; !ok {
-			out = append(out, Record{Action: "INSERT", Table: table, New: nw})
-		}
-	}
-	return out
-}
-
-func assertSame(t testing.TB, got, want []Record) {
-	t.Helper()
-	canon := func(rs []Record) []string {
-		var out []string
-		for _, r := range rs {
-			b, _ := json.Marshal([]any{r.Action, r.Table, r.Old, r.New})
-			out = append(out, string(b))
-		}
-		sort.Strings(out)
-		return out
-	}
-	g, w := canon(got), canon(want)
-	if !reflect.DeepEqual(g, w) {
-		var qs []string
-		for _, r := range got {
-			qs = append(qs, r.Query)
-		}
-		t.Fatalf("trail differs from the true difference\n got: %s\nwant: %s\nqueries: %s",
-			strings.Join(g, "\n      "), strings.Join(w, "\n      "), strings.Join(qs, "\n      "))
-	}
-}
-
-// replay applies recs to before and returns the result, failing when an
-// UPDATE's or DELETE's old values differ from the replayed row or a key
-// does not match its row.
-func replay(t testing.TB, before Snapshot, recs []Record) Snapshot {
-	t.Helper()
-	state := Snapshot{}
-	for k, v := range before {
-		state[k] = v
-	}
-	for _, r := range recs {
-		k := keyOf(r.RowKey)
-		switch r.Action {
-		case "INSERT":
-			if keyOf(r.New) != k {
-				t.Fatalf("record %v: row_key is not the new row's key", r)
-			}
-			state[k] = r.New
-		case "DELETE":
-			if !reflect.DeepEqual(state[k], r.Old) {
-				t.Fatalf("record %v: DELETE old values differ from the replayed row %v", r, state[k])
-			}
-			delete(state, k)
-		case "UPDATE":
-			cur, ok := state[k]
-			if !ok {
-				t.Fatalf("record %v: UPDATE of a row that is not there", r)
-			}
-			row := map[string]any{}
-			for c, v := range cur {
-				row[c] = v
-			}
-			for c, v := range r.Old {
-				if !reflect.DeepEqual(row[c], v) {
-					t.Fatalf("record %v: UPDATE old %s=%v, replayed row has %v", r, c, v, row[c])
-				}
-				row[c] = r.New[c]
-			}
-			delete(state, k)
-			state[keyOf(row)] = row
-		default:
-			t.Fatalf("record %v: unknown action", r)
-		}
-	}
-	return state
 }
