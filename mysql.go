@@ -152,6 +152,7 @@ type myConn struct {
 	seq     int64                 // numbers each audited statement's rows in the copy tables
 	copies  map[string]*tableInfo // copy table → the catalog entry it was made for
 	pending int64                 // copied rows not yet deleted
+	noBlock bool                  // the server refused compound statements (see runBlock)
 	seqName string
 }
 

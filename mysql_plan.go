@@ -47,6 +47,11 @@ func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	}
 	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
 	m := ex.c.dc.(*myConn)
+	if myBlockable(ex, p, m) {
+		if res, rows, ran, err := m.runBlock(ex, p); ran {
+			return res, rows, err
+		}
+	}
 	own := !m.inTransaction()
 	begin, rollback := "SAVEPOINT _sqa", "ROLLBACK TO SAVEPOINT _sqa"
 	if own {
@@ -132,15 +137,25 @@ func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows
 			return nil, nil, stmtError(ex.query, tg.t.display, "writing the audit records failed", ErrRecord, err)
 		}
 	}
-	if m.pending += copied; m.pending > 10000 {
-		for _, tg := range p.targets {
-			if _, err := ex.c.rawExec(ex.ctx, `DELETE FROM `+tg.copyName, nil); err != nil {
-				return nil, nil, err
-			}
-		}
-		m.pending = 0
+	if err := m.prune(ex, p, copied); err != nil {
+		return nil, nil, err
 	}
 	return res, rows, nil
+}
+
+// prune empties the copy tables once they hold many rows (copied adds to
+// the count): their rows are only read by the statement that copied them.
+func (m *myConn) prune(ex *execution, p *myPlan, copied int64) error {
+	if m.pending += copied; m.pending <= 10000 {
+		return nil
+	}
+	for _, tg := range p.targets {
+		if _, err := ex.c.rawExec(ex.ctx, `DELETE FROM `+tg.copyName, nil); err != nil {
+			return err
+		}
+	}
+	m.pending = 0
+	return nil
 }
 
 // checkCascades refuses the statement when a copied (locked) row has
