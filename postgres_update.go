@@ -19,12 +19,13 @@ import (
 // read, and a dropped or renamed column fails the statement when the server
 // re-plans it (pgError drops the catalog then too).
 
-// pgTypedUpdate reports whether ex takes the typed path.
+// pgTypedUpdate reports whether ex takes the typed path. The write returns
+// every column twice, and a target list holds at most 1,664 entries.
 func pgTypedUpdate(ex *execution) bool {
 	a := ex.a
 	return a.kind == kindUpdate && !a.upsert && ex.t.audited && ex.cascade == nil &&
 		len(ex.cascadeChecks) == 0 && !pgJoinedReturning(ex) &&
-		ex.t.natts > 0 && len(ex.t.types) == len(ex.t.columns)
+		ex.t.natts > 0 && len(ex.t.types) == len(ex.t.columns) && len(ex.t.columns) <= 800
 }
 
 // pgUpdateImages is what the UPDATE's locked subquery (alias _sqa_o) selects,
