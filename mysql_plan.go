@@ -13,7 +13,6 @@ import (
 type myPlan struct {
 	targets []myTarget // UPDATE, DELETE: the audited tables the statement changes
 	stmt    string     // the caller's statement, restricted to the copied keys or returning the new keys
-	records string     // upsert: reads the captured old images
 	hidden  int        // INSERT: key columns appended to RETURNING, dropped from the caller's rows
 	autoAt  int        // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
 	// autoListed: the INSERT names the AUTO_INCREMENT column (or no

@@ -11,14 +11,14 @@ import (
 
 // INSERT … ON DUPLICATE KEY UPDATE runs as the caller wrote it, with one
 // assignment put first in its UPDATE list. That assignment sets the first
-// key column to itself and, on the way, appends the row's old image to the
-// session variable @_sqa_o: MySQL evaluates it only for rows that take the
-// UPDATE path, before any of the caller's assignments, with the row locked.
-// RETURNING gives, per input row, the number of images captured so far and
-// the row's image afterwards — so each row is known to have been inserted
-// (the count did not move) or updated (from the image just captured).
-// @_sqa_n holds the statement's number: images of earlier statements are
-// never read.
+// key column to itself and, on the way, keeps the row's old image in the
+// session variable @_sqa_o and counts it in @_sqa_c: MySQL evaluates it
+// only for rows that take the UPDATE path, before any of the caller's
+// assignments, with the row locked. RETURNING, evaluated right after each
+// row is written, gives the count, the image kept and the row's image
+// afterwards — so each row is known to have been inserted (the count did
+// not move) or updated (from the image just kept). @_sqa_n holds the
+// statement's number: values of earlier statements are never read.
 
 func myUpsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 	k0 := t.quoted + "." + mysqlIdent(t.key[0])
@@ -26,17 +26,16 @@ func myUpsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 	for _, c := range t.columns {
 		old = append(old, mysqlString(c), myValue(t, t.quoted, c))
 	}
-	capture := ` ` + k0 + ` = IF((@_sqa_o := JSON_ARRAY_APPEND(IF(@_sqa_n <=> ?, @_sqa_o, '[]'), '$', JSON_OBJECT(` +
-		strings.Join(old, ", ") + `))) IS NULL OR (@_sqa_n := ?) IS NULL, ` + k0 + `, ` + k0 + `),`
+	capture := ` ` + k0 + ` = IF((@_sqa_o := JSON_OBJECT(` + strings.Join(old, ", ") + `)) IS NULL OR ` +
+		`(@_sqa_c := IF(@_sqa_n <=> ?, @_sqa_c, 0) + 1) IS NULL OR (@_sqa_n := ?) IS NULL, ` + k0 + `, ` + k0 + `),`
 	ret := ` RETURNING `
 	if a.returningText != "" {
 		ret = `, `
 	}
-	ret += `JSON_LENGTH(IF(@_sqa_n <=> ?, @_sqa_o, '[]')), ` + myObject(t, "", t.columns)
+	ret += `IF(@_sqa_n <=> ?, @_sqa_c, 0), IF(@_sqa_n <=> ?, @_sqa_o, NULL), ` + myObject(t, "", t.columns)
 	q := a.text
-	p := &myPlan{hidden: 2, autoAt: -1}
+	p := &myPlan{hidden: 3, autoAt: -1}
 	p.stmt = q[:a.my.dupAt] + capture + q[a.my.dupAt:] + ret
-	p.records = `SELECT IF(@_sqa_n <=> ?, @_sqa_o, '[]')`
 	p.insert = func(n int) string {
 		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, ?, ` + mysqlString(t.display) + `, ?, ?, ?, ?, ?)`
 		rows := make([]string, n)
@@ -48,10 +47,11 @@ func myUpsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 	return p
 }
 
-// upsertRow is one input row's outcome.
+// upsertRow is one input row's outcome: the old images kept so far in the
+// statement, the last one kept, and the row as written.
 type upsertRow struct {
-	captured int
-	image    map[string]json.RawMessage
+	captured   int
+	old, image map[string]json.RawMessage
 }
 
 func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
@@ -60,7 +60,7 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	vals := values(ex.args)
 	cut := ex.a.my.setArgs
 	args := append(append(append([]driver.Value{}, vals[:cut]...), s, s), vals[cut:]...)
-	rows, err := ex.c.preparedQuery(ex.ctx, p.stmt, named(append(args, s)...))
+	rows, err := ex.c.preparedQuery(ex.ctx, p.stmt, named(append(args, s, s)...))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,7 +74,12 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 			kept = append(kept, keep(dest, user))
 		}
 		r := upsertRow{captured: int(asInt(dest[user]))}
-		if err = json.Unmarshal([]byte(asString(dest[user+1])), &r.image); err != nil {
+		if dest[user+1] != nil {
+			if err = json.Unmarshal([]byte(asString(dest[user+1])), &r.old); err != nil {
+				break
+			}
+		}
+		if err = json.Unmarshal([]byte(asString(dest[user+2])), &r.image); err != nil {
 			break
 		}
 		outcome = append(outcome, r)
@@ -83,15 +88,7 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	if err != io.EOF {
 		return nil, nil, err
 	}
-	capRows, err := ex.c.queryAll(ex.ctx, p.records, named(s)...)
-	if err != nil {
-		return nil, nil, err
-	}
-	var captured []map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(asString(capRows[0][0])), &captured); err != nil {
-		return nil, nil, stmtError(ex.query, ex.t.display, "reading the upsert's old images failed", ErrRecord, err)
-	}
-	recs, affected, lastID, err := upsertRecords(ex.t, ex.a.my.setsLastInsertID, outcome, captured)
+	recs, affected, lastID, err := upsertRecords(ex.t, ex.a.my.setsLastInsertID, outcome)
 	if err != nil {
 		return nil, nil, stmtError(ex.query, ex.t.display, err.Error(), ErrRecord)
 	}
@@ -117,7 +114,7 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 // list (lii), else that of the first row an update changed, else 0.
 // A row the statement inserted and then updated (two input rows with one
 // key) gets one INSERT record of its final image: the statement's change.
-func upsertRecords(t *tableInfo, lii bool, outcome []upsertRow, captured []map[string]json.RawMessage) (recs [][4]string, affected, lastID int64, err error) {
+func upsertRecords(t *tableInfo, lii bool, outcome []upsertRow) (recs [][4]string, affected, lastID int64, err error) {
 	var firstInsert, firstChange, lastUpdate int64
 	auto := func(img map[string]json.RawMessage) int64 {
 		if t.autoInc == "" {
@@ -137,8 +134,8 @@ func upsertRecords(t *tableInfo, lii bool, outcome []upsertRow, captured []map[s
 			if firstInsert == 0 {
 				firstInsert = auto(r.image)
 			}
-		case r.captured == prev+1 && r.captured <= len(captured):
-			old := captured[r.captured-1]
+		case r.captured == prev+1 && r.old != nil:
+			old := r.old
 			lastUpdate = auto(r.image)
 			if i, ok := inserted[jsonPick(old, t.key)]; ok {
 				recs[i][3] = jsonRedacted(t, r.image)
