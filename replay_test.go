@@ -183,6 +183,12 @@ func randomStatement(drv string, rng *rand.Rand, nextID *atomic.Int64) string {
 		return fmt.Sprintf(`UPDATE acc SET v = v + 1, note = 'range' WHERE grp = %d AND id BETWEEN %d AND %d`, rng.IntN(10), id, id+20)
 	case 4:
 		return fmt.Sprintf(`UPDATE acc SET grp = %d WHERE id = %d`, rng.IntN(10), id) // rows move in and out of predicates
+	case 5: // an upsert of a hot row that may have been deleted: inserted or updated
+		upsert := `INSERT INTO acc (id, grp, v) VALUES (%d, %d, %d) ON CONFLICT (id) DO UPDATE SET v = acc.v + excluded.v`
+		if isMySQL(drv) {
+			upsert = `INSERT INTO acc (id, grp, v) VALUES (%d, %d, %d) ON DUPLICATE KEY UPDATE v = v + VALUES(v)`
+		}
+		return fmt.Sprintf(upsert, id, rng.IntN(10), 1+rng.IntN(3))
 	default:
 		return fmt.Sprintf(`UPDATE acc SET v = v + %d WHERE id = %d`, 1+rng.IntN(3), id)
 	}
