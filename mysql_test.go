@@ -90,9 +90,11 @@ func TestMySQLStatementShapesAreRecordedExactly(t *testing.T) {
 	}
 }
 
-// LastInsertId is what go-sql-driver would report for the statement: the
-// first generated id, or the last explicit one.
-func TestMySQLLastInsertIdMatchesThePlainDriver(t *testing.T) {
+// LastInsertId and RowsAffected are what go-sql-driver reports for the
+// plain statement: for an INSERT the first generated id, or the last explicit
+// one; for UPDATE and DELETE the changed rows and the id LAST_INSERT_ID(expr)
+// set.
+func TestMySQLResultsMatchThePlainDriver(t *testing.T) {
 	db, td := mustOpen(t, "audit-mysql")
 	ddl := `CREATE TABLE %s (id bigint AUTO_INCREMENT PRIMARY KEY, v int)`
 	mustExec(t, td.plain, strings.ReplaceAll(ddl, "%s", "a"), strings.ReplaceAll(ddl, "%s", "p"))
@@ -104,6 +106,13 @@ func TestMySQLLastInsertIdMatchesThePlainDriver(t *testing.T) {
 		`INSERT INTO %s VALUES (NULL, 9)`,
 		`INSERT INTO %s (v) SELECT v FROM %s WHERE id < 3`,
 		`INSERT IGNORE INTO %s (id, v) VALUES (1, 1)`,
+		// UPDATE and DELETE (one compound statement each, see mysql_block.go)
+		`UPDATE %s SET v = v + 1 WHERE id = 1`,
+		`UPDATE %s SET v = v WHERE id = 1`,
+		`UPDATE %s SET v = LAST_INSERT_ID(v + 10) WHERE id = 2`,
+		`UPDATE %s SET v = 0 ORDER BY id DESC LIMIT 2`,
+		`DELETE FROM %s WHERE id > 60`,
+		`DELETE FROM %s WHERE id = 99999`,
 	} {
 		plain, err := td.plain.Exec(strings.ReplaceAll(q, "%s", "p"))
 		if err != nil {
