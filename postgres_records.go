@@ -88,18 +88,21 @@ func pgDiff(t *tableInfo, old string) string {
 }
 
 // pgUpsertPrevious returns, for each row an upsert returns, whether it was
-// inserted and the version it replaced. The replaced version is read with
-// the statement's snapshot; "ok" says it is the very version this statement
-// updated (its xmax is the xid that wrote the new version). Under READ
-// COMMITTED an upsert may update a version its snapshot cannot see — a row a
-// concurrent transaction inserted or changed — and then "ok" is false.
+// inserted and the version it replaced: read with the statement's snapshot,
+// and only the very version this statement updated (its xmax is the xid
+// that wrote the new version). Under REPEATABLE READ the snapshot may also
+// see another version of the key — one a concurrent transaction deleted
+// after the snapshot, beside the one this transaction inserted since — so
+// the key alone is not enough. Under READ COMMITTED an upsert may update a
+// version its snapshot cannot see — a row a concurrent transaction inserted
+// or changed — and then no version is found ("ok" is missing).
 func pgUpsertPrevious(ex *execution, t pgTargetRef) string {
-	var match []string
+	match := []string{"_sqa_p.xmax = " + t.ref + ".xmin"}
 	for _, k := range ex.t.key {
 		match = append(match, "_sqa_p."+quoteIdent(k)+" = "+t.ref+"."+quoteIdent(k))
 	}
-	return "(" + t.ref + ".xmax = 0) AS _sqa_inserted, (SELECT jsonb_build_object('row', to_jsonb(_sqa_p.*), 'ok', _sqa_p.xmax = " +
-		t.ref + ".xmin) FROM " + ex.t.quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
+	return "(" + t.ref + ".xmax = 0) AS _sqa_inserted, (SELECT jsonb_build_object('row', to_jsonb(_sqa_p.*), 'ok', true) FROM " +
+		ex.t.quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
 }
 
 // pgUpsertCheck fails the statement (nothing is written) when an updated

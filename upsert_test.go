@@ -2,7 +2,10 @@ package sqlaudit_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -103,4 +106,46 @@ func waitBlocked(t *testing.T, td *testDB, marker string) {
 		}
 	}
 	t.Fatal("the statement never waited on the lock")
+}
+
+// Under REPEATABLE READ a row another transaction deleted after the snapshot
+// stays visible beside the row this transaction inserted with the same key.
+// An upsert that then updates the inserted row reads its old values from the
+// version it updated, not from the deleted one.
+func TestUpsertSeesItsOwnRowBesideAConcurrentlyDeletedOne(t *testing.T) {
+	for _, drv := range []string{"audit-postgres", "audit-pgx"} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			db, td := mustOpen(t, drv)
+			seedAccounts(t, db)
+			since := td.maxID(t, "audit_log")
+			tx, err := db.BeginTx(context.Background(), &sql.TxOptions{Isolation: sql.LevelRepeatableRead})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			var n int
+			if err := tx.QueryRow(`SELECT count(*) FROM accounts`).Scan(&n); err != nil { // takes the snapshot
+				t.Fatal(err)
+			}
+			mustExec(t, td.plain, `DELETE FROM accounts WHERE id = 1`) // not audited: the trail starts after it
+			before := td.snap(t, "accounts", "id")
+			upsert := `INSERT INTO accounts (id, region, balance) VALUES (1, 'us', 5) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1`
+			for i := 0; i < 2; i++ { // inserts row 1 again, then updates it
+				if _, err := tx.Exec(upsert); err != nil {
+					t.Fatalf("upsert %d: %v", i+1, err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			recs := td.trail(t, "audit_log", since)
+			if len(recs) != 2 || recs[0].Action != "INSERT" || recs[1].Action != "UPDATE" || fmt.Sprint(recs[1].Old["balance"]) != "5" {
+				t.Fatalf("want the INSERT and the UPDATE from balance 5, got %+v", recs)
+			}
+			if after := td.snap(t, "accounts", "id"); !reflect.DeepEqual(replay(t, before, recs, "id"), after) {
+				t.Fatalf("replaying the trail does not give the final state %v", after)
+			}
+		})
+	}
 }
