@@ -87,3 +87,23 @@ func mustSucceed(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Column names that are quotes, backslashes, dollar quotes or comment
+// markers are only ever identifiers or string literals in the rewritten
+// UPDATE: every changed column is recorded under its own name.
+func TestUpdateOfHostileColumnNamesIsRecorded(t *testing.T) {
+	for _, drv := range []string{"audit-postgres", "audit-pgx"} {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			db, td := mustOpen(t, drv)
+			mustExec(t, td.plain, `CREATE TABLE "we'ird" (id int PRIMARY KEY, "it's" int, "back\slash" text, "dq""x" int, "$$" text, "--c" int, "/*" int)`,
+				`INSERT INTO "we'ird" VALUES (1, 1, 'a', 1, 'x', 1, 1), (2, 2, 'b', 2, 'y', 2, 2)`)
+			recs := checkChange(t, td, `"we'ird"`, []string{"id"}, func() {
+				mustExec(t, db, `UPDATE "we'ird" SET "it's" = "it's" + 1, "back\slash" = 'c\d', "dq""x" = 0, "$$" = '$$', "--c" = 3, "/*" = 4 WHERE id = 1`)
+			})
+			if len(recs) != 1 || len(recs[0].New) != 6 || recs[0].New[`back\slash`] != `c\d` {
+				t.Fatalf("want one record of the 6 changed columns: %+v", recs)
+			}
+		})
+	}
+}
