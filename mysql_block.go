@@ -18,14 +18,14 @@ import (
 // is re-raised unchanged (RESIGNAL), so the caller sees the server's own
 // error as from the separate statements.
 
-// myBlockable reports whether ex runs as a compound statement.
-func myBlockable(ex *execution, p *myPlan, m *myConn) bool {
-	a := ex.a
-	return !m.noBlock && !a.upsert && (a.kind == kindUpdate || a.kind == kindDelete) &&
+// myBlockable reports whether plan p of statement a runs as a compound
+// statement.
+func myBlockable(a *analysis, p *myPlan) bool {
+	return !a.upsert && (a.kind == kindUpdate || a.kind == kindDelete) &&
 		len(p.targets) == 1 && len(p.targets[0].cascades) == 0 && a.returningText == "" &&
 		// LAST_INSERT_ID(expr) in an UPDATE sets the OK packet's insert id,
 		// which a compound statement does not report.
-		!strings.Contains(strings.ToUpper(ex.query), "LAST_INSERT_ID")
+		!strings.Contains(strings.ToUpper(a.text), "LAST_INSERT_ID")
 }
 
 // myBlock is the compound statement of plan p; own: in the wrapper's own
@@ -62,13 +62,13 @@ func (m *myConn) runBlock(ex *execution, p *myPlan) (res driver.Result, rows dri
 		return nil, nil, true, err
 	}
 	m.seq++
-	s, c, vals := m.seq, ex.a.my, values(ex.args)
-	cut := c.beforeWhere + c.whereArgs
-	args := append([]driver.Value{s}, vals[:c.beforeWhere-c.setArgs]...) // the copy
-	args = append(args, vals[c.beforeWhere:]...)
-	args = append(append(append(args, vals[:cut]...), s), vals[cut:]...) // the statement
-	args = append(args, m.tx, m.tx, ex.actor, ex.metadata, ex.query, s)  // the records
-	out, err := ex.c.preparedQuery(ex.ctx, myBlock(p, own), named(args...))
+	copyArgs, stmtArgs := myChangeArgs(ex, m.seq, 1)
+	args := append(append(copyArgs, stmtArgs...), m.recordArgs(ex, m.seq)...)
+	block := p.blocks[0]
+	if own {
+		block = p.blocks[1]
+	}
+	out, err := ex.c.preparedQuery(ex.ctx, block, named(args...))
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && (me.Number == 1064 || me.Number == 1295) { // syntax; not preparable
 		m.noBlock = true

@@ -41,6 +41,9 @@ func myChangePlan(ex *execution) *myPlan {
 	} else {
 		p.stmt = q[:c.restrictAt] + ` WHERE ` + restrict + q[c.restrictAt:]
 	}
+	if myBlockable(a, p) {
+		p.blocks = [2]string{myBlock(p, false), myBlock(p, true)}
+	}
 	return p
 }
 

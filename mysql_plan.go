@@ -19,6 +19,10 @@ type myPlan struct {
 	// columns), so its ids may be explicit
 	autoListed bool
 	insert     func(n int) string // records n inserted rows, by key
+	// blocks: the UPDATE or DELETE as one compound statement, under the
+	// caller's savepoint [0] or in its own transaction [1]; "" when it
+	// cannot run as one (myBlockable)
+	blocks [2]string
 }
 
 // myCascade is one foreign-key action the statement may fire.
@@ -46,7 +50,7 @@ func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	}
 	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
 	m := ex.c.dc.(*myConn)
-	if myBlockable(ex, p, m) {
+	if p.blocks[0] != "" && !m.noBlock {
 		if res, rows, ran, err := m.runBlock(ex, p); ran {
 			return res, rows, err
 		}
@@ -104,10 +108,7 @@ func (m *myConn) runPlan(ex *execution, p *myPlan) (driver.Result, driver.Rows, 
 func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
 	m.seq++
 	s := m.seq
-	c := ex.a.my
-	vals := values(ex.args)
-	cut := c.beforeWhere + c.whereArgs
-	copyArgs := append(append([]driver.Value{s}, vals[:c.beforeWhere-c.setArgs]...), vals[c.beforeWhere:]...)
+	copyArgs, stmtArgs := myChangeArgs(ex, s, len(p.targets))
 	var copied int64
 	for _, tg := range p.targets {
 		if err := m.ensureCopy(ex, tg); err != nil {
@@ -123,16 +124,12 @@ func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows
 			return nil, nil, err
 		}
 	}
-	stmtArgs := append([]driver.Value{}, vals[:cut]...)
-	for range p.targets {
-		stmtArgs = append(stmtArgs, s)
-	}
-	res, rows, err := m.runStmt(ex, p.stmt, named(append(stmtArgs, vals[cut:]...)...))
+	res, rows, err := m.runStmt(ex, p.stmt, named(stmtArgs...))
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, tg := range p.targets {
-		if _, err := ex.c.preparedExec(ex.ctx, tg.records, named(m.tx, m.tx, ex.actor, ex.metadata, ex.query, s)); err != nil {
+		if _, err := ex.c.preparedExec(ex.ctx, tg.records, named(m.recordArgs(ex, s)...)); err != nil {
 			return nil, nil, stmtError(ex.query, tg.t.display, "writing the audit records failed", ErrRecord, err)
 		}
 	}
@@ -155,6 +152,26 @@ func (m *myConn) prune(ex *execution, p *myPlan, copied int64) error {
 	}
 	m.pending = 0
 	return nil
+}
+
+// myChangeArgs deals the caller's arguments to an UPDATE's or DELETE's
+// copy statement (its table references, its predicate and ORDER BY/LIMIT,
+// after the statement number s) and to the restricted statement (all of
+// them, with s once per target after the predicate's).
+func myChangeArgs(ex *execution, s int64, targets int) (copyArgs, stmtArgs []driver.Value) {
+	c, vals := ex.a.my, values(ex.args)
+	cut := c.beforeWhere + c.whereArgs
+	copyArgs = append(append([]driver.Value{s}, vals[:c.beforeWhere-c.setArgs]...), vals[c.beforeWhere:]...)
+	stmtArgs = append(make([]driver.Value, 0, len(vals)+targets), vals[:cut]...)
+	for range targets {
+		stmtArgs = append(stmtArgs, s)
+	}
+	return copyArgs, append(stmtArgs, vals[cut:]...)
+}
+
+// recordArgs are the arguments of a target's records statement.
+func (m *myConn) recordArgs(ex *execution, s int64) []driver.Value {
+	return []driver.Value{m.tx, m.tx, ex.actor, ex.metadata, ex.query, s}
 }
 
 // checkCascades refuses the statement when a copied (locked) row has

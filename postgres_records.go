@@ -69,9 +69,16 @@ func pgRecordsInsert(ex *execution, ti *tableInfo, action, key, values string) s
 // changed its search_path or created a temporary table of the same name
 // (set_config() in a SELECT is not seen by the wrapper). Evaluated once.
 func pgResolvesCheck(ex *execution, t pgTargetRef) string {
-	return "CASE WHEN (SELECT to_regclass(" + quoteLiteral(t.spelled, true) + ")::oid::bigint) = " +
-		strconv.FormatInt(ex.t.oid, 10) + " THEN true ELSE CAST(" + quoteLiteral(staleCatalogMessage+" ", true) +
-		" || left(" + t.image + "::text, 0) AS integer) = 0 END"
+	return pgRaiseUnless("(SELECT to_regclass("+quoteLiteral(t.spelled, true)+")::oid::bigint) = "+strconv.FormatInt(ex.t.oid, 10),
+		staleCatalogMessage, "left("+t.image+"::text, 0)")
+}
+
+// pgRaiseUnless is true when cond is, and otherwise fails the statement
+// with message followed by detail, a row-dependent text: casting it to
+// integer is how plain SQL raises an error the planner cannot fold away.
+// The wrapper recognises the message in the error (pgError).
+func pgRaiseUnless(cond, message, detail string) string {
+	return "CASE WHEN " + cond + " THEN true ELSE CAST(" + quoteLiteral(message+" ", true) + " || " + detail + " AS integer) = 0 END"
 }
 
 // staleCatalogMessage starts the error of a statement whose table name
@@ -107,11 +114,10 @@ func pgUpsertPrevious(ex *execution, t pgTargetRef) string {
 
 // pgUpsertCheck fails the statement (nothing is written) when an updated
 // row's previous version could not be read exactly; the error names the row,
-// and retrying the statement succeeds. The cast of a row-dependent text is
-// how plain SQL raises an error the planner cannot fold away.
+// and retrying the statement succeeds.
 func pgUpsertCheck(t *tableInfo) string {
-	return "CASE WHEN w._sqa_inserted OR coalesce((w._sqa_prev->>'ok')::boolean, false) THEN true ELSE CAST(" +
-		quoteLiteral(upsertRaceMessage+" ", true) + " || (w._sqa_new->>" + quoteLiteral(t.key[0], true) + ") AS integer) = 0 END"
+	return pgRaiseUnless("w._sqa_inserted OR coalesce((w._sqa_prev->>'ok')::boolean, false)",
+		upsertRaceMessage, "(w._sqa_new->>"+quoteLiteral(t.key[0], true)+")")
 }
 
 // upsertRaceMessage starts the error of an upsert that raced with another

@@ -125,9 +125,8 @@ func pgSame(baseType, o, n string) string {
 // added to the table since the connection read the catalog, so no change
 // goes unrecorded. Evaluated once.
 func pgColumnsCheck(t *tableInfo, row pgTargetRef) string {
-	return "CASE WHEN (SELECT relnatts::bigint FROM pg_class WHERE oid = " + strconv.FormatInt(t.oid, 10) + ") = " +
-		strconv.FormatInt(t.natts, 10) + " THEN true ELSE CAST(" + quoteLiteral(staleColumnsMessage+" ", true) +
-		" || left(" + row.image + "::text, 0) AS integer) = 0 END"
+	return pgRaiseUnless("(SELECT relnatts::bigint FROM pg_class WHERE oid = "+strconv.FormatInt(t.oid, 10)+") = "+strconv.FormatInt(t.natts, 10),
+		staleColumnsMessage, "left("+row.image+"::text, 0)")
 }
 
 // staleColumnsMessage starts the error of a statement whose table gained a
