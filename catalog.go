@@ -103,15 +103,6 @@ func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
 	return t, nil
 }
 
-// spelled is the table as the statement named it, quoted: the rewritten
-// statement names it the same way, so it resolves to the same table.
-func (r tableRef) spelled() string {
-	if r.schema != "" {
-		return quoteIdent(r.schema) + "." + quoteIdent(r.name)
-	}
-	return quoteIdent(r.name)
-}
-
 // queryAll runs an internal query on the underlying connection (prepared
 // once) and returns every row, closing the rows before returning (lib/pq
 // and pgx cannot run a second statement while a result set is open).
@@ -150,20 +141,4 @@ func asString(v driver.Value) string {
 	default:
 		return fmt.Sprint(s)
 	}
-}
-
-// quoteIdent quotes an identifier for PostgreSQL and SQLite alike.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// quoteLiteral quotes a string literal; the doubled-quote form reads the same
-// in SQLite and in PostgreSQL with standard_conforming_strings (the default
-// since 9.1), and PostgreSQL's E” form is used where backslashes occur.
-func quoteLiteral(s string, backslashE bool) string {
-	q := "'" + strings.ReplaceAll(s, "'", "''") + "'"
-	if backslashE && strings.Contains(s, `\`) {
-		q = "E" + strings.ReplaceAll(q, `\`, `\\`)
-	}
-	return q
 }

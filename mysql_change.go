@@ -23,7 +23,7 @@ type myTarget struct {
 // copy, a restriction and a record statement, and the caller's statement
 // with every restriction added to its predicate.
 func myChangePlan(ex *execution) *myPlan {
-	a, c := ex.a, ex.a.my
+	a, c := ex.a, myClauses(ex.a)
 	p := &myPlan{autoAt: -1}
 	var restricts []string
 	for i, t := range ex.targets {
@@ -48,7 +48,7 @@ func myChangePlan(ex *execution) *myPlan {
 }
 
 func myTargetPlan(a *analysis, target mysqlTarget, t *tableInfo, audit string) myTarget {
-	c := a.my
+	c := myClauses(a)
 	tg := myTarget{t: t, copyName: mysqlIdent(t.schema) + "." + mysqlIdent("_sqa_copy_"+fnv64(t.quoted)), set: target.set}
 	var keyCols, qualKeys, join, cols, qualCols []string
 	for _, k := range t.key {

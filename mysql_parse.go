@@ -211,7 +211,7 @@ func analyseMySQLWrite(q string, toks []token) *analysis {
 	if err != nil {
 		return unsupported(q, fmt.Sprintf("the MySQL parser cannot read it (%v)", err))
 	}
-	a := &analysis{text: q, my: c, numParams: countParams(toks)}
+	a := &analysis{text: q, ext: c, numParams: countParams(toks)}
 	if c.returningAt < len(q) {
 		a.returningText = strings.TrimSpace(q[toks[end].end:])
 	}
@@ -238,10 +238,10 @@ func analyseMySQLWrite(q string, toks []token) *analysis {
 }
 
 func mysqlInsert(a *analysis, s *my.Insert, q string, toks []token) *analysis {
-	a.kind, a.orIgnore = kindInsert, a.my.ignore || s.Ignore != ""
+	a.kind, a.orIgnore = kindInsert, myClauses(a).ignore || s.Ignore != ""
 	a.table = tableRef{schema: s.Table.Qualifier.String(), name: s.Table.Name.String()}
 	for _, col := range s.Columns {
-		a.my.insertCols = append(a.my.insertCols, col.String())
+		myClauses(a).insertCols = append(myClauses(a).insertCols, col.String())
 	}
 	if s.Action == my.ReplaceStr {
 		return unsupported(q, "REPLACE deletes conflicting rows; it is not supported yet", a.table)
@@ -254,7 +254,7 @@ func mysqlInsert(a *analysis, s *my.Insert, q string, toks []token) *analysis {
 	for _, e := range s.OnDup {
 		switch keep, lii := mysqlKeeps(e); {
 		case lii:
-			a.my.setsLastInsertID = true
+			myClauses(a).setsLastInsertID = true
 		case keep: // `id` = `id`: GORM's DO NOTHING; it changes no column
 		default:
 			a.setColumns = append(a.setColumns, e.Name.Name.String())
@@ -262,8 +262,8 @@ func mysqlInsert(a *analysis, s *my.Insert, q string, toks []token) *analysis {
 	}
 	for i := 0; i+3 < len(toks); i++ {
 		if toks[i].depth == 0 && toks[i].is(q, "ON") && toks[i+1].is(q, "DUPLICATE") && toks[i+2].is(q, "KEY") && toks[i+3].is(q, "UPDATE") {
-			a.my.dupAt = toks[i+3].end
-			a.my.setArgs = countParams(toks[:i])
+			myClauses(a).dupAt = toks[i+3].end
+			myClauses(a).setArgs = countParams(toks[:i])
 			return a
 		}
 	}
@@ -273,7 +273,7 @@ func mysqlInsert(a *analysis, s *my.Insert, q string, toks []token) *analysis {
 // mysqlChange slices a single-table UPDATE or DELETE: the table reference,
 // SET, WHERE and the ORDER BY / LIMIT tail, counting the placeholders of each.
 func mysqlChange(a *analysis, hasWhere, hasOrder bool, q string, toks []token, verbEnd int) *analysis {
-	c := a.my
+	c := myClauses(a)
 	a.table = c.targets[0].ref
 	if len(c.targets) > 1 {
 		for _, tg := range c.targets {
@@ -392,7 +392,7 @@ func mysqlUpdateTargets(a *analysis, s *my.Update) string {
 			return "the target is not a table"
 		}
 		for _, ref := range tables {
-			a.my.targets = []mysqlTarget{{ref: ref, qual: mysqlQual(ref), set: a.setColumns}}
+			myClauses(a).targets = []mysqlTarget{{ref: ref, qual: mysqlQual(ref), set: a.setColumns}}
 			return ""
 		}
 	}
@@ -412,10 +412,10 @@ func mysqlUpdateTargets(a *analysis, s *my.Update) string {
 		}
 		i, seen := index[name]
 		if !seen {
-			i, index[name] = len(a.my.targets), len(a.my.targets)
-			a.my.targets = append(a.my.targets, mysqlTarget{ref: ref, qual: mysqlQual(ref)})
+			i, index[name] = len(myClauses(a).targets), len(myClauses(a).targets)
+			myClauses(a).targets = append(myClauses(a).targets, mysqlTarget{ref: ref, qual: mysqlQual(ref)})
 		}
-		a.my.targets[i].set = append(a.my.targets[i].set, e.Name.Name.String())
+		myClauses(a).targets[i].set = append(myClauses(a).targets[i].set, e.Name.Name.String())
 	}
 	return ""
 }
@@ -431,7 +431,7 @@ func mysqlDeleteTargets(a *analysis, s *my.Delete) string {
 			return "the target is not a table"
 		}
 		for _, ref := range tables {
-			a.my.targets = []mysqlTarget{{ref: ref, qual: mysqlQual(ref)}}
+			myClauses(a).targets = []mysqlTarget{{ref: ref, qual: mysqlQual(ref)}}
 			return ""
 		}
 	}
@@ -444,7 +444,7 @@ func mysqlDeleteTargets(a *analysis, s *my.Delete) string {
 		if !ok {
 			return "DELETE names " + name + ", which is not among the statement's tables"
 		}
-		a.my.targets = append(a.my.targets, mysqlTarget{ref: ref, qual: mysqlQual(ref)})
+		myClauses(a).targets = append(myClauses(a).targets, mysqlTarget{ref: ref, qual: mysqlQual(ref)})
 	}
 	return ""
 }
@@ -469,4 +469,10 @@ func kindName(k stmtKind) string {
 		return "DELETE"
 	}
 	return "statement"
+}
+
+// myClauses is the MySQL reading of a write analysed by analyseMySQL.
+func myClauses(a *analysis) *mysqlClauses {
+	c, _ := a.ext.(*mysqlClauses)
+	return c
 }

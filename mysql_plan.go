@@ -44,7 +44,7 @@ func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an upsert that changes the primary key on MySQL", ErrUnsupported)
 	}
 	for i, t := range ex.targets {
-		if t != nil && ex.a.kind == kindUpdate && setsKey(&analysis{setColumns: ex.a.my.targets[i].set}, t) {
+		if t != nil && ex.a.kind == kindUpdate && setsKey(&analysis{setColumns: myClauses(ex.a).targets[i].set}, t) {
 			return nil, nil, stmtError(ex.query, t.display, "cannot audit an UPDATE that changes the primary key on MySQL", ErrUnsupported)
 		}
 	}
@@ -159,7 +159,7 @@ func (m *myConn) prune(ex *execution, p *myPlan, copied int64) error {
 // after the statement number s) and to the restricted statement (all of
 // them, with s once per target after the predicate's).
 func myChangeArgs(ex *execution, s int64, targets int) (copyArgs, stmtArgs []driver.Value) {
-	c, vals := ex.a.my, values(ex.args)
+	c, vals := myClauses(ex.a), values(ex.args)
 	cut := c.beforeWhere + c.whereArgs
 	copyArgs = append(append([]driver.Value{s}, vals[:c.beforeWhere-c.setArgs]...), vals[c.beforeWhere:]...)
 	stmtArgs = append(make([]driver.Value, 0, len(vals)+targets), vals[:cut]...)

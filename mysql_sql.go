@@ -33,8 +33,8 @@ func myInsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 		p.autoAt = len(hidden)
 		hidden = append(hidden, t.autoInc)
 	}
-	p.autoListed = len(a.my.insertCols) == 0
-	for _, c := range a.my.insertCols {
+	p.autoListed = len(myClauses(a).insertCols) == 0
+	for _, c := range myClauses(a).insertCols {
 		p.autoListed = p.autoListed || strings.EqualFold(c, t.autoInc)
 	}
 	quoted := make([]string, len(hidden))

@@ -35,7 +35,7 @@ func myUpsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 	ret += `IF(@_sqa_n <=> ?, @_sqa_c, 0), IF(@_sqa_n <=> ?, @_sqa_o, NULL), ` + myObject(t, "", t.columns)
 	q := a.text
 	p := &myPlan{hidden: 3, autoAt: -1}
-	p.stmt = q[:a.my.dupAt] + capture + q[a.my.dupAt:] + ret
+	p.stmt = q[:myClauses(a).dupAt] + capture + q[myClauses(a).dupAt:] + ret
 	p.insert = func(n int) string {
 		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, ?, ` + mysqlString(t.display) + `, ?, ?, ?, ?, ?)`
 		rows := make([]string, n)
@@ -58,7 +58,7 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	m.seq++
 	s := m.seq
 	vals := values(ex.args)
-	cut := ex.a.my.setArgs
+	cut := myClauses(ex.a).setArgs
 	args := append(append(append([]driver.Value{}, vals[:cut]...), s, s), vals[cut:]...)
 	rows, err := ex.c.preparedQuery(ex.ctx, p.stmt, named(append(args, s, s)...))
 	if err != nil {
@@ -88,7 +88,7 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	if err != io.EOF {
 		return nil, nil, err
 	}
-	recs, affected, lastID, err := upsertRecords(ex.t, ex.a.my.setsLastInsertID, outcome)
+	recs, affected, lastID, err := upsertRecords(ex.t, myClauses(ex.a).setsLastInsertID, outcome)
 	if err != nil {
 		return nil, nil, stmtError(ex.query, ex.t.display, err.Error(), ErrRecord)
 	}

@@ -64,7 +64,9 @@ type analysis struct {
 	// parts are the statements of a multi-statement string that writes;
 	// dialects that run such strings statement by statement audit each.
 	parts []statementPart
-	my    *mysqlClauses // MySQL: the clauses its plans rewrite
+	// ext is a dialect's own reading of the statement, built by its analyser
+	// (MySQL: the clauses its plans rewrite)
+	ext any
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning, treeWith, treeFrom bool
 }

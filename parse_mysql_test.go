@@ -25,10 +25,10 @@ func TestMySQLAnalysisSlicesClausesAsTheServerReadsThem(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := analyseMySQL(c.q)
-			if a.kind != c.kind || a.my == nil {
+			if a.kind != c.kind || myClauses(a) == nil {
 				t.Fatalf("kind %v (%s), want %v", a.kind, a.reason, c.kind)
 			}
-			got := []any{a.table.name, a.my.where, a.my.order, a.my.tableText, a.my.setArgs, a.my.whereArgs}
+			got := []any{a.table.name, myClauses(a).where, myClauses(a).order, myClauses(a).tableText, myClauses(a).setArgs, myClauses(a).whereArgs}
 			want := []any{c.table, c.where, c.order, c.tText, c.setArgs, c.whereArgs}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("got %q, want %q", got, want)
@@ -110,12 +110,12 @@ func FuzzAnalyseMySQL(f *testing.F) {
 			}
 		}
 		if a.upsert {
-			between(a.text[:a.my.dupAt], " k = IF(@x := ?, k, k),", a.text[a.my.dupAt:])
+			between(a.text[:myClauses(a).dupAt], " k = IF(@x := ?, k, k),", a.text[myClauses(a).dupAt:])
 		}
 		if a.kind != kindUpdate && a.kind != kindDelete {
 			return
 		}
-		c := a.my
+		c := myClauses(a)
 		if c.setArgs+c.whereArgs+c.orderArgs > a.numParams || !strings.Contains(a.text, c.tableText) {
 			t.Fatalf("analyseMySQL(%q): inconsistent clauses %+v", q, c)
 		}
