@@ -1,13 +1,14 @@
 package sqlaudit
 
 import (
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strconv"
 	"testing"
 )
 
 func TestPlainReadsAreRecognisedWithoutAllocating(t *testing.T) {
 	q := `SELECT id, balance FROM accounts WHERE id = $1`
-	if n := testing.AllocsPerRun(100, func() { isPlainRead(q) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { sqlstmt.IsPlainRead(q) }); n != 0 {
 		t.Fatalf("isPlainRead allocates %.0f times per call", n)
 	}
 }
@@ -50,7 +51,7 @@ func BenchmarkAnalysis(b *testing.B) {
 	b.Run("miss", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			analyse(q, stylePostgres)
+			sqlstmt.Analyse(q, sqlstmt.StylePostgres)
 		}
 	})
 }

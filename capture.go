@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // run is the path of every statement that is not a plain read: analyse it
@@ -14,11 +15,11 @@ import (
 // driver.ErrSkip.
 func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
 	a := c.c.analysis(q)
-	switch a.kind {
-	case kindInsert, kindUpdate, kindDelete:
+	switch a.Kind {
+	case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete:
 		return c.runWrite(ctx, a, q, args, wantRows, fromStmt)
-	case kindUnsupported:
-		if len(a.parts) > 0 && !wantRows && c.c.dialect.oneByOne() {
+	case sqlstmt.Unsupported:
+		if len(a.Parts) > 0 && !wantRows && c.c.dialect.oneByOne() {
 			return c.runParts(ctx, a, args)
 		}
 		if err := c.admit(ctx, a); err != nil {
@@ -27,7 +28,7 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 		if err := c.unaudited(ctx); err != nil {
 			return nil, nil, err
 		}
-	case kindDDL:
+	case sqlstmt.DDL:
 		if err := c.checkDrop(ctx, a); err != nil {
 			return nil, nil, err
 		}
@@ -46,23 +47,23 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 // driver would, each audited (or refused) on its own, and returns the last
 // statement's result. Arguments are dealt out in order, as many to each
 // statement as it has placeholders.
-func (c *conn) runParts(ctx context.Context, a *analysis, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
+func (c *conn) runParts(ctx context.Context, a *sqlstmt.Analysis, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
 	for _, arg := range args {
 		if arg.Name != "" {
-			return nil, nil, stmtError(a.text, "", "cannot audit several statements in one string with named arguments; send them one at a time", ErrUnsupported)
+			return nil, nil, stmtError(a.Text, "", "cannot audit several statements in one string with named arguments; send them one at a time", ErrUnsupported)
 		}
 	}
 	var res driver.Result
-	for _, p := range a.parts {
-		if p.params > len(args) {
-			return nil, nil, fmt.Errorf("not enough args to execute query: want %d got %d", p.params, len(args))
+	for _, p := range a.Parts {
+		if p.Params > len(args) {
+			return nil, nil, fmt.Errorf("not enough args to execute query: want %d got %d", p.Params, len(args))
 		}
-		own := make([]driver.NamedValue, p.params)
+		own := make([]driver.NamedValue, p.Params)
 		for i := range own {
 			own[i] = driver.NamedValue{Ordinal: i + 1, Value: args[i].Value}
 		}
-		args = args[p.params:]
-		r, _, err := c.run(ctx, p.text, own, false, true)
+		args = args[p.Params:]
+		r, _, err := c.run(ctx, p.Text, own, false, true)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -74,23 +75,23 @@ func (c *conn) runParts(ctx context.Context, a *analysis, args []driver.NamedVal
 // after keeps the wrapper's state in step with what a pass-through
 // statement did: DDL makes the catalog stale, transaction control ends the
 // connection's transaction.
-func (c *conn) after(a *analysis) {
+func (c *conn) after(a *sqlstmt.Analysis) {
 	if a == nil {
 		return
 	}
-	if a.kind == kindDDL {
+	if a.Kind == sqlstmt.DDL {
 		c.c.ddlGen.Add(1)
 	}
-	if a.resetsSession {
+	if a.ResetsSession {
 		c.cat.tables = nil
 	}
 	switch {
-	case a.beginsTx:
+	case a.BeginsTx:
 		c.dc.txBegan()
-	case a.endsTx || c.autoCommit():
+	case a.EndsTx || c.autoCommit():
 		c.dc.txEnded()
 	}
-	if p, ok := c.dc.(interface{ passed(*analysis) }); ok {
+	if p, ok := c.dc.(interface{ passed(*sqlstmt.Analysis) }); ok {
 		p.passed(a)
 	}
 }
@@ -113,14 +114,14 @@ func (c *conn) recordsCascades() bool {
 	return ok && r.recordsCascades()
 }
 
-func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
-	if len(a.tables) > 1 {
+func (c *conn) runWrite(ctx context.Context, a *sqlstmt.Analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
+	if len(a.Tables) > 1 {
 		return c.runWriteMany(ctx, a, q, args, wantRows, fromStmt)
 	}
-	t, err := c.table(ctx, a.table)
+	t, err := c.table(ctx, a.Table)
 	switch {
 	case err != nil:
-		return nil, nil, stmtError(q, a.table.name, "reading the table's columns from the catalog failed", ErrRecord, err)
+		return nil, nil, stmtError(q, a.Table.Name, "reading the table's columns from the catalog failed", ErrRecord, err)
 	case t == nil || !t.audited && !c.cascadesFrom(a, t):
 		// A missing table is the database's error to report, in its words.
 		if err := c.unaudited(ctx); err != nil {
@@ -146,13 +147,13 @@ func (c *conn) runWrite(ctx context.Context, a *analysis, q string, args []drive
 
 // runWriteMany is runWrite for a statement that changes several tables: the
 // audited ones are recorded, each checked as runWrite checks one.
-func (c *conn) runWriteMany(ctx context.Context, a *analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
+func (c *conn) runWriteMany(ctx context.Context, a *sqlstmt.Analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
 	ex := &execution{ctx: ctx, c: c, a: a, query: q, args: args, wantRows: wantRows, fromStmt: fromStmt}
-	for _, ref := range a.tables {
+	for _, ref := range a.Tables {
 		t, err := c.table(ctx, ref)
 		switch {
 		case err != nil:
-			return nil, nil, stmtError(q, ref.name, "reading the table's columns from the catalog failed", ErrRecord, err)
+			return nil, nil, stmtError(q, ref.Name, "reading the table's columns from the catalog failed", ErrRecord, err)
 		case t == nil: // the database reports a missing table in its own words
 			return c.passThrough(ctx, q, args, wantRows, fromStmt)
 		case t.isAudit:
@@ -184,10 +185,10 @@ func (c *conn) runWriteMany(ctx context.Context, a *analysis, q string, args []d
 
 // cascadesIntoAudited reports a foreign key with an action that a statement
 // of this kind on t may fire into an audited table.
-func cascadesIntoAudited(a *analysis, t *tableInfo) bool {
+func cascadesIntoAudited(a *sqlstmt.Analysis, t *tableInfo) bool {
 	for _, fk := range t.children {
-		deletes := a.kind == kindDelete || a.orReplace || t.replaces // REPLACE deletes conflicting rows
-		if fk.audited && (deletes && fk.onDelete || a.kind == kindUpdate && fk.onUpdate) {
+		deletes := a.Kind == sqlstmt.Delete || a.OrReplace || t.replaces // REPLACE deletes conflicting rows
+		if fk.audited && (deletes && fk.onDelete || a.Kind == sqlstmt.Update && fk.onUpdate) {
 			return true
 		}
 	}
@@ -198,7 +199,7 @@ func cascadesIntoAudited(a *analysis, t *tableInfo) bool {
 // a foreign-key action that reaches an audited table: one into an audited
 // table, or, for a dialect that follows actions through excluded tables
 // itself (PostgreSQL), any action.
-func (c *conn) cascadesFrom(a *analysis, t *tableInfo) bool {
+func (c *conn) cascadesFrom(a *sqlstmt.Analysis, t *tableInfo) bool {
 	if cascadesIntoAudited(a, t) {
 		return true
 	}
@@ -206,7 +207,7 @@ func (c *conn) cascadesFrom(a *analysis, t *tableInfo) bool {
 		return false
 	}
 	for _, fk := range t.children {
-		if a.kind == kindDelete && fk.onDelete || a.kind == kindUpdate && fk.onUpdate {
+		if a.Kind == sqlstmt.Delete && fk.onDelete || a.Kind == sqlstmt.Update && fk.onUpdate {
 			return true
 		}
 	}
@@ -214,8 +215,8 @@ func (c *conn) cascadesFrom(a *analysis, t *tableInfo) bool {
 }
 
 // checkDrop asks the dialect about every table a DROP TABLE removes.
-func (c *conn) checkDrop(ctx context.Context, a *analysis) error {
-	for _, ref := range a.tables {
+func (c *conn) checkDrop(ctx context.Context, a *sqlstmt.Analysis) error {
+	for _, ref := range a.Tables {
 		t, err := c.table(ctx, ref)
 		if err != nil || t == nil {
 			continue // the database reports a missing table in its own words
@@ -230,22 +231,22 @@ func (c *conn) checkDrop(ctx context.Context, a *analysis) error {
 // admit decides an unsupported statement: refused (policy Refuse, or any
 // write to the audit table), passed with a warning (policy Warn), or passed
 // silently when every table it writes is excluded from auditing.
-func (c *conn) admit(ctx context.Context, a *analysis) error {
-	audited := len(a.tables) == 0 // unknown tables: assume audited ones
-	for _, ref := range a.tables {
-		if ref.name == "" {
+func (c *conn) admit(ctx context.Context, a *sqlstmt.Analysis) error {
+	audited := len(a.Tables) == 0 // unknown tables: assume audited ones
+	for _, ref := range a.Tables {
+		if ref.Name == "" {
 			audited = true
 			continue
 		}
 		t, err := c.table(ctx, ref)
 		if err != nil {
-			return stmtError(a.text, ref.name, "reading the table's columns from the catalog failed", ErrRecord, err)
+			return stmtError(a.Text, ref.Name, "reading the table's columns from the catalog failed", ErrRecord, err)
 		}
 		if t == nil {
 			continue
 		}
 		if t.isAudit {
-			return stmtError(a.text, t.display, "refused a write to the audit table", ErrAuditTableWrite)
+			return stmtError(a.Text, t.display, "refused a write to the audit table", ErrAuditTableWrite)
 		}
 		audited = audited || t.audited
 	}
@@ -253,10 +254,10 @@ func (c *conn) admit(ctx context.Context, a *analysis) error {
 		return nil
 	}
 	if c.c.opts.Unsupported == Warn {
-		c.c.log.WarnContext(ctx, "sqlaudit: statement runs unaudited", "reason", a.reason, "query", truncate(a.text))
+		c.c.log.WarnContext(ctx, "sqlaudit: statement runs unaudited", "reason", a.Reason, "query", truncate(a.Text))
 		return nil
 	}
-	return stmtError(a.text, "", "cannot audit this statement: "+a.reason, ErrUnsupported)
+	return stmtError(a.Text, "", "cannot audit this statement: "+a.Reason, ErrUnsupported)
 }
 
 func truncate(q string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strings"
 )
@@ -32,7 +33,7 @@ type tableInfo struct {
 // childFK is a foreign key referencing a table with an action (CASCADE,
 // SET NULL, SET DEFAULT) that changes the referencing rows.
 type childFK struct {
-	table              tableRef // the referencing table, resolved
+	table              sqlstmt.TableRef // the referencing table, resolved
 	display            string
 	cols               []string // its referencing columns
 	parent             []string // the referenced columns
@@ -54,7 +55,7 @@ type childFK struct {
 // session settings and when any connection of the connector runs DDL (the
 // connector's generation moves on).
 type catalog struct {
-	tables map[tableRef]*tableInfo
+	tables map[sqlstmt.TableRef]*tableInfo
 	gen    uint64
 }
 
@@ -62,8 +63,8 @@ type catalog struct {
 // loading it on a miss or when the connection finds it stale. A nil entry
 // means the table does not exist: the statement is then passed to the
 // database, which reports that in its own words.
-func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
-	key := tableRef{schema: ref.schema, name: ref.name}
+func (c *conn) table(ctx context.Context, ref sqlstmt.TableRef) (*tableInfo, error) {
+	key := sqlstmt.TableRef{Schema: ref.Schema, Name: ref.Name}
 	if gen := c.c.ddlGen.Load(); c.cat.gen != gen {
 		c.cat = catalog{gen: gen}
 	}
@@ -77,7 +78,7 @@ func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
 	t.audited = c.c.filter.audited(t.display, t.name)
 	for i := range t.children {
 		fk := &t.children[i]
-		fk.audited = c.c.filter.audited(fk.display, fk.table.name)
+		fk.audited = c.c.filter.audited(fk.display, fk.table.Name)
 	}
 	for _, col := range t.columns {
 		if c.c.filter.redacted(t.display, t.name, col) {
@@ -86,8 +87,8 @@ func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
 	}
 	seal, _ := c.c.sealTable()
 	t.isAudit = key == c.c.auditRef || key == seal
-	for _, ref := range []tableRef{c.c.auditRef, seal} {
-		if !t.isAudit && strings.EqualFold(t.name, ref.name) && key != ref {
+	for _, ref := range []sqlstmt.TableRef{c.c.auditRef, seal} {
+		if !t.isAudit && strings.EqualFold(t.name, ref.Name) && key != ref {
 			// The same name may be the audit (or seal) table under another spelling.
 			other, err := c.table(ctx, ref)
 			if err != nil {
@@ -97,7 +98,7 @@ func (c *conn) table(ctx context.Context, ref tableRef) (*tableInfo, error) {
 		}
 	}
 	if c.cat.tables == nil {
-		c.cat.tables = map[tableRef]*tableInfo{}
+		c.cat.tables = map[sqlstmt.TableRef]*tableInfo{}
 	}
 	c.cat.tables[key] = t
 	return t, nil

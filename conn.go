@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // conn is one audited connection. Plain reads go straight to the underlying
@@ -42,7 +43,7 @@ func (c *conn) Unwrap() driver.Conn {
 
 // ExecContext runs q; a write to an audited table also writes its records.
 func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	if isPlainRead(q) {
+	if sqlstmt.IsPlainRead(q) {
 		if ex, ok := c.raw.(driver.ExecerContext); ok {
 			return ex.ExecContext(ctx, q, args)
 		}
@@ -55,7 +56,7 @@ func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedVal
 // QueryContext runs q; a write with RETURNING returns exactly the rows the
 // underlying driver would, after its records were written.
 func (c *conn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	if isPlainRead(q) {
+	if sqlstmt.IsPlainRead(q) {
 		if qc, ok := c.raw.(driver.QueryerContext); ok {
 			return qc.QueryContext(ctx, q, args)
 		}
@@ -75,16 +76,16 @@ func (c *conn) Prepare(q string) (driver.Stmt, error) {
 // that a statement prepared outside a transaction and used inside one
 // (Tx.Stmt) is audited in that transaction.
 func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	var a *analysis
-	if !isPlainRead(q) {
+	var a *sqlstmt.Analysis
+	if !sqlstmt.IsPlainRead(q) {
 		a = c.c.analysis(q)
-		if cp, ok := c.c.dialect.(copyPreparer); ok && a.copyIn {
+		if cp, ok := c.c.dialect.(copyPreparer); ok && a.CopyIn {
 			if st, err := cp.prepareCopy(ctx, c, a); st != nil || err != nil {
 				return st, err
 			}
 		}
-		switch a.kind {
-		case kindInsert, kindUpdate, kindDelete, kindUnsupported:
+		switch a.Kind {
+		case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete, sqlstmt.Unsupported:
 			return &stmt{c: c, query: q, a: a}, nil
 		}
 	}

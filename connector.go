@@ -3,6 +3,7 @@ package sqlaudit
 import (
 	"context"
 	"database/sql/driver"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -19,11 +20,11 @@ type connector struct {
 	opts     Options
 	filter   filter
 	log      *slog.Logger
-	auditRef tableRef // the audit table as configured
-	audit    string   // the audit table, quoted for SQL
+	auditRef sqlstmt.TableRef // the audit table as configured
+	audit    string           // the audit table, quoted for SQL
 
 	mu       sync.RWMutex
-	analyses map[string]*analysis
+	analyses map[string]*sqlstmt.Analysis
 	plans    map[planKey]any
 	ddlGen   atomic.Uint64 // moves on with every DDL statement: catalogs are stale
 
@@ -56,10 +57,10 @@ func newConnector(base driver.Connector, drv driver.Driver, dialect Dialect, opt
 	}
 	c := &connector{base: base, drv: drv, dialect: dialect, opts: opts, filter: newFilter(opts), log: opts.Logger}
 	if i := strings.LastIndexByte(opts.Table, '.'); i >= 0 {
-		c.auditRef = tableRef{schema: opts.Table[:i], name: opts.Table[i+1:]}
-		c.audit = dialect.ident(c.auditRef.schema) + "." + dialect.ident(c.auditRef.name)
+		c.auditRef = sqlstmt.TableRef{Schema: opts.Table[:i], Name: opts.Table[i+1:]}
+		c.audit = dialect.ident(c.auditRef.Schema) + "." + dialect.ident(c.auditRef.Name)
 	} else {
-		c.auditRef = tableRef{name: opts.Table}
+		c.auditRef = sqlstmt.TableRef{Name: opts.Table}
 		c.audit = dialect.ident(opts.Table)
 	}
 	if drv == nil {
@@ -124,7 +125,7 @@ func (c *connector) ensureAuditTable(ctx context.Context, cn *conn) error {
 }
 
 // analysis returns the cached analysis of q, analysing it on a miss.
-func (c *connector) analysis(q string) *analysis {
+func (c *connector) analysis(q string) *sqlstmt.Analysis {
 	c.mu.RLock()
 	a := c.analyses[q]
 	c.mu.RUnlock()
@@ -134,7 +135,7 @@ func (c *connector) analysis(q string) *analysis {
 	a = c.dialect.analyse(q)
 	c.mu.Lock()
 	if len(c.analyses) >= maxAnalyses || c.analyses == nil {
-		c.analyses = make(map[string]*analysis, 64)
+		c.analyses = make(map[string]*sqlstmt.Analysis, 64)
 	}
 	c.analyses[q] = a
 	c.mu.Unlock()
@@ -144,7 +145,7 @@ func (c *connector) analysis(q string) *analysis {
 // planKey identifies a dialect's rewritten form of one statement for one
 // catalog entry; a catalog refresh makes new keys.
 type planKey struct {
-	a        *analysis
+	a        *sqlstmt.Analysis
 	t        *tableInfo
 	wantRows bool
 	nargs    int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // Dialect is how one database is audited: its SQL lexing rules, catalog
@@ -13,9 +14,9 @@ import (
 type Dialect interface {
 	// Name is "postgres", "sqlite" or "mysql".
 	Name() string
-	lexStyle() lexStyle
+	lexStyle() sqlstmt.Style
 	// analyse reads one statement text (see analysis).
-	analyse(q string) *analysis
+	analyse(q string) *sqlstmt.Analysis
 	// ident quotes an identifier.
 	ident(s string) string
 	// keywordDSN reports whether DSNs may be libpq keyword/value strings.
@@ -27,9 +28,9 @@ type Dialect interface {
 	connState(ctx context.Context, c *conn) (dialectConn, error)
 	// loadTable reads a table's columns and key from the catalog; a nil
 	// table with a nil error means the table does not exist.
-	loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error)
+	loadTable(ctx context.Context, c *conn, ref sqlstmt.TableRef) (*tableInfo, error)
 	// sealing is the dialect's SQL for Seal and Verify.
-	sealing(audit, seal tableRef) sealSQL
+	sealing(audit, seal sqlstmt.TableRef) sealSQL
 	// beforeDrop refuses dropping t when that would change rows of audited
 	// tables unseen (SQLite deletes the rows first, firing foreign-key
 	// actions).
@@ -61,7 +62,7 @@ type dialectConn interface {
 type execution struct {
 	ctx context.Context
 	c   *conn
-	a   *analysis
+	a   *sqlstmt.Analysis
 	t   *tableInfo
 	// targets are the tables a statement writes, in a.tables order when it
 	// writes several (MySQL's multi-table UPDATE and DELETE), nil for those

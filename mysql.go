@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -26,12 +27,12 @@ var MySQL Dialect = mysqlDialect{}
 
 type mysqlDialect struct{}
 
-func (mysqlDialect) Name() string               { return "mysql" }
-func (mysqlDialect) lexStyle() lexStyle         { return styleMySQL }
-func (mysqlDialect) keywordDSN() bool           { return false }
-func (mysqlDialect) oneByOne() bool             { return false }
-func (mysqlDialect) analyse(q string) *analysis { return analyseMySQL(q) }
-func (mysqlDialect) ident(s string) string      { return mysqlIdent(s) }
+func (mysqlDialect) Name() string                       { return "mysql" }
+func (mysqlDialect) lexStyle() sqlstmt.Style            { return sqlstmt.StyleMySQL }
+func (mysqlDialect) keywordDSN() bool                   { return false }
+func (mysqlDialect) oneByOne() bool                     { return false }
+func (mysqlDialect) analyse(q string) *sqlstmt.Analysis { return analyseMySQL(q) }
+func (mysqlDialect) ident(s string) string              { return mysqlIdent(s) }
 
 // sealing: records are sealed by time. A transaction still running began at
 // or after the oldest trx_started of information_schema.INNODB_TRX (second
@@ -39,12 +40,12 @@ func (mysqlDialect) ident(s string) string      { return mysqlIdent(s) }
 // the records stamped before that are final (the sealer needs the PROCESS
 // privilege to see other sessions' transactions). Sealers serialise on the
 // last seal row, locked with its gap at REPEATABLE READ.
-func (mysqlDialect) sealing(audit, seal tableRef) sealSQL {
+func (mysqlDialect) sealing(audit, seal sqlstmt.TableRef) sealSQL {
 	stamp := func(col string) string { return `CAST(UNIX_TIMESTAMP(` + col + `) * 1000000 AS SIGNED)` }
 	json := func(col string) string { return `CAST(a.` + col + ` AS CHAR)` }
 	return sealSQL{
 		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + mysqlSpelled(seal) + ` (seq BIGINT PRIMARY KEY, record_id BIGINT NOT NULL UNIQUE, hash VARCHAR(64) NOT NULL, horizon BIGINT NOT NULL) ENGINE=InnoDB`,
-			`CREATE INDEX IF NOT EXISTS ` + mysqlIdent(audit.name+"_occurred_at") + ` ON ` + mysqlSpelled(audit) + ` (occurred_at)`},
+			`CREATE INDEX IF NOT EXISTS ` + mysqlIdent(audit.Name+"_occurred_at") + ` ON ` + mysqlSpelled(audit) + ` (occurred_at)`},
 		begin: []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION",
 			`SELECT seq FROM ` + mysqlSpelled(seal) + ` ORDER BY seq DESC LIMIT 1 FOR UPDATE`},
 		horizon: `SELECT ` + stamp(`LEAST(COALESCE(MIN(trx_started), NOW(6)), NOW(6))`) +
@@ -61,11 +62,11 @@ func (mysqlDialect) sealing(audit, seal tableRef) sealSQL {
 func mysqlIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // mysqlSpelled is a table reference quoted for MySQL.
-func mysqlSpelled(r tableRef) string {
-	if r.schema != "" {
-		return mysqlIdent(r.schema) + "." + mysqlIdent(r.name)
+func mysqlSpelled(r sqlstmt.TableRef) string {
+	if r.Schema != "" {
+		return mysqlIdent(r.Schema) + "." + mysqlIdent(r.Name)
 	}
-	return mysqlIdent(r.name)
+	return mysqlIdent(r.Name)
 }
 
 // mysqlString quotes a string literal; backslashes are doubled because the
@@ -211,12 +212,12 @@ FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
 WHERE c.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND c.TABLE_NAME = ?
 ORDER BY c.ORDINAL_POSITION`
 
-func (mysqlDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error) {
+func (mysqlDialect) loadTable(ctx context.Context, c *conn, ref sqlstmt.TableRef) (*tableInfo, error) {
 	var schema driver.Value
-	if ref.schema != "" {
-		schema = ref.schema
+	if ref.Schema != "" {
+		schema = ref.Schema
 	}
-	rows, err := c.queryAll(ctx, mysqlCatalogQuery, named(schema, ref.name)...)
+	rows, err := c.queryAll(ctx, mysqlCatalogQuery, named(schema, ref.Name)...)
 	if err != nil {
 		return nil, err
 	}
@@ -265,13 +266,13 @@ func (mysqlDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tabl
 // mysqlHiddenTable: information_schema does not list TEMPORARY tables. A
 // name that still reads as a table is one: refuse its writes rather than
 // let them through unaudited.
-func mysqlHiddenTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error) {
+func mysqlHiddenTable(ctx context.Context, c *conn, ref sqlstmt.TableRef) (*tableInfo, error) {
 	rows, err := c.rawQuery(ctx, `SELECT 1 FROM `+mysqlSpelled(ref)+` WHERE 1 = 0`, nil)
 	if err != nil {
 		return nil, nil // no such table: the database says so in its own words
 	}
 	rows.Close()
-	return &tableInfo{name: ref.name, display: ref.name, quoted: mysqlSpelled(ref),
+	return &tableInfo{name: ref.Name, display: ref.Name, quoted: mysqlSpelled(ref),
 		unsupported: "it is a TEMPORARY table (or one information_schema does not show); its columns and key cannot be read"}, nil
 }
 
@@ -292,13 +293,13 @@ GROUP BY r.CONSTRAINT_SCHEMA, r.CONSTRAINT_NAME, r.TABLE_NAME, r.DELETE_RULE, r.
 		return s == "CASCADE" || s == "SET NULL" || s == "SET DEFAULT"
 	}
 	for _, r := range rows {
-		fk := childFK{table: tableRef{schema: asString(r[0]), name: asString(r[1])}, onDelete: acts(r[2]), onUpdate: acts(r[3])}
+		fk := childFK{table: sqlstmt.TableRef{Schema: asString(r[0]), Name: asString(r[1])}, onDelete: acts(r[2]), onUpdate: acts(r[3])}
 		if json.Unmarshal([]byte(asString(r[4])), &fk.cols) != nil || json.Unmarshal([]byte(asString(r[5])), &fk.parent) != nil {
 			return fmt.Errorf("sqlaudit: reading the foreign keys referencing %s: unexpected column lists %q, %q", t.display, r[4], r[5])
 		}
-		fk.display = fk.table.name
-		if fk.table.schema != t.schema {
-			fk.display = fk.table.schema + "." + fk.table.name
+		fk.display = fk.table.Name
+		if fk.table.Schema != t.schema {
+			fk.display = fk.table.Schema + "." + fk.table.Name
 		}
 		if fk.onDelete || fk.onUpdate {
 			t.children = append(t.children, fk)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // The common UPDATE or DELETE — one audited table, no foreign-key action
@@ -20,12 +21,12 @@ import (
 
 // myBlockable reports whether plan p of statement a runs as a compound
 // statement.
-func myBlockable(a *analysis, p *myPlan) bool {
-	return !a.upsert && (a.kind == kindUpdate || a.kind == kindDelete) &&
-		len(p.targets) == 1 && len(p.targets[0].cascades) == 0 && a.returningText == "" &&
+func myBlockable(a *sqlstmt.Analysis, p *myPlan) bool {
+	return !a.Upsert && (a.Kind == sqlstmt.Update || a.Kind == sqlstmt.Delete) &&
+		len(p.targets) == 1 && len(p.targets[0].cascades) == 0 && a.Returning == "" &&
 		// LAST_INSERT_ID(expr) in an UPDATE sets the OK packet's insert id,
 		// which a compound statement does not report.
-		!strings.Contains(strings.ToUpper(a.text), "LAST_INSERT_ID")
+		!strings.Contains(strings.ToUpper(a.Text), "LAST_INSERT_ID")
 }
 
 // myBlock is the compound statement of plan p; own: in the wrapper's own

@@ -1,6 +1,7 @@
 package sqlaudit
 
 import (
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
 )
 
@@ -35,7 +36,7 @@ func myChangePlan(ex *execution) *myPlan {
 		restricts = append(restricts, tg.restrict)
 	}
 	restrict := strings.Join(restricts, " AND ")
-	q := a.text
+	q := a.Text
 	if c.where != "" {
 		p.stmt = q[:c.whereSpan[0]] + `(` + c.where + `) AND ` + restrict + q[c.whereSpan[1]:]
 	} else {
@@ -47,7 +48,7 @@ func myChangePlan(ex *execution) *myPlan {
 	return p
 }
 
-func myTargetPlan(a *analysis, target mysqlTarget, t *tableInfo, audit string) myTarget {
+func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *tableInfo, audit string) myTarget {
 	c := myClauses(a)
 	tg := myTarget{t: t, copyName: mysqlIdent(t.schema) + "." + mysqlIdent("_sqa_copy_"+fnv64(t.quoted)), set: target.set}
 	var keyCols, qualKeys, join, cols, qualCols []string
@@ -77,7 +78,7 @@ func myTargetPlan(a *analysis, target mysqlTarget, t *tableInfo, audit string) m
 	tg.restrict = myTuple(qualKeys) + ` IN (SELECT ` + strings.Join(keyCols, ", ") + ` FROM ` + tg.copyName + ` WHERE _sqa_s = ?)`
 	tg.cascades = myCascades(a, t, target.set, tg.copyName, join)
 	head := myRecordHead(audit)
-	if a.kind == kindDelete {
+	if a.Kind == sqlstmt.Delete {
 		tg.records = head + `'DELETE', ` + mysqlString(t.display) + `, ` + myObject(t, "o", t.key) + `, ` + myRedact(t, myObject(t, "o", t.columns)) +
 			`, NULL, ?, ? FROM ` + tg.copyName + ` o WHERE o._sqa_s = ? AND NOT EXISTS (SELECT 1 FROM ` + t.quoted + ` x WHERE ` + strings.Join(join, " AND ") + `)`
 		return tg

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strings"
 )
@@ -40,11 +41,11 @@ func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	if err := myCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
-	if ex.a.upsert && setsKey(ex.a, ex.t) {
+	if ex.a.Upsert && setsKey(ex.a, ex.t) {
 		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an upsert that changes the primary key on MySQL", ErrUnsupported)
 	}
 	for i, t := range ex.targets {
-		if t != nil && ex.a.kind == kindUpdate && setsKey(&analysis{setColumns: myClauses(ex.a).targets[i].set}, t) {
+		if t != nil && ex.a.Kind == sqlstmt.Update && setsKey(&sqlstmt.Analysis{SetColumns: myClauses(ex.a).targets[i].set}, t) {
 			return nil, nil, stmtError(ex.query, t.display, "cannot audit an UPDATE that changes the primary key on MySQL", ErrUnsupported)
 		}
 	}
@@ -86,17 +87,17 @@ func myCheckArgs(ex *execution) error {
 			return stmtError(ex.query, ex.t.display, "named arguments are not supported by MySQL placeholders", ErrUnsupported)
 		}
 	}
-	if len(ex.args) != ex.a.numParams {
-		return stmtError(ex.query, ex.t.display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", ex.a.numParams, len(ex.args)), ErrUnsupported)
+	if len(ex.args) != ex.a.NumParams {
+		return stmtError(ex.query, ex.t.display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", ex.a.NumParams, len(ex.args)), ErrUnsupported)
 	}
 	return nil
 }
 
 func (m *myConn) runPlan(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
 	switch {
-	case ex.a.upsert:
+	case ex.a.Upsert:
 		return m.runUpsert(ex, p)
-	case ex.a.kind == kindInsert:
+	case ex.a.Kind == sqlstmt.Insert:
 		return m.runInsert(ex, p)
 	}
 	return m.runChange(ex, p)
@@ -193,7 +194,7 @@ func (m *myConn) checkCascades(ex *execution, tg myTarget, s int64) error {
 // RETURNING rows are read in full first: the records are written after.
 // A Query without RETURNING gets no rows, as from the plain driver.
 func (m *myConn) runStmt(ex *execution, q string, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
-	if ex.a.returningText == "" {
+	if ex.a.Returning == "" {
 		res, err := ex.c.preparedExec(ex.ctx, q, args)
 		if ex.wantRows && err == nil {
 			return nil, &bufferedRows{}, nil
@@ -265,7 +266,7 @@ func (m *myConn) runInsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	if err != nil {
 		return nil, nil, err
 	}
-	if ex.a.returningText != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
+	if ex.a.Returning != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
 		n, lastID = 0, 0
 	}
 	for len(keys) > 0 {
@@ -276,7 +277,7 @@ func (m *myConn) runInsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 		}
 	}
 	switch {
-	case ex.wantRows && ex.a.returningText == "":
+	case ex.wantRows && ex.a.Returning == "":
 		return nil, &bufferedRows{}, nil
 	case ex.wantRows:
 		return nil, &bufferedRows{cols: cols[:user], data: kept}, nil

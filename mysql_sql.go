@@ -2,6 +2,7 @@ package sqlaudit
 
 import (
 	"database/sql/driver"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -11,9 +12,9 @@ import (
 func myPlanFor(ex *execution) *myPlan {
 	t, a := ex.t, ex.a
 	switch {
-	case a.upsert:
+	case a.Upsert:
 		return myUpsertPlan(a, t, ex.c.c.audit)
-	case a.kind == kindInsert:
+	case a.Kind == sqlstmt.Insert:
 		return myInsertPlan(a, t, ex.c.c.audit)
 	}
 	return myChangePlan(ex)
@@ -21,7 +22,7 @@ func myPlanFor(ex *execution) *myPlan {
 
 // myInsertPlan returns the new rows' keys (and AUTO_INCREMENT value) after
 // the caller's own RETURNING columns.
-func myInsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
+func myInsertPlan(a *sqlstmt.Analysis, t *tableInfo, audit string) *myPlan {
 	p := &myPlan{autoAt: -1}
 	hidden := append([]string{}, t.key...)
 	for i, k := range t.key {
@@ -42,10 +43,10 @@ func myInsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 		quoted[i] = mysqlIdent(h)
 	}
 	p.hidden = len(hidden)
-	if a.returningText == "" {
-		p.stmt = a.text + ` RETURNING ` + strings.Join(quoted, ", ")
+	if a.Returning == "" {
+		p.stmt = a.Text + ` RETURNING ` + strings.Join(quoted, ", ")
 	} else {
-		p.stmt = a.text + `, ` + strings.Join(quoted, ", ")
+		p.stmt = a.Text + `, ` + strings.Join(quoted, ", ")
 	}
 	keyCols := quoted[:len(t.key)]
 	head := myRecordHead(audit) + `'INSERT', ` + mysqlString(t.display) + `, ` +
@@ -70,12 +71,12 @@ func myInsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 // myCascades lists the audited children a DELETE (ON DELETE actions) or an
 // UPDATE of referenced columns (ON UPDATE actions) reaches. The copied rows
 // are locked, so no child can be added to them before the statement runs.
-func myCascades(a *analysis, t *tableInfo, set []string, copyName string, join []string) []myCascade {
+func myCascades(a *sqlstmt.Analysis, t *tableInfo, set []string, copyName string, join []string) []myCascade {
 	var out []myCascade
 	for _, fk := range t.children {
 		action := "ON DELETE"
-		fires := a.kind == kindDelete && fk.onDelete
-		if a.kind == kindUpdate && fk.onUpdate {
+		fires := a.Kind == sqlstmt.Delete && fk.onDelete
+		if a.Kind == sqlstmt.Update && fk.onUpdate {
 			action = "ON UPDATE"
 			for _, s := range set {
 				for _, p := range fk.parent {

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strings"
 )
@@ -20,7 +21,7 @@ import (
 // not move) or updated (from the image just kept). @_sqa_n holds the
 // statement's number: values of earlier statements are never read.
 
-func myUpsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
+func myUpsertPlan(a *sqlstmt.Analysis, t *tableInfo, audit string) *myPlan {
 	k0 := t.quoted + "." + mysqlIdent(t.key[0])
 	var old []string
 	for _, c := range t.columns {
@@ -29,11 +30,11 @@ func myUpsertPlan(a *analysis, t *tableInfo, audit string) *myPlan {
 	capture := ` ` + k0 + ` = IF((@_sqa_o := JSON_OBJECT(` + strings.Join(old, ", ") + `)) IS NULL OR ` +
 		`(@_sqa_c := IF(@_sqa_n <=> ?, @_sqa_c, 0) + 1) IS NULL OR (@_sqa_n := ?) IS NULL, ` + k0 + `, ` + k0 + `),`
 	ret := ` RETURNING `
-	if a.returningText != "" {
+	if a.Returning != "" {
 		ret = `, `
 	}
 	ret += `IF(@_sqa_n <=> ?, @_sqa_c, 0), IF(@_sqa_n <=> ?, @_sqa_o, NULL), ` + myObject(t, "", t.columns)
-	q := a.text
+	q := a.Text
 	p := &myPlan{hidden: 3, autoAt: -1}
 	p.stmt = q[:myClauses(a).dupAt] + capture + q[myClauses(a).dupAt:] + ret
 	p.insert = func(n int) string {
@@ -96,12 +97,12 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 		return nil, nil, stmtError(ex.query, ex.t.display, "writing the audit records failed", ErrRecord, err)
 	}
 	if ex.wantRows {
-		if ex.a.returningText == "" {
+		if ex.a.Returning == "" {
 			return nil, &bufferedRows{}, nil
 		}
 		return nil, &bufferedRows{cols: cols[:user], data: kept}, nil
 	}
-	if ex.a.returningText != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
+	if ex.a.Returning != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
 		affected, lastID = 0, 0
 	}
 	return result{rows: affected, lastID: lastID, hasLast: true}, nil, nil

@@ -1,6 +1,7 @@
 package sqlaudit
 
 import (
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,26 +10,26 @@ import (
 func TestMySQLAnalysisSlicesClausesAsTheServerReadsThem(t *testing.T) {
 	cases := []struct {
 		name, q                    string
-		kind                       stmtKind
+		kind                       sqlstmt.Kind
 		table, where, order, tText string
 		setArgs, whereArgs         int
 	}{
-		{"placeholders in SET, WHERE and LIMIT", "UPDATE t SET a = ? WHERE b = ? ORDER BY c LIMIT ?", kindUpdate, "t", "b = ?", "ORDER BY c LIMIT ?", "t", 1, 1},
-		{"# comment hides a WHERE", "UPDATE t SET a = 1 # WHERE b = 2\n WHERE c = 3", kindUpdate, "t", "c = 3", "", "t", 0, 0},
-		{"-- needs a blank after it", "UPDATE t SET a = 1--1\n WHERE c = 3", kindUpdate, "t", "c = 3", "", "t", 0, 0},
-		{"backslash-escaped quote in a string", `UPDATE t SET a = 'x\' WHERE y' WHERE c = "d\"q"`, kindUpdate, "t", `c = "d\"q"`, "", "t", 0, 0},
-		{"backtick identifiers", "DELETE FROM `my db`.`t``x` WHERE `where` = 1", kindDelete, "t`x", "`where` = 1", "", "`my db`.`t``x`", 0, 0},
-		{"modifiers are cut before parsing", "DELETE LOW_PRIORITY QUICK IGNORE FROM t ORDER BY id LIMIT 5", kindDelete, "t", "", "ORDER BY id LIMIT 5", "t", 0, 0},
-		{"alias", "UPDATE t AS a SET a.x = 1 WHERE a.id = 2", kindUpdate, "t", "a.id = 2", "", "t AS a", 0, 0},
-		{"RETURNING is not part of the predicate", "DELETE FROM t WHERE id = 1 RETURNING id, x", kindDelete, "t", "id = 1", "", "t", 0, 0},
+		{"placeholders in SET, WHERE and LIMIT", "UPDATE t SET a = ? WHERE b = ? ORDER BY c LIMIT ?", sqlstmt.Update, "t", "b = ?", "ORDER BY c LIMIT ?", "t", 1, 1},
+		{"# comment hides a WHERE", "UPDATE t SET a = 1 # WHERE b = 2\n WHERE c = 3", sqlstmt.Update, "t", "c = 3", "", "t", 0, 0},
+		{"-- needs a blank after it", "UPDATE t SET a = 1--1\n WHERE c = 3", sqlstmt.Update, "t", "c = 3", "", "t", 0, 0},
+		{"backslash-escaped quote in a string", `UPDATE t SET a = 'x\' WHERE y' WHERE c = "d\"q"`, sqlstmt.Update, "t", `c = "d\"q"`, "", "t", 0, 0},
+		{"backtick identifiers", "DELETE FROM `my db`.`t``x` WHERE `where` = 1", sqlstmt.Delete, "t`x", "`where` = 1", "", "`my db`.`t``x`", 0, 0},
+		{"modifiers are cut before parsing", "DELETE LOW_PRIORITY QUICK IGNORE FROM t ORDER BY id LIMIT 5", sqlstmt.Delete, "t", "", "ORDER BY id LIMIT 5", "t", 0, 0},
+		{"alias", "UPDATE t AS a SET a.x = 1 WHERE a.id = 2", sqlstmt.Update, "t", "a.id = 2", "", "t AS a", 0, 0},
+		{"RETURNING is not part of the predicate", "DELETE FROM t WHERE id = 1 RETURNING id, x", sqlstmt.Delete, "t", "id = 1", "", "t", 0, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := analyseMySQL(c.q)
-			if a.kind != c.kind || myClauses(a) == nil {
-				t.Fatalf("kind %v (%s), want %v", a.kind, a.reason, c.kind)
+			if a.Kind != c.kind || myClauses(a) == nil {
+				t.Fatalf("kind %v (%s), want %v", a.Kind, a.Reason, c.kind)
 			}
-			got := []any{a.table.name, myClauses(a).where, myClauses(a).order, myClauses(a).tableText, myClauses(a).setArgs, myClauses(a).whereArgs}
+			got := []any{a.Table.Name, myClauses(a).where, myClauses(a).order, myClauses(a).tableText, myClauses(a).setArgs, myClauses(a).whereArgs}
 			want := []any{c.table, c.where, c.order, c.tText, c.setArgs, c.whereArgs}
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("got %q, want %q", got, want)
@@ -51,17 +52,17 @@ func TestMySQLStatementsThatMayWriteUnseenAreRefused(t *testing.T) {
 		"SELECT 1; DELETE FROM t",
 		"UPDATE t SET a = 1 WHERE",
 	} {
-		if a := analyseMySQL(q); a.kind != kindUnsupported || a.reason == "" {
-			t.Errorf("%s: kind %v, want refused with a reason", q, a.kind)
+		if a := analyseMySQL(q); a.Kind != sqlstmt.Unsupported || a.Reason == "" {
+			t.Errorf("%s: kind %v, want refused with a reason", q, a.Kind)
 		}
 	}
-	for q, want := range map[string]stmtKind{
-		"BEGIN": kindTxControl, "START TRANSACTION": kindTxControl, "COMMIT": kindTxControl,
-		"ROLLBACK TO SAVEPOINT s": kindPassThrough, "CREATE TABLE x (id int)": kindDDL,
-		"SELECT 1 /*!, 2 */": kindPassThrough, "SET NAMES utf8mb4": kindPassThrough,
+	for q, want := range map[string]sqlstmt.Kind{
+		"BEGIN": sqlstmt.TxControl, "START TRANSACTION": sqlstmt.TxControl, "COMMIT": sqlstmt.TxControl,
+		"ROLLBACK TO SAVEPOINT s": sqlstmt.PassThrough, "CREATE TABLE x (id int)": sqlstmt.DDL,
+		"SELECT 1 /*!, 2 */": sqlstmt.PassThrough, "SET NAMES utf8mb4": sqlstmt.PassThrough,
 	} {
-		if a := analyseMySQL(q); a.kind != want {
-			t.Errorf("%s: kind %v, want %v", q, a.kind, want)
+		if a := analyseMySQL(q); a.Kind != want {
+			t.Errorf("%s: kind %v, want %v", q, a.Kind, want)
 		}
 	}
 }
@@ -93,13 +94,13 @@ func FuzzAnalyseMySQL(f *testing.F) {
 		if b := analyseMySQL(q); !reflect.DeepEqual(a, b) {
 			t.Fatalf("analyseMySQL(%q) is not deterministic", q)
 		}
-		if a.kind == kindUnsupported && a.reason == "" {
+		if a.Kind == sqlstmt.Unsupported && a.Reason == "" {
 			t.Fatalf("analyseMySQL(%q) is refused without a reason", q)
 		}
 		texts := func(s string) []string {
 			var out []string
-			for _, tk := range lex(s, styleMySQL) {
-				out = append(out, tk.text(s))
+			for _, tk := range sqlstmt.Lex(s, sqlstmt.StyleMySQL) {
+				out = append(out, tk.Text(s))
 			}
 			return out
 		}
@@ -109,22 +110,22 @@ func FuzzAnalyseMySQL(f *testing.F) {
 				t.Fatalf("analyseMySQL(%q): the plan's insertion does not land between tokens:\n got %q\nwant %q", q, got, want)
 			}
 		}
-		if a.upsert {
-			between(a.text[:myClauses(a).dupAt], " k = IF(@x := ?, k, k),", a.text[myClauses(a).dupAt:])
+		if a.Upsert {
+			between(a.Text[:myClauses(a).dupAt], " k = IF(@x := ?, k, k),", a.Text[myClauses(a).dupAt:])
 		}
-		if a.kind != kindUpdate && a.kind != kindDelete {
+		if a.Kind != sqlstmt.Update && a.Kind != sqlstmt.Delete {
 			return
 		}
 		c := myClauses(a)
-		if c.setArgs+c.whereArgs+c.orderArgs > a.numParams || !strings.Contains(a.text, c.tableText) {
+		if c.setArgs+c.whereArgs+c.orderArgs > a.NumParams || !strings.Contains(a.Text, c.tableText) {
 			t.Fatalf("analyseMySQL(%q): inconsistent clauses %+v", q, c)
 		}
-		prefix, suffix, inserted := a.text[:c.restrictAt], a.text[c.restrictAt:], " WHERE (k) IN (SELECT k FROM c WHERE s = ?)"
+		prefix, suffix, inserted := a.Text[:c.restrictAt], a.Text[c.restrictAt:], " WHERE (k) IN (SELECT k FROM c WHERE s = ?)"
 		if c.where != "" {
-			if a.text[c.whereSpan[0]:c.whereSpan[1]] != c.where {
+			if a.Text[c.whereSpan[0]:c.whereSpan[1]] != c.where {
 				t.Fatalf("analyseMySQL(%q): predicate span %v is not %q", q, c.whereSpan, c.where)
 			}
-			prefix, suffix, inserted = a.text[:c.whereSpan[0]]+"("+c.where, a.text[c.whereSpan[1]:], ") AND (k) IN (SELECT k FROM c WHERE s = ?)"
+			prefix, suffix, inserted = a.Text[:c.whereSpan[0]]+"("+c.where, a.Text[c.whereSpan[1]:], ") AND (k) IN (SELECT k FROM c WHERE s = ?)"
 		}
 		between(prefix, inserted, suffix)
 	})

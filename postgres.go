@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"reflect"
 	"strings"
@@ -40,11 +41,13 @@ func pgInTx(c *conn) bool {
 	return ok && p.inTx
 }
 
-func (postgresDialect) Name() string               { return "postgres" }
-func (postgresDialect) lexStyle() lexStyle         { return stylePostgres }
-func (postgresDialect) analyse(q string) *analysis { return analyse(q, stylePostgres) }
-func (postgresDialect) ident(s string) string      { return quoteIdent(s) }
-func (postgresDialect) keywordDSN() bool           { return true }
+func (postgresDialect) Name() string            { return "postgres" }
+func (postgresDialect) lexStyle() sqlstmt.Style { return sqlstmt.StylePostgres }
+func (postgresDialect) analyse(q string) *sqlstmt.Analysis {
+	return sqlstmt.Analyse(q, sqlstmt.StylePostgres)
+}
+func (postgresDialect) ident(s string) string { return sqlstmt.QuoteIdent(s) }
+func (postgresDialect) keywordDSN() bool      { return true }
 
 func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return &pgConn{}, nil }
 
@@ -82,10 +85,10 @@ func (postgresDialect) auditDDL(table string) []string {
 )`}
 }
 
-func (postgresDialect) sealing(audit, seal tableRef) sealSQL {
+func (postgresDialect) sealing(audit, seal sqlstmt.TableRef) sealSQL {
 	return sealSQL{
-		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + seal.spelled() + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS ` + quoteIdent(audit.name+"_tx_id") + ` ON ` + audit.spelled() + ` USING brin (tx_id)`},
+		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + seal.Spelled() + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
+			`CREATE INDEX IF NOT EXISTS ` + sqlstmt.QuoteIdent(audit.Name+"_tx_id") + ` ON ` + audit.Spelled() + ` USING brin (tx_id)`},
 		begin:     []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
 		horizon:   `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
 		horizExpr: "a.tx_id", txOnScale: true,
@@ -110,14 +113,14 @@ const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1::text)`
 
-func (postgresDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error) {
-	rows, err := c.queryAll(ctx, pgCatalogQuery, named(ref.spelled())...)
+func (postgresDialect) loadTable(ctx context.Context, c *conn, ref sqlstmt.TableRef) (*tableInfo, error) {
+	rows, err := c.queryAll(ctx, pgCatalogQuery, named(ref.Spelled())...)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
 	r := rows[0]
 	t := &tableInfo{schema: asString(r[0]), name: asString(r[1])}
-	t.quoted = quoteIdent(t.schema) + "." + quoteIdent(t.name)
+	t.quoted = sqlstmt.QuoteIdent(t.schema) + "." + sqlstmt.QuoteIdent(t.name)
 	t.display = t.schema + "." + t.name
 	if b, _ := r[2].(bool); b || asString(r[2]) == "t" {
 		t.display = t.name
@@ -145,7 +148,7 @@ func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 		return nil, nil, stmtError(ex.query, ex.t.display, "reading the foreign keys' tables from the catalog failed", ErrRecord, err)
 	case !ex.t.audited && cs == nil && ex.cascadeRefused == "" && len(ex.cascadeChecks) == 0: // its actions reach no audited table after all
 		return ex.c.passThrough(ex.ctx, ex.query, ex.args, ex.wantRows, ex.fromStmt)
-	case ex.cascadeRefused != "" && (!ex.t.audited || ex.a.upsert || ex.a.truncate):
+	case ex.cascadeRefused != "" && (!ex.t.audited || ex.a.Upsert || ex.a.Truncate):
 		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit "+ex.cascadeRefused, ErrUnsupported)
 	case !ex.t.audited && len(ex.cascadeChecks) > 0:
 		return nil, nil, stmtError(ex.query, ex.t.display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table (a trigger or generated column may change a referenced column)", ErrUnsupported)
@@ -183,7 +186,7 @@ func pgExecute(ex *execution, q string, buffer bool, extra ...any) (driver.Resul
 		}
 		if pgJoinedReturning(ex) {
 			hidden := 1
-			if ex.a.kind == kindUpdate {
+			if ex.a.Kind == sqlstmt.Update {
 				hidden = 2
 			}
 			rows = newHiddenRows(rows, hidden)
@@ -206,7 +209,7 @@ func pgExecute(ex *execution, q string, buffer bool, extra ...any) (driver.Resul
 		return nil, nil, pgError(ex, err)
 	}
 	n, _ := count[0].(int64)
-	if ex.a.truncate {
+	if ex.a.Truncate {
 		n = 0 // as PostgreSQL reports TRUNCATE
 	}
 	return result{rows: n, lastNote: "LastInsertId is not supported by this driver"}, nil, noRetry(rows.Close())
@@ -218,7 +221,7 @@ func pgExecute(ex *execution, q string, buffer bool, extra ...any) (driver.Resul
 // the statement text itself), RETURNING rows that may name joined tables.
 func pgCheckArgs(ex *execution) error {
 	a := ex.a
-	if pgJoinedReturning(ex) && a.returningStar {
+	if pgJoinedReturning(ex) && a.ReturningStar {
 		return stmtError(ex.query, ex.t.display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)", ErrUnsupported)
 	}
 	for _, arg := range ex.args {
@@ -227,8 +230,8 @@ func pgCheckArgs(ex *execution) error {
 			return stmtError(ex.query, ex.t.display, fmt.Sprintf("pgx query options and NamedArgs (%T) cannot be audited; use $n placeholders", arg.Value), ErrUnsupported)
 		}
 	}
-	if len(ex.args) != a.numParams {
-		return stmtError(ex.query, ex.t.display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", a.numParams, len(ex.args)), ErrUnsupported)
+	if len(ex.args) != a.NumParams {
+		return stmtError(ex.query, ex.t.display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", a.NumParams, len(ex.args)), ErrUnsupported)
 	}
 	return nil
 }
@@ -271,11 +274,11 @@ func pgStatement(ex *execution) string {
 	t := pgTarget(ex)
 	var b strings.Builder
 	b.WriteString("WITH ")
-	if ex.cascade != nil && ex.cascade.closure != nil && a.withText == "" {
+	if ex.cascade != nil && ex.cascade.closure != nil && a.With == "" {
 		b.WriteString("RECURSIVE ") // the descendants of the deleted rows (pgClosureCTEs)
 	}
-	if a.withText != "" {
-		b.WriteString(a.withText + ", ")
+	if a.With != "" {
+		b.WriteString(a.With + ", ")
 	}
 	b.WriteString("_sqa_w AS (" + pgWrite(ex, t) + ")")
 	if ex.t.audited {
@@ -291,8 +294,8 @@ func pgStatement(ex *execution) string {
 		b.WriteString(" SELECT count(*) FROM _sqa_w" + check)
 	case pgJoinedReturning(ex): // the caller's columns, then the images pgExecute hides
 		b.WriteString(" SELECT * FROM _sqa_w" + check)
-	case a.returningText != "":
-		b.WriteString(" SELECT " + a.returningText + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref + check)
+	case a.Returning != "":
+		b.WriteString(" SELECT " + a.Returning + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref + check)
 	case check != "":
 		b.WriteString(" SELECT FROM _sqa_w WHERE NOT (SELECT _sqa_ok FROM _sqa_chk)")
 	default:
@@ -306,7 +309,7 @@ func pgStatement(ex *execution) string {
 // returns the caller's list first and its row images after it, which
 // pgExecute hides.
 func pgJoinedReturning(ex *execution) bool {
-	return ex.wantRows && ex.a.returningText != "" && ex.a.fromText != ""
+	return ex.wantRows && ex.a.Returning != "" && ex.a.From != ""
 }
 
 // pgTargetRef is how the rewritten statement names the target table.
@@ -319,16 +322,16 @@ type pgTargetRef struct {
 
 func pgTarget(ex *execution) pgTargetRef {
 	a, t := ex.a, ex.t
-	r := pgTargetRef{spelled: a.table.spelled(), ref: quoteIdent(t.name), image: "w._sqa_old"}
+	r := pgTargetRef{spelled: a.Table.Spelled(), ref: sqlstmt.QuoteIdent(t.name), image: "w._sqa_old"}
 	r.rel = r.spelled
-	if a.table.only {
+	if a.Table.Only {
 		r.rel = "ONLY " + r.rel
 	}
-	if a.table.alias != "" {
-		r.ref = quoteIdent(a.table.alias)
+	if a.Table.Alias != "" {
+		r.ref = sqlstmt.QuoteIdent(a.Table.Alias)
 		r.rel += " AS " + r.ref
 	}
-	if a.kind == kindInsert {
+	if a.Kind == sqlstmt.Insert {
 		r.image = "w._sqa_new"
 	}
 	return r
@@ -342,39 +345,39 @@ func pgWrite(ex *execution, t pgTargetRef) string {
 	row, ret := "", " RETURNING "
 	switch {
 	case pgJoinedReturning(ex):
-		ret += a.returningText + ", " // first, so that the joined tables resolve
-	case ex.wantRows && a.returningText != "":
+		ret += a.Returning + ", " // first, so that the joined tables resolve
+	case ex.wantRows && a.Returning != "":
 		row = ", ROW(" + t.ref + ".*)::" + t.spelled + " AS _sqa_row"
 	}
 	where := ""
-	if a.whereText != "" {
-		where = " WHERE " + a.whereText
+	if a.Where != "" {
+		where = " WHERE " + a.Where
 	}
-	switch a.kind {
-	case kindDelete:
+	switch a.Kind {
+	case sqlstmt.Delete:
 		using := ""
-		if a.fromText != "" {
-			using = " USING " + a.fromText
+		if a.From != "" {
+			using = " USING " + a.From
 		}
 		return "DELETE FROM " + t.rel + using + where + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
-	case kindInsert:
-		q := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " " + a.insertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
-		if a.upsert {
+	case sqlstmt.Insert:
+		q := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " " + a.InsertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		if a.Upsert {
 			q += ", " + pgUpsertPrevious(ex, t)
 		}
 		return q
 	}
 	sel, join, images := pgUpdateImages(ex, t)
 	selected, from := where, ""
-	if a.fromText != "" {
+	if a.From != "" {
 		// The rows the join selects, each once: FOR UPDATE cannot take DISTINCT.
-		selected = " WHERE EXISTS (SELECT 1 FROM " + a.fromText + where + ")"
-		from = a.fromText + ", "
+		selected = " WHERE EXISTS (SELECT 1 FROM " + a.From + where + ")"
+		from = a.From + ", "
 	}
 	cond := strings.Join(join, " AND ")
-	if a.whereText != "" {
-		cond += " AND (" + a.whereText + ")"
+	if a.Where != "" {
+		cond += " AND (" + a.Where + ")"
 	}
-	return "UPDATE " + t.rel + " SET " + a.setText + " FROM " + from + "(SELECT " + strings.Join(sel, ", ") +
+	return "UPDATE " + t.rel + " SET " + a.Set + " FROM " + from + "(SELECT " + strings.Join(sel, ", ") +
 		" FROM " + t.rel + selected + " FOR UPDATE OF " + t.ref + ") AS _sqa_o WHERE " + cond + ret + images + row
 }

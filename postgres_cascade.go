@@ -3,6 +3,7 @@ package sqlaudit
 import (
 	"context"
 	"encoding/json"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
 )
 
@@ -36,10 +37,10 @@ func pgChildren(ctx context.Context, c *conn, t *tableInfo) error {
 		return err
 	}
 	for _, r := range rows {
-		fk := childFK{table: tableRef{schema: asString(r[0]), name: asString(r[1])}}
-		fk.display = fk.table.schema + "." + fk.table.name
+		fk := childFK{table: sqlstmt.TableRef{Schema: asString(r[0]), Name: asString(r[1])}}
+		fk.display = fk.table.Schema + "." + fk.table.Name
 		if b, _ := r[2].(bool); b || asString(r[2]) == "t" {
-			fk.display = fk.table.name
+			fk.display = fk.table.Name
 		}
 		fk.delAction, fk.updAction = pgAction(asString(r[3])), pgAction(asString(r[4]))
 		fk.onDelete, fk.onUpdate = fk.delAction != 0, fk.updAction != 0
@@ -84,16 +85,16 @@ func pgCascadeCheck(ex *execution, t pgTargetRef) string {
 	for _, fk := range ex.cascadeChecks {
 		var match, changed []string
 		for i, col := range fk.cols {
-			p := quoteLiteral(fk.parent[i], true)
-			match = append(match, "_sqa_c."+quoteIdent(col)+" = (w._sqa_old->>"+p+")::"+fk.types[i])
+			p := sqlstmt.QuoteLiteral(fk.parent[i], true)
+			match = append(match, "_sqa_c."+sqlstmt.QuoteIdent(col)+" = (w._sqa_old->>"+p+")::"+fk.types[i])
 			changed = append(changed, "(w._sqa_old->"+p+")::text IS DISTINCT FROM (w._sqa_new->"+p+")::text")
 		}
-		cond := "EXISTS (SELECT 1 FROM " + fk.table.spelled() + " AS _sqa_c WHERE " + strings.Join(match, " AND ") + ")"
-		if ex.a.kind == kindUpdate {
+		cond := "EXISTS (SELECT 1 FROM " + fk.table.Spelled() + " AS _sqa_c WHERE " + strings.Join(match, " AND ") + ")"
+		if ex.a.Kind == sqlstmt.Update {
 			cond = "(" + strings.Join(changed, " OR ") + ") AND " + cond
 		}
 		checks = append(checks, "CASE WHEN "+cond+" THEN CAST("+
-			quoteLiteral(cascadeMessage+" "+fk.display+" ", true)+" || left(w._sqa_old::text, 0) AS integer) = 0 ELSE true END")
+			sqlstmt.QuoteLiteral(cascadeMessage+" "+fk.display+" ", true)+" || left(w._sqa_old::text, 0) AS integer) = 0 ELSE true END")
 	}
 	if len(checks) == 0 {
 		return ""

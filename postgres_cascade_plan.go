@@ -1,6 +1,7 @@
 package sqlaudit
 
 import (
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,9 +36,9 @@ type pgNode struct {
 // resolved name, with ONLY unless partitioned, as the RI triggers do.
 func (n *pgNode) rel() string {
 	if n.fk.partitioned {
-		return n.fk.table.spelled()
+		return n.fk.table.Spelled()
 	}
-	return "ONLY " + n.fk.table.spelled()
+	return "ONLY " + n.fk.table.Spelled()
 }
 
 // pgCascadeTree builds the tree of the foreign-key actions ex's statement
@@ -53,14 +54,14 @@ func pgCascadeTree(ex *execution) (*pgCascade, error) {
 	if len(ex.t.children) == 0 { // most tables: nothing to do, nothing allocated
 		return nil, nil
 	}
-	if a.kind == kindInsert {
-		if a.upsert && pgUpsertFiresActions(ex.t, a.setColumns) {
+	if a.Kind == sqlstmt.Insert {
+		if a.Upsert && pgUpsertFiresActions(ex.t, a.SetColumns) {
 			ex.cascadeRefused = "an upsert whose DO UPDATE assigns a column that a foreign key with an ON UPDATE action references"
 		}
 		return nil, nil
 	}
 	b := &pgTreeBuilder{ex: ex, seen: map[string]bool{}}
-	b.nodes = []pgNode{{t: ex.t, parent: -1, update: a.kind == kindUpdate, sets: a.setColumns, cte: "_sqa_w"}}
+	b.nodes = []pgNode{{t: ex.t, parent: -1, update: a.Kind == sqlstmt.Update, sets: a.SetColumns, cte: "_sqa_w"}}
 	if _, err := b.grow(0); err != nil {
 		return nil, err
 	}
@@ -76,12 +77,12 @@ func pgCascadeTree(ex *execution) (*pgCascade, error) {
 		ex.cascadeRefused, ex.cascadeChecks = "ON DELETE CASCADE of a table without a primary key to itself", b.relevant
 		return nil, nil
 	}
-	if a.truncate {
+	if a.Truncate {
 		ex.cascadeChecks = b.relevant
 		ex.cascadeRefused = "TRUNCATE of a table that foreign keys reference (PostgreSQL refuses it without CASCADE; run DELETE)"
 		return nil, nil
 	}
-	if b.closure != nil && a.withText != "" && !strings.HasPrefix(strings.ToUpper(a.withText), "RECURSIVE") {
+	if b.closure != nil && a.With != "" && !strings.HasPrefix(strings.ToUpper(a.With), "RECURSIVE") {
 		ex.cascadeRefused, ex.cascadeChecks = "ON DELETE CASCADE of a table to itself after a WITH list without RECURSIVE", b.relevant
 		return nil, nil
 	}
@@ -234,7 +235,7 @@ func pgLockEntry(cs *pgCascade, i int, img string) string {
 	var refs []string
 	if i == 0 && cs.closure != nil {
 		for _, r := range cs.closure.parent {
-			l := quoteLiteral(r, true)
+			l := sqlstmt.QuoteLiteral(r, true)
 			refs = append(refs, l, img+"->"+l)
 		}
 	}
@@ -243,7 +244,7 @@ func pgLockEntry(cs *pgCascade, i int, img string) string {
 			continue
 		}
 		for _, r := range cs.nodes[j].fk.parent {
-			l := quoteLiteral(r, true)
+			l := sqlstmt.QuoteLiteral(r, true)
 			refs = append(refs, l, img+"->"+l)
 		}
 	}
@@ -260,15 +261,15 @@ func pgLockRoot(ex *execution, cs *pgCascade) (string, []int) {
 	a, t := ex.a, pgTarget(ex)
 	var b strings.Builder
 	b.WriteString("WITH ")
-	if a.withText != "" {
-		b.WriteString(a.withText + ", ")
+	if a.With != "" {
+		b.WriteString(a.With + ", ")
 	}
 	where := ""
-	if a.whereText != "" {
-		where = " WHERE " + a.whereText
+	if a.Where != "" {
+		where = " WHERE " + a.Where
 	}
-	if a.fromText != "" {
-		where = " WHERE EXISTS (SELECT 1 FROM " + a.fromText + where + ")"
+	if a.From != "" {
+		where = " WHERE EXISTS (SELECT 1 FROM " + a.From + where + ")"
 	}
 	b.WriteString("_sqa_l0 AS (SELECT to_jsonb(" + t.ref + ".*) AS _sqa_img FROM " + t.rel + where + " FOR UPDATE OF " + t.ref + ")")
 	b.WriteString(" SELECT jsonb_build_object(" + pgLockOut(cs, 0, "_sqa_l0") + ")::text")
@@ -283,11 +284,11 @@ func pgLockClosure(ex *execution, cs *pgCascade) string {
 	fk := cs.closure
 	var match []string
 	for j, col := range fk.cols {
-		match = append(match, "_sqa_t."+quoteIdent(col)+" = (_sqa_e.value->'r'->>"+quoteLiteral(fk.parent[j], true)+")::"+fk.types[j])
+		match = append(match, "_sqa_t."+sqlstmt.QuoteIdent(col)+" = (_sqa_e.value->'r'->>"+sqlstmt.QuoteLiteral(fk.parent[j], true)+")::"+fk.types[j])
 	}
-	rel := "ONLY " + fk.table.spelled()
+	rel := "ONLY " + fk.table.Spelled()
 	if fk.partitioned {
-		rel = fk.table.spelled()
+		rel = fk.table.Spelled()
 	}
 	key := pgRowKey(ex.t, "to_jsonb(_sqa_t.*)")
 	return "WITH _sqa_lx AS (SELECT to_jsonb(_sqa_t.*) AS _sqa_img FROM " + rel + " AS _sqa_t LEFT JOIN jsonb_array_elements($1::jsonb->'0') AS _sqa_o ON _sqa_o.value->'k' = " + key +
@@ -300,7 +301,7 @@ func pgLockChild(cs *pgCascade, i int) (cte, out string) {
 	n := &cs.nodes[i]
 	var match []string
 	for j, col := range n.fk.cols {
-		match = append(match, "_sqa_t."+quoteIdent(col)+" = (_sqa_e.value->'r'->>"+quoteLiteral(n.fk.parent[j], true)+")::"+n.fk.types[j])
+		match = append(match, "_sqa_t."+sqlstmt.QuoteIdent(col)+" = (_sqa_e.value->'r'->>"+sqlstmt.QuoteLiteral(n.fk.parent[j], true)+")::"+n.fk.types[j])
 	}
 	l := "_sqa_l" + strconv.Itoa(i)
 	cte = l + " AS (SELECT to_jsonb(_sqa_t.*) AS _sqa_img FROM " + n.rel() + " AS _sqa_t WHERE EXISTS (SELECT 1 FROM jsonb_array_elements($1::jsonb->'" +
@@ -317,11 +318,11 @@ func renumberParams(q string) (string, []int) {
 	var used []int
 	at := map[int]int{}
 	last := 0
-	for _, tok := range lex(q, stylePostgres) {
-		if tok.kind != tokParam {
+	for _, tok := range sqlstmt.Lex(q, sqlstmt.StylePostgres) {
+		if tok.Kind != sqlstmt.TokParam {
 			continue
 		}
-		n, err := strconv.Atoi(q[tok.start+1 : tok.end])
+		n, err := strconv.Atoi(q[tok.Start+1 : tok.End])
 		if err != nil {
 			continue
 		}
@@ -329,8 +330,8 @@ func renumberParams(q string) (string, []int) {
 			used = append(used, n)
 			at[n] = len(used)
 		}
-		out.WriteString(q[last:tok.start] + "$" + strconv.Itoa(at[n]))
-		last = tok.end
+		out.WriteString(q[last:tok.Start] + "$" + strconv.Itoa(at[n]))
+		last = tok.End
 	}
 	out.WriteString(q[last:])
 	return out.String(), used

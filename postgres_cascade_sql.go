@@ -1,6 +1,7 @@
 package sqlaudit
 
 import (
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strconv"
 	"strings"
 )
@@ -29,9 +30,9 @@ func pgCascadeCTEs(ex *execution, cs *pgCascade) string {
 		n := &cs.nodes[i]
 		b.WriteString(", " + n.cte + " AS (" + pgChildWrite(cs, n) + ")")
 		if n.t.audited {
-			kind := kindDelete
+			kind := sqlstmt.Delete
 			if n.update {
-				kind = kindUpdate
+				kind = sqlstmt.Update
 			}
 			b.WriteString(", _sqa_a" + strconv.Itoa(i) + " AS (" + pgNodeRecords(ex, n.t, n.cte, kind, "w._sqa_old") + " WHERE " + pgChanged(kind) + ")")
 		}
@@ -42,8 +43,8 @@ func pgCascadeCTEs(ex *execution, cs *pgCascade) string {
 
 // pgChanged is the records' condition: an UPDATE records rows with a
 // changed column only.
-func pgChanged(kind stmtKind) string {
-	if kind == kindUpdate {
+func pgChanged(kind sqlstmt.Kind) string {
+	if kind == sqlstmt.Update {
 		return "d.o IS NOT NULL"
 	}
 	return "true"
@@ -57,7 +58,7 @@ func pgParentRows(cs *pgCascade, n *pgNode) string {
 	p := &cs.nodes[n.parent]
 	var cols []string
 	for j, ref := range n.fk.parent {
-		l := quoteLiteral(ref, true)
+		l := sqlstmt.QuoteLiteral(ref, true)
 		cols = append(cols, "(w._sqa_old->>"+l+")::"+n.fk.types[j]+" AS _sqa_v"+strconv.Itoa(j))
 		if p.update {
 			cols = append(cols, "(w._sqa_new->>"+l+")::"+n.fk.types[j]+" AS _sqa_n"+strconv.Itoa(j))
@@ -82,20 +83,20 @@ func pgNodeRows(cs *pgCascade, i int) string {
 // delete (waiting for _sqa_w, so no row is deleted twice and RowsAffected
 // stays the statement's).
 func pgClosureCTEs(ex *execution, fk *childFK) string {
-	rel := "ONLY " + fk.table.spelled()
+	rel := "ONLY " + fk.table.Spelled()
 	if fk.partitioned {
-		rel = fk.table.spelled()
+		rel = fk.table.Spelled()
 	}
 	var cols, base, step, roots, join []string
 	for j, k := range ex.t.key {
-		cols = append(cols, "_sqa_t."+quoteIdent(k)+" AS _sqa_k"+strconv.Itoa(j))
-		join = append(join, "_sqa_t."+quoteIdent(k)+" = d._sqa_k"+strconv.Itoa(j))
+		cols = append(cols, "_sqa_t."+sqlstmt.QuoteIdent(k)+" AS _sqa_k"+strconv.Itoa(j))
+		join = append(join, "_sqa_t."+sqlstmt.QuoteIdent(k)+" = d._sqa_k"+strconv.Itoa(j))
 	}
 	for j, r := range fk.parent {
-		cols = append(cols, "_sqa_t."+quoteIdent(r)+" AS _sqa_r"+strconv.Itoa(j))
-		base = append(base, "_sqa_t."+quoteIdent(fk.cols[j]))
-		roots = append(roots, "(w._sqa_old->>"+quoteLiteral(r, true)+")::"+fk.types[j])
-		step = append(step, "_sqa_t."+quoteIdent(fk.cols[j])+" = d._sqa_r"+strconv.Itoa(j))
+		cols = append(cols, "_sqa_t."+sqlstmt.QuoteIdent(r)+" AS _sqa_r"+strconv.Itoa(j))
+		base = append(base, "_sqa_t."+sqlstmt.QuoteIdent(fk.cols[j]))
+		roots = append(roots, "(w._sqa_old->>"+sqlstmt.QuoteLiteral(r, true)+")::"+fk.types[j])
+		step = append(step, "_sqa_t."+sqlstmt.QuoteIdent(fk.cols[j])+" = d._sqa_r"+strconv.Itoa(j))
 	}
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + rel + " AS _sqa_t"
 	q := ", _sqa_xd AS (" + sel + " WHERE (" + strings.Join(base, ", ") + ") IN (SELECT " + strings.Join(roots, ", ") + " FROM _sqa_w AS w)" +
@@ -104,7 +105,7 @@ func pgClosureCTEs(ex *execution, fk *childFK) string {
 		" AND NOT EXISTS (SELECT 1 FROM _sqa_w AS w WHERE " + pgRowKey(ex.t, "w._sqa_old") + " = " + pgRowKey(ex.t, "to_jsonb(_sqa_t.*)") +
 		") RETURNING to_jsonb(_sqa_t.*) AS _sqa_old)"
 	if ex.t.audited {
-		q += ", _sqa_ax AS (" + pgNodeRecords(ex, ex.t, "_sqa_x", kindDelete, "w._sqa_old") + " WHERE true)"
+		q += ", _sqa_ax AS (" + pgNodeRecords(ex, ex.t, "_sqa_x", sqlstmt.Delete, "w._sqa_old") + " WHERE true)"
 	}
 	return q
 }
@@ -118,7 +119,7 @@ func pgFires(p *pgNode, fks []*childFK) string {
 	var changed []string
 	for _, fk := range fks {
 		for _, ref := range fk.parent {
-			l := quoteLiteral(ref, true)
+			l := sqlstmt.QuoteLiteral(ref, true)
 			changed = append(changed, "(w._sqa_old->"+l+")::text IS DISTINCT FROM (w._sqa_new->"+l+")::text")
 		}
 	}
@@ -133,8 +134,8 @@ func pgChildWrite(cs *pgCascade, n *pgNode) string {
 	var match, recheck []string
 	for j, col := range n.fk.cols {
 		v := "_sqa_v" + strconv.Itoa(j)
-		match = append(match, "_sqa_t."+quoteIdent(col)+" = _sqa_p."+v)
-		recheck = append(recheck, "_sqa_t."+quoteIdent(col)+" = _sqa_o."+v)
+		match = append(match, "_sqa_t."+sqlstmt.QuoteIdent(col)+" = _sqa_p."+v)
+		recheck = append(recheck, "_sqa_t."+sqlstmt.QuoteIdent(col)+" = _sqa_o."+v)
 	}
 	parents := "(" + pgParentRows(cs, n) + ") AS _sqa_p"
 	if !n.update {
@@ -143,8 +144,8 @@ func pgChildWrite(cs *pgCascade, n *pgNode) string {
 	}
 	var sel, sets []string
 	for j, k := range n.t.key {
-		sel = append(sel, "_sqa_t."+quoteIdent(k)+" AS _sqa_k"+strconv.Itoa(j))
-		recheck = append(recheck, "_sqa_t."+quoteIdent(k)+" = _sqa_o._sqa_k"+strconv.Itoa(j))
+		sel = append(sel, "_sqa_t."+sqlstmt.QuoteIdent(k)+" AS _sqa_k"+strconv.Itoa(j))
+		recheck = append(recheck, "_sqa_t."+sqlstmt.QuoteIdent(k)+" = _sqa_o._sqa_k"+strconv.Itoa(j))
 	}
 	for j := range n.fk.cols {
 		sel = append(sel, "_sqa_p._sqa_v"+strconv.Itoa(j))
@@ -155,11 +156,11 @@ func pgChildWrite(cs *pgCascade, n *pgNode) string {
 	for _, col := range n.sets {
 		switch n.action {
 		case 'n':
-			sets = append(sets, quoteIdent(col)+" = NULL")
+			sets = append(sets, sqlstmt.QuoteIdent(col)+" = NULL")
 		case 'd':
-			sets = append(sets, quoteIdent(col)+" = DEFAULT")
+			sets = append(sets, sqlstmt.QuoteIdent(col)+" = DEFAULT")
 		default:
-			sets = append(sets, quoteIdent(col)+" = _sqa_o._sqa_n"+strconv.Itoa(slicesIndex(n.fk.cols, col)))
+			sets = append(sets, sqlstmt.QuoteIdent(col)+" = _sqa_o._sqa_n"+strconv.Itoa(slicesIndex(n.fk.cols, col)))
 		}
 	}
 	if n.self { // a row the statement deletes is not also updated (waiting for _sqa_w decides which)
@@ -202,7 +203,7 @@ func pgLockedCheck(ex *execution, cs *pgCascade) string {
 		counts = append(counts, "(SELECT count(*) FROM "+pgNodeRows(cs, i)+" AS w LEFT JOIN jsonb_array_elements("+param+"->'"+strconv.Itoa(i)+
 			"') AS _sqa_e ON _sqa_e.value->'k' = "+pgRowKey(n.t, "w._sqa_old")+" WHERE _sqa_e.value IS NULL AND "+pgFires(n, fks)+")")
 	}
-	return "SELECT CASE WHEN s.n = 0 THEN true ELSE CAST(" + quoteLiteral(cascadeConflictMessage+" ", true) +
+	return "SELECT CASE WHEN s.n = 0 THEN true ELSE CAST(" + sqlstmt.QuoteLiteral(cascadeConflictMessage+" ", true) +
 		" || s.n AS boolean) END AS _sqa_ok FROM (SELECT " + strings.Join(counts, " + ") + " AS n) AS s"
 }
 

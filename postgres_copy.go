@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"hash/fnv"
 	"reflect"
 	"strconv"
@@ -26,43 +27,43 @@ import (
 // prepared through their driver.
 type copyPreparer interface {
 	// prepareCopy returns nil, nil for a COPY it leaves to the usual path.
-	prepareCopy(ctx context.Context, c *conn, a *analysis) (driver.Stmt, error)
+	prepareCopy(ctx context.Context, c *conn, a *sqlstmt.Analysis) (driver.Stmt, error)
 }
 
 const pgCopyColumnsQuery = `SELECT coalesce(json_agg(a.attname ORDER BY a.attnum), '[]')::text,
   (SELECT c.relhasrules FROM pg_class c WHERE c.oid = $1::bigint::oid)
 FROM pg_attribute a WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''`
 
-func (postgresDialect) prepareCopy(ctx context.Context, c *conn, a *analysis) (driver.Stmt, error) {
+func (postgresDialect) prepareCopy(ctx context.Context, c *conn, a *sqlstmt.Analysis) (driver.Stmt, error) {
 	if !strings.HasPrefix(reflect.TypeOf(c.raw).String(), "*pq.") {
 		return nil, nil // pgx prepares COPY as an ordinary statement: refused as before
 	}
-	t, err := c.table(ctx, a.table)
+	t, err := c.table(ctx, a.Table)
 	switch {
 	case err != nil:
-		return nil, stmtError(a.text, a.table.name, "reading the table's columns from the catalog failed", ErrRecord, err)
+		return nil, stmtError(a.Text, a.Table.Name, "reading the table's columns from the catalog failed", ErrRecord, err)
 	case t == nil || !t.audited:
-		raw, err := c.rawPrepare(ctx, a.text) // lib/pq's own CopyIn, unaudited
+		raw, err := c.rawPrepare(ctx, a.Text) // lib/pq's own CopyIn, unaudited
 		if err != nil {
 			return nil, err
 		}
-		return &stmt{c: c, query: a.text, raw: raw}, nil
+		return &stmt{c: c, query: a.Text, raw: raw}, nil
 	case t.isAudit:
-		return nil, stmtError(a.text, t.display, "refused a write to the audit table", ErrAuditTableWrite)
+		return nil, stmtError(a.Text, t.display, "refused a write to the audit table", ErrAuditTableWrite)
 	case len(t.key) == 0:
-		return nil, stmtError(a.text, t.display, "cannot identify rows: add a primary key or exclude the table", ErrNoKey)
+		return nil, stmtError(a.Text, t.display, "cannot identify rows: add a primary key or exclude the table", ErrNoKey)
 	}
 	rows, err := c.queryAll(ctx, pgCopyColumnsQuery, named(t.oid)...)
 	if err != nil || len(rows) != 1 {
-		return nil, stmtError(a.text, t.display, "reading the table's columns from the catalog failed", ErrRecord, err)
+		return nil, stmtError(a.Text, t.display, "reading the table's columns from the catalog failed", ErrRecord, err)
 	}
 	if b, _ := rows[0][1].(bool); b || asString(rows[0][1]) == "t" {
-		return nil, stmtError(a.text, t.display, "cannot audit COPY into a table with rules (COPY ignores them; the audited INSERT would apply them)", ErrUnsupported)
+		return nil, stmtError(a.Text, t.display, "cannot audit COPY into a table with rules (COPY ignores them; the audited INSERT would apply them)", ErrUnsupported)
 	}
-	cols := a.copyColumns
+	cols := a.CopyColumns
 	if len(cols) == 0 {
 		if err := json.Unmarshal([]byte(asString(rows[0][0])), &cols); err != nil {
-			return nil, stmtError(a.text, t.display, "reading the table's columns from the catalog failed", ErrRecord, err)
+			return nil, stmtError(a.Text, t.display, "reading the table's columns from the catalog failed", ErrRecord, err)
 		}
 	}
 	return pgPrepareCopy(ctx, c, a, t, cols)
@@ -70,16 +71,16 @@ func (postgresDialect) prepareCopy(ctx context.Context, c *conn, a *analysis) (d
 
 // pgPrepareCopy makes (or empties) the connection's TEMP table for this COPY
 // and starts lib/pq's COPY into it.
-func pgPrepareCopy(ctx context.Context, c *conn, a *analysis, t *tableInfo, cols []string) (driver.Stmt, error) {
+func pgPrepareCopy(ctx context.Context, c *conn, a *sqlstmt.Analysis, t *tableInfo, cols []string) (driver.Stmt, error) {
 	h := fnv.New64a()
-	h.Write([]byte(a.text + "\x00" + strconv.FormatInt(t.oid, 10)))
-	temp := "pg_temp." + quoteIdent("_sqa_copy_"+strconv.FormatUint(h.Sum64(), 16))
+	h.Write([]byte(a.Text + "\x00" + strconv.FormatInt(t.oid, 10)))
+	temp := "pg_temp." + sqlstmt.QuoteIdent("_sqa_copy_"+strconv.FormatUint(h.Sum64(), 16))
 	quoted := make([]string, len(cols))
 	for i, col := range cols {
-		quoted[i] = quoteIdent(col)
+		quoted[i] = sqlstmt.QuoteIdent(col)
 	}
 	list := strings.Join(quoted, ", ")
-	setup := "CREATE TEMP TABLE IF NOT EXISTS " + temp + " AS SELECT " + list + " FROM " + a.table.spelled() + " WITH NO DATA; " +
+	setup := "CREATE TEMP TABLE IF NOT EXISTS " + temp + " AS SELECT " + list + " FROM " + a.Table.Spelled() + " WITH NO DATA; " +
 		"ALTER TABLE " + temp + " ADD COLUMN IF NOT EXISTS _sqa_n bigserial; TRUNCATE " + temp
 	if _, err := c.rawExec(ctx, setup, nil); err != nil {
 		return nil, err
@@ -88,7 +89,7 @@ func pgPrepareCopy(ctx context.Context, c *conn, a *analysis, t *tableInfo, cols
 	if err != nil {
 		return nil, err
 	}
-	insert := c.c.analysis("INSERT INTO " + a.table.spelled() + " (" + list + ") OVERRIDING SYSTEM VALUE SELECT " + list +
+	insert := c.c.analysis("INSERT INTO " + a.Table.Spelled() + " (" + list + ") OVERRIDING SYSTEM VALUE SELECT " + list +
 		" FROM " + temp + " ORDER BY _sqa_n")
 	return &copyStmt{c: c, a: a, insert: insert, temp: temp, raw: raw}, nil
 }
@@ -96,7 +97,7 @@ func pgPrepareCopy(ctx context.Context, c *conn, a *analysis, t *tableInfo, cols
 // copyStmt is lib/pq's CopyIn into an audited table.
 type copyStmt struct {
 	c         *conn
-	a, insert *analysis // the COPY; the INSERT … SELECT from the TEMP table
+	a, insert *sqlstmt.Analysis // the COPY; the INSERT … SELECT from the TEMP table
 	temp      string
 	raw       driver.Stmt // lib/pq's COPY into the TEMP table
 	done      bool
@@ -137,7 +138,7 @@ func (s *copyStmt) finish(ctx context.Context) (driver.Result, error) {
 	if _, err := s.raw.Exec(nil); err != nil { //nolint:staticcheck // lib/pq's copyin offers nothing else
 		return nil, err
 	}
-	res, _, err := s.c.runWrite(ctx, s.insert, s.a.text, nil, false, true)
+	res, _, err := s.c.runWrite(ctx, s.insert, s.a.Text, nil, false, true)
 	if err != nil {
 		return nil, err
 	}

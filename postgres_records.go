@@ -2,6 +2,7 @@ package sqlaudit
 
 import (
 	"encoding/json"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strconv"
 	"strings"
 )
@@ -18,13 +19,13 @@ func pgRecords(ex *execution, t pgTargetRef) string {
 	a := ex.a
 	var q string
 	switch {
-	case a.upsert:
+	case a.Upsert:
 		q = pgUpsertRecords(ex, t) + " LEFT JOIN LATERAL " + pgDiff(ex.t, "(w._sqa_prev->'row')") + " ON true" +
 			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.t)
 	case pgTypedUpdate(ex):
 		return pgTypedRecords(ex, t)
 	default:
-		q = pgNodeRecords(ex, ex.t, "_sqa_w", a.kind, t.image) + " WHERE " + pgChanged(a.kind)
+		q = pgNodeRecords(ex, ex.t, "_sqa_w", a.Kind, t.image) + " WHERE " + pgChanged(a.Kind)
 	}
 	return q + " AND " + pgResolvesCheck(ex, t) + pgCascadeCheck(ex, t)
 }
@@ -32,14 +33,14 @@ func pgRecords(ex *execution, t pgTargetRef) string {
 // pgNodeRecords selects one record per row of the WITH query cte (row
 // images w._sqa_old and w._sqa_new) of table ti, keyed from image; for an
 // UPDATE joined to the changed columns d.o and d.n. The caller adds WHERE.
-func pgNodeRecords(ex *execution, ti *tableInfo, cte string, kind stmtKind, image string) string {
+func pgNodeRecords(ex *execution, ti *tableInfo, cte string, kind sqlstmt.Kind, image string) string {
 	action, values, diff := "", "", ""
 	switch kind {
-	case kindUpdate:
+	case sqlstmt.Update:
 		action, values, diff = "UPDATE", "d.o, d.n", " CROSS JOIN LATERAL "+pgDiff(ti, "w._sqa_old")
-	case kindDelete:
+	case sqlstmt.Delete:
 		action, values = "DELETE", pgRedactRow(ti, "w._sqa_old")+", NULL"
-	case kindInsert:
+	case sqlstmt.Insert:
 		action, values = "INSERT", "NULL, "+pgRedactRow(ti, "w._sqa_new")
 	}
 	return pgRecordsInsert(ex, ti, "'"+action+"'", pgRowKey(ti, image), values) + " FROM " + cte + " w" + diff
@@ -60,8 +61,8 @@ func pgRecordsInsert(ex *execution, ti *tableInfo, action, key, values string) s
 	n := len(ex.args)
 	return "INSERT INTO " + ex.c.c.audit + " (" + recordColumns + ")" +
 		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, " + action + ", " +
-		quoteLiteral(ti.display, true) + ", " + key + ", " + values +
-		", $" + strconv.Itoa(n+2) + "::jsonb, " + quoteLiteral(ex.query, true)
+		sqlstmt.QuoteLiteral(ti.display, true) + ", " + key + ", " + values +
+		", $" + strconv.Itoa(n+2) + "::jsonb, " + sqlstmt.QuoteLiteral(ex.query, true)
 }
 
 // pgResolvesCheck fails the statement (nothing is written) unless the table
@@ -69,7 +70,7 @@ func pgRecordsInsert(ex *execution, ti *tableInfo, action, key, values string) s
 // changed its search_path or created a temporary table of the same name
 // (set_config() in a SELECT is not seen by the wrapper). Evaluated once.
 func pgResolvesCheck(ex *execution, t pgTargetRef) string {
-	return pgRaiseUnless("(SELECT to_regclass("+quoteLiteral(t.spelled, true)+")::oid::bigint) = "+strconv.FormatInt(ex.t.oid, 10),
+	return pgRaiseUnless("(SELECT to_regclass("+sqlstmt.QuoteLiteral(t.spelled, true)+")::oid::bigint) = "+strconv.FormatInt(ex.t.oid, 10),
 		staleCatalogMessage, "left("+t.image+"::text, 0)")
 }
 
@@ -78,7 +79,7 @@ func pgResolvesCheck(ex *execution, t pgTargetRef) string {
 // integer is how plain SQL raises an error the planner cannot fold away.
 // The wrapper recognises the message in the error (pgError).
 func pgRaiseUnless(cond, message, detail string) string {
-	return "CASE WHEN " + cond + " THEN true ELSE CAST(" + quoteLiteral(message+" ", true) + " || " + detail + " AS integer) = 0 END"
+	return "CASE WHEN " + cond + " THEN true ELSE CAST(" + sqlstmt.QuoteLiteral(message+" ", true) + " || " + detail + " AS integer) = 0 END"
 }
 
 // staleCatalogMessage starts the error of a statement whose table name
@@ -106,7 +107,7 @@ func pgDiff(t *tableInfo, old string) string {
 func pgUpsertPrevious(ex *execution, t pgTargetRef) string {
 	match := []string{"_sqa_p.xmax = " + t.ref + ".xmin"}
 	for _, k := range ex.t.key {
-		match = append(match, "_sqa_p."+quoteIdent(k)+" = "+t.ref+"."+quoteIdent(k))
+		match = append(match, "_sqa_p."+sqlstmt.QuoteIdent(k)+" = "+t.ref+"."+sqlstmt.QuoteIdent(k))
 	}
 	return "(" + t.ref + ".xmax = 0) AS _sqa_inserted, (SELECT jsonb_build_object('row', to_jsonb(_sqa_p.*), 'ok', true) FROM " +
 		ex.t.quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
@@ -117,7 +118,7 @@ func pgUpsertPrevious(ex *execution, t pgTargetRef) string {
 // and retrying the statement succeeds.
 func pgUpsertCheck(t *tableInfo) string {
 	return pgRaiseUnless("w._sqa_inserted OR coalesce((w._sqa_prev->>'ok')::boolean, false)",
-		upsertRaceMessage, "(w._sqa_new->>"+quoteLiteral(t.key[0], true)+")")
+		upsertRaceMessage, "(w._sqa_new->>"+sqlstmt.QuoteLiteral(t.key[0], true)+")")
 }
 
 // upsertRaceMessage starts the error of an upsert that raced with another
@@ -128,7 +129,7 @@ const upsertRaceMessage = "sqlaudit: an upsert updated a row version a concurren
 func pgRowKey(t *tableInfo, image string) string {
 	parts := make([]string, 0, 2*len(t.key))
 	for _, k := range t.key {
-		l := quoteLiteral(k, true)
+		l := sqlstmt.QuoteLiteral(k, true)
 		parts = append(parts, l, image+"->"+l)
 	}
 	return "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
@@ -144,7 +145,7 @@ func pgRedactRow(t *tableInfo, image string) string {
 		mask[c] = RedactedValue
 	}
 	b, _ := json.Marshal(mask)
-	return "(" + image + " || " + quoteLiteral(string(b), true) + "::jsonb)"
+	return "(" + image + " || " + sqlstmt.QuoteLiteral(string(b), true) + "::jsonb)"
 }
 
 // pgRedactValue masks the value of one jsonb_each entry when its column is
@@ -155,9 +156,9 @@ func pgRedactValue(t *tableInfo, each string) string {
 	}
 	lits := make([]string, len(t.redact))
 	for i, c := range t.redact {
-		lits[i] = quoteLiteral(c, true)
+		lits[i] = sqlstmt.QuoteLiteral(c, true)
 	}
 	mask, _ := json.Marshal(RedactedValue)
 	return "CASE WHEN " + each + ".key IN (" + strings.Join(lits, ", ") + ") THEN " +
-		quoteLiteral(string(mask), true) + "::jsonb ELSE " + each + ".value END"
+		sqlstmt.QuoteLiteral(string(mask), true) + "::jsonb ELSE " + each + ".value END"
 }

@@ -1,6 +1,7 @@
 package sqlaudit
 
 import (
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ import (
 // every column twice, and a target list holds at most 1,664 entries.
 func pgTypedUpdate(ex *execution) bool {
 	a := ex.a
-	return a.kind == kindUpdate && !a.upsert && ex.t.audited && ex.cascade == nil &&
+	return a.Kind == sqlstmt.Update && !a.Upsert && ex.t.audited && ex.cascade == nil &&
 		len(ex.cascadeChecks) == 0 && !pgJoinedReturning(ex) &&
 		ex.t.natts > 0 && len(ex.t.types) == len(ex.t.columns) && len(ex.t.columns) <= 800
 }
@@ -34,19 +35,19 @@ func pgUpdateImages(ex *execution, t pgTargetRef) (sel, join []string, images st
 	if !pgTypedUpdate(ex) {
 		for i, k := range ex.t.key {
 			n := "_sqa_k" + strconv.Itoa(i)
-			sel = append(sel, t.ref+"."+quoteIdent(k)+" AS "+n)
-			join = append(join, t.ref+"."+quoteIdent(k)+" = _sqa_o."+n)
+			sel = append(sel, t.ref+"."+sqlstmt.QuoteIdent(k)+" AS "+n)
+			join = append(join, t.ref+"."+sqlstmt.QuoteIdent(k)+" = _sqa_o."+n)
 		}
 		sel = append(sel, "to_jsonb("+t.ref+".*) AS _sqa_old")
 		return sel, join, "_sqa_o._sqa_old, to_jsonb(" + t.ref + ".*) AS _sqa_new"
 	}
 	news := make([]string, len(ex.t.columns))
 	for i, c := range ex.t.columns {
-		sel = append(sel, t.ref+"."+quoteIdent(c)+" AS _sqa_o"+strconv.Itoa(i))
-		news[i] = t.ref + "." + quoteIdent(c) + " AS _sqa_n" + strconv.Itoa(i)
+		sel = append(sel, t.ref+"."+sqlstmt.QuoteIdent(c)+" AS _sqa_o"+strconv.Itoa(i))
+		news[i] = t.ref + "." + sqlstmt.QuoteIdent(c) + " AS _sqa_n" + strconv.Itoa(i)
 	}
 	for _, k := range ex.t.key {
-		join = append(join, t.ref+"."+quoteIdent(k)+" = _sqa_o."+pgKeyColumn(ex.t, k, "_sqa_o"))
+		join = append(join, t.ref+"."+sqlstmt.QuoteIdent(k)+" = _sqa_o."+pgKeyColumn(ex.t, k, "_sqa_o"))
 	}
 	return sel, join, "_sqa_o.*, " + strings.Join(news, ", ")
 }
@@ -58,11 +59,11 @@ func pgTypedRecords(ex *execution, t pgTargetRef) string {
 	same := make([]string, len(ti.columns))
 	for i, c := range ti.columns {
 		same[i] = "CASE WHEN " + pgSame(ti.types[i], "w._sqa_o"+strconv.Itoa(i), "w._sqa_n"+strconv.Itoa(i)) +
-			" THEN " + quoteLiteral(c, true) + " END"
+			" THEN " + sqlstmt.QuoteLiteral(c, true) + " END"
 	}
 	keys := make([]string, 0, 2*len(ti.key))
 	for _, k := range ti.key {
-		keys = append(keys, quoteLiteral(k, true), "w."+pgKeyColumn(ti, k, "_sqa_o"))
+		keys = append(keys, sqlstmt.QuoteLiteral(k, true), "w."+pgKeyColumn(ti, k, "_sqa_o"))
 	}
 	key := "jsonb_build_object(" + strings.Join(keys, ", ") + ")"
 	values := pgTypedImage(ti, "w._sqa_o") + " - r.u, " + pgTypedImage(ti, "w._sqa_n") + " - r.u"
@@ -91,9 +92,9 @@ func pgTypedImage(t *tableInfo, prefix string) string {
 	for i, c := range t.columns {
 		v := prefix + strconv.Itoa(i)
 		if slices.Contains(t.redact, c) {
-			v = quoteLiteral(RedactedValue, true) + "::text"
+			v = sqlstmt.QuoteLiteral(RedactedValue, true) + "::text"
 		}
-		args = append(args, quoteLiteral(c, true), v)
+		args = append(args, sqlstmt.QuoteLiteral(c, true), v)
 		if len(args) == 100 || i == len(t.columns)-1 {
 			parts = append(parts, "jsonb_build_object("+strings.Join(args, ", ")+")")
 			args = nil

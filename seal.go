@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strconv"
 	"strings"
@@ -79,12 +80,12 @@ type sealSQL struct {
 }
 
 // sealTable names the seal table of the connector's audit table.
-func (c *connector) sealTable() (ref tableRef, quoted string) {
-	ref = tableRef{schema: c.auditRef.schema, name: c.auditRef.name + "_seal"}
-	if ref.schema != "" {
-		return ref, c.dialect.ident(ref.schema) + "." + c.dialect.ident(ref.name)
+func (c *connector) sealTable() (ref sqlstmt.TableRef, quoted string) {
+	ref = sqlstmt.TableRef{Schema: c.auditRef.Schema, Name: c.auditRef.Name + "_seal"}
+	if ref.Schema != "" {
+		return ref, c.dialect.ident(ref.Schema) + "." + c.dialect.ident(ref.Name)
 	}
-	return ref, c.dialect.ident(ref.name)
+	return ref, c.dialect.ident(ref.Name)
 }
 
 // Seal chains every record that is committed and not sealed yet, and

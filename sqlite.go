@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
 	"time"
 )
@@ -30,10 +31,12 @@ func (sqliteDialect) commitAmbiguous(error) bool { return false }
 // actions change.
 func (sqliteDialect) recordsCascades() bool { return true }
 
-func (sqliteDialect) lexStyle() lexStyle         { return styleSQLite }
-func (sqliteDialect) analyse(q string) *analysis { return analyse(q, styleSQLite) }
-func (sqliteDialect) ident(s string) string      { return quoteIdent(s) }
-func (sqliteDialect) keywordDSN() bool           { return false }
+func (sqliteDialect) lexStyle() sqlstmt.Style { return sqlstmt.StyleSQLite }
+func (sqliteDialect) analyse(q string) *sqlstmt.Analysis {
+	return sqlstmt.Analyse(q, sqlstmt.StyleSQLite)
+}
+func (sqliteDialect) ident(s string) string { return sqlstmt.QuoteIdent(s) }
+func (sqliteDialect) keywordDSN() bool      { return false }
 
 func (sqliteDialect) auditDDL(table string) []string {
 	return []string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
@@ -51,11 +54,11 @@ func (sqliteDialect) auditDDL(table string) []string {
 )`}
 }
 
-func (sqliteDialect) sealing(audit, seal tableRef) sealSQL {
+func (sqliteDialect) sealing(audit, seal sqlstmt.TableRef) sealSQL {
 	return sealSQL{
-		ddl:       []string{`CREATE TABLE IF NOT EXISTS ` + seal.spelled() + ` (seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL UNIQUE, hash TEXT NOT NULL, horizon INTEGER NOT NULL)`},
+		ddl:       []string{`CREATE TABLE IF NOT EXISTS ` + seal.Spelled() + ` (seq INTEGER PRIMARY KEY, record_id INTEGER NOT NULL UNIQUE, hash TEXT NOT NULL, horizon INTEGER NOT NULL)`},
 		begin:     []string{"BEGIN IMMEDIATE"},
-		horizon:   `SELECT coalesce(max(id), 0) + 1 FROM ` + audit.spelled(),
+		horizon:   `SELECT coalesce(max(id), 0) + 1 FROM ` + audit.Spelled(),
 		horizExpr: "a.id", txOnScale: true,
 		before:    "a.occurred_at < ?1",
 		timeArg:   func(t time.Time) any { return t.UTC().Format("2006-01-02T15:04:05.000Z") },
@@ -93,12 +96,12 @@ func (lc *liteConn) schemaVersion(ctx context.Context) (int64, error) {
 
 // loadTable resolves a name as SQLite does (temp, then main, then attached
 // schemas) and reads its columns, declared types and key.
-func (sqliteDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tableInfo, error) {
+func (sqliteDialect) loadTable(ctx context.Context, c *conn, ref sqlstmt.TableRef) (*tableInfo, error) {
 	q := `SELECT schema, name, type, wr FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE`
-	vals := []driver.Value{ref.name}
-	if ref.schema != "" {
+	vals := []driver.Value{ref.Name}
+	if ref.Schema != "" {
 		q += ` AND schema = ?2 COLLATE NOCASE`
-		vals = append(vals, ref.schema)
+		vals = append(vals, ref.Schema)
 	}
 	q += ` ORDER BY CASE schema WHEN 'temp' THEN 0 WHEN 'main' THEN 1 ELSE 2 END LIMIT 1`
 	rows, err := c.queryAll(ctx, q, named(vals...)...)
@@ -106,7 +109,7 @@ func (sqliteDialect) loadTable(ctx context.Context, c *conn, ref tableRef) (*tab
 		return nil, err
 	}
 	t := &tableInfo{schema: asString(rows[0][0]), name: asString(rows[0][1])}
-	t.quoted = quoteIdent(t.schema) + "." + quoteIdent(t.name)
+	t.quoted = sqlstmt.QuoteIdent(t.schema) + "." + sqlstmt.QuoteIdent(t.name)
 	t.display = t.name
 	if t.schema != "main" {
 		t.display = t.schema + "." + t.name
@@ -153,14 +156,14 @@ func liteColumns(ctx context.Context, c *conn, t *tableInfo, withoutRowid bool) 
 // liteConflictClauses notes a table that declares ON CONFLICT REPLACE: its
 // INSERTs and UPDATEs may delete other rows inside SQLite, unseen.
 func liteConflictClauses(ctx context.Context, c *conn, t *tableInfo) error {
-	rows, err := c.queryAll(ctx, `SELECT sql FROM `+quoteIdent(t.schema)+`.sqlite_schema WHERE type = 'table' AND name = ?1`, named(t.name)...)
+	rows, err := c.queryAll(ctx, `SELECT sql FROM `+sqlstmt.QuoteIdent(t.schema)+`.sqlite_schema WHERE type = 'table' AND name = ?1`, named(t.name)...)
 	if err != nil || len(rows) == 0 {
 		return err
 	}
 	ddl := asString(rows[0][0])
-	toks := lex(ddl, styleSQLite)
+	toks := sqlstmt.Lex(ddl, sqlstmt.StyleSQLite)
 	for i := 0; i+2 < len(toks); i++ {
-		if toks[i].is(ddl, "ON") && toks[i+1].is(ddl, "CONFLICT") && toks[i+2].is(ddl, "REPLACE") {
+		if toks[i].Is(ddl, "ON") && toks[i+1].Is(ddl, "CONFLICT") && toks[i+2].Is(ddl, "REPLACE") {
 			t.replaces = true
 		}
 	}
@@ -169,8 +172,8 @@ func liteConflictClauses(ctx context.Context, c *conn, t *tableInfo) error {
 
 // setsKey reports an UPDATE that assigns a key column or the rowid (under
 // any of its names; it may alias an INTEGER PRIMARY KEY).
-func setsKey(a *analysis, t *tableInfo) bool {
-	for _, s := range a.setColumns {
+func setsKey(a *sqlstmt.Analysis, t *tableInfo) bool {
+	for _, s := range a.SetColumns {
 		switch strings.ToLower(s) {
 		case "rowid", "oid", "_rowid_":
 			return true
@@ -190,10 +193,10 @@ func setsKey(a *analysis, t *tableInfo) bool {
 func jsonValue(t *tableInfo, alias, col string, redact bool) string {
 	for _, r := range t.redact {
 		if r == col && redact {
-			return quoteLiteral(RedactedValue, false)
+			return sqlstmt.QuoteLiteral(RedactedValue, false)
 		}
 	}
-	v := quoteIdent(col)
+	v := sqlstmt.QuoteIdent(col)
 	if alias != "" {
 		v = alias + "." + v
 	}
@@ -205,7 +208,7 @@ func jsonValue(t *tableInfo, alias, col string, redact bool) string {
 func jsonObject(t *tableInfo, alias string, cols []string, redact bool) string {
 	parts := make([]string, 0, 2*len(cols))
 	for _, c := range cols {
-		parts = append(parts, quoteLiteral(c, false), jsonValue(t, alias, c, redact))
+		parts = append(parts, sqlstmt.QuoteLiteral(c, false), jsonValue(t, alias, c, redact))
 	}
 	return "json_object(" + strings.Join(parts, ", ") + ")"
 }

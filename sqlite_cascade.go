@@ -2,6 +2,7 @@ package sqlaudit
 
 import (
 	"context"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
 )
 
@@ -33,7 +34,7 @@ func liteChildren(ctx context.Context, c *conn, t *tableInfo) error {
 		id := asString(r[0]) + "\x00" + asString(r[1])
 		if id != last {
 			last = id
-			fk := childFK{table: tableRef{schema: "main", name: asString(r[0])}, display: asString(r[0]),
+			fk := childFK{table: sqlstmt.TableRef{Schema: "main", Name: asString(r[0])}, display: asString(r[0]),
 				onDelete: changes(asString(r[4])), onUpdate: changes(asString(r[5]))}
 			t.children = append(t.children, fk)
 		}
@@ -58,9 +59,9 @@ func (sqliteDialect) beforeDrop(ctx context.Context, c *conn, t *tableInfo) erro
 		}
 		var match []string
 		for i, col := range fk.cols {
-			match = append(match, "c."+quoteIdent(col)+" = p."+quoteIdent(fk.parent[i]))
+			match = append(match, "c."+sqlstmt.QuoteIdent(col)+" = p."+sqlstmt.QuoteIdent(fk.parent[i]))
 		}
-		checks = append(checks, "EXISTS (SELECT 1 FROM "+quoteIdent(fk.table.schema)+"."+quoteIdent(fk.table.name)+
+		checks = append(checks, "EXISTS (SELECT 1 FROM "+sqlstmt.QuoteIdent(fk.table.Schema)+"."+sqlstmt.QuoteIdent(fk.table.Name)+
 			" AS c JOIN "+t.quoted+" AS p ON "+strings.Join(match, " AND ")+")")
 	}
 	if len(checks) == 0 {

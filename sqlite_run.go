@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strings"
 )
@@ -37,8 +38,8 @@ func (lc *liteConn) txBegan() { lc.newTx = true }
 
 // passed notes a ROLLBACK TO, which may restore an older context row or
 // drop triggers created after its savepoint.
-func (lc *liteConn) passed(a *analysis) {
-	if strings.HasPrefix(strings.ToUpper(a.text), "ROLLBACK") {
+func (lc *liteConn) passed(a *sqlstmt.Analysis) {
+	if strings.HasPrefix(strings.ToUpper(a.Text), "ROLLBACK") {
 		lc.live = true
 		if lc.installedInTx {
 			lc.installed = nil
@@ -65,7 +66,7 @@ func (lc *liteConn) quiet(ctx context.Context) error {
 // new to them, and the caller's statement runs exactly as sent.
 func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	lc := ex.c.dc.(*liteConn)
-	if ex.a.kind == kindUpdate && ex.t.key[0] == "rowid" && setsRowid(ex.a) {
+	if ex.a.Kind == sqlstmt.Update && ex.t.key[0] == "rowid" && setsRowid(ex.a) {
 		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that assigns the rowid of a table without a primary key (the rowid is its row key)", ErrUnsupported)
 	}
 	v, prev, err := lc.setCtx(ex)
@@ -88,7 +89,7 @@ func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if ex.a.returningText != "" && !ex.wantRows {
+	if ex.a.Returning != "" && !ex.wantRows {
 		// go-sqlite3's Exec of a statement with RETURNING reports the
 		// changes() the previous statement left: give it the caller's.
 		if err := setChanges(ex, prev); err != nil {
@@ -117,7 +118,7 @@ func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 // RETURNING statement run by Exec needs it).
 func (lc *liteConn) setCtx(ex *execution) (version, changes int64, err error) {
 	c := lc.c
-	if ex.a.returningText != "" && !ex.wantRows {
+	if ex.a.Returning != "" && !ex.wantRows {
 		rows, err := c.queryAll(ex.ctx, `SELECT changes()`)
 		if err != nil {
 			return 0, 0, err
@@ -182,7 +183,7 @@ func (lc *liteConn) runCaller(ex *execution) (driver.Result, driver.Rows, error)
 	// Not with RETURNING: go-sqlite3 leaves such a statement unfinished
 	// until it is used again, and changes() must move on now, as after
 	// the plain driver's Exec.
-	if ex.a.returningText != "" {
+	if ex.a.Returning != "" {
 		res, err := c.rawExec(ex.ctx, ex.query, ex.args)
 		return res, nil, err
 	}
@@ -220,12 +221,12 @@ func (r *primedRows) Next(dest []driver.Value) error {
 // own triggers would then fire differently (refused), and reports whether
 // it must turn it off again.
 func (lc *liteConn) replaceDeletes(ex *execution) (bool, error) {
-	if !ex.a.orReplace && !(ex.t.replaces && ex.a.kind != kindDelete) {
+	if !ex.a.OrReplace && !(ex.t.replaces && ex.a.Kind != sqlstmt.Delete) {
 		return false, nil
 	}
 	c := ex.c
 	rows, err := c.queryAll(ex.ctx, `SELECT (SELECT recursive_triggers FROM pragma_recursive_triggers), (SELECT count(*) FROM `+
-		quoteIdent(ex.t.schema)+`.sqlite_schema WHERE type = 'trigger') + (SELECT count(*) FROM temp.sqlite_schema WHERE type = 'trigger' AND name NOT LIKE '\_sqa\_%' ESCAPE '\')`)
+		sqlstmt.QuoteIdent(ex.t.schema)+`.sqlite_schema WHERE type = 'trigger') + (SELECT count(*) FROM temp.sqlite_schema WHERE type = 'trigger' AND name NOT LIKE '\_sqa\_%' ESCAPE '\')`)
 	if err != nil {
 		return false, recordError(ex, err)
 	}
@@ -242,8 +243,8 @@ func (lc *liteConn) replaceDeletes(ex *execution) (bool, error) {
 }
 
 // setsRowid reports an UPDATE that assigns the rowid under one of its names.
-func setsRowid(a *analysis) bool {
-	for _, s := range a.setColumns {
+func setsRowid(a *sqlstmt.Analysis) bool {
+	for _, s := range a.SetColumns {
 		switch strings.ToLower(s) {
 		case "rowid", "oid", "_rowid_":
 			return true

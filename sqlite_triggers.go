@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
 )
 
@@ -57,12 +58,12 @@ func liteTriggerSQL(t *tableInfo, prefix, audit, nextID string) []string {
 	insert := `INSERT INTO ` + audit + ` (` + recordColumns + `) SELECT coalesce(c.tx, ` + nextID + `), c.actor, '`
 	tail := `, c.metadata, c.query FROM temp._sqa_ctx AS c WHERE c.live; ` +
 		`UPDATE temp._sqa_ctx SET tx = last_insert_rowid() WHERE tx IS NULL AND live; END`
-	table := quoteLiteral(t.display, false)
+	table := sqlstmt.QuoteLiteral(t.display, false)
 	on := ` ON ` + t.quoted + ` FOR EACH ROW`
-	name := func(i int) string { return `CREATE TEMP TRIGGER ` + quoteIdent(prefix+"_"+liteTriggerNames[i]) }
+	name := func(i int) string { return `CREATE TEMP TRIGGER ` + sqlstmt.QuoteIdent(prefix+"_"+liteTriggerNames[i]) }
 	var changed []string
 	for _, c := range t.columns {
-		changed = append(changed, "OLD."+quoteIdent(c)+" IS NOT NEW."+quoteIdent(c))
+		changed = append(changed, "OLD."+sqlstmt.QuoteIdent(c)+" IS NOT NEW."+sqlstmt.QuoteIdent(c))
 	}
 	return []string{
 		name(0) + ` AFTER INSERT` + on + ` BEGIN ` + insert + `INSERT', ` + table + `, ` +
@@ -80,8 +81,8 @@ func liteTriggerSQL(t *tableInfo, prefix, audit, nextID string) []string {
 func liteDiff(t *tableInfo, side string) string {
 	parts := make([]string, 0, len(t.columns))
 	for _, c := range t.columns {
-		parts = append(parts, "CASE WHEN OLD."+quoteIdent(c)+" IS NOT NEW."+quoteIdent(c)+" THEN "+
-			quoteLiteral(jsonKey(c)+":", false)+" || json_quote("+jsonValue(t, side, c, true)+") END")
+		parts = append(parts, "CASE WHEN OLD."+sqlstmt.QuoteIdent(c)+" IS NOT NEW."+sqlstmt.QuoteIdent(c)+" THEN "+
+			sqlstmt.QuoteLiteral(jsonKey(c)+":", false)+" || json_quote("+jsonValue(t, side, c, true)+") END")
 	}
 	return "'{' || concat_ws(',', " + strings.Join(parts, ", ") + ") || '}'"
 }
@@ -99,15 +100,15 @@ func jsonKey(col string) string {
 // keeps it in sqlite_sequence (max(id) inside a trigger costs a scan per
 // row); a table created without AUTOINCREMENT falls back to max(id).
 func liteNextID(ctx context.Context, c *conn, audit *tableInfo) (string, error) {
-	rows, err := c.queryAll(ctx, `SELECT count(*) FROM `+quoteIdent(audit.schema)+`.sqlite_schema WHERE name = 'sqlite_sequence'`)
+	rows, err := c.queryAll(ctx, `SELECT count(*) FROM `+sqlstmt.QuoteIdent(audit.schema)+`.sqlite_schema WHERE name = 'sqlite_sequence'`)
 	if err != nil {
 		return "", err
 	}
 	if rows[0][0] == int64(0) {
 		return `coalesce((SELECT max(id) FROM ` + audit.quoted + `), 0) + 1`, nil
 	}
-	return `coalesce((SELECT seq FROM ` + quoteIdent(audit.schema) + `.sqlite_sequence WHERE name = ` +
-		quoteLiteral(audit.name, false) + `), 0) + 1`, nil
+	return `coalesce((SELECT seq FROM ` + sqlstmt.QuoteIdent(audit.schema) + `.sqlite_sequence WHERE name = ` +
+		sqlstmt.QuoteLiteral(audit.name, false) + `), 0) + 1`, nil
 }
 
 // ensureTriggers gives every audited table of schema its triggers on this
@@ -141,7 +142,7 @@ func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 		return err
 	}
 	for i, r := range names {
-		t, err := c.table(ctx, tableRef{schema: schema, name: asString(r[0])})
+		t, err := c.table(ctx, sqlstmt.TableRef{Schema: schema, Name: asString(r[0])})
 		if err != nil {
 			return err
 		}
@@ -177,7 +178,7 @@ func (lc *liteConn) dropTriggers(ctx context.Context, prefix string) error {
 	}
 	lc.c.closeStmts()
 	for _, r := range rows {
-		if _, err := lc.c.rawExec(ctx, `DROP TRIGGER IF EXISTS temp.`+quoteIdent(asString(r[0])), nil); err != nil {
+		if _, err := lc.c.rawExec(ctx, `DROP TRIGGER IF EXISTS temp.`+sqlstmt.QuoteIdent(asString(r[0])), nil); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package sqlaudit
 import (
 	"context"
 	"database/sql/driver"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // stmt is a prepared statement. A read or other pass-through statement
@@ -11,8 +12,8 @@ import (
 type stmt struct {
 	c     *conn
 	query string
-	a     *analysis   // nil for plain reads
-	raw   driver.Stmt // nil for audited writes
+	a     *sqlstmt.Analysis // nil for plain reads
+	raw   driver.Stmt       // nil for audited writes
 }
 
 var (

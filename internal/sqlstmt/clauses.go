@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlstmt
 
 // sliceClauses cuts the SET, WHERE, RETURNING and INSERT body texts out of
 // a.text at their top-level keywords. The lexer guarantees that keywords
@@ -6,12 +6,12 @@ package sqlaudit
 // parse tree is the cross-check: when the slices disagree with it, the
 // statement is refused rather than risk a mis-read predicate. It returns the
 // reason for refusing, or "".
-func sliceClauses(a *analysis, toks []token) string {
-	q := a.text
+func sliceClauses(a *Analysis, toks []Token) string {
+	q := a.Text
 	find := func(from int, words ...string) int {
 		for i := from; i < len(toks); i++ {
 			for _, w := range words {
-				if toks[i].depth == 0 && toks[i].is(q, w) {
+				if toks[i].Depth == 0 && toks[i].Is(q, w) {
 					return i
 				}
 			}
@@ -24,23 +24,23 @@ func sliceClauses(a *analysis, toks []token) string {
 		if from >= to {
 			return ""
 		}
-		return q[toks[from].start:toks[to-1].end]
+		return q[toks[from].Start:toks[to-1].End]
 	}
 	start := 0 // the UPDATE, DELETE or INSERT keyword
-	if toks[0].is(q, "WITH") {
+	if toks[0].Is(q, "WITH") {
 		if start = find(1, "UPDATE", "DELETE", "INSERT"); start < 0 {
 			return "cannot find the statement after its WITH clause"
 		}
-		a.withText = between(1, start)
+		a.With = between(1, start)
 	}
 	end := len(toks)
 	if ret := find(start+1, "RETURNING"); ret >= 0 {
-		a.returningText = between(ret+1, len(toks))
+		a.Returning = between(ret+1, len(toks))
 		end = ret
 	}
 	where := -1
-	switch a.kind {
-	case kindUpdate:
+	switch a.Kind {
+	case Update:
 		set := updateSetIndex(a, toks, start)
 		if set < 0 || set > end {
 			return "cannot locate the SET clause"
@@ -50,34 +50,34 @@ func sliceClauses(a *analysis, toks []token) string {
 			setEnd = where
 		}
 		if from := topLevelFrom(q, toks, set+1, setEnd); from >= 0 {
-			a.fromText = between(from+1, setEnd)
+			a.From = between(from+1, setEnd)
 			setEnd = from
 		}
-		a.setText = between(set+1, setEnd)
-	case kindDelete:
+		a.Set = between(set+1, setEnd)
+	case Delete:
 		where = find(start+1, "WHERE")
 		if using := find(start+1, "USING"); using >= 0 && using < end {
-			a.fromText = between(using+1, firstOf(where, end))
+			a.From = between(using+1, FirstOf(where, end))
 		}
-	case kindInsert:
+	case Insert:
 		body := insertBodyStart(q, toks, start)
 		if body < 0 || body >= end {
 			return "cannot locate the inserted rows"
 		}
-		a.insertBody = between(body, end)
+		a.InsertBody = between(body, end)
 	}
 	if where >= 0 && where < end {
-		a.whereText = between(where+1, end)
+		a.Where = between(where+1, end)
 	}
-	if (a.whereText != "") != a.treeWhere || (a.returningText != "") != a.treeReturning ||
-		(a.withText != "") != a.treeWith || (a.fromText != "") != a.treeFrom {
+	if (a.Where != "") != a.treeWhere || (a.Returning != "") != a.treeReturning ||
+		(a.With != "") != a.treeWith || (a.From != "") != a.treeFrom {
 		return "the clauses found by the lexer disagree with the parse tree"
 	}
 	return ""
 }
 
 // firstOf returns i when it is a found index (>= 0) before end, else end.
-func firstOf(i, end int) int {
+func FirstOf(i, end int) int {
 	if i >= 0 && i < end {
 		return i
 	}
@@ -86,9 +86,9 @@ func firstOf(i, end int) int {
 
 // topLevelFrom returns the index of the first FROM keyword at depth 0 in
 // toks[from:to] that is not part of IS [NOT] DISTINCT FROM, or -1.
-func topLevelFrom(q string, toks []token, from, to int) int {
+func topLevelFrom(q string, toks []Token, from, to int) int {
 	for i := from; i < to; i++ {
-		if toks[i].depth == 0 && toks[i].is(q, "FROM") && !toks[i-1].is(q, "DISTINCT") {
+		if toks[i].Depth == 0 && toks[i].Is(q, "FROM") && !toks[i-1].Is(q, "DISTINCT") {
 			return i
 		}
 	}
@@ -99,36 +99,36 @@ func topLevelFrom(q string, toks []token, from, to int) int {
 // UPDATE [OR x] [ONLY] name[.name…] [*] [[AS] alias] SET, or -1. The tree
 // says whether ONLY and an alias are there, so a table, schema or alias
 // named "set" is never taken for the keyword.
-func updateSetIndex(a *analysis, toks []token, start int) int {
-	q := a.text
+func updateSetIndex(a *Analysis, toks []Token, start int) int {
+	q := a.Text
 	i := start + 1
-	if a.orClause && i+1 < len(toks) && toks[i].is(q, "OR") { // SQLite's UPDATE OR IGNORE, OR REPLACE …
+	if a.orClause && i+1 < len(toks) && toks[i].Is(q, "OR") { // SQLite's UPDATE OR IGNORE, OR REPLACE …
 		i += 2
 	}
-	if a.table.only && i < len(toks) && toks[i].is(q, "ONLY") {
+	if a.Table.Only && i < len(toks) && toks[i].Is(q, "ONLY") {
 		i++
 	}
 	i = skipQualifiedName(q, toks, i)
-	if i < len(toks) && toks[i].text(q) == "*" {
+	if i < len(toks) && toks[i].Text(q) == "*" {
 		i++
 	}
-	if a.table.alias != "" {
-		if i < len(toks) && toks[i].is(q, "AS") {
+	if a.Table.Alias != "" {
+		if i < len(toks) && toks[i].Is(q, "AS") {
 			i++
 		}
 		i++
 	}
-	if i < len(toks) && toks[i].is(q, "SET") {
+	if i < len(toks) && toks[i].Is(q, "SET") {
 		return i
 	}
 	return -1
 }
 
 // skipQualifiedName returns the index after name[.name…] starting at i.
-func skipQualifiedName(q string, toks []token, i int) int {
-	for i < len(toks) && (toks[i].kind == tokWord || toks[i].kind == tokIdent) {
+func skipQualifiedName(q string, toks []Token, i int) int {
+	for i < len(toks) && (toks[i].Kind == TokWord || toks[i].Kind == TokIdent) {
 		i++
-		if i < len(toks) && toks[i].kind == tokPunct && toks[i].text(q) == "." {
+		if i < len(toks) && toks[i].Kind == tokPunct && toks[i].Text(q) == "." {
 			i++
 			continue
 		}
@@ -139,13 +139,13 @@ func skipQualifiedName(q string, toks []token, i int) int {
 
 // insertBodyStart returns the index of the first token after
 // INSERT INTO name[.name…] [AS alias], starting at the INSERT keyword.
-func insertBodyStart(q string, toks []token, start int) int {
+func insertBodyStart(q string, toks []Token, start int) int {
 	i := start
-	for i < len(toks) && !toks[i].is(q, "INTO") {
+	for i < len(toks) && !toks[i].Is(q, "INTO") {
 		i++
 	}
 	i = skipQualifiedName(q, toks, i+1)
-	if i+1 < len(toks) && toks[i].is(q, "AS") {
+	if i+1 < len(toks) && toks[i].Is(q, "AS") {
 		i += 2
 	}
 	if i >= len(toks) {

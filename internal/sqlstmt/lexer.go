@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlstmt
 
 import (
 	"fmt"
@@ -10,43 +10,43 @@ import (
 // knows where words, literals, comments and placeholders start and end, so
 // that statements can be split, sliced and renumbered without ever mistaking
 // the inside of a string or comment for SQL.
-type tokKind uint8
+type TokKind uint8
 
 const (
-	tokWord   tokKind = iota // keyword or bare identifier
-	tokIdent                 // quoted identifier ("x", `x`, [x])
+	TokWord   TokKind = iota // keyword or bare identifier
+	TokIdent                 // quoted identifier ("x", `x`, [x])
 	tokString                // string, blob or bit literal, dollar-quoted body
 	tokNumber
-	tokParam // $1 (PostgreSQL); ?, ?NNN, :name, @name, $name (SQLite)
+	TokParam // $1 (PostgreSQL); ?, ?NNN, :name, @name, $name (SQLite)
 	tokPunct // operators and punctuation, one token per character or operator run
 	tokSemicolon
-	tokExecComment // MySQL /*! … */: SQL the server runs, hidden from other lexers
+	TokExecComment // MySQL /*! … */: SQL the server runs, hidden from other lexers
 )
 
-type token struct {
-	kind       tokKind
-	start, end int   // byte offsets into the lexed text
-	depth      int16 // parenthesis/bracket depth at the token
+type Token struct {
+	Kind       TokKind
+	Start, End int   // byte offsets into the lexed text
+	Depth      int16 // parenthesis/bracket depth at the token
 }
 
 // lexStyle selects the quoting and placeholder rules of one SQL dialect.
-type lexStyle uint8
+type Style uint8
 
 const (
-	stylePostgres lexStyle = iota
-	styleSQLite
+	StylePostgres Style = iota
+	StyleSQLite
 	// styleMySQL: backtick identifiers, '…' and "…" strings with backslash
 	// escapes, # and "-- " comments, ? placeholders. Executable comments
 	// (/*! … */, /*M! … */) are kept as one tokExecComment token: the server
 	// runs their contents as SQL.
-	styleMySQL
+	StyleMySQL
 )
 
 // lex splits q into tokens, dropping whitespace and comments. It never fails:
 // an unterminated literal or comment runs to the end of the text, and the
 // real parser reports the error.
-func lex(q string, style lexStyle) []token {
-	toks := make([]token, 0, 32)
+func Lex(q string, style Style) []Token {
+	toks := make([]Token, 0, 32)
 	depth := int16(0)
 	for i := 0; i < len(q); {
 		c := q[i]
@@ -56,44 +56,44 @@ func lex(q string, style lexStyle) []token {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
 			i++
 			continue
-		case c == '-' && i+1 < len(q) && q[i+1] == '-' && (style != styleMySQL || isMySQLDashComment(q, i)),
-			c == '#' && style == styleMySQL:
+		case c == '-' && i+1 < len(q) && q[i+1] == '-' && (style != StyleMySQL || isMySQLDashComment(q, i)),
+			c == '#' && style == StyleMySQL:
 			for i < len(q) && q[i] != '\n' {
 				i++
 			}
 			continue
-		case c == '/' && style == styleMySQL && isExecComment(q, i):
-			i, kind = skipBlockComment(q, i, false), tokExecComment
+		case c == '/' && style == StyleMySQL && isExecComment(q, i):
+			i, kind = skipBlockComment(q, i, false), TokExecComment
 		case c == '/' && i+1 < len(q) && q[i+1] == '*':
-			i = skipBlockComment(q, i, style == stylePostgres)
+			i = skipBlockComment(q, i, style == StylePostgres)
 			continue
 		case c == '\'':
-			i, kind = skipQuoted(q, i+1, '\'', style == styleMySQL), tokString
-		case c == '"' && style == styleMySQL:
+			i, kind = skipQuoted(q, i+1, '\'', style == StyleMySQL), tokString
+		case c == '"' && style == StyleMySQL:
 			i, kind = skipQuoted(q, i+1, '"', true), tokString
-		case (c == 'e' || c == 'E') && style == stylePostgres && i+1 < len(q) && q[i+1] == '\'':
+		case (c == 'e' || c == 'E') && style == StylePostgres && i+1 < len(q) && q[i+1] == '\'':
 			i, kind = skipQuoted(q, i+2, '\'', true), tokString
 		case (c == 'x' || c == 'X' || c == 'b' || c == 'B' || c == 'n' || c == 'N') && i+1 < len(q) && q[i+1] == '\'':
 			i, kind = skipQuoted(q, i+2, '\'', false), tokString
 		case c == '"':
-			i, kind = skipQuoted(q, i+1, '"', false), tokIdent
-		case c == '`' && style != stylePostgres:
-			i, kind = skipQuoted(q, i+1, '`', false), tokIdent
-		case c == '[' && style == styleSQLite:
-			i, kind = skipTo(q, i+1, ']'), tokIdent
-		case c == '$' && style == stylePostgres:
+			i, kind = skipQuoted(q, i+1, '"', false), TokIdent
+		case c == '`' && style != StylePostgres:
+			i, kind = skipQuoted(q, i+1, '`', false), TokIdent
+		case c == '[' && style == StyleSQLite:
+			i, kind = skipTo(q, i+1, ']'), TokIdent
+		case c == '$' && style == StylePostgres:
 			i, kind = lexDollar(q, i)
-		case c == '?' && style == styleMySQL:
-			i, kind = i+1, tokParam
-		case c == '?' && style == styleSQLite:
-			i, kind = skipDigits(q, i+1), tokParam
-		case (c == ':' || c == '@' || c == '$') && style == styleSQLite && isParamStart(q, i):
-			i, kind = skipParam(q, i+1), tokParam
+		case c == '?' && style == StyleMySQL:
+			i, kind = i+1, TokParam
+		case c == '?' && style == StyleSQLite:
+			i, kind = skipDigits(q, i+1), TokParam
+		case (c == ':' || c == '@' || c == '$') && style == StyleSQLite && isParamStart(q, i):
+			i, kind = skipParam(q, i+1), TokParam
 		case isIdentStart(c):
 			for i < len(q) && isIdentPart(q[i]) {
 				i++
 			}
-			kind = tokWord
+			kind = TokWord
 		case c >= '0' && c <= '9' || c == '.' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
 			i, kind = skipNumber(q, i), tokNumber
 		case c == ';':
@@ -105,14 +105,14 @@ func lex(q string, style lexStyle) []token {
 		d := depth
 		if kind == tokPunct {
 			switch {
-			case c == '(' || c == '[' && style == stylePostgres:
+			case c == '(' || c == '[' && style == StylePostgres:
 				depth++
-			case (c == ')' || c == ']' && style == stylePostgres) && depth > 0:
+			case (c == ')' || c == ']' && style == StylePostgres) && depth > 0:
 				depth--
 				d = depth
 			}
 		}
-		toks = append(toks, token{kind: kind, start: start, end: i, depth: d})
+		toks = append(toks, Token{Kind: kind, Start: start, End: i, Depth: d})
 	}
 	return toks
 }
@@ -184,13 +184,13 @@ func skipTo(q string, i int, end byte) int {
 }
 
 // lexDollar reads $1 parameters and $tag$…$tag$ dollar-quoted strings.
-func lexDollar(q string, i int) (int, tokKind) {
+func lexDollar(q string, i int) (int, TokKind) {
 	j := i + 1
 	if j < len(q) && q[j] >= '0' && q[j] <= '9' {
 		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
 			j++
 		}
-		return j, tokParam
+		return j, TokParam
 	}
 	for j < len(q) && q[j] != '$' && isIdentPart(q[j]) {
 		j++
@@ -259,7 +259,7 @@ func firstWord(q string) string {
 // (no comment before) and contains no semicolon (so no second statement can
 // hide behind it). A WITH query is not a plain read: its CTEs may write.
 // Everything else takes the analysed path, cached by text.
-func isPlainRead(q string) bool {
+func IsPlainRead(q string) bool {
 	w := firstWord(q)
 	switch len(w) {
 	case 4:
@@ -280,19 +280,19 @@ func isPlainRead(q string) bool {
 	return strings.IndexByte(q, ';') < 0
 }
 
-func (t token) text(q string) string { return q[t.start:t.end] }
+func (t Token) Text(q string) string { return q[t.Start:t.End] }
 
-func (t token) is(q, word string) bool {
-	return t.kind == tokWord && strings.EqualFold(q[t.start:t.end], word)
+func (t Token) Is(q, word string) bool {
+	return t.Kind == TokWord && strings.EqualFold(q[t.Start:t.End], word)
 }
 
 // splitStatements returns the statements of q, without their semicolons,
 // each as a sub-slice of tokens; empty statements are dropped.
-func splitStatements(toks []token) [][]token {
-	var out [][]token
+func SplitStatements(toks []Token) [][]Token {
+	var out [][]Token
 	begin := 0
 	for i, t := range toks {
-		if t.kind == tokSemicolon {
+		if t.Kind == tokSemicolon {
 			if i > begin {
 				out = append(out, toks[begin:i])
 			}
@@ -316,21 +316,21 @@ const maxSQLiteParam = 32766
 // which nest in PostgreSQL but not in SQLite, and e'…' strings, which are
 // escape strings only in PostgreSQL, cannot make the two parsers see
 // different statements — and the parameter names by number.
-func sqliteParams(q string, toks []token) (pgText, liteText string, names []string, err error) {
+func sqliteParams(q string, toks []Token) (pgText, liteText string, names []string, err error) {
 	var pg, lite strings.Builder
 	pg.Grow(len(q) + 8)
 	lite.Grow(len(q) + 8)
 	byName := map[string]int{}
 	max, last := 0, 0
 	for i, t := range toks {
-		lite.WriteString(q[last:t.start])
-		if i > 0 && (t.start > last || toks[i-1].kind == tokWord && t.kind == tokString) {
+		lite.WriteString(q[last:t.Start])
+		if i > 0 && (t.Start > last || toks[i-1].Kind == TokWord && t.Kind == tokString) {
 			pg.WriteByte(' ')
 		}
-		last = t.end
-		s := t.text(q)
-		switch t.kind {
-		case tokParam:
+		last = t.End
+		s := t.Text(q)
+		switch t.Kind {
+		case TokParam:
 			n := 0
 			switch {
 			case s == "?":
@@ -357,7 +357,7 @@ func sqliteParams(q string, toks []token) (pgText, liteText string, names []stri
 			}
 			pg.WriteString("$" + strconv.Itoa(n))
 			lite.WriteString("?" + strconv.Itoa(n))
-		case tokIdent:
+		case TokIdent:
 			pg.WriteString(pgIdent(s))
 			lite.WriteString(s)
 		default:

@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlstmt
 
 import (
 	"strings"
@@ -10,17 +10,17 @@ import (
 // This file maps a parse tree to an analysis: which statements are audited
 // writes, which pass through, and which writes are refused and why.
 
-func rangeVar(rv *pg.RangeVar) tableRef {
-	t := tableRef{schema: rv.Schemaname, name: rv.Relname, only: !rv.Inh}
+func rangeVar(rv *pg.RangeVar) TableRef {
+	t := TableRef{Schema: rv.Schemaname, Name: rv.Relname, Only: !rv.Inh}
 	if rv.Alias != nil {
-		t.alias = rv.Alias.Aliasname
+		t.Alias = rv.Alias.Aliasname
 	}
 	return t
 }
 
 // classify maps a parse tree to what the wrapper does with it.
-func classify(n *pg.Node, q string) *analysis {
-	a := &analysis{text: q}
+func classify(n *pg.Node, q string) *Analysis {
+	a := &Analysis{Text: q}
 	switch s := n.Node.(type) {
 	case *pg.Node_InsertStmt:
 		return classifyInsert(a, s.InsertStmt)
@@ -30,18 +30,18 @@ func classify(n *pg.Node, q string) *analysis {
 		return classifyDelete(a, s.DeleteStmt)
 	case *pg.Node_SelectStmt:
 		if s.SelectStmt.IntoClause != nil {
-			a.kind = kindDDL
+			a.Kind = DDL
 		}
 	case *pg.Node_VariableSetStmt, *pg.Node_DiscardStmt:
-		a.resetsSession = true
+		a.ResetsSession = true
 	case *pg.Node_TransactionStmt:
 		switch s.TransactionStmt.Kind {
 		case pg.TransactionStmtKind_TRANS_STMT_SAVEPOINT, pg.TransactionStmtKind_TRANS_STMT_RELEASE,
 			pg.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
 		case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
-			a.kind, a.endsTx, a.beginsTx = kindTxControl, true, true
+			a.Kind, a.EndsTx, a.BeginsTx = TxControl, true, true
 		default:
-			a.kind, a.endsTx = kindTxControl, true
+			a.Kind, a.EndsTx = TxControl, true
 		}
 	case *pg.Node_MergeStmt:
 		// PostgreSQL 15's MERGE has no RETURNING and cannot stand inside a
@@ -49,7 +49,7 @@ func classify(n *pg.Node, q string) *analysis {
 		// split into INSERT/UPDATE/DELETE it would meet concurrent writers
 		// differently (MERGE re-evaluates its WHEN clauses on a row changed
 		// under it, and a source row whose match appears concurrently fails).
-		return unsupported(q, "MERGE (PostgreSQL 15 returns no rows from it, so the rows it changes cannot be recorded; use INSERT … ON CONFLICT or separate INSERT, UPDATE and DELETE statements)", rangeVar(s.MergeStmt.Relation))
+		return Refused(q, "MERGE (PostgreSQL 15 returns no rows from it, so the rows it changes cannot be recorded; use INSERT … ON CONFLICT or separate INSERT, UPDATE and DELETE statements)", rangeVar(s.MergeStmt.Relation))
 	case *pg.Node_TruncateStmt:
 		return classifyTruncate(a, s.TruncateStmt)
 	case *pg.Node_CopyStmt:
@@ -57,31 +57,31 @@ func classify(n *pg.Node, q string) *analysis {
 			return classifyCopy(q, s.CopyStmt)
 		}
 	case *pg.Node_ExecuteStmt:
-		return unsupported(q, "EXECUTE of a server-side prepared statement cannot be analysed")
+		return Refused(q, "EXECUTE of a server-side prepared statement cannot be analysed")
 	case *pg.Node_PrepareStmt:
 		if containsWrite(n.ProtoReflect()) {
-			return unsupported(q, "PREPARE of a write: its EXECUTE could not be audited")
+			return Refused(q, "PREPARE of a write: its EXECUTE could not be audited")
 		}
 	case *pg.Node_ExplainStmt:
 		if explainAnalyzesWrite(s.ExplainStmt) {
-			return unsupported(q, "EXPLAIN ANALYZE executes the write")
+			return Refused(q, "EXPLAIN ANALYZE executes the write")
 		}
 		return a // a plain EXPLAIN runs nothing
 	case *pg.Node_RuleStmt:
-		a.kind = kindDDL
+		a.Kind = DDL
 		return a // the rule's actions run later, as part of statements on its table
 	case *pg.Node_DropStmt:
-		a.kind, a.tables = kindDDL, droppedTables(s.DropStmt)
+		a.Kind, a.Tables = DDL, droppedTables(s.DropStmt)
 	case *pg.Node_CreateStmt, *pg.Node_AlterTableStmt, *pg.Node_RenameStmt,
 		*pg.Node_IndexStmt, *pg.Node_CreateTableAsStmt, *pg.Node_ViewStmt, *pg.Node_CreateSchemaStmt,
 		*pg.Node_CreateTrigStmt, *pg.Node_CreateFunctionStmt, *pg.Node_CompositeTypeStmt,
 		*pg.Node_CreateEnumStmt, *pg.Node_CreateDomainStmt, *pg.Node_AlterDomainStmt:
-		a.kind = kindDDL
+		a.Kind = DDL
 	}
 	// A write can hide inside anything else: a data-modifying WITH query in
 	// a SELECT or CREATE TABLE AS, COPY (DELETE … RETURNING) TO, PREPARE.
 	if containsWrite(n.ProtoReflect()) {
-		return unsupported(q, "an INSERT, UPDATE, DELETE or MERGE inside the statement (a data-modifying WITH query, COPY (…) TO, CREATE TABLE AS …)")
+		return Refused(q, "an INSERT, UPDATE, DELETE or MERGE inside the statement (a data-modifying WITH query, COPY (…) TO, CREATE TABLE AS …)")
 	}
 	return a
 }
@@ -168,12 +168,12 @@ func optionIsTrue(arg *pg.Node) bool {
 // classifyCopy marks the one COPY … FROM form that is audited: lib/pq's
 // CopyIn, COPY t [(cols)] FROM STDIN without options, prepared (copyin.go).
 // Run any other way, or in any other form, it stays refused.
-func classifyCopy(q string, s *pg.CopyStmt) *analysis {
-	a := unsupported(q, "COPY … FROM (only lib/pq's CopyIn, COPY t (cols) FROM STDIN prepared in a transaction, is audited)", rangeVar(s.Relation))
+func classifyCopy(q string, s *pg.CopyStmt) *Analysis {
+	a := Refused(q, "COPY … FROM (only lib/pq's CopyIn, COPY t (cols) FROM STDIN prepared in a transaction, is audited)", rangeVar(s.Relation))
 	if s.Filename == "" && !s.IsProgram && len(s.Options) == 0 && s.WhereClause == nil && s.Relation != nil {
-		a.copyIn, a.table = true, rangeVar(s.Relation)
+		a.CopyIn, a.Table = true, rangeVar(s.Relation)
 		for _, n := range s.Attlist {
-			a.copyColumns = append(a.copyColumns, n.GetString_().GetSval())
+			a.CopyColumns = append(a.CopyColumns, n.GetString_().GetSval())
 		}
 	}
 	return a
@@ -182,77 +182,77 @@ func classifyCopy(q string, s *pg.CopyStmt) *analysis {
 // classifyTruncate audits TRUNCATE of one table as the DELETE of every row
 // (each removed row recorded); the forms whose effects reach further are
 // refused.
-func classifyTruncate(a *analysis, s *pg.TruncateStmt) *analysis {
-	var ts []tableRef
+func classifyTruncate(a *Analysis, s *pg.TruncateStmt) *Analysis {
+	var ts []TableRef
 	for _, r := range s.Relations {
 		ts = append(ts, rangeVar(r.GetRangeVar()))
 	}
 	if s.Behavior == pg.DropBehavior_DROP_CASCADE {
-		return unsupported(a.text, "TRUNCATE … CASCADE (it empties the referencing tables too)")
+		return Refused(a.Text, "TRUNCATE … CASCADE (it empties the referencing tables too)")
 	}
 	if len(ts) != 1 || s.RestartSeqs {
-		return unsupported(a.text, "TRUNCATE of several tables or with RESTART IDENTITY", ts...)
+		return Refused(a.Text, "TRUNCATE of several tables or with RESTART IDENTITY", ts...)
 	}
-	a.kind, a.table, a.truncate = kindDelete, ts[0], true
+	a.Kind, a.Table, a.Truncate = Delete, ts[0], true
 	return a
 }
 
-func classifyInsert(a *analysis, s *pg.InsertStmt) *analysis {
-	a.table = rangeVar(s.Relation)
-	a.table.only = false
+func classifyInsert(a *Analysis, s *pg.InsertStmt) *Analysis {
+	a.Table = rangeVar(s.Relation)
+	a.Table.Only = false
 	switch {
 	case hasWritingCTE(s.WithClause):
-		return unsupported(a.text, "a data-modifying WITH query")
+		return Refused(a.Text, "a data-modifying WITH query")
 	case s.OnConflictClause != nil && s.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE:
-		a.upsert = true
+		a.Upsert = true
 		for _, t := range s.OnConflictClause.TargetList {
-			a.setColumns = append(a.setColumns, t.GetResTarget().GetName())
+			a.SetColumns = append(a.SetColumns, t.GetResTarget().GetName())
 		}
 	case s.OnConflictClause != nil:
-		a.orIgnore = true
+		a.OrIgnore = true
 	}
-	a.kind, a.treeReturning, a.treeWith = kindInsert, len(s.ReturningList) > 0, s.WithClause != nil
+	a.Kind, a.treeReturning, a.treeWith = Insert, len(s.ReturningList) > 0, s.WithClause != nil
 	return a
 }
 
-func classifyUpdate(a *analysis, s *pg.UpdateStmt) *analysis {
-	a.table = rangeVar(s.Relation)
+func classifyUpdate(a *Analysis, s *pg.UpdateStmt) *Analysis {
+	a.Table = rangeVar(s.Relation)
 	switch {
 	case hasWritingCTE(s.WithClause):
-		return unsupported(a.text, "a data-modifying WITH query")
+		return Refused(a.Text, "a data-modifying WITH query")
 	case s.WhereClause.GetCurrentOfExpr() != nil:
-		return unsupported(a.text, "UPDATE … WHERE CURRENT OF", a.table)
+		return Refused(a.Text, "UPDATE … WHERE CURRENT OF", a.Table)
 	}
 	for _, t := range s.TargetList {
-		a.setColumns = append(a.setColumns, t.GetResTarget().GetName())
+		a.SetColumns = append(a.SetColumns, t.GetResTarget().GetName())
 	}
-	a.kind, a.treeWhere, a.treeReturning = kindUpdate, s.WhereClause != nil, len(s.ReturningList) > 0
-	a.returningStar = hasBareStar(s.ReturningList)
+	a.Kind, a.treeWhere, a.treeReturning = Update, s.WhereClause != nil, len(s.ReturningList) > 0
+	a.ReturningStar = hasBareStar(s.ReturningList)
 	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.FromClause) > 0
 	return a
 }
 
-func classifyDelete(a *analysis, s *pg.DeleteStmt) *analysis {
-	a.table = rangeVar(s.Relation)
+func classifyDelete(a *Analysis, s *pg.DeleteStmt) *Analysis {
+	a.Table = rangeVar(s.Relation)
 	switch {
 	case hasWritingCTE(s.WithClause):
-		return unsupported(a.text, "a data-modifying WITH query")
+		return Refused(a.Text, "a data-modifying WITH query")
 	case s.WhereClause.GetCurrentOfExpr() != nil:
-		return unsupported(a.text, "DELETE … WHERE CURRENT OF", a.table)
+		return Refused(a.Text, "DELETE … WHERE CURRENT OF", a.Table)
 	}
-	a.kind, a.treeWhere, a.treeReturning = kindDelete, s.WhereClause != nil, len(s.ReturningList) > 0
-	a.returningStar = hasBareStar(s.ReturningList)
+	a.Kind, a.treeWhere, a.treeReturning = Delete, s.WhereClause != nil, len(s.ReturningList) > 0
+	a.ReturningStar = hasBareStar(s.ReturningList)
 	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.UsingClause) > 0
 	return a
 }
 
 // droppedTables names the tables a DROP TABLE removes: on SQLite dropping a
 // table deletes its rows first, firing foreign-key actions.
-func droppedTables(s *pg.DropStmt) []tableRef {
+func droppedTables(s *pg.DropStmt) []TableRef {
 	if s.RemoveType != pg.ObjectType_OBJECT_TABLE {
 		return nil
 	}
-	var out []tableRef
+	var out []TableRef
 	for _, o := range s.Objects {
 		var parts []string
 		for _, n := range o.GetList().GetItems() {
@@ -260,9 +260,9 @@ func droppedTables(s *pg.DropStmt) []tableRef {
 		}
 		switch len(parts) {
 		case 1:
-			out = append(out, tableRef{name: parts[0]})
+			out = append(out, TableRef{Name: parts[0]})
 		case 2:
-			out = append(out, tableRef{schema: parts[0], name: parts[1]})
+			out = append(out, TableRef{Schema: parts[0], Name: parts[1]})
 		}
 	}
 	return out

@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlstmt
 
 import (
 	"fmt"
@@ -9,94 +9,94 @@ import (
 
 // lexedToken is a token as a test reads it: its kind and its text.
 type lexedToken struct {
-	kind tokKind
+	kind TokKind
 	text string
 }
 
 func (t lexedToken) String() string {
-	names := map[tokKind]string{
-		tokWord: "word", tokIdent: "ident", tokString: "string", tokNumber: "number",
-		tokParam: "param", tokPunct: "punct", tokSemicolon: "semicolon",
+	names := map[TokKind]string{
+		TokWord: "word", TokIdent: "ident", tokString: "string", tokNumber: "number",
+		TokParam: "param", tokPunct: "punct", tokSemicolon: "semicolon",
 	}
 	return fmt.Sprintf("%s(%s)", names[t.kind], t.text)
 }
 
 // lexedSignificant lexes q and keeps every token but operators and
 // punctuation, whose granularity is not part of the lexer's contract.
-func lexedSignificant(q string, style lexStyle) []lexedToken {
+func lexedSignificant(q string, style Style) []lexedToken {
 	var out []lexedToken
-	for _, t := range lex(q, style) {
-		if t.kind != tokPunct {
-			out = append(out, lexedToken{t.kind, t.text(q)})
+	for _, t := range Lex(q, style) {
+		if t.Kind != tokPunct {
+			out = append(out, lexedToken{t.Kind, t.Text(q)})
 		}
 	}
 	return out
 }
 
 func TestLexKeepsLiteralsCommentsAndIdentifiersWhole(t *testing.T) {
-	w := func(s string) lexedToken { return lexedToken{tokWord, s} }
+	w := func(s string) lexedToken { return lexedToken{TokWord, s} }
 	str := func(s string) lexedToken { return lexedToken{tokString, s} }
-	id := func(s string) lexedToken { return lexedToken{tokIdent, s} }
+	id := func(s string) lexedToken { return lexedToken{TokIdent, s} }
 	num := func(s string) lexedToken { return lexedToken{tokNumber, s} }
 	semi := lexedToken{tokSemicolon, ";"}
 	tests := []struct {
 		name  string
-		style lexStyle
+		style Style
 		q     string
 		want  []lexedToken
 	}{
-		{"a semicolon inside a string is not a statement end", stylePostgres,
+		{"a semicolon inside a string is not a statement end", StylePostgres,
 			`SELECT 'a;b'`, []lexedToken{w("SELECT"), str(`'a;b'`)}},
-		{"a doubled quote inside a string is an escaped quote", stylePostgres,
+		{"a doubled quote inside a string is an escaped quote", StylePostgres,
 			`SELECT 'it''s; fine'`, []lexedToken{w("SELECT"), str(`'it''s; fine'`)}},
-		{"comment markers inside a string are text", stylePostgres,
+		{"comment markers inside a string are text", StylePostgres,
 			`SELECT '-- no /* no */'`, []lexedToken{w("SELECT"), str(`'-- no /* no */'`)}},
-		{"a line comment runs to the end of the line", stylePostgres,
+		{"a line comment runs to the end of the line", StylePostgres,
 			"SELECT 1 -- WHERE x; DELETE\n, 2", []lexedToken{w("SELECT"), num("1"), num("2")}},
-		{"a line comment at the end of the text is dropped", stylePostgres,
+		{"a line comment at the end of the text is dropped", StylePostgres,
 			"SELECT 1 -- ; trailing", []lexedToken{w("SELECT"), num("1")}},
-		{"a block comment is dropped", stylePostgres,
+		{"a block comment is dropped", StylePostgres,
 			"SELECT /* ; WHERE */ 1", []lexedToken{w("SELECT"), num("1")}},
-		{"PostgreSQL block comments nest", stylePostgres,
+		{"PostgreSQL block comments nest", StylePostgres,
 			"SELECT /* a /* b; */ still comment; */ 1", []lexedToken{w("SELECT"), num("1")}},
-		{"SQLite block comments do not nest", styleSQLite,
+		{"SQLite block comments do not nest", StyleSQLite,
 			"SELECT /* a /* b */ c */ 1", []lexedToken{w("SELECT"), w("c"), num("1")}},
-		{"an unterminated block comment runs to the end", stylePostgres,
+		{"an unterminated block comment runs to the end", StylePostgres,
 			"SELECT 1 /* ; DELETE FROM t", []lexedToken{w("SELECT"), num("1")}},
-		{"a backslash escapes a quote in a PostgreSQL E'' string", stylePostgres,
+		{"a backslash escapes a quote in a PostgreSQL E'' string", StylePostgres,
 			`SELECT E'it\'s; \\', 2`, []lexedToken{w("SELECT"), str(`E'it\'s; \\'`), num("2")}},
-		{"a lower-case e'' string takes backslash escapes too", stylePostgres,
+		{"a lower-case e'' string takes backslash escapes too", StylePostgres,
 			`SELECT e'\';'`, []lexedToken{w("SELECT"), str(`e'\';'`)}},
-		{"a backslash is literal in a standard string", stylePostgres,
+		{"a backslash is literal in a standard string", StylePostgres,
 			`SELECT '\', ';'`, []lexedToken{w("SELECT"), str(`'\'`), str(`';'`)}},
-		{"an identifier ending in e is not an E'' prefix", stylePostgres,
+		{"an identifier ending in e is not an E'' prefix", StylePostgres,
 			`SELECT some'\', 1`, []lexedToken{w("SELECT"), w("some"), str(`'\'`), num("1")}},
-		{"bit, hex and national strings are single literals", stylePostgres,
+		{"bit, hex and national strings are single literals", StylePostgres,
 			`SELECT B'01', X'ff', N'x;y'`, []lexedToken{w("SELECT"), str("B'01'"), str("X'ff'"), str("N'x;y'")}},
-		{"SQLite blobs are single literals", styleSQLite,
+		{"SQLite blobs are single literals", StyleSQLite,
 			`SELECT x'00;ff'`, []lexedToken{w("SELECT"), str("x'00;ff'")}},
-		{"an empty dollar tag quotes a body", stylePostgres,
+		{"an empty dollar tag quotes a body", StylePostgres,
 			"SELECT $$ it's; -- not a comment $$", []lexedToken{w("SELECT"), str("$$ it's; -- not a comment $$")}},
-		{"a named dollar tag ends only at the same tag", stylePostgres,
+		{"a named dollar tag ends only at the same tag", StylePostgres,
 			"SELECT $fn$ a $$; $x$ b $fn$, 1", []lexedToken{w("SELECT"), str("$fn$ a $$; $x$ b $fn$"), num("1")}},
-		{"an unterminated dollar quote runs to the end", stylePostgres,
+		{"an unterminated dollar quote runs to the end", StylePostgres,
 			"SELECT $q$ a; b", []lexedToken{w("SELECT"), str("$q$ a; b")}},
-		{"a dollar sign inside an identifier is part of it", stylePostgres,
+		{"a dollar sign inside an identifier is part of it", StylePostgres,
 			"SELECT a$b$ FROM t", []lexedToken{w("SELECT"), w("a$b$"), w("FROM"), w("t")}},
-		{"a doubled double quote is part of a quoted identifier", stylePostgres,
+		{"a doubled double quote is part of a quoted identifier", StylePostgres,
 			`SELECT "a""b;c" FROM t`, []lexedToken{w("SELECT"), id(`"a""b;c"`), w("FROM"), w("t")}},
-		{"SQLite backticks quote identifiers", styleSQLite,
+		{"SQLite backticks quote identifiers", StyleSQLite,
 			"SELECT `a;b` FROM t", []lexedToken{w("SELECT"), id("`a;b`"), w("FROM"), w("t")}},
-		{"SQLite brackets quote identifiers", styleSQLite,
+		{"SQLite brackets quote identifiers", StyleSQLite,
 			"SELECT [a;b] FROM t", []lexedToken{w("SELECT"), id("[a;b]"), w("FROM"), w("t")}},
-		{"brackets are subscripts in PostgreSQL", stylePostgres,
+		{"brackets are subscripts in PostgreSQL", StylePostgres,
 			"SELECT a[1] FROM t", []lexedToken{w("SELECT"), w("a"), num("1"), w("FROM"), w("t")}},
-		{"numbers with fractions and exponents are single tokens", stylePostgres,
+		{"numbers with fractions and exponents are single tokens", StylePostgres,
 			"SELECT 1.5e-3, .5, 10", []lexedToken{w("SELECT"), num("1.5e-3"), num(".5"), num("10")}},
-		{"semicolons outside literals are tokens", stylePostgres,
+		{"semicolons outside literals are tokens", StylePostgres,
 			"SELECT 1; SELECT 2;", []lexedToken{w("SELECT"), num("1"), semi, w("SELECT"), num("2"), semi}},
-		{"blank text has no tokens", stylePostgres, " \t\r\n\f", nil},
-		{"a comment alone has no tokens", stylePostgres, "-- nothing\n/* at all */", nil},
+		{"blank text has no tokens", StylePostgres, " \t\r\n\f", nil},
+		{"a comment alone has no tokens", StylePostgres, "-- nothing\n/* at all */", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,30 +111,30 @@ func TestLexKeepsLiteralsCommentsAndIdentifiersWhole(t *testing.T) {
 func TestLexRecognisesPlaceholders(t *testing.T) {
 	tests := []struct {
 		name  string
-		style lexStyle
+		style Style
 		q     string
 		want  []string // parameter token texts, in order
 	}{
-		{"PostgreSQL numbered parameters", stylePostgres, "SELECT $1, $23 FROM t WHERE a = $1", []string{"$1", "$23", "$1"}},
-		{"a PostgreSQL parameter ends at the digits", stylePostgres, "SELECT $1::int", []string{"$1"}},
-		{"a question mark is an operator in PostgreSQL", stylePostgres, "SELECT j ? 'k', :a, @b", nil},
-		{"a PostgreSQL cast is not a parameter", stylePostgres, "SELECT a::text", nil},
-		{"SQLite anonymous parameters", styleSQLite, "SELECT ?, ?", []string{"?", "?"}},
-		{"SQLite numbered parameters", styleSQLite, "SELECT ?1, ?42", []string{"?1", "?42"}},
-		{"SQLite named parameters with each prefix", styleSQLite, "SELECT :a, @b_1, $c", []string{":a", "@b_1", "$c"}},
-		{"a parameter may touch an operator", styleSQLite, "SELECT a=:a,b=?", []string{":a", "?"}},
-		{"a double colon cast is not a SQLite parameter", styleSQLite, "SELECT a::text FROM t", nil},
-		{"a lone colon, at sign or dollar is not a parameter", styleSQLite, "SELECT a : 1, @ 2, $ 3", nil},
-		{"placeholders inside strings and comments are text", styleSQLite, "SELECT '?', ':a' /* ? */ -- @b", nil},
-		{"placeholders inside quoted identifiers are text", styleSQLite, "SELECT \"?\", `:a`, [@b]", nil},
-		{"PostgreSQL placeholders inside strings are text", stylePostgres, "SELECT '$1', $$ $2 $$, \"$3\"", nil},
+		{"PostgreSQL numbered parameters", StylePostgres, "SELECT $1, $23 FROM t WHERE a = $1", []string{"$1", "$23", "$1"}},
+		{"a PostgreSQL parameter ends at the digits", StylePostgres, "SELECT $1::int", []string{"$1"}},
+		{"a question mark is an operator in PostgreSQL", StylePostgres, "SELECT j ? 'k', :a, @b", nil},
+		{"a PostgreSQL cast is not a parameter", StylePostgres, "SELECT a::text", nil},
+		{"SQLite anonymous parameters", StyleSQLite, "SELECT ?, ?", []string{"?", "?"}},
+		{"SQLite numbered parameters", StyleSQLite, "SELECT ?1, ?42", []string{"?1", "?42"}},
+		{"SQLite named parameters with each prefix", StyleSQLite, "SELECT :a, @b_1, $c", []string{":a", "@b_1", "$c"}},
+		{"a parameter may touch an operator", StyleSQLite, "SELECT a=:a,b=?", []string{":a", "?"}},
+		{"a double colon cast is not a SQLite parameter", StyleSQLite, "SELECT a::text FROM t", nil},
+		{"a lone colon, at sign or dollar is not a parameter", StyleSQLite, "SELECT a : 1, @ 2, $ 3", nil},
+		{"placeholders inside strings and comments are text", StyleSQLite, "SELECT '?', ':a' /* ? */ -- @b", nil},
+		{"placeholders inside quoted identifiers are text", StyleSQLite, "SELECT \"?\", `:a`, [@b]", nil},
+		{"PostgreSQL placeholders inside strings are text", StylePostgres, "SELECT '$1', $$ $2 $$, \"$3\"", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, tok := range lex(tt.q, tt.style) {
-				if tok.kind == tokParam {
-					got = append(got, tok.text(tt.q))
+			for _, tok := range Lex(tt.q, tt.style) {
+				if tok.Kind == TokParam {
+					got = append(got, tok.Text(tt.q))
 				}
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -147,28 +147,28 @@ func TestLexRecognisesPlaceholders(t *testing.T) {
 func TestLexTracksParenthesisDepth(t *testing.T) {
 	tests := []struct {
 		name  string
-		style lexStyle
+		style Style
 		q     string
 		want  string // each token as text@depth
 	}{
-		{"brackets belong to the outer level", stylePostgres,
+		{"brackets belong to the outer level", StylePostgres,
 			"f(a, (b))", "f@0 (@0 a@1 ,@1 (@1 b@2 )@1 )@0"},
-		{"depth returns to zero after a subquery", stylePostgres,
+		{"depth returns to zero after a subquery", StylePostgres,
 			"SET a = (SELECT 1 WHERE x) WHERE y", "SET@0 a@0 =@0 (@0 SELECT@1 1@1 WHERE@1 x@1 )@0 WHERE@0 y@0"},
-		{"parentheses inside literals and comments do not count", stylePostgres,
+		{"parentheses inside literals and comments do not count", StylePostgres,
 			"a '(' /* ( */ \"(\" $$($$ b", "a@0 '('@0 \"(\"@0 $$($$@0 b@0"},
-		{"PostgreSQL subscripts count as brackets", stylePostgres,
+		{"PostgreSQL subscripts count as brackets", StylePostgres,
 			"a[1] b", "a@0 [@0 1@1 ]@0 b@0"},
-		{"SQLite bracketed identifiers do not", styleSQLite,
+		{"SQLite bracketed identifiers do not", StyleSQLite,
 			"([x]) b", "(@0 [x]@1 )@0 b@0"},
-		{"an unbalanced closing parenthesis never goes below zero", stylePostgres,
+		{"an unbalanced closing parenthesis never goes below zero", StylePostgres,
 			") a ( b", ")@0 a@0 (@0 b@1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, tok := range lex(tt.q, tt.style) {
-				got = append(got, fmt.Sprintf("%s@%d", tok.text(tt.q), tok.depth))
+			for _, tok := range Lex(tt.q, tt.style) {
+				got = append(got, fmt.Sprintf("%s@%d", tok.Text(tt.q), tok.Depth))
 			}
 			if s := strings.Join(got, " "); s != tt.want {
 				t.Errorf("lex(%q) depths\n got %s\nwant %s", tt.q, s, tt.want)
@@ -180,40 +180,40 @@ func TestLexTracksParenthesisDepth(t *testing.T) {
 func TestLexTokenOffsetsPointIntoTheText(t *testing.T) {
 	q := "  UPDATE \"t\" SET a = $1 /* c */ WHERE b = 'x' -- end"
 	prev := 0
-	for _, tok := range lex(q, stylePostgres) {
-		if tok.start < prev || tok.end <= tok.start || tok.end > len(q) {
+	for _, tok := range Lex(q, StylePostgres) {
+		if tok.Start < prev || tok.End <= tok.Start || tok.End > len(q) {
 			t.Fatalf("token %+v out of order or out of range in %q", tok, q)
 		}
-		prev = tok.end
+		prev = tok.End
 	}
 }
 
 func TestSplitStatementsCutsAtTopLevelSemicolons(t *testing.T) {
 	tests := []struct {
 		name  string
-		style lexStyle
+		style Style
 		q     string
 		want  []string
 	}{
-		{"one statement", stylePostgres, "SELECT 1", []string{"SELECT 1"}},
-		{"a trailing semicolon adds no statement", stylePostgres, "SELECT 1;", []string{"SELECT 1"}},
-		{"two statements", stylePostgres, "SELECT 1; UPDATE t SET a = 1", []string{"SELECT 1", "UPDATE t SET a = 1"}},
-		{"empty statements are dropped", stylePostgres, ";; SELECT 1 ;;; SELECT 2 ;", []string{"SELECT 1", "SELECT 2"}},
-		{"only semicolons", stylePostgres, " ; ; ", nil},
-		{"nothing", stylePostgres, "", nil},
-		{"semicolons in literals and comments do not split", stylePostgres,
+		{"one statement", StylePostgres, "SELECT 1", []string{"SELECT 1"}},
+		{"a trailing semicolon adds no statement", StylePostgres, "SELECT 1;", []string{"SELECT 1"}},
+		{"two statements", StylePostgres, "SELECT 1; UPDATE t SET a = 1", []string{"SELECT 1", "UPDATE t SET a = 1"}},
+		{"empty statements are dropped", StylePostgres, ";; SELECT 1 ;;; SELECT 2 ;", []string{"SELECT 1", "SELECT 2"}},
+		{"only semicolons", StylePostgres, " ; ; ", nil},
+		{"nothing", StylePostgres, "", nil},
+		{"semicolons in literals and comments do not split", StylePostgres,
 			"SELECT ';', \";\", $$;$$, E'\\';' /* ; */ -- ;\n; SELECT 2",
 			[]string{"SELECT ';', \";\", $$;$$, E'\\';'", "SELECT 2"}},
-		{"semicolons in SQLite quoted identifiers do not split", styleSQLite,
+		{"semicolons in SQLite quoted identifiers do not split", StyleSQLite,
 			"SELECT [;], `;`; SELECT 2", []string{"SELECT [;], `;`", "SELECT 2"}},
-		{"statements keep no surrounding comments", stylePostgres,
+		{"statements keep no surrounding comments", StylePostgres,
 			"/* a */ SELECT 1 /* b */; -- c\nSELECT 2 -- d", []string{"SELECT 1", "SELECT 2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, st := range splitStatements(lex(tt.q, tt.style)) {
-				got = append(got, tt.q[st[0].start:st[len(st)-1].end])
+			for _, st := range SplitStatements(Lex(tt.q, tt.style)) {
+				got = append(got, tt.q[st[0].Start:st[len(st)-1].End])
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("splitStatements(%q) = %q, want %q", tt.q, got, tt.want)
@@ -275,7 +275,7 @@ func TestIsPlainReadAcceptsOnlyASingleReadingStatement(t *testing.T) {
 		{"\"SELECT\"", false},
 	}
 	for _, tt := range tests {
-		if got := isPlainRead(tt.q); got != tt.want {
+		if got := IsPlainRead(tt.q); got != tt.want {
 			t.Errorf("isPlainRead(%q) = %v, want %v", tt.q, got, tt.want)
 		}
 	}
@@ -336,7 +336,7 @@ func TestSQLiteParamsNumbersPlaceholdersLikeSQLite(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pgText, liteText, names, err := sqliteParams(tt.q, lex(tt.q, styleSQLite))
+			pgText, liteText, names, err := sqliteParams(tt.q, Lex(tt.q, StyleSQLite))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -360,7 +360,7 @@ func TestSQLiteParamsQuotesIdentifiersTheWayPostgreSQLReadsThem(t *testing.T) {
 		{`SELECT "already quoted", 'str'`, `SELECT "already quoted", 'str'`},
 	}
 	for _, tt := range tests {
-		pgText, _, _, _ := sqliteParams(tt.q, lex(tt.q, styleSQLite))
+		pgText, _, _, _ := sqliteParams(tt.q, Lex(tt.q, StyleSQLite))
 		if pgText != tt.pgText {
 			t.Errorf("sqliteParams(%q) pg text = %q, want %q", tt.q, pgText, tt.pgText)
 		}

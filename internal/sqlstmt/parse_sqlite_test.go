@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlstmt
 
 import (
 	"reflect"
@@ -30,19 +30,19 @@ func TestSQLiteConflictClauseIsStrippedForTheParser(t *testing.T) {
 }
 
 func TestSQLiteConflictClausesDecideTheKind(t *testing.T) {
-	checkKinds(t, styleSQLite, []kindCase{
-		{q: "INSERT OR IGNORE INTO t (a) VALUES (?)", kind: kindInsert},
-		{q: "UPDATE OR IGNORE t SET a = ? WHERE id = ?", kind: kindUpdate},
-		{q: "INSERT INTO t (a) VALUES (?) ON CONFLICT DO NOTHING", kind: kindInsert},
-		{q: "INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO NOTHING", kind: kindInsert},
+	checkKinds(t, StyleSQLite, []kindCase{
+		{q: "INSERT OR IGNORE INTO t (a) VALUES (?)", kind: Insert},
+		{q: "UPDATE OR IGNORE t SET a = ? WHERE id = ?", kind: Update},
+		{q: "INSERT INTO t (a) VALUES (?) ON CONFLICT DO NOTHING", kind: Insert},
+		{q: "INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO NOTHING", kind: Insert},
 		// Row capture records what every conflict clause leaves changed.
-		{q: "INSERT OR REPLACE INTO t (a) VALUES (?)", kind: kindInsert},
-		{q: "REPLACE INTO t (a) VALUES (?)", kind: kindInsert},
-		{q: "UPDATE OR REPLACE t SET a = 1", kind: kindUpdate},
-		{q: "INSERT OR ROLLBACK INTO t VALUES (1)", kind: kindInsert},
-		{q: "INSERT OR ABORT INTO t VALUES (1)", kind: kindInsert},
-		{q: "UPDATE OR FAIL t SET a = 1", kind: kindUpdate},
-		{q: "INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO UPDATE SET a = excluded.a", kind: kindInsert},
+		{q: "INSERT OR REPLACE INTO t (a) VALUES (?)", kind: Insert},
+		{q: "REPLACE INTO t (a) VALUES (?)", kind: Insert},
+		{q: "UPDATE OR REPLACE t SET a = 1", kind: Update},
+		{q: "INSERT OR ROLLBACK INTO t VALUES (1)", kind: Insert},
+		{q: "INSERT OR ABORT INTO t VALUES (1)", kind: Insert},
+		{q: "UPDATE OR FAIL t SET a = 1", kind: Update},
+		{q: "INSERT INTO t (a) VALUES (?) ON CONFLICT (a) DO UPDATE SET a = excluded.a", kind: Insert},
 	})
 	for _, tt := range []struct {
 		q        string
@@ -54,14 +54,14 @@ func TestSQLiteConflictClausesDecideTheKind(t *testing.T) {
 		{"INSERT INTO t (a) VALUES (?)", false},
 		{"UPDATE t SET a = ?", false},
 	} {
-		if a := analyse(tt.q, styleSQLite); a.orIgnore != tt.orIgnore {
-			t.Errorf("analyse(%q).orIgnore = %v, want %v", tt.q, a.orIgnore, tt.orIgnore)
+		if a := Analyse(tt.q, StyleSQLite); a.OrIgnore != tt.orIgnore {
+			t.Errorf("analyse(%q).orIgnore = %v, want %v", tt.q, a.OrIgnore, tt.orIgnore)
 		}
 	}
 	for _, q := range []string{"REPLACE INTO s.t VALUES (1)", "INSERT OR REPLACE INTO s.t VALUES (1)", "UPDATE OR REPLACE s.t SET a = 1"} {
-		a := analyse(q, styleSQLite)
-		if want := (tableRef{schema: "s", name: "t"}); a.table != want || !a.orReplace {
-			t.Errorf("analyse(%q) = table %+v, orReplace %v; want %+v, true", q, a.table, a.orReplace, want)
+		a := Analyse(q, StyleSQLite)
+		if want := (TableRef{Schema: "s", Name: "t"}); a.Table != want || !a.OrReplace {
+			t.Errorf("analyse(%q) = table %+v, orReplace %v; want %+v, true", q, a.Table, a.OrReplace, want)
 		}
 	}
 }
@@ -74,10 +74,10 @@ func TestSQLiteAnalysisKeepsTheConflictClauseInTheTextItRuns(t *testing.T) {
 		{"UPDATE OR IGNORE t SET a = ? WHERE id = ?", "UPDATE OR IGNORE t SET a = ?1 WHERE id = ?2", "a = ?1", "id = ?2", ""},
 	}
 	for _, tt := range tests {
-		a := analyse(tt.q, styleSQLite)
-		if a.text != tt.text || a.setText != tt.set || a.whereText != tt.where || a.insertBody != tt.body {
+		a := Analyse(tt.q, StyleSQLite)
+		if a.Text != tt.text || a.Set != tt.set || a.Where != tt.where || a.InsertBody != tt.body {
 			t.Errorf("analyse(%q): text %q, set %q, where %q, body %q; want %q, %q, %q, %q",
-				tt.q, a.text, a.setText, a.whereText, a.insertBody, tt.text, tt.set, tt.where, tt.body)
+				tt.q, a.Text, a.Set, a.Where, a.InsertBody, tt.text, tt.set, tt.where, tt.body)
 		}
 	}
 }
@@ -117,19 +117,19 @@ func TestSQLiteAnalysisRenumbersParameters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyse(tt.q, styleSQLite)
-			if a.kind == kindUnsupported {
-				t.Fatalf("analyse(%q) refused: %s", tt.q, a.reason)
+			a := Analyse(tt.q, StyleSQLite)
+			if a.Kind == Unsupported {
+				t.Fatalf("analyse(%q) refused: %s", tt.q, a.Reason)
 			}
-			if a.text != tt.text {
-				t.Errorf("text = %q, want %q", a.text, tt.text)
+			if a.Text != tt.text {
+				t.Errorf("text = %q, want %q", a.Text, tt.text)
 			}
 			if !reflect.DeepEqual(a.paramNames, tt.names) {
 				t.Errorf("paramNames = %q, want %q", a.paramNames, tt.names)
 			}
-			if a.setText != tt.set || a.whereText != tt.where || a.returningText != tt.returning || a.insertBody != tt.body {
+			if a.Set != tt.set || a.Where != tt.where || a.Returning != tt.returning || a.InsertBody != tt.body {
 				t.Errorf("set %q, where %q, returning %q, body %q; want %q, %q, %q, %q",
-					a.setText, a.whereText, a.returningText, a.insertBody, tt.set, tt.where, tt.returning, tt.body)
+					a.Set, a.Where, a.Returning, a.InsertBody, tt.set, tt.where, tt.returning, tt.body)
 			}
 		})
 	}
@@ -138,55 +138,55 @@ func TestSQLiteAnalysisRenumbersParameters(t *testing.T) {
 func TestSQLiteAnalysisReadsQuotedIdentifiers(t *testing.T) {
 	tests := []struct {
 		q       string
-		kind    stmtKind
-		table   tableRef
+		kind    Kind
+		table   TableRef
 		columns []string
 	}{
-		{"UPDATE `my tab` SET [my col] = :v WHERE id = :id", kindUpdate, tableRef{name: "my tab"}, []string{"my col"}},
-		{"UPDATE [Orders] SET `Total` = 1", kindUpdate, tableRef{name: "Orders"}, []string{"Total"}},
-		{`UPDATE "Orders" SET "Total" = 1`, kindUpdate, tableRef{name: "Orders"}, []string{"Total"}},
-		{"UPDATE main.`t` SET a = 1", kindUpdate, tableRef{schema: "main", name: "t"}, []string{"a"}},
-		{"DELETE FROM [where] WHERE `returning` = 1", kindDelete, tableRef{name: "where"}, nil},
-		{"INSERT INTO `t` (`a`) VALUES (1)", kindInsert, tableRef{name: "t"}, nil},
+		{"UPDATE `my tab` SET [my col] = :v WHERE id = :id", Update, TableRef{Name: "my tab"}, []string{"my col"}},
+		{"UPDATE [Orders] SET `Total` = 1", Update, TableRef{Name: "Orders"}, []string{"Total"}},
+		{`UPDATE "Orders" SET "Total" = 1`, Update, TableRef{Name: "Orders"}, []string{"Total"}},
+		{"UPDATE main.`t` SET a = 1", Update, TableRef{Schema: "main", Name: "t"}, []string{"a"}},
+		{"DELETE FROM [where] WHERE `returning` = 1", Delete, TableRef{Name: "where"}, nil},
+		{"INSERT INTO `t` (`a`) VALUES (1)", Insert, TableRef{Name: "t"}, nil},
 	}
 	for _, tt := range tests {
-		a := analyse(tt.q, styleSQLite)
-		if a.kind != tt.kind || a.table != tt.table || !reflect.DeepEqual(a.setColumns, tt.columns) {
+		a := Analyse(tt.q, StyleSQLite)
+		if a.Kind != tt.kind || a.Table != tt.table || !reflect.DeepEqual(a.SetColumns, tt.columns) {
 			t.Errorf("analyse(%q) = %s (%s), table %+v, columns %q; want %s, %+v, %q",
-				tt.q, stmtKindNames[a.kind], a.reason, a.table, a.setColumns, stmtKindNames[tt.kind], tt.table, tt.columns)
+				tt.q, stmtKindNames[a.Kind], a.Reason, a.Table, a.SetColumns, stmtKindNames[tt.kind], tt.table, tt.columns)
 		}
 	}
-	a := analyse("DELETE FROM [where] WHERE `returning` = 1", styleSQLite)
-	if a.whereText == "" {
-		t.Errorf("a bracketed [where] was taken for the WHERE keyword: where %q", a.whereText)
+	a := Analyse("DELETE FROM [where] WHERE `returning` = 1", StyleSQLite)
+	if a.Where == "" {
+		t.Errorf("a bracketed [where] was taken for the WHERE keyword: where %q", a.Where)
 	}
 }
 
 func TestSQLiteAnalysisClassifiesStatements(t *testing.T) {
-	checkKinds(t, styleSQLite, []kindCase{
-		{q: "SELECT * FROM t WHERE a = ?", kind: kindPassThrough},
-		{q: "EXPLAIN UPDATE t SET a = 1", kind: kindPassThrough},
-		{q: "VACUUM", kind: kindPassThrough},
-		{q: "BEGIN", kind: kindTxControl},
-		{q: "BEGIN IMMEDIATE", kind: kindTxControl},
-		{q: "BEGIN EXCLUSIVE TRANSACTION", kind: kindTxControl},
-		{q: "begin deferred", kind: kindTxControl},
-		{q: "COMMIT", kind: kindTxControl},
-		{q: "END TRANSACTION", kind: kindTxControl},
-		{q: "ROLLBACK TRANSACTION", kind: kindTxControl},
-		{q: "SAVEPOINT s1", kind: kindPassThrough},
-		{q: "RELEASE s1", kind: kindPassThrough},
-		{q: "ROLLBACK TO s1", kind: kindPassThrough},
-		{q: "ROLLBACK TRANSACTION TO SAVEPOINT s1", kind: kindPassThrough},
-		{q: "CREATE TABLE t (id INTEGER PRIMARY KEY) WITHOUT ROWID", kind: kindDDL},
-		{q: "CREATE INDEX t_a ON t (a)", kind: kindDDL},
-		{q: "ALTER TABLE t ADD COLUMN b TEXT", kind: kindDDL},
-		{q: "INSERT INTO t VALUES (?)", kind: kindInsert},
-		{q: "UPDATE t SET a = ?", kind: kindUpdate},
-		{q: "DELETE FROM t WHERE a = ?", kind: kindDelete},
-		{q: "WITH x AS (SELECT 1) DELETE FROM t", kind: kindDelete},
-		{q: "UPDATE t SET a = u.a FROM u WHERE t.id = u.id", kind: kindUpdate},
-		{"WITH x AS (SELECT 1) UPDATE OR IGNORE t SET a = 1", kindUnsupported, "parser"},
+	checkKinds(t, StyleSQLite, []kindCase{
+		{q: "SELECT * FROM t WHERE a = ?", kind: PassThrough},
+		{q: "EXPLAIN UPDATE t SET a = 1", kind: PassThrough},
+		{q: "VACUUM", kind: PassThrough},
+		{q: "BEGIN", kind: TxControl},
+		{q: "BEGIN IMMEDIATE", kind: TxControl},
+		{q: "BEGIN EXCLUSIVE TRANSACTION", kind: TxControl},
+		{q: "begin deferred", kind: TxControl},
+		{q: "COMMIT", kind: TxControl},
+		{q: "END TRANSACTION", kind: TxControl},
+		{q: "ROLLBACK TRANSACTION", kind: TxControl},
+		{q: "SAVEPOINT s1", kind: PassThrough},
+		{q: "RELEASE s1", kind: PassThrough},
+		{q: "ROLLBACK TO s1", kind: PassThrough},
+		{q: "ROLLBACK TRANSACTION TO SAVEPOINT s1", kind: PassThrough},
+		{q: "CREATE TABLE t (id INTEGER PRIMARY KEY) WITHOUT ROWID", kind: DDL},
+		{q: "CREATE INDEX t_a ON t (a)", kind: DDL},
+		{q: "ALTER TABLE t ADD COLUMN b TEXT", kind: DDL},
+		{q: "INSERT INTO t VALUES (?)", kind: Insert},
+		{q: "UPDATE t SET a = ?", kind: Update},
+		{q: "DELETE FROM t WHERE a = ?", kind: Delete},
+		{q: "WITH x AS (SELECT 1) DELETE FROM t", kind: Delete},
+		{q: "UPDATE t SET a = u.a FROM u WHERE t.id = u.id", kind: Update},
+		{"WITH x AS (SELECT 1) UPDATE OR IGNORE t SET a = 1", Unsupported, "parser"},
 	})
 }
 

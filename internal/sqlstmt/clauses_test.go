@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlstmt
 
 import (
 	"reflect"
@@ -82,11 +82,11 @@ func TestAnalyseSlicesUpdateClauses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyse(tt.q, stylePostgres)
-			if a.kind != kindUpdate {
-				t.Fatalf("analyse(%q) = %s (%s), want update", tt.q, stmtKindNames[a.kind], a.reason)
+			a := Analyse(tt.q, StylePostgres)
+			if a.Kind != Update {
+				t.Fatalf("analyse(%q) = %s (%s), want update", tt.q, stmtKindNames[a.Kind], a.Reason)
 			}
-			got := updateSlices{a.setText, a.whereText, a.returningText, a.setColumns}
+			got := updateSlices{a.Set, a.Where, a.Returning, a.SetColumns}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("analyse(%q)\n got %#v\nwant %#v", tt.q, got, tt.want)
 			}
@@ -112,13 +112,13 @@ func TestAnalyseSlicesDeleteClauses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyse(tt.q, stylePostgres)
-			if a.kind != kindDelete {
-				t.Fatalf("analyse(%q) = %s (%s), want delete", tt.q, stmtKindNames[a.kind], a.reason)
+			a := Analyse(tt.q, StylePostgres)
+			if a.Kind != Delete {
+				t.Fatalf("analyse(%q) = %s (%s), want delete", tt.q, stmtKindNames[a.Kind], a.Reason)
 			}
-			if a.whereText != tt.where || a.returningText != tt.returning || a.setText != "" || a.insertBody != "" {
+			if a.Where != tt.where || a.Returning != tt.returning || a.Set != "" || a.InsertBody != "" {
 				t.Errorf("analyse(%q): where %q, returning %q, set %q, body %q; want where %q, returning %q",
-					tt.q, a.whereText, a.returningText, a.setText, a.insertBody, tt.where, tt.returning)
+					tt.q, a.Where, a.Returning, a.Set, a.InsertBody, tt.where, tt.returning)
 			}
 		})
 	}
@@ -146,14 +146,14 @@ func TestAnalyseSlicesInsertBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := analyse(tt.q, stylePostgres)
-			if a.kind != kindInsert {
-				t.Fatalf("analyse(%q) = %s (%s), want insert", tt.q, stmtKindNames[a.kind], a.reason)
+			a := Analyse(tt.q, StylePostgres)
+			if a.Kind != Insert {
+				t.Fatalf("analyse(%q) = %s (%s), want insert", tt.q, stmtKindNames[a.Kind], a.Reason)
 			}
-			if a.insertBody != tt.body || a.returningText != tt.returning || a.orIgnore != tt.orIgnore ||
-				a.whereText != "" || a.setText != "" {
+			if a.InsertBody != tt.body || a.Returning != tt.returning || a.OrIgnore != tt.orIgnore ||
+				a.Where != "" || a.Set != "" {
 				t.Errorf("analyse(%q): body %q, returning %q, orIgnore %v, where %q, set %q; want body %q, returning %q, orIgnore %v",
-					tt.q, a.insertBody, a.returningText, a.orIgnore, a.whereText, a.setText, tt.body, tt.returning, tt.orIgnore)
+					tt.q, a.InsertBody, a.Returning, a.OrIgnore, a.Where, a.Set, tt.body, tt.returning, tt.orIgnore)
 			}
 		})
 	}
@@ -167,8 +167,8 @@ func TestAnalyseTrimsSurroundingBlanksCommentsAndSemicolon(t *testing.T) {
 		{";SELECT 1;;", "SELECT 1"},
 	}
 	for _, tt := range tests {
-		if a := analyse(tt.q, stylePostgres); a.text != tt.text {
-			t.Errorf("analyse(%q).text = %q, want %q", tt.q, a.text, tt.text)
+		if a := Analyse(tt.q, StylePostgres); a.Text != tt.text {
+			t.Errorf("analyse(%q).text = %q, want %q", tt.q, a.Text, tt.text)
 		}
 	}
 }
@@ -179,9 +179,9 @@ func TestAnalyseLeavesTheTextOfPostgreSQLStatementsAlone(t *testing.T) {
 		"SELECT a::text, j ? 'k' FROM t WHERE x = :notaparam",
 		"INSERT INTO t VALUES ($1) RETURNING *",
 	} {
-		a := analyse(q, stylePostgres)
-		if a.text != q || a.paramNames != nil {
-			t.Errorf("analyse(%q): text %q, paramNames %q; want the text unchanged and no names", q, a.text, a.paramNames)
+		a := Analyse(q, StylePostgres)
+		if a.Text != q || a.paramNames != nil {
+			t.Errorf("analyse(%q): text %q, paramNames %q; want the text unchanged and no names", q, a.Text, a.paramNames)
 		}
 	}
 }
@@ -189,28 +189,28 @@ func TestAnalyseLeavesTheTextOfPostgreSQLStatementsAlone(t *testing.T) {
 func TestAnalyseSlicesWithFromAndUsing(t *testing.T) {
 	tests := []struct {
 		q                                     string
-		kind                                  stmtKind
+		kind                                  Kind
 		with, set, from, where, returning, ib string
 	}{
-		{q: "WITH x AS (SELECT 1 AS v) UPDATE t SET a = (SELECT v FROM x) WHERE id = 1", kind: kindUpdate,
+		{q: "WITH x AS (SELECT 1 AS v) UPDATE t SET a = (SELECT v FROM x) WHERE id = 1", kind: Update,
 			with: "x AS (SELECT 1 AS v)", set: "a = (SELECT v FROM x)", where: "id = 1"},
-		{q: "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) DELETE FROM t WHERE id IN (SELECT n FROM r) RETURNING id", kind: kindDelete,
+		{q: "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) DELETE FROM t WHERE id IN (SELECT n FROM r) RETURNING id", kind: Delete,
 			with: "RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3)", where: "id IN (SELECT n FROM r)", returning: "id"},
-		{q: "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", kind: kindInsert, with: "x AS (SELECT 1)", ib: "SELECT * FROM x"},
-		{q: "UPDATE t SET a = u.a, b = u.b IS DISTINCT FROM t.b FROM u JOIN v ON v.id = u.id WHERE t.id = u.id RETURNING t.id", kind: kindUpdate,
+		{q: "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", kind: Insert, with: "x AS (SELECT 1)", ib: "SELECT * FROM x"},
+		{q: "UPDATE t SET a = u.a, b = u.b IS DISTINCT FROM t.b FROM u JOIN v ON v.id = u.id WHERE t.id = u.id RETURNING t.id", kind: Update,
 			set: "a = u.a, b = u.b IS DISTINCT FROM t.b", from: "u JOIN v ON v.id = u.id", where: "t.id = u.id", returning: "t.id"},
-		{q: "UPDATE t SET a = _data.a FROM (VALUES (1, 'x'), (2, 'y')) AS _data (id, a) WHERE t.id = _data.id", kind: kindUpdate,
+		{q: "UPDATE t SET a = _data.a FROM (VALUES (1, 'x'), (2, 'y')) AS _data (id, a) WHERE t.id = _data.id", kind: Update,
 			set: "a = _data.a", from: "(VALUES (1, 'x'), (2, 'y')) AS _data (id, a)", where: "t.id = _data.id"},
-		{q: "DELETE FROM t AS x USING u JOIN w USING (id) WHERE x.id = u.id", kind: kindDelete,
+		{q: "DELETE FROM t AS x USING u JOIN w USING (id) WHERE x.id = u.id", kind: Delete,
 			from: "u JOIN w USING (id)", where: "x.id = u.id"},
-		{q: "DELETE FROM t USING u", kind: kindDelete, from: "u"},
+		{q: "DELETE FROM t USING u", kind: Delete, from: "u"},
 	}
 	for _, tt := range tests {
-		a := analyse(tt.q, stylePostgres)
-		got := []string{a.withText, a.setText, a.fromText, a.whereText, a.returningText, a.insertBody}
+		a := Analyse(tt.q, StylePostgres)
+		got := []string{a.With, a.Set, a.From, a.Where, a.Returning, a.InsertBody}
 		want := []string{tt.with, tt.set, tt.from, tt.where, tt.returning, tt.ib}
-		if a.kind != tt.kind || !reflect.DeepEqual(got, want) {
-			t.Errorf("analyse(%q) = %s (%s)\n got %q\nwant %q", tt.q, stmtKindNames[a.kind], a.reason, got, want)
+		if a.Kind != tt.kind || !reflect.DeepEqual(got, want) {
+			t.Errorf("analyse(%q) = %s (%s)\n got %q\nwant %q", tt.q, stmtKindNames[a.Kind], a.Reason, got, want)
 		}
 	}
 }
