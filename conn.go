@@ -4,17 +4,16 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // conn is one audited connection. Plain reads go straight to the underlying
-// connection; everything else takes the path in capture.go.
+// connection; everything else takes the path in write.go.
 type conn struct {
-	raw driver.Conn
-	c   *connector
-	dc  dialectConn
-	cat catalog   // this connection's view of the tables it writes
-	sc  stmtCache // rewritten statements prepared on this connection
+	s *engine.Session // the connection as the dialect sees it
+	c *connector
 }
 
 var (
@@ -36,34 +35,34 @@ var (
 // the last audited statement.
 func (c *conn) Unwrap() driver.Conn {
 	if err := c.unaudited(context.Background()); err != nil {
-		c.raw.Close() //nolint:errcheck // the connection is unusable either way
+		c.s.Raw.Close() //nolint:errcheck // the connection is unusable either way
 	}
-	return c.raw
+	return c.s.Raw
 }
 
 // ExecContext runs q; a write to an audited table also writes its records.
 func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
 	if sqlstmt.IsPlainRead(q) {
-		if ex, ok := c.raw.(driver.ExecerContext); ok {
+		if ex, ok := c.s.Raw.(driver.ExecerContext); ok {
 			return ex.ExecContext(ctx, q, args)
 		}
 		return nil, driver.ErrSkip
 	}
 	res, _, err := c.run(ctx, q, args, false, false)
-	return res, err
+	return res, public(err)
 }
 
 // QueryContext runs q; a write with RETURNING returns exactly the rows the
 // underlying driver would, after its records were written.
 func (c *conn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
 	if sqlstmt.IsPlainRead(q) {
-		if qc, ok := c.raw.(driver.QueryerContext); ok {
+		if qc, ok := c.s.Raw.(driver.QueryerContext); ok {
 			return qc.QueryContext(ctx, q, args)
 		}
 		return nil, driver.ErrSkip
 	}
 	_, rows, err := c.run(ctx, q, args, true, false)
-	return rows, err
+	return rows, public(err)
 }
 
 // Prepare is the legacy form of PrepareContext.
@@ -78,32 +77,20 @@ func (c *conn) Prepare(q string) (driver.Stmt, error) {
 func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
 	var a *sqlstmt.Analysis
 	if !sqlstmt.IsPlainRead(q) {
-		a = c.c.analysis(q)
-		if cp, ok := c.c.dialect.(copyPreparer); ok && a.CopyIn {
-			if st, err := cp.prepareCopy(ctx, c, a); st != nil || err != nil {
-				return st, err
-			}
+		a = c.c.sh.Analysis(q)
+		if st, err := c.prepareCopy(ctx, a); st != nil || err != nil {
+			return st, public(err)
 		}
 		switch a.Kind {
 		case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete, sqlstmt.Unsupported:
 			return &stmt{c: c, query: q, a: a}, nil
 		}
 	}
-	raw, err := c.rawPrepare(ctx, q)
+	raw, err := c.s.RawPrepare(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	return &stmt{c: c, query: q, a: a, raw: raw}, nil
-}
-
-func (c *conn) rawPrepare(ctx context.Context, q string) (driver.Stmt, error) {
-	if pc, ok := c.raw.(driver.ConnPrepareContext); ok {
-		return pc.PrepareContext(ctx, q)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return c.raw.Prepare(q)
 }
 
 // Begin is the legacy form of BeginTx.
@@ -116,31 +103,28 @@ func (c *conn) Begin() (driver.Tx, error) {
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	var raw driver.Tx
 	var err error
-	if bt, ok := c.raw.(driver.ConnBeginTx); ok {
+	if bt, ok := c.s.Raw.(driver.ConnBeginTx); ok {
 		raw, err = bt.BeginTx(ctx, opts)
 	} else if opts.Isolation != 0 || opts.ReadOnly {
 		return nil, errors.New("sqlaudit: the underlying driver does not support isolation levels or read-only transactions")
 	} else {
-		raw, err = c.raw.Begin() //nolint:staticcheck // the driver offers nothing else
+		raw, err = c.s.Raw.Begin() //nolint:staticcheck // the driver offers nothing else
 	}
 	if err != nil {
 		return nil, err
 	}
-	c.dc.txBegan()
+	c.s.State.TxBegan()
 	return &tx{c: c, raw: raw}, nil
 }
 
 // Close closes the cached statements and the underlying connection.
-func (c *conn) Close() error {
-	c.closeStmts()
-	return c.raw.Close()
-}
+func (c *conn) Close() error { return c.s.Close() }
 
 // CheckNamedValue defers to the underlying connection, so that pq.Array,
 // pgtype values and other driver-specific argument types keep working;
 // without a checker there, database/sql's default conversion applies.
 func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
-	if nc, ok := c.raw.(driver.NamedValueChecker); ok {
+	if nc, ok := c.s.Raw.(driver.NamedValueChecker); ok {
 		return nc.CheckNamedValue(nv)
 	}
 	return driver.ErrSkip
@@ -148,7 +132,7 @@ func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
 
 // ResetSession defers to the underlying connection.
 func (c *conn) ResetSession(ctx context.Context) error {
-	if sr, ok := c.raw.(driver.SessionResetter); ok {
+	if sr, ok := c.s.Raw.(driver.SessionResetter); ok {
 		return sr.ResetSession(ctx)
 	}
 	return nil
@@ -156,7 +140,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 
 // IsValid defers to the underlying connection.
 func (c *conn) IsValid() bool {
-	if v, ok := c.raw.(driver.Validator); ok {
+	if v, ok := c.s.Raw.(driver.Validator); ok {
 		return v.IsValid()
 	}
 	return true
@@ -164,7 +148,7 @@ func (c *conn) IsValid() bool {
 
 // Ping defers to the underlying connection.
 func (c *conn) Ping(ctx context.Context) error {
-	if p, ok := c.raw.(driver.Pinger); ok {
+	if p, ok := c.s.Raw.(driver.Pinger); ok {
 		return p.Ping(ctx)
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
 
 // Driver wraps a database/sql driver so that every INSERT, UPDATE and DELETE
@@ -45,7 +47,7 @@ func (d *Driver) Open(dsn string) (driver.Conn, error) {
 // OpenConnector parses the wrapper's DSN parameters and returns a connector
 // over the underlying driver's own connector (or its Open when it has none).
 func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
-	stripped, opts, err := parseDSN(dsn, d.opts, d.dialect.keywordDSN())
+	stripped, opts, err := parseDSN(dsn, d.opts, d.dialect.impl().Features().Has(engine.KeywordDSN))
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,10 @@
 package sqlaudit
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+)
 
 var (
 	// ErrUnsupported is wrapped by the error of a statement that writes an
@@ -53,6 +57,23 @@ func (e *StatementError) Unwrap() []error {
 	return []error{e.Sentinel, e.Err}
 }
 
-func stmtError(query, table, reason string, sentinel error, err ...error) error {
-	return &StatementError{Query: truncate(query), Table: table, Reason: reason, Sentinel: sentinel, Err: errors.Join(err...)}
+// sentinels maps the engine's error codes to the exported sentinels.
+var sentinels = map[engine.Code]error{
+	engine.Unsupported:     ErrUnsupported,
+	engine.AuditTableWrite: ErrAuditTableWrite,
+	engine.NoKey:           ErrNoKey,
+	engine.Conflict:        ErrConflict,
+	engine.Record:          ErrRecord,
+}
+
+// public turns the engine's errors into this package's exported ones; every
+// error that leaves the package through a driver method passes here.
+func public(err error) error {
+	switch e := err.(type) {
+	case *engine.Error:
+		return &StatementError{Query: e.Query, Table: e.Table, Reason: e.Reason, Sentinel: sentinels[e.Code], Err: e.Err}
+	case *engine.AmbiguousCommit:
+		return &AmbiguousCommitError{Err: e.Err}
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
@@ -52,11 +53,11 @@ func myBlock(p *myPlan, own bool) string {
 // runBlock runs ex as one compound statement. ran is false when the server
 // refused to prepare it (nothing ran; e.g. sql_mode=ORACLE reads BEGIN
 // otherwise): the connection then uses the separate statements.
-func (m *myConn) runBlock(ex *execution, p *myPlan) (res driver.Result, rows driver.Rows, ran bool, err error) {
+func (m *myConn) runBlock(ex *engine.Execution, p *myPlan) (res driver.Result, rows driver.Rows, ran bool, err error) {
 	own := !m.inTransaction()
 	if own {
 		m.tx++
-		defer m.txEnded()
+		defer m.TxEnded()
 	}
 	tg := p.targets[0]
 	if err := m.ensureCopy(ex, tg); err != nil {
@@ -69,7 +70,7 @@ func (m *myConn) runBlock(ex *execution, p *myPlan) (res driver.Result, rows dri
 	if own {
 		block = p.blocks[1]
 	}
-	out, err := ex.c.preparedQuery(ex.ctx, block, named(args...))
+	out, err := ex.Session.PreparedQuery(ex.Ctx, block, engine.Named(args...))
 	var me *mysql.MySQLError
 	if errors.As(err, &me) && (me.Number == 1064 || me.Number == 1295) { // syntax; not preparable
 		m.noBlock = true
@@ -85,10 +86,10 @@ func (m *myConn) runBlock(ex *execution, p *myPlan) (res driver.Result, rows dri
 	if err := m.prune(ex, p, copied); err != nil {
 		return nil, nil, true, err
 	}
-	if ex.wantRows {
-		return nil, &bufferedRows{}, true, nil
+	if ex.WantRows {
+		return nil, &engine.BufferedRows{}, true, nil
 	}
-	return result{rows: changed, hasLast: true}, nil, true, nil
+	return engine.Result{Rows: changed, HasLast: true}, nil, true, nil
 }
 
 // readCounts reads the block's one row and closes out.
@@ -101,14 +102,14 @@ func readCounts(out driver.Rows) (changed, copied int64, err error) {
 		}
 		return 0, 0, err
 	}
-	return asInt(dest[0]), asInt(dest[1]), nil
+	return engine.AsInt(dest[0]), engine.AsInt(dest[1]), nil
 }
 
 // blockError is the error of a failed block: the server's own, wrapped in
 // ErrRecord when writing the records failed.
-func (m *myConn) blockError(ex *execution, tg myTarget, err error) error {
-	if stage, e := ex.c.queryAll(ex.ctx, `SELECT @_sqa_stage`); e == nil && len(stage) == 1 && asString(stage[0][0]) == "records" {
-		return stmtError(ex.query, tg.t.display, "writing the audit records failed", ErrRecord, err)
+func (m *myConn) blockError(ex *engine.Execution, tg myTarget, err error) error {
+	if stage, e := ex.Session.QueryAll(ex.Ctx, `SELECT @_sqa_stage`); e == nil && len(stage) == 1 && engine.AsString(stage[0][0]) == "records" {
+		return engine.Fail(ex.Query, tg.t.Display, "writing the audit records failed", engine.Record, err)
 	}
-	return noRetry(err)
+	return engine.NoRetry(err)
 }

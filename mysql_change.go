@@ -1,14 +1,16 @@
 package sqlaudit
 
 import (
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // myTarget is the SQL for one table an UPDATE or DELETE changes: a
 // multi-table statement has several.
 type myTarget struct {
-	t        *tableInfo
+	t        *engine.TableInfo
 	copyName string // the per-connection TEMPORARY copy table
 	copyDDL  string
 	copy     string // locks and copies the rows the statement will change
@@ -23,15 +25,15 @@ type myTarget struct {
 // myChangePlan builds an UPDATE's or DELETE's plan: per audited target a
 // copy, a restriction and a record statement, and the caller's statement
 // with every restriction added to its predicate.
-func myChangePlan(ex *execution) *myPlan {
-	a, c := ex.a, myClauses(ex.a)
+func myChangePlan(ex *engine.Execution) *myPlan {
+	a, c := ex.Stmt, myClauses(ex.Stmt)
 	p := &myPlan{autoAt: -1}
 	var restricts []string
-	for i, t := range ex.targets {
+	for i, t := range ex.Targets {
 		if t == nil {
 			continue // an excluded table: changed, not recorded
 		}
-		tg := myTargetPlan(a, c.targets[i], t, ex.c.c.audit)
+		tg := myTargetPlan(a, c.targets[i], t, ex.Session.Shared.Audit)
 		p.targets = append(p.targets, tg)
 		restricts = append(restricts, tg.restrict)
 	}
@@ -48,23 +50,23 @@ func myChangePlan(ex *execution) *myPlan {
 	return p
 }
 
-func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *tableInfo, audit string) myTarget {
+func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *engine.TableInfo, audit string) myTarget {
 	c := myClauses(a)
-	tg := myTarget{t: t, copyName: mysqlIdent(t.schema) + "." + mysqlIdent("_sqa_copy_"+fnv64(t.quoted)), set: target.set}
+	tg := myTarget{t: t, copyName: mysqlIdent(t.Schema) + "." + mysqlIdent("_sqa_copy_"+fnv64(t.Quoted)), set: target.set}
 	var keyCols, qualKeys, join, cols, qualCols []string
-	for _, k := range t.key {
+	for _, k := range t.Key {
 		keyCols = append(keyCols, mysqlIdent(k))
 		qualKeys = append(qualKeys, target.qual+"."+mysqlIdent(k))
 		join = append(join, `x.`+mysqlIdent(k)+` = o.`+mysqlIdent(k))
 	}
-	for _, col := range t.columns {
+	for _, col := range t.Columns {
 		cols = append(cols, mysqlIdent(col))
 		qualCols = append(qualCols, target.qual+"."+mysqlIdent(col))
 	}
 	// The copy holds the old rows typed as in the table (generated columns
 	// as plain values): records compare and render them directly.
 	tg.copyDDL = `CREATE TEMPORARY TABLE ` + tg.copyName + ` (_sqa_s BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (_sqa_s, ` +
-		strings.Join(keyCols, ", ") + `)) ENGINE=InnoDB SELECT ` + strings.Join(cols, ", ") + ` FROM ` + t.quoted + ` WHERE 1 = 0`
+		strings.Join(keyCols, ", ") + `)) ENGINE=InnoDB SELECT ` + strings.Join(cols, ", ") + ` FROM ` + t.Quoted + ` WHERE 1 = 0`
 	// IGNORE: a join may reach one row several times.
 	tg.copy = `INSERT IGNORE INTO ` + tg.copyName + ` (_sqa_s, ` + strings.Join(cols, ", ") + `) SELECT ?, ` +
 		strings.Join(qualCols, ", ") + ` FROM ` + c.tableText
@@ -79,21 +81,21 @@ func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *tableInfo, audit s
 	tg.cascades = myCascades(a, t, target.set, tg.copyName, join)
 	head := myRecordHead(audit)
 	if a.Kind == sqlstmt.Delete {
-		tg.records = head + `'DELETE', ` + mysqlString(t.display) + `, ` + myObject(t, "o", t.key) + `, ` + myRedact(t, myObject(t, "o", t.columns)) +
-			`, NULL, ?, ? FROM ` + tg.copyName + ` o WHERE o._sqa_s = ? AND NOT EXISTS (SELECT 1 FROM ` + t.quoted + ` x WHERE ` + strings.Join(join, " AND ") + `)`
+		tg.records = head + `'DELETE', ` + mysqlString(t.Display) + `, ` + myObject(t, "o", t.Key) + `, ` + myRedact(t, myObject(t, "o", t.Columns)) +
+			`, NULL, ?, ? FROM ` + tg.copyName + ` o WHERE o._sqa_s = ? AND NOT EXISTS (SELECT 1 FROM ` + t.Quoted + ` x WHERE ` + strings.Join(join, " AND ") + `)`
 		return tg
 	}
 	// A column changed when its value's bytes changed: 'a' → 'A' in a
 	// case-insensitive column is a change, DECIMAL 1.50 → 1.5 is not.
 	var same, remove []string
-	for _, col := range t.columns {
+	for _, col := range t.Columns {
 		eq := `BINARY o.` + mysqlIdent(col) + ` <=> BINARY x.` + mysqlIdent(col)
 		same = append(same, eq)
 		remove = append(remove, `IF(`+eq+`, `+myPath(col)+`, `+noPath+`)`)
 	}
-	tg.records = head + `'UPDATE', ` + mysqlString(t.display) + `, ` + myObject(t, "o", t.key) + `, ` +
-		myRedact(t, `JSON_REMOVE(`+myObject(t, "o", t.columns)+`, `+strings.Join(remove, ", ")+`)`) + `, ` +
-		myRedact(t, `JSON_REMOVE(`+myObject(t, "x", t.columns)+`, `+strings.Join(remove, ", ")+`)`) + `, ?, ?
-FROM ` + tg.copyName + ` o JOIN ` + t.quoted + ` x ON ` + strings.Join(join, " AND ") + ` WHERE o._sqa_s = ? AND NOT (` + strings.Join(same, " AND ") + `)`
+	tg.records = head + `'UPDATE', ` + mysqlString(t.Display) + `, ` + myObject(t, "o", t.Key) + `, ` +
+		myRedact(t, `JSON_REMOVE(`+myObject(t, "o", t.Columns)+`, `+strings.Join(remove, ", ")+`)`) + `, ` +
+		myRedact(t, `JSON_REMOVE(`+myObject(t, "x", t.Columns)+`, `+strings.Join(remove, ", ")+`)`) + `, ?, ?
+FROM ` + tg.copyName + ` o JOIN ` + t.Quoted + ` x ON ` + strings.Join(join, " AND ") + ` WHERE o._sqa_s = ? AND NOT (` + strings.Join(same, " AND ") + `)`
 	return tg
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // myPlan is the SQL of one audited statement shape on one table; shared by
@@ -35,22 +37,22 @@ type myCascade struct {
 // characters): JSON_REMOVE ignores it.
 var noPath = mysqlString(`$.` + strings.Repeat("z", 70))
 
-// run executes an audited write in the caller's transaction (under a
+// Run executes an audited write in the caller's transaction (under a
 // savepoint) or in its own, and rolls it back on any failure.
-func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
+func (mysqlDialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	if err := myCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
-	if ex.a.Upsert && setsKey(ex.a, ex.t) {
-		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an upsert that changes the primary key on MySQL", ErrUnsupported)
+	if ex.Stmt.Upsert && assignsKey(ex.Stmt.SetColumns, ex.Table) {
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit an upsert that changes the primary key on MySQL", engine.Unsupported)
 	}
-	for i, t := range ex.targets {
-		if t != nil && ex.a.Kind == sqlstmt.Update && setsKey(&sqlstmt.Analysis{SetColumns: myClauses(ex.a).targets[i].set}, t) {
-			return nil, nil, stmtError(ex.query, t.display, "cannot audit an UPDATE that changes the primary key on MySQL", ErrUnsupported)
+	for i, t := range ex.Targets {
+		if t != nil && ex.Stmt.Kind == sqlstmt.Update && assignsKey(myClauses(ex.Stmt).targets[i].set, t) {
+			return nil, nil, engine.Fail(ex.Query, t.Display, "cannot audit an UPDATE that changes the primary key on MySQL", engine.Unsupported)
 		}
 	}
-	p := ex.c.c.plan(planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
-	m := ex.c.dc.(*myConn)
+	p := ex.Session.Shared.Plan(engine.PlanKey{Stmt: ex.Stmt, Table: ex.Table, WantRows: ex.WantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
+	m := ex.Session.State.(*myConn)
 	if p.blocks[0] != "" && !m.noBlock {
 		if res, rows, ran, err := m.runBlock(ex, p); ran {
 			return res, rows, err
@@ -62,42 +64,42 @@ func (mysqlDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 		m.tx++
 		begin, rollback = "START TRANSACTION", "ROLLBACK"
 	}
-	if _, err := ex.c.rawExec(ex.ctx, begin, nil); err != nil {
+	if _, err := ex.Session.RawExec(ex.Ctx, begin, nil); err != nil {
 		return nil, nil, err
 	}
 	res, rows, err := m.runPlan(ex, p)
 	if err == nil && own {
-		_, err = ex.c.rawExec(ex.ctx, "COMMIT", nil)
+		_, err = ex.Session.RawExec(ex.Ctx, "COMMIT", nil)
 	}
 	if own {
-		defer m.txEnded()
+		defer m.TxEnded()
 	}
 	if err != nil {
-		ex.c.rawExec(context.WithoutCancel(ex.ctx), rollback, nil) //nolint:errcheck // the first error is the one to report
-		return nil, nil, noRetry(err)
+		ex.Session.RawExec(context.WithoutCancel(ex.Ctx), rollback, nil) //nolint:errcheck // the first error is the one to report
+		return nil, nil, engine.NoRetry(err)
 	}
 	return res, rows, nil
 }
 
 // myCheckArgs: go-sql-driver binds arguments to ? in order; the rewrite
 // moves them around, so their number must match and none may be named.
-func myCheckArgs(ex *execution) error {
-	for _, a := range ex.args {
+func myCheckArgs(ex *engine.Execution) error {
+	for _, a := range ex.Args {
 		if a.Name != "" {
-			return stmtError(ex.query, ex.t.display, "named arguments are not supported by MySQL placeholders", ErrUnsupported)
+			return engine.Fail(ex.Query, ex.Table.Display, "named arguments are not supported by MySQL placeholders", engine.Unsupported)
 		}
 	}
-	if len(ex.args) != ex.a.NumParams {
-		return stmtError(ex.query, ex.t.display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", ex.a.NumParams, len(ex.args)), ErrUnsupported)
+	if len(ex.Args) != ex.Stmt.NumParams {
+		return engine.Fail(ex.Query, ex.Table.Display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", ex.Stmt.NumParams, len(ex.Args)), engine.Unsupported)
 	}
 	return nil
 }
 
-func (m *myConn) runPlan(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
+func (m *myConn) runPlan(ex *engine.Execution, p *myPlan) (driver.Result, driver.Rows, error) {
 	switch {
-	case ex.a.Upsert:
+	case ex.Stmt.Upsert:
 		return m.runUpsert(ex, p)
-	case ex.a.Kind == sqlstmt.Insert:
+	case ex.Stmt.Kind == sqlstmt.Insert:
 		return m.runInsert(ex, p)
 	}
 	return m.runChange(ex, p)
@@ -106,7 +108,7 @@ func (m *myConn) runPlan(ex *execution, p *myPlan) (driver.Result, driver.Rows, 
 // runChange: lock and copy the rows of every target, run the restricted
 // statement, write the records of the copied rows that changed (UPDATE)
 // or vanished (DELETE).
-func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
+func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driver.Rows, error) {
 	m.seq++
 	s := m.seq
 	copyArgs, stmtArgs := myChangeArgs(ex, s, len(p.targets))
@@ -115,7 +117,7 @@ func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows
 		if err := m.ensureCopy(ex, tg); err != nil {
 			return nil, nil, err
 		}
-		res, err := ex.c.preparedExec(ex.ctx, tg.copy, named(copyArgs...))
+		res, err := ex.Session.PreparedExec(ex.Ctx, tg.copy, engine.Named(copyArgs...))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -125,13 +127,13 @@ func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows
 			return nil, nil, err
 		}
 	}
-	res, rows, err := m.runStmt(ex, p.stmt, named(stmtArgs...))
+	res, rows, err := m.runStmt(ex, p.stmt, engine.Named(stmtArgs...))
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, tg := range p.targets {
-		if _, err := ex.c.preparedExec(ex.ctx, tg.records, named(m.recordArgs(ex, s)...)); err != nil {
-			return nil, nil, stmtError(ex.query, tg.t.display, "writing the audit records failed", ErrRecord, err)
+		if _, err := ex.Session.PreparedExec(ex.Ctx, tg.records, engine.Named(m.recordArgs(ex, s)...)); err != nil {
+			return nil, nil, engine.Fail(ex.Query, tg.t.Display, "writing the audit records failed", engine.Record, err)
 		}
 	}
 	if err := m.prune(ex, p, copied); err != nil {
@@ -142,12 +144,12 @@ func (m *myConn) runChange(ex *execution, p *myPlan) (driver.Result, driver.Rows
 
 // prune empties the copy tables once they hold many rows (copied adds to
 // the count): their rows are only read by the statement that copied them.
-func (m *myConn) prune(ex *execution, p *myPlan, copied int64) error {
+func (m *myConn) prune(ex *engine.Execution, p *myPlan, copied int64) error {
 	if m.pending += copied; m.pending <= 10000 {
 		return nil
 	}
 	for _, tg := range p.targets {
-		if _, err := ex.c.rawExec(ex.ctx, `DELETE FROM `+tg.copyName, nil); err != nil {
+		if _, err := ex.Session.RawExec(ex.Ctx, `DELETE FROM `+tg.copyName, nil); err != nil {
 			return err
 		}
 	}
@@ -159,8 +161,8 @@ func (m *myConn) prune(ex *execution, p *myPlan, copied int64) error {
 // copy statement (its table references, its predicate and ORDER BY/LIMIT,
 // after the statement number s) and to the restricted statement (all of
 // them, with s once per target after the predicate's).
-func myChangeArgs(ex *execution, s int64, targets int) (copyArgs, stmtArgs []driver.Value) {
-	c, vals := myClauses(ex.a), values(ex.args)
+func myChangeArgs(ex *engine.Execution, s int64, targets int) (copyArgs, stmtArgs []driver.Value) {
+	c, vals := myClauses(ex.Stmt), engine.Values(ex.Args)
 	cut := c.beforeWhere + c.whereArgs
 	copyArgs = append(append([]driver.Value{s}, vals[:c.beforeWhere-c.setArgs]...), vals[c.beforeWhere:]...)
 	stmtArgs = append(make([]driver.Value, 0, len(vals)+targets), vals[:cut]...)
@@ -171,20 +173,20 @@ func myChangeArgs(ex *execution, s int64, targets int) (copyArgs, stmtArgs []dri
 }
 
 // recordArgs are the arguments of a target's records statement.
-func (m *myConn) recordArgs(ex *execution, s int64) []driver.Value {
-	return []driver.Value{m.tx, m.tx, ex.actor, ex.metadata, ex.query, s}
+func (m *myConn) recordArgs(ex *engine.Execution, s int64) []driver.Value {
+	return []driver.Value{m.tx, m.tx, ex.Actor, ex.Metadata, ex.Query, s}
 }
 
 // checkCascades refuses the statement when a copied (locked) row has
 // children in an audited table that a foreign-key action would change.
-func (m *myConn) checkCascades(ex *execution, tg myTarget, s int64) error {
+func (m *myConn) checkCascades(ex *engine.Execution, tg myTarget, s int64) error {
 	for _, fk := range tg.cascades {
-		rows, err := ex.c.queryAll(ex.ctx, fk.check, named(s)...)
+		rows, err := ex.Session.QueryAll(ex.Ctx, fk.check, engine.Named(s)...)
 		if err != nil {
 			return err
 		}
 		if len(rows) > 0 {
-			return stmtError(ex.query, tg.t.display, "a foreign-key action ("+fk.action+") would change rows of the audited table "+fk.child+" unseen", ErrUnsupported)
+			return engine.Fail(ex.Query, tg.t.Display, "a foreign-key action ("+fk.action+") would change rows of the audited table "+fk.child+" unseen", engine.Unsupported)
 		}
 	}
 	return nil
@@ -193,53 +195,71 @@ func (m *myConn) checkCascades(ex *execution, tg myTarget, s int64) error {
 // runStmt runs the caller's (rewritten) statement. MariaDB's DELETE …
 // RETURNING rows are read in full first: the records are written after.
 // A Query without RETURNING gets no rows, as from the plain driver.
-func (m *myConn) runStmt(ex *execution, q string, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
-	if ex.a.Returning == "" {
-		res, err := ex.c.preparedExec(ex.ctx, q, args)
-		if ex.wantRows && err == nil {
-			return nil, &bufferedRows{}, nil
+func (m *myConn) runStmt(ex *engine.Execution, q string, args []driver.NamedValue) (driver.Result, driver.Rows, error) {
+	if ex.Stmt.Returning == "" {
+		res, err := ex.Session.PreparedExec(ex.Ctx, q, args)
+		if ex.WantRows && err == nil {
+			return nil, &engine.BufferedRows{}, nil
 		}
 		return res, nil, err
 	}
-	rows, err := ex.c.preparedQuery(ex.ctx, q, args)
+	rows, err := ex.Session.PreparedQuery(ex.Ctx, q, args)
 	if err != nil {
 		return nil, nil, err
 	}
 	cols := rows.Columns()
-	buf := &bufferedRows{cols: cols}
+	buf := &engine.BufferedRows{Cols: cols}
 	dest := make([]driver.Value, len(cols))
 	for err = rows.Next(dest); err == nil; err = rows.Next(dest) {
-		buf.data = append(buf.data, keep(dest, len(cols)))
+		buf.Data = append(buf.Data, engine.Keep(dest, len(cols)))
 	}
 	rows.Close()
 	if err != io.EOF {
 		return nil, nil, err
 	}
-	if ex.wantRows {
+	if ex.WantRows {
 		return nil, buf, nil
 	}
-	return result{hasLast: true}, nil, nil // Exec of a statement with a result set: go-sql-driver reports 0, 0
+	return engine.Result{HasLast: true}, nil, nil // Exec of a statement with a result set: go-sql-driver reports 0, 0
 }
 
 // ensureCopy creates a target's copy table on this connection, again after
-// the table's definition changed (a new catalog entry, a new plan).
-func (m *myConn) ensureCopy(ex *execution, tg myTarget) error {
-	if m.copies[tg.copyName] == tg.t {
+// the table's definition changed (a new catalog entry) or DDL ran through
+// the wrapper (the entry may be equal, the column types not).
+func (m *myConn) ensureCopy(ex *engine.Execution, tg myTarget) error {
+	made := myCopy{t: tg.t, gen: ex.Session.Shared.Generation()}
+	if m.copies[tg.copyName] == made {
 		return nil
 	}
 	for _, q := range []string{`DROP TEMPORARY TABLE IF EXISTS ` + tg.copyName, tg.copyDDL} {
-		if _, err := ex.c.rawExec(ex.ctx, q, nil); err != nil {
-			return stmtError(ex.query, tg.t.display, "creating the TEMPORARY copy table failed (the role needs CREATE TEMPORARY TABLES)", ErrRecord, err)
+		if _, err := ex.Session.RawExec(ex.Ctx, q, nil); err != nil {
+			return engine.Fail(ex.Query, tg.t.Display, "creating the TEMPORARY copy table failed (the role needs CREATE TEMPORARY TABLES)", engine.Record, err)
 		}
 	}
-	m.copies[tg.copyName] = tg.t
+	m.copies[tg.copyName] = made
 	return nil
+}
+
+// myCopy is what a copy table was made for.
+type myCopy struct {
+	t   *engine.TableInfo
+	gen uint64 // the DDL generation at the time
+}
+
+// assignsKey reports an assignment to a primary-key column.
+func assignsKey(cols []string, t *engine.TableInfo) bool {
+	for _, c := range cols {
+		if t.IsKey(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // runInsert runs the INSERT returning the new rows' keys (after the
 // caller's RETURNING columns), then records the rows read back by key.
-func (m *myConn) runInsert(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
-	rows, err := ex.c.preparedQuery(ex.ctx, p.stmt, ex.args)
+func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driver.Rows, error) {
+	rows, err := ex.Session.PreparedQuery(ex.Ctx, p.stmt, ex.Args)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -252,10 +272,10 @@ func (m *myConn) runInsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 		if err = rows.Next(dest); err != nil {
 			break
 		}
-		if ex.wantRows {
-			kept = append(kept, keep(dest, user))
+		if ex.WantRows {
+			kept = append(kept, engine.Keep(dest, user))
 		}
-		keys = append(keys, keep(dest[user:], p.hidden))
+		keys = append(keys, engine.Keep(dest[user:], p.hidden))
 	}
 	rows.Close()
 	if err != io.EOF {
@@ -266,63 +286,63 @@ func (m *myConn) runInsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	if err != nil {
 		return nil, nil, err
 	}
-	if ex.a.Returning != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
+	if ex.Stmt.Returning != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
 		n, lastID = 0, 0
 	}
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), 512)]
 		keys = keys[len(batch):]
 		if err := m.insertRecords(ex, p, batch); err != nil {
-			return nil, nil, stmtError(ex.query, ex.t.display, "writing the audit records failed", ErrRecord, err)
+			return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "writing the audit records failed", engine.Record, err)
 		}
 	}
 	switch {
-	case ex.wantRows && ex.a.Returning == "":
-		return nil, &bufferedRows{}, nil
-	case ex.wantRows:
-		return nil, &bufferedRows{cols: cols[:user], data: kept}, nil
+	case ex.WantRows && ex.Stmt.Returning == "":
+		return nil, &engine.BufferedRows{}, nil
+	case ex.WantRows:
+		return nil, &engine.BufferedRows{Cols: cols[:user], Data: kept}, nil
 	}
-	return result{rows: int64(n), lastID: lastID, hasLast: true}, nil, nil
+	return engine.Result{Rows: int64(n), LastID: lastID, HasLast: true}, nil, nil
 }
 
 // lastInsertID is what the server's OK packet would have said: the first
 // id the statement generated, else the last row's AUTO_INCREMENT value, else
 // 0. Only when the statement names the AUTO_INCREMENT column may it mix
 // generated and explicit ids; LAST_INSERT_ID() then tells which.
-func (m *myConn) lastInsertID(ex *execution, p *myPlan, keys [][]driver.Value) (int64, error) {
+func (m *myConn) lastInsertID(ex *engine.Execution, p *myPlan, keys [][]driver.Value) (int64, error) {
 	if p.autoAt < 0 || len(keys) == 0 {
 		return 0, nil
 	}
 	if !p.autoListed {
-		return asInt(keys[0][p.autoAt]), nil
+		return engine.AsInt(keys[0][p.autoAt]), nil
 	}
-	rows, err := ex.c.queryAll(ex.ctx, `SELECT LAST_INSERT_ID()`)
+	rows, err := ex.Session.QueryAll(ex.Ctx, `SELECT LAST_INSERT_ID()`)
 	if err != nil {
 		return 0, err
 	}
-	lii := asInt(rows[0][0])
+	lii := engine.AsInt(rows[0][0])
 	for _, k := range keys {
-		if asInt(k[p.autoAt]) == lii {
+		if engine.AsInt(k[p.autoAt]) == lii {
 			return lii, nil
 		}
 	}
-	return asInt(keys[len(keys)-1][p.autoAt]), nil
+	return engine.AsInt(keys[len(keys)-1][p.autoAt]), nil
 }
 
 // insertRecords records the inserted rows with the given keys, read back
 // in one statement; the key list is padded (repeating its last key) to a
 // few sizes so that the statements stay prepared.
-func (m *myConn) insertRecords(ex *execution, p *myPlan, keys [][]driver.Value) error {
+func (m *myConn) insertRecords(ex *engine.Execution, p *myPlan, keys [][]driver.Value) error {
 	size := 1
 	for size < len(keys) {
 		size *= 8
 	}
 	size = min(size, 512)
-	args := []driver.Value{m.tx, m.tx, ex.actor, ex.metadata, ex.query}
-	nk := len(ex.t.key)
+	args := []driver.Value{m.tx, m.tx, ex.Actor, ex.Metadata, ex.Query}
+	nk := len(ex.Table.Key)
 	for i := 0; i < size; i++ {
 		args = append(args, keys[min(i, len(keys)-1)][:nk]...)
 	}
-	_, err := ex.c.preparedExec(ex.ctx, p.insert(size), named(args...))
+	_, err := ex.Session.PreparedExec(ex.Ctx, p.insert(size), engine.Named(args...))
 	return err
 }

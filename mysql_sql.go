@@ -1,42 +1,43 @@
 package sqlaudit
 
 import (
-	"database/sql/driver"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"hash/fnv"
 	"strconv"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // myPlanFor builds the SQL of an audited MySQL statement on ex.t.
-func myPlanFor(ex *execution) *myPlan {
-	t, a := ex.t, ex.a
+func myPlanFor(ex *engine.Execution) *myPlan {
+	t, a := ex.Table, ex.Stmt
 	switch {
 	case a.Upsert:
-		return myUpsertPlan(a, t, ex.c.c.audit)
+		return myUpsertPlan(a, t, ex.Session.Shared.Audit)
 	case a.Kind == sqlstmt.Insert:
-		return myInsertPlan(a, t, ex.c.c.audit)
+		return myInsertPlan(a, t, ex.Session.Shared.Audit)
 	}
 	return myChangePlan(ex)
 }
 
 // myInsertPlan returns the new rows' keys (and AUTO_INCREMENT value) after
 // the caller's own RETURNING columns.
-func myInsertPlan(a *sqlstmt.Analysis, t *tableInfo, audit string) *myPlan {
+func myInsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPlan {
 	p := &myPlan{autoAt: -1}
-	hidden := append([]string{}, t.key...)
-	for i, k := range t.key {
-		if k == t.autoInc {
+	hidden := append([]string{}, t.Key...)
+	for i, k := range t.Key {
+		if k == myt(t).AutoInc {
 			p.autoAt = i
 		}
 	}
-	if t.autoInc != "" && p.autoAt < 0 {
+	if myt(t).AutoInc != "" && p.autoAt < 0 {
 		p.autoAt = len(hidden)
-		hidden = append(hidden, t.autoInc)
+		hidden = append(hidden, myt(t).AutoInc)
 	}
 	p.autoListed = len(myClauses(a).insertCols) == 0
 	for _, c := range myClauses(a).insertCols {
-		p.autoListed = p.autoListed || strings.EqualFold(c, t.autoInc)
+		p.autoListed = p.autoListed || strings.EqualFold(c, myt(t).AutoInc)
 	}
 	quoted := make([]string, len(hidden))
 	for i, h := range hidden {
@@ -48,9 +49,9 @@ func myInsertPlan(a *sqlstmt.Analysis, t *tableInfo, audit string) *myPlan {
 	} else {
 		p.stmt = a.Text + `, ` + strings.Join(quoted, ", ")
 	}
-	keyCols := quoted[:len(t.key)]
-	head := myRecordHead(audit) + `'INSERT', ` + mysqlString(t.display) + `, ` +
-		myObject(t, "x", t.key) + `, NULL, ` + myRedact(t, myObject(t, "x", t.columns)) + `, ?, ? FROM ` + t.quoted + ` x WHERE `
+	keyCols := quoted[:len(t.Key)]
+	head := myRecordHead(audit) + `'INSERT', ` + mysqlString(t.Display) + `, ` +
+		myObject(t, "x", t.Key) + `, NULL, ` + myRedact(t, myObject(t, "x", t.Columns)) + `, ?, ? FROM ` + t.Quoted + ` x WHERE `
 	one := make([]string, len(keyCols))
 	for i := range one {
 		one[i] = "?"
@@ -71,28 +72,28 @@ func myInsertPlan(a *sqlstmt.Analysis, t *tableInfo, audit string) *myPlan {
 // myCascades lists the audited children a DELETE (ON DELETE actions) or an
 // UPDATE of referenced columns (ON UPDATE actions) reaches. The copied rows
 // are locked, so no child can be added to them before the statement runs.
-func myCascades(a *sqlstmt.Analysis, t *tableInfo, set []string, copyName string, join []string) []myCascade {
+func myCascades(a *sqlstmt.Analysis, t *engine.TableInfo, set []string, copyName string, join []string) []myCascade {
 	var out []myCascade
-	for _, fk := range t.children {
+	for _, fk := range t.Children {
 		action := "ON DELETE"
-		fires := a.Kind == sqlstmt.Delete && fk.onDelete
-		if a.Kind == sqlstmt.Update && fk.onUpdate {
+		fires := a.Kind == sqlstmt.Delete && fk.OnDelete
+		if a.Kind == sqlstmt.Update && fk.OnUpdate {
 			action = "ON UPDATE"
 			for _, s := range set {
-				for _, p := range fk.parent {
+				for _, p := range fk.Parent {
 					fires = fires || strings.EqualFold(s, p)
 				}
 			}
 		}
-		if !fires || !fk.audited {
+		if !fires || !fk.Audited {
 			continue
 		}
-		on := make([]string, len(fk.cols))
-		for i := range fk.cols {
-			on[i] = `c.` + mysqlIdent(fk.cols[i]) + ` = x.` + mysqlIdent(fk.parent[i])
+		on := make([]string, len(fk.Cols))
+		for i := range fk.Cols {
+			on[i] = `c.` + mysqlIdent(fk.Cols[i]) + ` = x.` + mysqlIdent(fk.Parent[i])
 		}
-		out = append(out, myCascade{child: fk.display, action: action, check: `SELECT 1 FROM ` + copyName + ` o JOIN ` + t.quoted + ` x ON ` +
-			strings.Join(join, " AND ") + ` JOIN ` + mysqlSpelled(fk.table) + ` c ON ` + strings.Join(on, " AND ") + ` WHERE o._sqa_s = ? LIMIT 1`})
+		out = append(out, myCascade{child: fk.Display, action: action, check: `SELECT 1 FROM ` + copyName + ` o JOIN ` + t.Quoted + ` x ON ` +
+			strings.Join(join, " AND ") + ` JOIN ` + mysqlSpelled(fk.Table) + ` c ON ` + strings.Join(on, " AND ") + ` WHERE o._sqa_s = ? LIMIT 1`})
 	}
 	return out
 }
@@ -100,7 +101,7 @@ func myCascades(a *sqlstmt.Analysis, t *tableInfo, set []string, copyName string
 // myRecordHead starts a record INSERT … SELECT: id, tx_id, actor, then the
 // action and the rest.
 func myRecordHead(audit string) string {
-	return `INSERT INTO ` + audit + ` (id, ` + recordColumns + `) SELECT NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, `
+	return `INSERT INTO ` + audit + ` (id, ` + engine.RecordColumns + `) SELECT NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, `
 }
 
 // myTxID is a record's tx_id: drawn from the sequence by the first record
@@ -120,15 +121,15 @@ func myTuple(items []string) string {
 
 // myValue renders a column for JSON_OBJECT: binary strings, BLOBs and
 // geometry as hex text (JSON cannot hold raw bytes), BIT as a number.
-func myValue(t *tableInfo, alias, col string) string {
+func myValue(t *engine.TableInfo, alias, col string) string {
 	v := mysqlIdent(col)
 	if alias != "" {
 		v = alias + "." + v
 	}
 	typ := ""
-	for i, c := range t.columns {
-		if c == col && i < len(t.types) {
-			typ = t.types[i]
+	for i, c := range t.Columns {
+		if c == col && i < len(myt(t).Types) {
+			typ = myt(t).Types[i]
 		}
 	}
 	switch typ {
@@ -143,7 +144,7 @@ func myValue(t *tableInfo, alias, col string) string {
 	return v
 }
 
-func myObject(t *tableInfo, alias string, cols []string) string {
+func myObject(t *engine.TableInfo, alias string, cols []string) string {
 	parts := make([]string, 0, 2*len(cols))
 	for _, c := range cols {
 		parts = append(parts, mysqlString(c), myValue(t, alias, c))
@@ -152,12 +153,12 @@ func myObject(t *tableInfo, alias string, cols []string) string {
 }
 
 // myRedact replaces the redacted columns present in doc by RedactedValue.
-func myRedact(t *tableInfo, doc string) string {
-	if len(t.redact) == 0 {
+func myRedact(t *engine.TableInfo, doc string) string {
+	if len(t.Redact) == 0 {
 		return doc
 	}
 	parts := []string{doc}
-	for _, r := range t.redact {
+	for _, r := range t.Redact {
 		parts = append(parts, myPath(r), mysqlString(RedactedValue))
 	}
 	return "JSON_REPLACE(" + strings.Join(parts, ", ") + ")"
@@ -171,23 +172,4 @@ func fnv64(s string) string {
 	h := fnv.New64a()
 	h.Write([]byte(s))
 	return strconv.FormatUint(h.Sum64(), 36)
-}
-
-// asInt reads an integer the driver returned as a number or as text.
-func asInt(v driver.Value) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case uint64:
-		return int64(n)
-	case float64:
-		return int64(n)
-	case []byte:
-		i, _ := strconv.ParseInt(string(n), 10, 64)
-		return i
-	case string:
-		i, _ := strconv.ParseInt(n, 10, 64)
-		return i
-	}
-	return 0
 }

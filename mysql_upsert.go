@@ -5,9 +5,11 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // INSERT … ON DUPLICATE KEY UPDATE runs as the caller wrote it, with one
@@ -21,11 +23,11 @@ import (
 // not move) or updated (from the image just kept). @_sqa_n holds the
 // statement's number: values of earlier statements are never read.
 
-func myUpsertPlan(a *sqlstmt.Analysis, t *tableInfo, audit string) *myPlan {
-	k0 := t.quoted + "." + mysqlIdent(t.key[0])
+func myUpsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPlan {
+	k0 := t.Quoted + "." + mysqlIdent(t.Key[0])
 	var old []string
-	for _, c := range t.columns {
-		old = append(old, mysqlString(c), myValue(t, t.quoted, c))
+	for _, c := range t.Columns {
+		old = append(old, mysqlString(c), myValue(t, t.Quoted, c))
 	}
 	capture := ` ` + k0 + ` = IF((@_sqa_o := JSON_OBJECT(` + strings.Join(old, ", ") + `)) IS NULL OR ` +
 		`(@_sqa_c := IF(@_sqa_n <=> ?, @_sqa_c, 0) + 1) IS NULL OR (@_sqa_n := ?) IS NULL, ` + k0 + `, ` + k0 + `),`
@@ -33,17 +35,17 @@ func myUpsertPlan(a *sqlstmt.Analysis, t *tableInfo, audit string) *myPlan {
 	if a.Returning != "" {
 		ret = `, `
 	}
-	ret += `IF(@_sqa_n <=> ?, @_sqa_c, 0), IF(@_sqa_n <=> ?, @_sqa_o, NULL), ` + myObject(t, "", t.columns)
+	ret += `IF(@_sqa_n <=> ?, @_sqa_c, 0), IF(@_sqa_n <=> ?, @_sqa_o, NULL), ` + myObject(t, "", t.Columns)
 	q := a.Text
 	p := &myPlan{hidden: 3, autoAt: -1}
 	p.stmt = q[:myClauses(a).dupAt] + capture + q[myClauses(a).dupAt:] + ret
 	p.insert = func(n int) string {
-		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, ?, ` + mysqlString(t.display) + `, ?, ?, ?, ?, ?)`
+		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, ?, ` + mysqlString(t.Display) + `, ?, ?, ?, ?, ?)`
 		rows := make([]string, n)
 		for i := range rows {
 			rows[i] = row
 		}
-		return `INSERT INTO ` + audit + ` (id, ` + recordColumns + `) VALUES ` + strings.Join(rows, ", ")
+		return `INSERT INTO ` + audit + ` (id, ` + engine.RecordColumns + `) VALUES ` + strings.Join(rows, ", ")
 	}
 	return p
 }
@@ -55,13 +57,13 @@ type upsertRow struct {
 	old, image map[string]json.RawMessage
 }
 
-func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows, error) {
+func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driver.Rows, error) {
 	m.seq++
 	s := m.seq
-	vals := values(ex.args)
-	cut := myClauses(ex.a).setArgs
+	vals := engine.Values(ex.Args)
+	cut := myClauses(ex.Stmt).setArgs
 	args := append(append(append([]driver.Value{}, vals[:cut]...), s, s), vals[cut:]...)
-	rows, err := ex.c.preparedQuery(ex.ctx, p.stmt, named(append(args, s, s)...))
+	rows, err := ex.Session.PreparedQuery(ex.Ctx, p.stmt, engine.Named(append(args, s, s)...))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -71,16 +73,16 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	var outcome []upsertRow
 	dest := make([]driver.Value, len(cols))
 	for err = rows.Next(dest); err == nil; err = rows.Next(dest) {
-		if ex.wantRows {
-			kept = append(kept, keep(dest, user))
+		if ex.WantRows {
+			kept = append(kept, engine.Keep(dest, user))
 		}
-		r := upsertRow{captured: int(asInt(dest[user]))}
+		r := upsertRow{captured: int(engine.AsInt(dest[user]))}
 		if dest[user+1] != nil {
-			if err = json.Unmarshal([]byte(asString(dest[user+1])), &r.old); err != nil {
+			if err = json.Unmarshal([]byte(engine.AsString(dest[user+1])), &r.old); err != nil {
 				break
 			}
 		}
-		if err = json.Unmarshal([]byte(asString(dest[user+2])), &r.image); err != nil {
+		if err = json.Unmarshal([]byte(engine.AsString(dest[user+2])), &r.image); err != nil {
 			break
 		}
 		outcome = append(outcome, r)
@@ -89,23 +91,23 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 	if err != io.EOF {
 		return nil, nil, err
 	}
-	recs, affected, lastID, err := upsertRecords(ex.t, myClauses(ex.a).setsLastInsertID, outcome)
+	recs, affected, lastID, err := upsertRecords(ex.Table, myClauses(ex.Stmt).setsLastInsertID, outcome)
 	if err != nil {
-		return nil, nil, stmtError(ex.query, ex.t.display, err.Error(), ErrRecord)
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, err.Error(), engine.Record)
 	}
 	if err := m.writeRecordRows(ex, p, recs); err != nil {
-		return nil, nil, stmtError(ex.query, ex.t.display, "writing the audit records failed", ErrRecord, err)
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "writing the audit records failed", engine.Record, err)
 	}
-	if ex.wantRows {
-		if ex.a.Returning == "" {
-			return nil, &bufferedRows{}, nil
+	if ex.WantRows {
+		if ex.Stmt.Returning == "" {
+			return nil, &engine.BufferedRows{}, nil
 		}
-		return nil, &bufferedRows{cols: cols[:user], data: kept}, nil
+		return nil, &engine.BufferedRows{Cols: cols[:user], Data: kept}, nil
 	}
-	if ex.a.Returning != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
+	if ex.Stmt.Returning != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
 		affected, lastID = 0, 0
 	}
-	return result{rows: affected, lastID: lastID, hasLast: true}, nil, nil
+	return engine.Result{Rows: affected, LastID: lastID, HasLast: true}, nil, nil
 }
 
 // upsertRecords turns the outcomes into records (action, key, old, new),
@@ -115,20 +117,20 @@ func (m *myConn) runUpsert(ex *execution, p *myPlan) (driver.Result, driver.Rows
 // list (lii), else that of the first row an update changed, else 0.
 // A row the statement inserted and then updated (two input rows with one
 // key) gets one INSERT record of its final image: the statement's change.
-func upsertRecords(t *tableInfo, lii bool, outcome []upsertRow) (recs [][4]string, affected, lastID int64, err error) {
+func upsertRecords(t *engine.TableInfo, lii bool, outcome []upsertRow) (recs [][4]string, affected, lastID int64, err error) {
 	var firstInsert, firstChange, lastUpdate int64
 	auto := func(img map[string]json.RawMessage) int64 {
-		if t.autoInc == "" {
+		if myt(t).AutoInc == "" {
 			return 0
 		}
-		return asInt([]byte(img[t.autoInc]))
+		return engine.AsInt([]byte(img[myt(t).AutoInc]))
 	}
 	inserted := map[string]int{} // key → its INSERT record
 	prev := 0
 	for _, r := range outcome {
 		switch {
 		case r.captured == prev:
-			key := jsonPick(r.image, t.key)
+			key := jsonPick(r.image, t.Key)
 			inserted[key] = len(recs)
 			recs = append(recs, [4]string{"INSERT", key, "", jsonRedacted(t, r.image)})
 			affected++
@@ -138,12 +140,12 @@ func upsertRecords(t *tableInfo, lii bool, outcome []upsertRow) (recs [][4]strin
 		case r.captured == prev+1 && r.old != nil:
 			old := r.old
 			lastUpdate = auto(r.image)
-			if i, ok := inserted[jsonPick(old, t.key)]; ok {
+			if i, ok := inserted[jsonPick(old, t.Key)]; ok {
 				recs[i][3] = jsonRedacted(t, r.image)
 				affected += 2
 				break
 			}
-			if firstChange == 0 && !bytes.Equal([]byte(jsonPick(old, t.columns)), []byte(jsonPick(r.image, t.columns))) {
+			if firstChange == 0 && !bytes.Equal([]byte(jsonPick(old, t.Columns)), []byte(jsonPick(r.image, t.Columns))) {
 				firstChange = auto(r.image)
 			}
 			o, n := map[string]json.RawMessage{}, map[string]json.RawMessage{}
@@ -153,7 +155,7 @@ func upsertRecords(t *tableInfo, lii bool, outcome []upsertRow) (recs [][4]strin
 				}
 			}
 			if len(o) > 0 {
-				recs = append(recs, [4]string{"UPDATE", jsonPick(old, t.key), jsonRedacted(t, o), jsonRedacted(t, n)})
+				recs = append(recs, [4]string{"UPDATE", jsonPick(old, t.Key), jsonRedacted(t, o), jsonRedacted(t, n)})
 				affected += 2
 			}
 		default:
@@ -174,7 +176,7 @@ func upsertRecords(t *tableInfo, lii bool, outcome []upsertRow) (recs [][4]strin
 
 // writeRecordRows inserts records given as values, in statements of
 // power-of-two sizes (so that they stay prepared).
-func (m *myConn) writeRecordRows(ex *execution, p *myPlan, recs [][4]string) error {
+func (m *myConn) writeRecordRows(ex *engine.Execution, p *myPlan, recs [][4]string) error {
 	for len(recs) > 0 {
 		n := 1
 		for n*2 <= len(recs) && n < 256 {
@@ -189,9 +191,9 @@ func (m *myConn) writeRecordRows(ex *execution, p *myPlan, recs [][4]string) err
 			if r[3] != "" {
 				nw = r[3]
 			}
-			args = append(args, m.tx, m.tx, ex.actor, r[0], r[1], old, nw, ex.metadata, ex.query)
+			args = append(args, m.tx, m.tx, ex.Actor, r[0], r[1], old, nw, ex.Metadata, ex.Query)
 		}
-		if _, err := ex.c.preparedExec(ex.ctx, p.insert(n), named(args...)); err != nil {
+		if _, err := ex.Session.PreparedExec(ex.Ctx, p.insert(n), engine.Named(args...)); err != nil {
 			return err
 		}
 		recs = recs[n:]
@@ -209,12 +211,12 @@ func jsonPick(img map[string]json.RawMessage, cols []string) string {
 }
 
 // jsonRedacted renders an image with the redacted columns masked.
-func jsonRedacted(t *tableInfo, img map[string]json.RawMessage) string {
+func jsonRedacted(t *engine.TableInfo, img map[string]json.RawMessage) string {
 	out := make(map[string]json.RawMessage, len(img))
 	for c, v := range img {
 		out[c] = v
 	}
-	for _, r := range t.redact {
+	for _, r := range t.Redact {
 		if _, ok := out[r]; ok {
 			out[r], _ = json.Marshal(RedactedValue)
 		}

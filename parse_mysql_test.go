@@ -1,10 +1,11 @@
 package sqlaudit
 
 import (
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 func TestMySQLAnalysisSlicesClausesAsTheServerReadsThem(t *testing.T) {

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // PostgreSQL audits PostgreSQL through lib/pq or pgx. Each write becomes one
@@ -21,7 +23,7 @@ import (
 // exactly what the original statement would. Because the before image comes
 // from the locked row, a statement that waited on a concurrent writer
 // records the value it actually overwrote.
-var PostgreSQL Dialect = postgresDialect{}
+var PostgreSQL Dialect = dialect{postgresDialect{}}
 
 type postgresDialect struct{}
 
@@ -31,45 +33,46 @@ type postgresDialect struct{}
 // otherwise (pgRunCascade).
 type pgConn struct{ inTx bool }
 
-func (*pgConn) fresh(context.Context, *tableInfo) bool { return true }
-func (p *pgConn) txEnded()                             { p.inTx = false }
-func (p *pgConn) txBegan()                             { p.inTx = true }
+func (p *pgConn) TxEnded() { p.inTx = false }
+func (p *pgConn) TxBegan() { p.inTx = true }
 
 // pgInTx reports an open transaction block on c.
-func pgInTx(c *conn) bool {
-	p, ok := c.dc.(*pgConn)
+func pgInTx(c *engine.Session) bool {
+	p, ok := c.State.(*pgConn)
 	return ok && p.inTx
 }
 
-func (postgresDialect) Name() string            { return "postgres" }
-func (postgresDialect) lexStyle() sqlstmt.Style { return sqlstmt.StylePostgres }
-func (postgresDialect) analyse(q string) *sqlstmt.Analysis {
+func (postgresDialect) Name() string { return "postgres" }
+func (postgresDialect) Analyse(q string) *sqlstmt.Analysis {
 	return sqlstmt.Analyse(q, sqlstmt.StylePostgres)
 }
-func (postgresDialect) ident(s string) string { return sqlstmt.QuoteIdent(s) }
-func (postgresDialect) keywordDSN() bool      { return true }
+func (postgresDialect) Ident(s string) string { return sqlstmt.QuoteIdent(s) }
 
-func (postgresDialect) connState(context.Context, *conn) (dialectConn, error) { return &pgConn{}, nil }
+// Features: DSNs may be libpq keyword strings; the dialect performs and
+// records foreign-key actions itself (pgRunCascade), following them through
+// excluded tables too. PostgreSQL runs a multi-statement string as one
+// implicit transaction, which the wrapper cannot reproduce statement by
+// statement: not OneByOne.
+func (postgresDialect) Features() engine.Features {
+	return engine.KeywordDSN | engine.RecordsCascades | engine.FollowsCascades
+}
 
-// oneByOne: PostgreSQL runs a multi-statement string as one implicit
-// transaction, which the wrapper cannot reproduce statement by statement.
-func (postgresDialect) oneByOne() bool { return false }
+func (postgresDialect) Open(context.Context, *engine.Session) (engine.Conn, error) {
+	return &pgConn{}, nil
+}
 
-// commitAmbiguous: a COMMIT the server answered (an error with a SQLSTATE,
+// CommitAmbiguous: a COMMIT the server answered (an error with a SQLSTATE,
 // lib/pq's and pgx's alike) failed; anything else broke on the way and may
 // have committed. Neither driver tells reliably whether COMMIT was sent:
 // lib/pq reports a connection lost after sending as driver.ErrBadConn, and
 // pgx v5.12 as "conn closed" marked SafeToRetry (found by this package's
 // tests), so both count as unknown.
-func (postgresDialect) commitAmbiguous(err error) bool {
+func (postgresDialect) CommitAmbiguous(err error) bool {
 	var server interface{ SQLState() string }
 	return !errors.As(err, &server)
 }
 
-// beforeDrop: PostgreSQL's DROP TABLE … CASCADE drops constraints, not rows.
-func (postgresDialect) beforeDrop(context.Context, *conn, *tableInfo) error { return nil }
-
-func (postgresDialect) auditDDL(table string) []string {
+func (postgresDialect) AuditDDL(table string) []string {
 	return []string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tx_id       bigint      NOT NULL,
@@ -85,16 +88,16 @@ func (postgresDialect) auditDDL(table string) []string {
 )`}
 }
 
-func (postgresDialect) sealing(audit, seal sqlstmt.TableRef) sealSQL {
-	return sealSQL{
-		ddl: []string{`CREATE TABLE IF NOT EXISTS ` + seal.Spelled() + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
+func (postgresDialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
+	return engine.SealSQL{
+		DDL: []string{`CREATE TABLE IF NOT EXISTS ` + seal.Spelled() + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
 			`CREATE INDEX IF NOT EXISTS ` + sqlstmt.QuoteIdent(audit.Name+"_tx_id") + ` ON ` + audit.Spelled() + ` USING brin (tx_id)`},
-		begin:     []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
-		horizon:   `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
-		horizExpr: "a.tx_id", txOnScale: true,
-		before:  "a.occurred_at < $1",
-		timeArg: func(t time.Time) any { return t },
-		canonical: `json_build_array(a.id, a.tx_id, (extract(epoch FROM a.occurred_at) * 1000000)::bigint, a.actor, a.action,
+		Begin:     []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
+		Horizon:   `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
+		HorizExpr: "a.tx_id", TxOnScale: true,
+		Before:  "a.occurred_at < $1",
+		TimeArg: func(t time.Time) any { return t },
+		Canonical: `json_build_array(a.id, a.tx_id, (extract(epoch FROM a.occurred_at) * 1000000)::bigint, a.actor, a.action,
 			a.table_name, a.row_key, a.old_values, a.new_values, a.metadata, a.query)::text`,
 	}
 }
@@ -113,55 +116,80 @@ const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1::text)`
 
-func (postgresDialect) loadTable(ctx context.Context, c *conn, ref sqlstmt.TableRef) (*tableInfo, error) {
-	rows, err := c.queryAll(ctx, pgCatalogQuery, named(ref.Spelled())...)
+func (postgresDialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.TableRef) (*engine.TableInfo, error) {
+	rows, err := c.QueryAll(ctx, pgCatalogQuery, engine.Named(ref.Spelled())...)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
 	r := rows[0]
-	t := &tableInfo{schema: asString(r[0]), name: asString(r[1])}
-	t.quoted = sqlstmt.QuoteIdent(t.schema) + "." + sqlstmt.QuoteIdent(t.name)
-	t.display = t.schema + "." + t.name
-	if b, _ := r[2].(bool); b || asString(r[2]) == "t" {
-		t.display = t.name
+	t := &engine.TableInfo{Schema: engine.AsString(r[0]), Name: engine.AsString(r[1])}
+	t.Quoted = sqlstmt.QuoteIdent(t.Schema) + "." + sqlstmt.QuoteIdent(t.Name)
+	t.Display = t.Schema + "." + t.Name
+	if pgBool(r[2]) {
+		t.Display = t.Name
 	}
-	t.oid, _ = r[3].(int64)
-	if err := json.Unmarshal([]byte(asString(r[4])), &t.columns); err != nil {
+	var ext pgTable
+	ext.OID, _ = r[3].(int64)
+	if err := json.Unmarshal([]byte(engine.AsString(r[4])), &t.Columns); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(asString(r[5])), &t.key); err != nil {
+	if err := json.Unmarshal([]byte(engine.AsString(r[5])), &t.Key); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(asString(r[6])), &t.types); err != nil {
+	if err := json.Unmarshal([]byte(engine.AsString(r[6])), &ext.Types); err != nil {
 		return nil, err
 	}
-	t.natts, _ = r[7].(int64)
+	ext.Natts, _ = r[7].(int64)
+	t.Ext = ext
 	return t, pgChildren(ctx, c, t)
 }
 
-// run sends the rewritten statement with the actor and metadata as two extra
-// parameters after the caller's own.
-func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
-	cs, err := pgCascadeTree(ex)
+// pgTable is what the PostgreSQL dialect keeps of a table beside the
+// generic entry (TableInfo.Ext).
+type pgTable struct {
+	OID   int64    // to check that the name still resolves to it
+	Natts int64    // pg_class.relnatts, to check that no column was added since
+	Types []string // base type oids by column (a domain's base type)
+}
+
+// pgt is the PostgreSQL part of t's entry.
+func pgt(t *engine.TableInfo) pgTable {
+	e, _ := t.Ext.(pgTable)
+	return e
+}
+
+// pgExec is a write on its way through the PostgreSQL dialect: the
+// Execution and what its foreign-key actions need.
+type pgExec struct {
+	*engine.Execution
+	cascade *pgCascade        // the actions the statement performs itself, or nil
+	checks  []*engine.ChildFK // actions checked at run time instead: refused if they would fire
+}
+
+// Run sends the rewritten statement with the actor and metadata as two
+// extra parameters after the caller's own.
+func (postgresDialect) Run(e *engine.Execution) (driver.Result, driver.Rows, error) {
+	ex := &pgExec{Execution: e}
+	acts, err := pgCascadeTree(ex)
+	ex.checks = acts.checks
 	switch {
 	case err != nil:
-		return nil, nil, stmtError(ex.query, ex.t.display, "reading the foreign keys' tables from the catalog failed", ErrRecord, err)
-	case !ex.t.audited && cs == nil && ex.cascadeRefused == "" && len(ex.cascadeChecks) == 0: // its actions reach no audited table after all
-		return ex.c.passThrough(ex.ctx, ex.query, ex.args, ex.wantRows, ex.fromStmt)
-	case ex.cascadeRefused != "" && (!ex.t.audited || ex.a.Upsert || ex.a.Truncate):
-		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit "+ex.cascadeRefused, ErrUnsupported)
-	case !ex.t.audited && len(ex.cascadeChecks) > 0:
-		return nil, nil, stmtError(ex.query, ex.t.display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table (a trigger or generated column may change a referenced column)", ErrUnsupported)
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "reading the foreign keys' tables from the catalog failed", engine.Record, err)
+	case !ex.Table.Audited && acts.tree == nil && acts.refused == "" && len(ex.checks) == 0: // its actions reach no audited table after all
+		return ex.Session.PassThrough(ex.Ctx, ex.Query, ex.Args, ex.WantRows, ex.FromStmt)
+	case acts.refused != "" && (!ex.Table.Audited || ex.Stmt.Upsert || ex.Stmt.Truncate):
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit "+acts.refused, engine.Unsupported)
+	case !ex.Table.Audited && len(ex.checks) > 0:
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table (a trigger or generated column may change a referenced column)", engine.Unsupported)
 	}
 	if err := pgCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
-	if cs != nil {
-		ex.cascade = cs
+	if acts.tree != nil {
+		ex.cascade = acts.tree
 		return pgRunCascade(ex)
 	}
-	key := planKey{a: ex.a, t: ex.t, wantRows: ex.wantRows, nargs: len(ex.args)}
-	q := ex.c.c.plan(key, func() any { return pgStatement(ex) }).(string)
+	q := ex.Session.Shared.Plan(ex.PlanKey(), func() any { return pgStatement(ex) }).(string)
 	return pgExecute(ex, q, false)
 }
 
@@ -170,36 +198,36 @@ func (postgresDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 // parameters after the caller's own. Rows are read into memory when
 // buffer is set (the wrapper's own transaction commits before the caller
 // reads them).
-func pgExecute(ex *execution, q string, buffer bool, extra ...any) (driver.Result, driver.Rows, error) {
-	args := append(ex.args[:len(ex.args):len(ex.args)],
-		driver.NamedValue{Ordinal: len(ex.args) + 1, Value: ex.actor},
-		driver.NamedValue{Ordinal: len(ex.args) + 2, Value: ex.metadata})
+func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, driver.Rows, error) {
+	args := append(ex.Args[:len(ex.Args):len(ex.Args)],
+		driver.NamedValue{Ordinal: len(ex.Args) + 1, Value: ex.Actor},
+		driver.NamedValue{Ordinal: len(ex.Args) + 2, Value: ex.Metadata})
 	for _, v := range extra {
 		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
 	}
-	if ex.wantRows {
+	if ex.WantRows {
 		// The caller's RETURNING list fixes the result type: not cached, so
 		// DDL by other clients cannot make a cached plan change it.
-		rows, err := ex.c.rawQuery(ex.ctx, q, args)
+		rows, err := ex.Session.RawQuery(ex.Ctx, q, args)
 		if err != nil {
 			return nil, nil, pgError(ex, err)
 		}
 		if pgJoinedReturning(ex) {
 			hidden := 1
-			if ex.a.Kind == sqlstmt.Update {
+			if ex.Stmt.Kind == sqlstmt.Update {
 				hidden = 2
 			}
-			rows = newHiddenRows(rows, hidden)
+			rows = engine.NewHiddenRows(rows, hidden)
 		}
 		if buffer {
-			rows, err = bufferRows(rows)
+			rows, err = engine.BufferRows(rows)
 			if err != nil {
 				return nil, nil, pgError(ex, err)
 			}
 		}
 		return nil, rows, nil
 	}
-	rows, err := ex.c.preparedQuery(ex.ctx, q, args)
+	rows, err := ex.Session.PreparedQuery(ex.Ctx, q, args)
 	if err != nil {
 		return nil, nil, pgError(ex, err)
 	}
@@ -209,29 +237,29 @@ func pgExecute(ex *execution, q string, buffer bool, extra ...any) (driver.Resul
 		return nil, nil, pgError(ex, err)
 	}
 	n, _ := count[0].(int64)
-	if ex.a.Truncate {
+	if ex.Stmt.Truncate {
 		n = 0 // as PostgreSQL reports TRUNCATE
 	}
-	return result{rows: n, lastNote: "LastInsertId is not supported by this driver"}, nil, noRetry(rows.Close())
+	return engine.Result{Rows: n, LastNote: "LastInsertId is not supported by this driver"}, nil, engine.NoRetry(rows.Close())
 }
 
 // pgCheckArgs refuses what the rewrite cannot carry: arguments that do not
 // match the statement's placeholders one to one (the actor and metadata are
 // appended after them), pgx's query options and NamedArgs (pgx would rewrite
 // the statement text itself), RETURNING rows that may name joined tables.
-func pgCheckArgs(ex *execution) error {
-	a := ex.a
+func pgCheckArgs(ex *pgExec) error {
+	a := ex.Stmt
 	if pgJoinedReturning(ex) && a.ReturningStar {
-		return stmtError(ex.query, ex.t.display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)", ErrUnsupported)
+		return engine.Fail(ex.Query, ex.Table.Display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)", engine.Unsupported)
 	}
-	for _, arg := range ex.args {
+	for _, arg := range ex.Args {
 		if arg.Value != nil && strings.HasPrefix(reflect.TypeOf(arg.Value).PkgPath(), "github.com/jackc/pgx/") &&
 			!strings.Contains(reflect.TypeOf(arg.Value).PkgPath(), "pgtype") {
-			return stmtError(ex.query, ex.t.display, fmt.Sprintf("pgx query options and NamedArgs (%T) cannot be audited; use $n placeholders", arg.Value), ErrUnsupported)
+			return engine.Fail(ex.Query, ex.Table.Display, fmt.Sprintf("pgx query options and NamedArgs (%T) cannot be audited; use $n placeholders", arg.Value), engine.Unsupported)
 		}
 	}
-	if len(ex.args) != a.NumParams {
-		return stmtError(ex.query, ex.t.display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", a.NumParams, len(ex.args)), ErrUnsupported)
+	if len(ex.Args) != a.NumParams {
+		return engine.Fail(ex.Query, ex.Table.Display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", a.NumParams, len(ex.Args)), engine.Unsupported)
 	}
 	return nil
 }
@@ -239,29 +267,29 @@ func pgCheckArgs(ex *execution) error {
 // pgError maps the errors the rewritten statement raises on purpose to the
 // wrapper's sentinels, and keeps database/sql from retrying a statement that
 // was sent: every other error is the driver's own.
-func pgError(ex *execution, err error) error {
+func pgError(ex *pgExec, err error) error {
 	switch msg := err.Error(); {
 	case strings.Contains(msg, upsertRaceMessage):
-		return stmtError(ex.query, ex.t.display, "an upsert met a row a concurrent transaction wrote after the statement began", ErrConflict, err)
+		return engine.Fail(ex.Query, ex.Table.Display, "an upsert met a row a concurrent transaction wrote after the statement began", engine.Conflict, err)
 	case strings.Contains(msg, cascadeConflictMessage):
-		return stmtError(ex.query, ex.t.display, "rows whose foreign-key actions fire came to match the statement while it ran, so the rows the actions change could not be read exactly; nothing changed", ErrConflict, err)
+		return engine.Fail(ex.Query, ex.Table.Display, "rows whose foreign-key actions fire came to match the statement while it ran, so the rows the actions change could not be read exactly; nothing changed", engine.Conflict, err)
 	case strings.Contains(msg, cascadeMessage):
-		return stmtError(ex.query, ex.t.display, "a foreign-key action (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) would change rows of an audited table, which the wrapper cannot record yet; nothing changed", ErrUnsupported, err)
+		return engine.Fail(ex.Query, ex.Table.Display, "a foreign-key action (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) would change rows of an audited table, which the wrapper cannot record yet; nothing changed", engine.Unsupported, err)
 	case strings.Contains(msg, staleCatalogMessage):
-		ex.c.cat.tables = nil
-		return stmtError(ex.query, ex.t.display, "the table name resolved to another table than when this connection first wrote it (search_path or a temporary table changed); nothing changed", ErrConflict, err)
+		ex.Session.DropCatalog()
+		return engine.Fail(ex.Query, ex.Table.Display, "the table name resolved to another table than when this connection first wrote it (search_path or a temporary table changed); nothing changed", engine.Conflict, err)
 	case strings.Contains(msg, staleColumnsMessage):
-		ex.c.cat.tables = nil
-		return stmtError(ex.query, ex.t.display, "a column was added to the table since this connection read its columns; nothing changed", ErrConflict, err)
+		ex.Session.DropCatalog()
+		return engine.Fail(ex.Query, ex.Table.Display, "a column was added to the table since this connection read its columns; nothing changed", engine.Conflict, err)
 	}
 	var server interface{ SQLState() string }
 	if errors.As(err, &server) && server.SQLState() == "42703" {
 		// undefined_column: the caller's mistake, or a column the typed
 		// UPDATE names was dropped or renamed by another client since the
 		// catalog was read. Either way the next statement re-reads it.
-		ex.c.cat.tables = nil
+		ex.Session.DropCatalog()
 	}
-	return noRetry(err)
+	return engine.NoRetry(err)
 }
 
 // pgStatement builds the one statement that runs ex's write and its records:
@@ -269,8 +297,8 @@ func pgError(ex *execution, err error) error {
 //	WITH [the caller's CTEs,] _sqa_w AS (<the write, returning row images as jsonb>),
 //	     _sqa_a AS (INSERT INTO audit_log … SELECT … FROM _sqa_w)
 //	SELECT <count, or the caller's RETURNING list> FROM _sqa_w
-func pgStatement(ex *execution) string {
-	a := ex.a
+func pgStatement(ex *pgExec) string {
+	a := ex.Stmt
 	t := pgTarget(ex)
 	var b strings.Builder
 	b.WriteString("WITH ")
@@ -281,7 +309,7 @@ func pgStatement(ex *execution) string {
 		b.WriteString(a.With + ", ")
 	}
 	b.WriteString("_sqa_w AS (" + pgWrite(ex, t) + ")")
-	if ex.t.audited {
+	if ex.Table.Audited {
 		b.WriteString(", _sqa_a AS (" + pgRecords(ex, t) + ")")
 	}
 	check := ""
@@ -290,7 +318,7 @@ func pgStatement(ex *execution) string {
 		check = " WHERE (SELECT _sqa_ok FROM _sqa_chk)"
 	}
 	switch {
-	case !ex.wantRows:
+	case !ex.WantRows:
 		b.WriteString(" SELECT count(*) FROM _sqa_w" + check)
 	case pgJoinedReturning(ex): // the caller's columns, then the images pgExecute hides
 		b.WriteString(" SELECT * FROM _sqa_w" + check)
@@ -308,8 +336,8 @@ func pgStatement(ex *execution) string {
 // or DELETE … USING, whose list may name the joined tables. The write then
 // returns the caller's list first and its row images after it, which
 // pgExecute hides.
-func pgJoinedReturning(ex *execution) bool {
-	return ex.wantRows && ex.a.Returning != "" && ex.a.From != ""
+func pgJoinedReturning(ex *pgExec) bool {
+	return ex.WantRows && ex.Stmt.Returning != "" && ex.Stmt.From != ""
 }
 
 // pgTargetRef is how the rewritten statement names the target table.
@@ -320,9 +348,9 @@ type pgTargetRef struct {
 	image   string // the jsonb row image the record's key is taken from
 }
 
-func pgTarget(ex *execution) pgTargetRef {
-	a, t := ex.a, ex.t
-	r := pgTargetRef{spelled: a.Table.Spelled(), ref: sqlstmt.QuoteIdent(t.name), image: "w._sqa_old"}
+func pgTarget(ex *pgExec) pgTargetRef {
+	a, t := ex.Stmt, ex.Table
+	r := pgTargetRef{spelled: a.Table.Spelled(), ref: sqlstmt.QuoteIdent(t.Name), image: "w._sqa_old"}
 	r.rel = r.spelled
 	if a.Table.Only {
 		r.rel = "ONLY " + r.rel
@@ -340,13 +368,13 @@ func pgTarget(ex *execution) pgTargetRef {
 // pgWrite is the caller's write, rewritten to return its row images. An
 // UPDATE is joined by key to the rows its predicate selects, locked, so the
 // old image is the version the UPDATE overwrites.
-func pgWrite(ex *execution, t pgTargetRef) string {
-	a := ex.a
+func pgWrite(ex *pgExec, t pgTargetRef) string {
+	a := ex.Stmt
 	row, ret := "", " RETURNING "
 	switch {
 	case pgJoinedReturning(ex):
 		ret += a.Returning + ", " // first, so that the joined tables resolve
-	case ex.wantRows && a.Returning != "":
+	case ex.WantRows && a.Returning != "":
 		row = ", ROW(" + t.ref + ".*)::" + t.spelled + " AS _sqa_row"
 	}
 	where := ""

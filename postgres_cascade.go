@@ -3,8 +3,10 @@ package sqlaudit
 import (
 	"context"
 	"encoding/json"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // Foreign-key actions (ON DELETE CASCADE / SET NULL / SET DEFAULT, ON UPDATE
@@ -31,37 +33,64 @@ ORDER BY con.conname, con.oid`
 
 // pgChildren reads the foreign keys whose actions change other tables' rows
 // when rows of t are deleted or their referenced columns updated.
-func pgChildren(ctx context.Context, c *conn, t *tableInfo) error {
-	rows, err := c.queryAll(ctx, pgChildrenQuery, named(t.oid)...)
+func pgChildren(ctx context.Context, c *engine.Session, t *engine.TableInfo) error {
+	rows, err := c.QueryAll(ctx, pgChildrenQuery, engine.Named(pgt(t).OID)...)
 	if err != nil {
 		return err
 	}
 	for _, r := range rows {
-		fk := childFK{table: sqlstmt.TableRef{Schema: asString(r[0]), Name: asString(r[1])}}
-		fk.display = fk.table.Schema + "." + fk.table.Name
-		if b, _ := r[2].(bool); b || asString(r[2]) == "t" {
-			fk.display = fk.table.Name
+		fk := engine.ChildFK{Table: sqlstmt.TableRef{Schema: engine.AsString(r[0]), Name: engine.AsString(r[1])}}
+		fk.Display = fk.Table.Schema + "." + fk.Table.Name
+		if pgBool(r[2]) {
+			fk.Display = fk.Table.Name
 		}
-		fk.delAction, fk.updAction = pgAction(asString(r[3])), pgAction(asString(r[4]))
-		fk.onDelete, fk.onUpdate = fk.delAction != 0, fk.updAction != 0
+		var ext pgFK
+		ext.DelAction, ext.UpdAction = pgAction(engine.AsString(r[3])), pgAction(engine.AsString(r[4]))
+		fk.OnDelete, fk.OnUpdate = ext.DelAction != 0, ext.UpdAction != 0
 		var parent [][2]string
-		if err := json.Unmarshal([]byte(asString(r[5])), &fk.cols); err != nil {
+		if err := json.Unmarshal([]byte(engine.AsString(r[5])), &fk.Cols); err != nil {
 			return err
 		}
-		if err := json.Unmarshal([]byte(asString(r[6])), &parent); err != nil {
+		if err := json.Unmarshal([]byte(engine.AsString(r[6])), &parent); err != nil {
 			return err
 		}
-		if err := json.Unmarshal([]byte(asString(r[7])), &fk.setCols); err != nil {
+		if err := json.Unmarshal([]byte(engine.AsString(r[7])), &ext.SetCols); err != nil {
 			return err
 		}
-		fk.partitioned, _ = r[8].(bool)
-		fk.partitioned = fk.partitioned || asString(r[8]) == "t"
+		ext.Partitioned = pgBool(r[8])
 		for _, p := range parent {
-			fk.parent, fk.types = append(fk.parent, p[0]), append(fk.types, p[1])
+			fk.Parent, ext.Types = append(fk.Parent, p[0]), append(ext.Types, p[1])
 		}
-		t.children = append(t.children, fk)
+		fk.Ext = ext
+		t.Children = append(t.Children, fk)
 	}
 	return nil
+}
+
+// pgFK is what the PostgreSQL dialect keeps of a foreign key beside the
+// generic entry (ChildFK.Ext): the actions ('c' cascade, 'n' set null, 'd'
+// set default, 0 none that changes rows), the referenced columns' types,
+// the columns ON DELETE SET NULL (cols) assigns, and whether the
+// referencing table is partitioned (the RI triggers then write it without
+// ONLY).
+type pgFK struct {
+	DelAction, UpdAction byte
+	Types                []string
+	SetCols              []string
+	Partitioned          bool
+}
+
+// pgfk is the PostgreSQL part of fk's entry.
+func pgfk(fk *engine.ChildFK) pgFK {
+	e, _ := fk.Ext.(pgFK)
+	return e
+}
+
+// pgBool reads a boolean as lib/pq (bool) or pgx's text protocol ("t")
+// returns it.
+func pgBool(v any) bool {
+	b, _ := v.(bool)
+	return b || engine.AsString(v) == "t"
 }
 
 // pgAction maps pg_constraint's action codes to the ones that change rows:
@@ -80,21 +109,21 @@ func pgAction(code string) byte {
 // referenced columns the SET does not assign) would change a row: for a
 // DELETE when a written row has a child, for an UPDATE when a written row's
 // referenced columns changed and it has a child.
-func pgCascadeCheck(ex *execution, t pgTargetRef) string {
+func pgCascadeCheck(ex *pgExec, t pgTargetRef) string {
 	var checks []string
-	for _, fk := range ex.cascadeChecks {
+	for _, fk := range ex.checks {
 		var match, changed []string
-		for i, col := range fk.cols {
-			p := sqlstmt.QuoteLiteral(fk.parent[i], true)
-			match = append(match, "_sqa_c."+sqlstmt.QuoteIdent(col)+" = (w._sqa_old->>"+p+")::"+fk.types[i])
+		for i, col := range fk.Cols {
+			p := sqlstmt.QuoteLiteral(fk.Parent[i], true)
+			match = append(match, "_sqa_c."+sqlstmt.QuoteIdent(col)+" = (w._sqa_old->>"+p+")::"+pgfk(fk).Types[i])
 			changed = append(changed, "(w._sqa_old->"+p+")::text IS DISTINCT FROM (w._sqa_new->"+p+")::text")
 		}
-		cond := "EXISTS (SELECT 1 FROM " + fk.table.Spelled() + " AS _sqa_c WHERE " + strings.Join(match, " AND ") + ")"
-		if ex.a.Kind == sqlstmt.Update {
+		cond := "EXISTS (SELECT 1 FROM " + fk.Table.Spelled() + " AS _sqa_c WHERE " + strings.Join(match, " AND ") + ")"
+		if ex.Stmt.Kind == sqlstmt.Update {
 			cond = "(" + strings.Join(changed, " OR ") + ") AND " + cond
 		}
 		checks = append(checks, "CASE WHEN "+cond+" THEN CAST("+
-			sqlstmt.QuoteLiteral(cascadeMessage+" "+fk.display+" ", true)+" || left(w._sqa_old::text, 0) AS integer) = 0 ELSE true END")
+			sqlstmt.QuoteLiteral(cascadeMessage+" "+fk.Display+" ", true)+" || left(w._sqa_old::text, 0) AS integer) = 0 ELSE true END")
 	}
 	if len(checks) == 0 {
 		return ""

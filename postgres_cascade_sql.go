@@ -1,9 +1,11 @@
 package sqlaudit
 
 import (
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strconv"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // The rewritten statement of a write with foreign-key actions performs the
@@ -21,7 +23,7 @@ import (
 
 // pgCascadeCTEs returns the WITH queries of the child nodes and their
 // records, each starting with ", ".
-func pgCascadeCTEs(ex *execution, cs *pgCascade) string {
+func pgCascadeCTEs(ex *pgExec, cs *pgCascade) string {
 	var b strings.Builder
 	if cs.closure != nil {
 		b.WriteString(pgClosureCTEs(ex, cs.closure))
@@ -29,7 +31,7 @@ func pgCascadeCTEs(ex *execution, cs *pgCascade) string {
 	for i := 1; i < len(cs.nodes); i++ {
 		n := &cs.nodes[i]
 		b.WriteString(", " + n.cte + " AS (" + pgChildWrite(cs, n) + ")")
-		if n.t.audited {
+		if n.t.Audited {
 			kind := sqlstmt.Delete
 			if n.update {
 				kind = sqlstmt.Update
@@ -57,14 +59,14 @@ func pgChanged(kind sqlstmt.Kind) string {
 func pgParentRows(cs *pgCascade, n *pgNode) string {
 	p := &cs.nodes[n.parent]
 	var cols []string
-	for j, ref := range n.fk.parent {
+	for j, ref := range n.fk.Parent {
 		l := sqlstmt.QuoteLiteral(ref, true)
-		cols = append(cols, "(w._sqa_old->>"+l+")::"+n.fk.types[j]+" AS _sqa_v"+strconv.Itoa(j))
+		cols = append(cols, "(w._sqa_old->>"+l+")::"+pgfk(n.fk).Types[j]+" AS _sqa_v"+strconv.Itoa(j))
 		if p.update {
-			cols = append(cols, "(w._sqa_new->>"+l+")::"+n.fk.types[j]+" AS _sqa_n"+strconv.Itoa(j))
+			cols = append(cols, "(w._sqa_new->>"+l+")::"+pgfk(n.fk).Types[j]+" AS _sqa_n"+strconv.Itoa(j))
 		}
 	}
-	return "SELECT " + strings.Join(cols, ", ") + " FROM " + pgNodeRows(cs, n.parent) + " AS w WHERE " + pgFires(p, []*childFK{n.fk})
+	return "SELECT " + strings.Join(cols, ", ") + " FROM " + pgNodeRows(cs, n.parent) + " AS w WHERE " + pgFires(p, []*engine.ChildFK{n.fk})
 }
 
 // pgNodeRows is the WITH query of node i's row images: for the root of a
@@ -82,43 +84,43 @@ func pgNodeRows(cs *pgCascade, i int) string {
 // _sqa_x deletes every row it reaches that the statement itself does not
 // delete (waiting for _sqa_w, so no row is deleted twice and RowsAffected
 // stays the statement's).
-func pgClosureCTEs(ex *execution, fk *childFK) string {
-	rel := "ONLY " + fk.table.Spelled()
-	if fk.partitioned {
-		rel = fk.table.Spelled()
+func pgClosureCTEs(ex *pgExec, fk *engine.ChildFK) string {
+	rel := "ONLY " + fk.Table.Spelled()
+	if pgfk(fk).Partitioned {
+		rel = fk.Table.Spelled()
 	}
 	var cols, base, step, roots, join []string
-	for j, k := range ex.t.key {
+	for j, k := range ex.Table.Key {
 		cols = append(cols, "_sqa_t."+sqlstmt.QuoteIdent(k)+" AS _sqa_k"+strconv.Itoa(j))
 		join = append(join, "_sqa_t."+sqlstmt.QuoteIdent(k)+" = d._sqa_k"+strconv.Itoa(j))
 	}
-	for j, r := range fk.parent {
+	for j, r := range fk.Parent {
 		cols = append(cols, "_sqa_t."+sqlstmt.QuoteIdent(r)+" AS _sqa_r"+strconv.Itoa(j))
-		base = append(base, "_sqa_t."+sqlstmt.QuoteIdent(fk.cols[j]))
-		roots = append(roots, "(w._sqa_old->>"+sqlstmt.QuoteLiteral(r, true)+")::"+fk.types[j])
-		step = append(step, "_sqa_t."+sqlstmt.QuoteIdent(fk.cols[j])+" = d._sqa_r"+strconv.Itoa(j))
+		base = append(base, "_sqa_t."+sqlstmt.QuoteIdent(fk.Cols[j]))
+		roots = append(roots, "(w._sqa_old->>"+sqlstmt.QuoteLiteral(r, true)+")::"+pgfk(fk).Types[j])
+		step = append(step, "_sqa_t."+sqlstmt.QuoteIdent(fk.Cols[j])+" = d._sqa_r"+strconv.Itoa(j))
 	}
 	sel := "SELECT " + strings.Join(cols, ", ") + " FROM " + rel + " AS _sqa_t"
 	q := ", _sqa_xd AS (" + sel + " WHERE (" + strings.Join(base, ", ") + ") IN (SELECT " + strings.Join(roots, ", ") + " FROM _sqa_w AS w)" +
 		" UNION " + sel + " JOIN _sqa_xd AS d ON " + strings.Join(step, " AND ") + ")"
 	q += ", _sqa_x AS (DELETE FROM " + rel + " AS _sqa_t USING _sqa_xd AS d WHERE " + strings.Join(join, " AND ") +
-		" AND NOT EXISTS (SELECT 1 FROM _sqa_w AS w WHERE " + pgRowKey(ex.t, "w._sqa_old") + " = " + pgRowKey(ex.t, "to_jsonb(_sqa_t.*)") +
+		" AND NOT EXISTS (SELECT 1 FROM _sqa_w AS w WHERE " + pgRowKey(ex.Table, "w._sqa_old") + " = " + pgRowKey(ex.Table, "to_jsonb(_sqa_t.*)") +
 		") RETURNING to_jsonb(_sqa_t.*) AS _sqa_old)"
-	if ex.t.audited {
-		q += ", _sqa_ax AS (" + pgNodeRecords(ex, ex.t, "_sqa_x", sqlstmt.Delete, "w._sqa_old") + " WHERE true)"
+	if ex.Table.Audited {
+		q += ", _sqa_ax AS (" + pgNodeRecords(ex, ex.Table, "_sqa_x", sqlstmt.Delete, "w._sqa_old") + " WHERE true)"
 	}
 	return q
 }
 
 // pgFires is the condition on a row image w of node p under which a change
 // of the row fires one of the actions of fks.
-func pgFires(p *pgNode, fks []*childFK) string {
+func pgFires(p *pgNode, fks []*engine.ChildFK) string {
 	if !p.update {
 		return "true"
 	}
 	var changed []string
 	for _, fk := range fks {
-		for _, ref := range fk.parent {
+		for _, ref := range fk.Parent {
 			l := sqlstmt.QuoteLiteral(ref, true)
 			changed = append(changed, "(w._sqa_old->"+l+")::text IS DISTINCT FROM (w._sqa_new->"+l+")::text")
 		}
@@ -132,7 +134,7 @@ func pgFires(p *pgNode, fks []*childFK) string {
 // version the action overwrites.
 func pgChildWrite(cs *pgCascade, n *pgNode) string {
 	var match, recheck []string
-	for j, col := range n.fk.cols {
+	for j, col := range n.fk.Cols {
 		v := "_sqa_v" + strconv.Itoa(j)
 		match = append(match, "_sqa_t."+sqlstmt.QuoteIdent(col)+" = _sqa_p."+v)
 		recheck = append(recheck, "_sqa_t."+sqlstmt.QuoteIdent(col)+" = _sqa_o."+v)
@@ -143,11 +145,11 @@ func pgChildWrite(cs *pgCascade, n *pgNode) string {
 			" RETURNING to_jsonb(_sqa_t.*) AS _sqa_old"
 	}
 	var sel, sets []string
-	for j, k := range n.t.key {
+	for j, k := range n.t.Key {
 		sel = append(sel, "_sqa_t."+sqlstmt.QuoteIdent(k)+" AS _sqa_k"+strconv.Itoa(j))
 		recheck = append(recheck, "_sqa_t."+sqlstmt.QuoteIdent(k)+" = _sqa_o._sqa_k"+strconv.Itoa(j))
 	}
-	for j := range n.fk.cols {
+	for j := range n.fk.Cols {
 		sel = append(sel, "_sqa_p._sqa_v"+strconv.Itoa(j))
 		if n.action == 'c' {
 			sel = append(sel, "_sqa_p._sqa_n"+strconv.Itoa(j))
@@ -160,7 +162,7 @@ func pgChildWrite(cs *pgCascade, n *pgNode) string {
 		case 'd':
 			sets = append(sets, sqlstmt.QuoteIdent(col)+" = DEFAULT")
 		default:
-			sets = append(sets, sqlstmt.QuoteIdent(col)+" = _sqa_o._sqa_n"+strconv.Itoa(slicesIndex(n.fk.cols, col)))
+			sets = append(sets, sqlstmt.QuoteIdent(col)+" = _sqa_o._sqa_n"+strconv.Itoa(slicesIndex(n.fk.Cols, col)))
 		}
 	}
 	if n.self { // a row the statement deletes is not also updated (waiting for _sqa_w decides which)
@@ -186,15 +188,15 @@ func slicesIndex(s []string, v string) int {
 // locked ($L, by node): it came to match after that statement, and a
 // concurrent transaction may have given it a child the statement cannot see
 // but the RI trigger would change. Running the statement again succeeds.
-func pgLockedCheck(ex *execution, cs *pgCascade) string {
-	param := "$" + strconv.Itoa(len(ex.args)+3) + "::jsonb"
+func pgLockedCheck(ex *pgExec, cs *pgCascade) string {
+	param := "$" + strconv.Itoa(len(ex.Args)+3) + "::jsonb"
 	var counts []string
 	for i := range cs.nodes {
 		n := &cs.nodes[i]
 		if !n.source {
 			continue
 		}
-		var fks []*childFK
+		var fks []*engine.ChildFK
 		for j := range cs.nodes {
 			if cs.nodes[j].parent == i {
 				fks = append(fks, cs.nodes[j].fk)

@@ -2,9 +2,11 @@ package sqlaudit
 
 import (
 	"encoding/json"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strconv"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // The records of a PostgreSQL write: one audit row per changed row, computed
@@ -15,17 +17,17 @@ import (
 // with a changed column, with the changed columns only. Values are compared
 // as to_jsonb renders them, so 1.0 → 1.00 in a numeric column is a change
 // (the stored value's scale changed) and key order in a json column is not.
-func pgRecords(ex *execution, t pgTargetRef) string {
-	a := ex.a
+func pgRecords(ex *pgExec, t pgTargetRef) string {
+	a := ex.Stmt
 	var q string
 	switch {
 	case a.Upsert:
-		q = pgUpsertRecords(ex, t) + " LEFT JOIN LATERAL " + pgDiff(ex.t, "(w._sqa_prev->'row')") + " ON true" +
-			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.t)
+		q = pgUpsertRecords(ex, t) + " LEFT JOIN LATERAL " + pgDiff(ex.Table, "(w._sqa_prev->'row')") + " ON true" +
+			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.Table)
 	case pgTypedUpdate(ex):
 		return pgTypedRecords(ex, t)
 	default:
-		q = pgNodeRecords(ex, ex.t, "_sqa_w", a.Kind, t.image) + " WHERE " + pgChanged(a.Kind)
+		q = pgNodeRecords(ex, ex.Table, "_sqa_w", a.Kind, t.image) + " WHERE " + pgChanged(a.Kind)
 	}
 	return q + " AND " + pgResolvesCheck(ex, t) + pgCascadeCheck(ex, t)
 }
@@ -33,7 +35,7 @@ func pgRecords(ex *execution, t pgTargetRef) string {
 // pgNodeRecords selects one record per row of the WITH query cte (row
 // images w._sqa_old and w._sqa_new) of table ti, keyed from image; for an
 // UPDATE joined to the changed columns d.o and d.n. The caller adds WHERE.
-func pgNodeRecords(ex *execution, ti *tableInfo, cte string, kind sqlstmt.Kind, image string) string {
+func pgNodeRecords(ex *pgExec, ti *engine.TableInfo, cte string, kind sqlstmt.Kind, image string) string {
 	action, values, diff := "", "", ""
 	switch kind {
 	case sqlstmt.Update:
@@ -48,29 +50,29 @@ func pgNodeRecords(ex *execution, ti *tableInfo, cte string, kind sqlstmt.Kind, 
 
 // pgUpsertRecords is pgNodeRecords for an upsert: each row recorded as the
 // INSERT or the UPDATE it was.
-func pgUpsertRecords(ex *execution, t pgTargetRef) string {
+func pgUpsertRecords(ex *pgExec, t pgTargetRef) string {
 	action := "CASE WHEN w._sqa_inserted THEN 'INSERT' ELSE 'UPDATE' END"
 	values := "CASE WHEN w._sqa_inserted THEN NULL ELSE d.o END, CASE WHEN w._sqa_inserted THEN " +
-		pgRedactRow(ex.t, "w._sqa_new") + " ELSE d.n END"
-	return pgRecordsInsert(ex, ex.t, action, pgRowKey(ex.t, t.image), values) + " FROM _sqa_w w"
+		pgRedactRow(ex.Table, "w._sqa_new") + " ELSE d.n END"
+	return pgRecordsInsert(ex, ex.Table, action, pgRowKey(ex.Table, t.image), values) + " FROM _sqa_w w"
 }
 
 // pgRecordsInsert is the INSERT … SELECT of records with the given action,
 // row key and old and new values; the caller adds FROM and WHERE.
-func pgRecordsInsert(ex *execution, ti *tableInfo, action, key, values string) string {
-	n := len(ex.args)
-	return "INSERT INTO " + ex.c.c.audit + " (" + recordColumns + ")" +
+func pgRecordsInsert(ex *pgExec, ti *engine.TableInfo, action, key, values string) string {
+	n := len(ex.Args)
+	return "INSERT INTO " + ex.Session.Shared.Audit + " (" + engine.RecordColumns + ")" +
 		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, " + action + ", " +
-		sqlstmt.QuoteLiteral(ti.display, true) + ", " + key + ", " + values +
-		", $" + strconv.Itoa(n+2) + "::jsonb, " + sqlstmt.QuoteLiteral(ex.query, true)
+		sqlstmt.QuoteLiteral(ti.Display, true) + ", " + key + ", " + values +
+		", $" + strconv.Itoa(n+2) + "::jsonb, " + sqlstmt.QuoteLiteral(ex.Query, true)
 }
 
 // pgResolvesCheck fails the statement (nothing is written) unless the table
 // name still resolves to the table the records describe: a session may have
 // changed its search_path or created a temporary table of the same name
 // (set_config() in a SELECT is not seen by the wrapper). Evaluated once.
-func pgResolvesCheck(ex *execution, t pgTargetRef) string {
-	return pgRaiseUnless("(SELECT to_regclass("+sqlstmt.QuoteLiteral(t.spelled, true)+")::oid::bigint) = "+strconv.FormatInt(ex.t.oid, 10),
+func pgResolvesCheck(ex *pgExec, t pgTargetRef) string {
+	return pgRaiseUnless("(SELECT to_regclass("+sqlstmt.QuoteLiteral(t.spelled, true)+")::oid::bigint) = "+strconv.FormatInt(pgt(ex.Table).OID, 10),
 		staleCatalogMessage, "left("+t.image+"::text, 0)")
 }
 
@@ -88,7 +90,7 @@ const staleCatalogMessage = "sqlaudit: the table name now resolves to another ta
 
 // pgDiff is the changed columns of the old image and w._sqa_new, as two
 // objects d.o and d.n (NULL when nothing changed).
-func pgDiff(t *tableInfo, old string) string {
+func pgDiff(t *engine.TableInfo, old string) string {
 	return "(SELECT jsonb_object_agg(jo.key, " + pgRedactValue(t, "jo") +
 		") AS o, jsonb_object_agg(jo.key, " + pgRedactValue(t, "jn") + ") AS n" +
 		" FROM jsonb_each(" + old + ") jo JOIN jsonb_each(w._sqa_new) jn ON jn.key = jo.key" +
@@ -104,21 +106,21 @@ func pgDiff(t *tableInfo, old string) string {
 // the key alone is not enough. Under READ COMMITTED an upsert may update a
 // version its snapshot cannot see — a row a concurrent transaction inserted
 // or changed — and then no version is found ("ok" is missing).
-func pgUpsertPrevious(ex *execution, t pgTargetRef) string {
+func pgUpsertPrevious(ex *pgExec, t pgTargetRef) string {
 	match := []string{"_sqa_p.xmax = " + t.ref + ".xmin"}
-	for _, k := range ex.t.key {
+	for _, k := range ex.Table.Key {
 		match = append(match, "_sqa_p."+sqlstmt.QuoteIdent(k)+" = "+t.ref+"."+sqlstmt.QuoteIdent(k))
 	}
 	return "(" + t.ref + ".xmax = 0) AS _sqa_inserted, (SELECT jsonb_build_object('row', to_jsonb(_sqa_p.*), 'ok', true) FROM " +
-		ex.t.quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
+		ex.Table.Quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
 }
 
 // pgUpsertCheck fails the statement (nothing is written) when an updated
 // row's previous version could not be read exactly; the error names the row,
 // and retrying the statement succeeds.
-func pgUpsertCheck(t *tableInfo) string {
+func pgUpsertCheck(t *engine.TableInfo) string {
 	return pgRaiseUnless("w._sqa_inserted OR coalesce((w._sqa_prev->>'ok')::boolean, false)",
-		upsertRaceMessage, "(w._sqa_new->>"+sqlstmt.QuoteLiteral(t.key[0], true)+")")
+		upsertRaceMessage, "(w._sqa_new->>"+sqlstmt.QuoteLiteral(t.Key[0], true)+")")
 }
 
 // upsertRaceMessage starts the error of an upsert that raced with another
@@ -126,9 +128,9 @@ func pgUpsertCheck(t *tableInfo) string {
 const upsertRaceMessage = "sqlaudit: an upsert updated a row version a concurrent transaction wrote; retry the statement. Row"
 
 // pgRowKey is the JSON object of the key columns taken from a row image.
-func pgRowKey(t *tableInfo, image string) string {
-	parts := make([]string, 0, 2*len(t.key))
-	for _, k := range t.key {
+func pgRowKey(t *engine.TableInfo, image string) string {
+	parts := make([]string, 0, 2*len(t.Key))
+	for _, k := range t.Key {
 		l := sqlstmt.QuoteLiteral(k, true)
 		parts = append(parts, l, image+"->"+l)
 	}
@@ -136,12 +138,12 @@ func pgRowKey(t *tableInfo, image string) string {
 }
 
 // pgRedactRow masks the redacted columns of a whole-row image.
-func pgRedactRow(t *tableInfo, image string) string {
-	if len(t.redact) == 0 {
+func pgRedactRow(t *engine.TableInfo, image string) string {
+	if len(t.Redact) == 0 {
 		return image
 	}
 	mask := map[string]string{}
-	for _, c := range t.redact {
+	for _, c := range t.Redact {
 		mask[c] = RedactedValue
 	}
 	b, _ := json.Marshal(mask)
@@ -150,12 +152,12 @@ func pgRedactRow(t *tableInfo, image string) string {
 
 // pgRedactValue masks the value of one jsonb_each entry when its column is
 // redacted.
-func pgRedactValue(t *tableInfo, each string) string {
-	if len(t.redact) == 0 {
+func pgRedactValue(t *engine.TableInfo, each string) string {
+	if len(t.Redact) == 0 {
 		return each + ".value"
 	}
-	lits := make([]string, len(t.redact))
-	for i, c := range t.redact {
+	lits := make([]string, len(t.Redact))
+	for i, c := range t.Redact {
 		lits[i] = sqlstmt.QuoteLiteral(c, true)
 	}
 	mask, _ := json.Marshal(RedactedValue)

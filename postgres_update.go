@@ -1,10 +1,12 @@
 package sqlaudit
 
 import (
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // A plain UPDATE of an audited table (no upsert, no foreign-key actions to
@@ -22,18 +24,18 @@ import (
 
 // pgTypedUpdate reports whether ex takes the typed path. The write returns
 // every column twice, and a target list holds at most 1,664 entries.
-func pgTypedUpdate(ex *execution) bool {
-	a := ex.a
-	return a.Kind == sqlstmt.Update && !a.Upsert && ex.t.audited && ex.cascade == nil &&
-		len(ex.cascadeChecks) == 0 && !pgJoinedReturning(ex) &&
-		ex.t.natts > 0 && len(ex.t.types) == len(ex.t.columns) && len(ex.t.columns) <= 800
+func pgTypedUpdate(ex *pgExec) bool {
+	a := ex.Stmt
+	return a.Kind == sqlstmt.Update && !a.Upsert && ex.Table.Audited && ex.cascade == nil &&
+		len(ex.checks) == 0 && !pgJoinedReturning(ex) &&
+		pgt(ex.Table).Natts > 0 && len(pgt(ex.Table).Types) == len(ex.Table.Columns) && len(ex.Table.Columns) <= 800
 }
 
 // pgUpdateImages is what the UPDATE's locked subquery (alias _sqa_o) selects,
 // how it joins to the target, and the images the write returns.
-func pgUpdateImages(ex *execution, t pgTargetRef) (sel, join []string, images string) {
+func pgUpdateImages(ex *pgExec, t pgTargetRef) (sel, join []string, images string) {
 	if !pgTypedUpdate(ex) {
-		for i, k := range ex.t.key {
+		for i, k := range ex.Table.Key {
 			n := "_sqa_k" + strconv.Itoa(i)
 			sel = append(sel, t.ref+"."+sqlstmt.QuoteIdent(k)+" AS "+n)
 			join = append(join, t.ref+"."+sqlstmt.QuoteIdent(k)+" = _sqa_o."+n)
@@ -41,42 +43,42 @@ func pgUpdateImages(ex *execution, t pgTargetRef) (sel, join []string, images st
 		sel = append(sel, "to_jsonb("+t.ref+".*) AS _sqa_old")
 		return sel, join, "_sqa_o._sqa_old, to_jsonb(" + t.ref + ".*) AS _sqa_new"
 	}
-	news := make([]string, len(ex.t.columns))
-	for i, c := range ex.t.columns {
+	news := make([]string, len(ex.Table.Columns))
+	for i, c := range ex.Table.Columns {
 		sel = append(sel, t.ref+"."+sqlstmt.QuoteIdent(c)+" AS _sqa_o"+strconv.Itoa(i))
 		news[i] = t.ref + "." + sqlstmt.QuoteIdent(c) + " AS _sqa_n" + strconv.Itoa(i)
 	}
-	for _, k := range ex.t.key {
-		join = append(join, t.ref+"."+sqlstmt.QuoteIdent(k)+" = _sqa_o."+pgKeyColumn(ex.t, k, "_sqa_o"))
+	for _, k := range ex.Table.Key {
+		join = append(join, t.ref+"."+sqlstmt.QuoteIdent(k)+" = _sqa_o."+pgKeyColumn(ex.Table, k, "_sqa_o"))
 	}
 	return sel, join, "_sqa_o.*, " + strings.Join(news, ", ")
 }
 
 // pgTypedRecords inserts one record per updated row of _sqa_w with a
 // changed column; r.u lists the unchanged columns, removed from both images.
-func pgTypedRecords(ex *execution, t pgTargetRef) string {
-	ti := ex.t
-	same := make([]string, len(ti.columns))
-	for i, c := range ti.columns {
-		same[i] = "CASE WHEN " + pgSame(ti.types[i], "w._sqa_o"+strconv.Itoa(i), "w._sqa_n"+strconv.Itoa(i)) +
+func pgTypedRecords(ex *pgExec, t pgTargetRef) string {
+	ti := ex.Table
+	same := make([]string, len(ti.Columns))
+	for i, c := range ti.Columns {
+		same[i] = "CASE WHEN " + pgSame(pgt(ti).Types[i], "w._sqa_o"+strconv.Itoa(i), "w._sqa_n"+strconv.Itoa(i)) +
 			" THEN " + sqlstmt.QuoteLiteral(c, true) + " END"
 	}
-	keys := make([]string, 0, 2*len(ti.key))
-	for _, k := range ti.key {
+	keys := make([]string, 0, 2*len(ti.Key))
+	for _, k := range ti.Key {
 		keys = append(keys, sqlstmt.QuoteLiteral(k, true), "w."+pgKeyColumn(ti, k, "_sqa_o"))
 	}
 	key := "jsonb_build_object(" + strings.Join(keys, ", ") + ")"
 	values := pgTypedImage(ti, "w._sqa_o") + " - r.u, " + pgTypedImage(ti, "w._sqa_n") + " - r.u"
 	row := t
-	row.image = "w." + pgKeyColumn(ti, ti.key[0], "_sqa_o") // never NULL: the checks below stay row-dependent
+	row.image = "w." + pgKeyColumn(ti, ti.Key[0], "_sqa_o") // never NULL: the checks below stay row-dependent
 	return pgRecordsInsert(ex, ti, "'UPDATE'", key, values) + " FROM _sqa_w w CROSS JOIN LATERAL (SELECT array_remove(ARRAY[" +
-		strings.Join(same, ", ") + "], NULL) AS u) r WHERE cardinality(r.u) < " + strconv.Itoa(len(ti.columns)) +
+		strings.Join(same, ", ") + "], NULL) AS u) r WHERE cardinality(r.u) < " + strconv.Itoa(len(ti.Columns)) +
 		" AND " + pgResolvesCheck(ex, row) + " AND " + pgColumnsCheck(ti, row)
 }
 
 // pgKeyColumn names the typed image column (prefix + position) of key k.
-func pgKeyColumn(t *tableInfo, k, prefix string) string {
-	for i, c := range t.columns {
+func pgKeyColumn(t *engine.TableInfo, k, prefix string) string {
+	for i, c := range t.Columns {
 		if c == k {
 			return prefix + strconv.Itoa(i)
 		}
@@ -87,15 +89,15 @@ func pgKeyColumn(t *tableInfo, k, prefix string) string {
 // pgTypedImage is the JSON object of a typed image's columns, redacted ones
 // masked. jsonb_build_object takes at most 100 arguments, so wide tables
 // are built in parts.
-func pgTypedImage(t *tableInfo, prefix string) string {
+func pgTypedImage(t *engine.TableInfo, prefix string) string {
 	var parts, args []string
-	for i, c := range t.columns {
+	for i, c := range t.Columns {
 		v := prefix + strconv.Itoa(i)
-		if slices.Contains(t.redact, c) {
+		if slices.Contains(t.Redact, c) {
 			v = sqlstmt.QuoteLiteral(RedactedValue, true) + "::text"
 		}
 		args = append(args, sqlstmt.QuoteLiteral(c, true), v)
-		if len(args) == 100 || i == len(t.columns)-1 {
+		if len(args) == 100 || i == len(t.Columns)-1 {
 			parts = append(parts, "jsonb_build_object("+strings.Join(args, ", ")+")")
 			args = nil
 		}
@@ -125,8 +127,8 @@ func pgSame(baseType, o, n string) string {
 // pgColumnsCheck fails the statement (nothing is written) when a column was
 // added to the table since the connection read the catalog, so no change
 // goes unrecorded. Evaluated once.
-func pgColumnsCheck(t *tableInfo, row pgTargetRef) string {
-	return pgRaiseUnless("(SELECT relnatts::bigint FROM pg_class WHERE oid = "+strconv.FormatInt(t.oid, 10)+") = "+strconv.FormatInt(t.natts, 10),
+func pgColumnsCheck(t *engine.TableInfo, row pgTargetRef) string {
+	return pgRaiseUnless("(SELECT relnatts::bigint FROM pg_class WHERE oid = "+strconv.FormatInt(pgt(t).OID, 10)+") = "+strconv.FormatInt(pgt(t).Natts, 10),
 		staleColumnsMessage, "left("+row.image+"::text, 0)")
 }
 

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"strconv"
 	"time"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
 
 // Prune deletes the sealed records written before cutoff, oldest first, and
@@ -24,8 +26,8 @@ func Prune(ctx context.Context, db *sql.DB, cutoff time.Time) (int64, error) {
 }
 
 func (c *conn) prune(ctx context.Context, cutoff time.Time) (int64, error) {
-	ref, seal := c.c.sealTable()
-	s := c.c.dialect.sealing(c.c.auditRef, ref)
+	seal := c.c.sh.Seal
+	s := c.c.sh.Dialect.Sealing(c.c.sh.AuditRef, c.c.sh.SealRef)
 	var n int64
 	err := c.sealerTx(ctx, s, func() (err error) {
 		n, err = c.pruneWithin(ctx, s, seal, cutoff)
@@ -37,30 +39,30 @@ func (c *conn) prune(ctx context.Context, cutoff time.Time) (int64, error) {
 // pruneWithin finds the longest prefix of the chain whose records are all
 // older than cutoff, deletes those records and seals, and turns the last
 // seal of the prefix into the checkpoint.
-func (c *conn) pruneWithin(ctx context.Context, s sealSQL, seal string, cutoff time.Time) (int64, error) {
-	rows, err := c.queryAll(ctx, `SELECT coalesce(min(s.seq), 0) FROM `+seal+` s JOIN `+c.c.audit+` a ON a.id = s.record_id
-		WHERE s.seq > 0 AND NOT (`+s.before+`)`, named(s.timeArg(cutoff))...)
+func (c *conn) pruneWithin(ctx context.Context, s engine.SealSQL, seal string, cutoff time.Time) (int64, error) {
+	rows, err := c.s.QueryAll(ctx, `SELECT coalesce(min(s.seq), 0) FROM `+seal+` s JOIN `+c.c.sh.Audit+` a ON a.id = s.record_id
+		WHERE s.seq > 0 AND NOT (`+s.Before+`)`, engine.Named(s.TimeArg(cutoff))...)
 	if err != nil {
 		return 0, err
 	}
-	last := toInt(rows[0][0]) - 1 // the seal before the first young record
-	if toInt(rows[0][0]) == 0 {   // every sealed record is older than cutoff
-		m, err := c.queryAll(ctx, `SELECT coalesce(max(seq), 0) FROM `+seal)
+	last := engine.AsInt(rows[0][0]) - 1 // the seal before the first young record
+	if engine.AsInt(rows[0][0]) == 0 {   // every sealed record is older than cutoff
+		m, err := c.s.QueryAll(ctx, `SELECT coalesce(max(seq), 0) FROM `+seal)
 		if err != nil {
 			return 0, err
 		}
-		last = toInt(m[0][0])
+		last = engine.AsInt(m[0][0])
 	}
 	if last <= 0 {
 		return 0, nil
 	}
 	k := strconv.FormatInt(last, 10)
-	res, err := c.rawExec(ctx, `DELETE FROM `+c.c.audit+` WHERE id IN (SELECT record_id FROM `+seal+` WHERE seq > 0 AND seq <= `+k+`)`, nil)
+	res, err := c.s.RawExec(ctx, `DELETE FROM `+c.c.sh.Audit+` WHERE id IN (SELECT record_id FROM `+seal+` WHERE seq > 0 AND seq <= `+k+`)`, nil)
 	if err != nil {
 		return 0, err
 	}
 	for _, q := range []string{`DELETE FROM ` + seal + ` WHERE seq > 0 AND seq < ` + k, `UPDATE ` + seal + ` SET record_id = -1 WHERE seq = ` + k} {
-		if _, err := c.rawExec(ctx, q, nil); err != nil {
+		if _, err := c.s.RawExec(ctx, q, nil); err != nil {
 			return 0, err
 		}
 	}

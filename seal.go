@@ -8,11 +8,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
 
 // Tamper evidence. Seal chains committed records, in the order it seals
@@ -63,31 +63,6 @@ type Report struct {
 	Head     Head  // the chain's last seal
 }
 
-// sealSQL is a dialect's part of sealing: DDL, lock, horizon, canonical
-// record text. Records below the horizon can no longer change in number:
-// every transaction that could write one has ended.
-type sealSQL struct {
-	ddl       []string
-	begin     []string // begin the sealing transaction and serialise sealers
-	horizon   string   // the new horizon, on the horizonCol scale
-	horizExpr string   // what horizons compare with, of record a (a.tx_id, a.id, a time)
-	// txOnScale: tx_id is on the horizon's scale, so a record of a
-	// transaction below the horizon is inside the sealed range too
-	txOnScale bool
-	canonical string              // the record (alias a) as one text, the same in Seal and Verify
-	before    string              // a condition: record a was written before the time $1 / ?1
-	timeArg   func(time.Time) any // that time as the driver takes it
-}
-
-// sealTable names the seal table of the connector's audit table.
-func (c *connector) sealTable() (ref sqlstmt.TableRef, quoted string) {
-	ref = sqlstmt.TableRef{Schema: c.auditRef.Schema, Name: c.auditRef.Name + "_seal"}
-	if ref.Schema != "" {
-		return ref, c.dialect.ident(ref.Schema) + "." + c.dialect.ident(ref.Name)
-	}
-	return ref, c.dialect.ident(ref.Name)
-}
-
 // Seal chains every record that is committed and not sealed yet, and
 // returns the new head. It needs the audit database opened through this
 // package's drivers and the right to write the seal table; run it from a
@@ -134,10 +109,10 @@ func withRawConn(ctx context.Context, db *sql.DB, f func(*conn) error) error {
 }
 
 func (c *conn) seal(ctx context.Context) (Head, error) {
-	ref, seal := c.c.sealTable()
-	s := c.c.dialect.sealing(c.c.auditRef, ref)
-	for _, q := range s.ddl {
-		if _, err := c.rawExec(ctx, q, nil); err != nil {
+	seal := c.c.sh.Seal
+	s := c.c.sh.Dialect.Sealing(c.c.sh.AuditRef, c.c.sh.SealRef)
+	for _, q := range s.DDL {
+		if _, err := c.s.RawExec(ctx, q, nil); err != nil {
 			return Head{}, fmt.Errorf("sqlaudit: creating the seal table: %w", err)
 		}
 	}
@@ -151,10 +126,10 @@ func (c *conn) seal(ctx context.Context) (Head, error) {
 
 // sealerTx runs f in a transaction that serialises Seal and Prune across
 // every process, committing when f succeeds and rolling back otherwise.
-func (c *conn) sealerTx(ctx context.Context, s sealSQL, f func() error) error {
-	for _, q := range s.begin {
-		if _, err := c.rawExec(ctx, q, nil); err != nil {
-			c.rawExec(context.WithoutCancel(ctx), "ROLLBACK", nil)
+func (c *conn) sealerTx(ctx context.Context, s engine.SealSQL, f func() error) error {
+	for _, q := range s.Begin {
+		if _, err := c.s.RawExec(ctx, q, nil); err != nil {
+			c.s.RawExec(context.WithoutCancel(ctx), "ROLLBACK", nil)
 			return err
 		}
 	}
@@ -163,7 +138,7 @@ func (c *conn) sealerTx(ctx context.Context, s sealSQL, f func() error) error {
 	if err != nil {
 		end = "ROLLBACK"
 	}
-	if _, cerr := c.rawExec(context.WithoutCancel(ctx), end, nil); err == nil {
+	if _, cerr := c.s.RawExec(context.WithoutCancel(ctx), end, nil); err == nil {
 		err = cerr
 	}
 	return err
@@ -171,32 +146,32 @@ func (c *conn) sealerTx(ctx context.Context, s sealSQL, f func() error) error {
 
 // sealWithin reads the last seal and the new horizon, then seals the
 // records between the two horizons in id order.
-func (c *conn) sealWithin(ctx context.Context, s sealSQL, seal string) (Head, error) {
-	last, err := c.queryAll(ctx, `SELECT seq, hash, horizon FROM `+seal+` ORDER BY seq DESC LIMIT 1`)
+func (c *conn) sealWithin(ctx context.Context, s engine.SealSQL, seal string) (Head, error) {
+	last, err := c.s.QueryAll(ctx, `SELECT seq, hash, horizon FROM `+seal+` ORDER BY seq DESC LIMIT 1`)
 	if err != nil {
 		return Head{}, err
 	}
 	var head Head
 	var from int64
 	if len(last) == 1 {
-		head = Head{Seq: toInt(last[0][0]), Hash: asString(last[0][1])}
-		from = toInt(last[0][2])
+		head = Head{Seq: engine.AsInt(last[0][0]), Hash: engine.AsString(last[0][1])}
+		from = engine.AsInt(last[0][2])
 	}
-	h, err := c.queryAll(ctx, s.horizon)
+	h, err := c.s.QueryAll(ctx, s.Horizon)
 	if err != nil {
 		return Head{}, err
 	}
-	to := toInt(h[0][0])
-	rows, err := c.queryAll(ctx, `SELECT a.id, `+s.canonical+` FROM `+c.c.audit+` a WHERE `+s.horizExpr+` >= `+
-		strconv.FormatInt(from, 10)+` AND `+s.horizExpr+` < `+strconv.FormatInt(to, 10)+` ORDER BY a.id`)
+	to := engine.AsInt(h[0][0])
+	rows, err := c.s.QueryAll(ctx, `SELECT a.id, `+s.Canonical+` FROM `+c.c.sh.Audit+` a WHERE `+s.HorizExpr+` >= `+
+		strconv.FormatInt(from, 10)+` AND `+s.HorizExpr+` < `+strconv.FormatInt(to, 10)+` ORDER BY a.id`)
 	if err != nil {
 		return Head{}, err
 	}
 	var values []string
 	for _, r := range rows {
 		head.Seq++
-		head.Hash = chainHash(head.Hash, asString(r[1]))
-		values = append(values, fmt.Sprintf("(%d, %d, '%s', %d)", head.Seq, toInt(r[0]), head.Hash, to))
+		head.Hash = chainHash(head.Hash, engine.AsString(r[1]))
+		values = append(values, fmt.Sprintf("(%d, %d, '%s', %d)", head.Seq, engine.AsInt(r[0]), head.Hash, to))
 	}
 	if len(values) == 0 && len(last) == 1 {
 		return head, nil
@@ -206,7 +181,7 @@ func (c *conn) sealWithin(ctx context.Context, s sealSQL, seal string) (Head, er
 	}
 	for len(values) > 0 {
 		n := min(len(values), 500)
-		if _, err := c.rawExec(ctx, `INSERT INTO `+seal+` (seq, record_id, hash, horizon) VALUES `+strings.Join(values[:n], ", "), nil); err != nil {
+		if _, err := c.s.RawExec(ctx, `INSERT INTO `+seal+` (seq, record_id, hash, horizon) VALUES `+strings.Join(values[:n], ", "), nil); err != nil {
 			return Head{}, err
 		}
 		values = values[n:]
@@ -219,25 +194,14 @@ func chainHash(prev, record string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func toInt(v driver.Value) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case string:
-		i, _ := strconv.ParseInt(n, 10, 64)
-		return i
-	}
-	return 0
-}
-
 // verify walks the seals in order, recomputing each hash from the record as
 // it is now, then looks for records inside the sealed range without a seal.
 func (c *conn) verify(ctx context.Context, opts VerifyOptions) (Report, error) {
-	ref, seal := c.c.sealTable()
-	s := c.c.dialect.sealing(c.c.auditRef, ref)
+	seal := c.c.sh.Seal
+	s := c.c.sh.Dialect.Sealing(c.c.sh.AuditRef, c.c.sh.SealRef)
 	progress := c.verifyProgress(ctx, seal, opts.Progress) // before the rows are open
-	rows, err := c.rawQuery(ctx, `SELECT s.seq, s.record_id, s.hash, s.horizon, a.id, `+s.canonical+
-		` FROM `+seal+` s LEFT JOIN `+c.c.audit+` a ON a.id = s.record_id WHERE s.seq > 0 ORDER BY s.seq`, nil)
+	rows, err := c.s.RawQuery(ctx, `SELECT s.seq, s.record_id, s.hash, s.horizon, a.id, `+s.Canonical+
+		` FROM `+seal+` s LEFT JOIN `+c.c.sh.Audit+` a ON a.id = s.record_id WHERE s.seq > 0 ORDER BY s.seq`, nil)
 	if err != nil {
 		return Report{}, fmt.Errorf("sqlaudit: reading the seals (has the trail been sealed?): %w", err)
 	}
@@ -249,8 +213,8 @@ func (c *conn) verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 			break
 		}
 		progress(rep.Checked)
-		seq, id, hash := toInt(row[0]), toInt(row[1]), asString(row[2])
-		horizon = toInt(row[3])
+		seq, id, hash := engine.AsInt(row[0]), engine.AsInt(row[1]), engine.AsString(row[2])
+		horizon = engine.AsInt(row[3])
 		switch {
 		case id == -1 && rep.Checked == 0 && rep.Head.Seq == 0:
 			// Prune's checkpoint: the chain continues from its hash.
@@ -260,7 +224,7 @@ func (c *conn) verify(ctx context.Context, opts VerifyOptions) (Report, error) {
 			err = &TamperError{Seq: rep.Head.Seq + 1, Reason: "a seal is missing (a record and its seal were deleted)"}
 		case row[4] == nil:
 			err = &TamperError{Seq: seq, RecordID: id, Reason: "the record was deleted"}
-		case chainHash(rep.Head.Hash, asString(row[5])) != hash:
+		case chainHash(rep.Head.Hash, engine.AsString(row[5])) != hash:
 			err = &TamperError{Seq: seq, RecordID: id, Reason: "the record was edited, or records were reordered"}
 		}
 		if err != nil {
@@ -288,8 +252,8 @@ func (c *conn) verifyProgress(ctx context.Context, seal string, f func(checked, 
 		return func(int64) {}
 	}
 	var total int64
-	if r, err := c.queryAll(ctx, `SELECT count(*) FROM `+seal+` WHERE seq > 0 AND record_id <> -1`); err == nil {
-		total = toInt(r[0][0])
+	if r, err := c.s.QueryAll(ctx, `SELECT count(*) FROM `+seal+` WHERE seq > 0 AND record_id <> -1`); err == nil {
+		total = engine.AsInt(r[0][0])
 	}
 	return func(checked int64) {
 		switch {
@@ -317,27 +281,27 @@ func checkHead(got Head, want *Head) error {
 
 // verifyUnsealed counts records newer than the chain and fails on a record
 // inside the sealed range that has no seal: it was inserted afterwards.
-func (c *conn) verifyUnsealed(ctx context.Context, s sealSQL, horizon int64, rep *Report) error {
-	_, seal := c.c.sealTable()
+func (c *conn) verifyUnsealed(ctx context.Context, s engine.SealSQL, horizon int64, rep *Report) error {
+	seal := c.c.sh.Seal
 	// tx_id too: a transaction whose id is below the horizon had ended when
 	// the chain was sealed, so no later record can belong to it.
 	h := strconv.FormatInt(horizon, 10)
-	inside := s.horizExpr + ` < ` + h
-	if s.txOnScale {
+	inside := s.HorizExpr + ` < ` + h
+	if s.TxOnScale {
 		inside = `(` + inside + ` OR a.tx_id < ` + h + `)`
 	}
-	r, err := c.queryAll(ctx, `SELECT min(a.id) FROM `+c.c.audit+` a WHERE `+inside+
+	r, err := c.s.QueryAll(ctx, `SELECT min(a.id) FROM `+c.c.sh.Audit+` a WHERE `+inside+
 		` AND NOT EXISTS (SELECT 1 FROM `+seal+` s WHERE s.record_id = a.id)`)
 	if err != nil {
 		return err
 	}
 	if r[0][0] != nil {
-		return &TamperError{RecordID: toInt(r[0][0]), Reason: "a record inside the sealed range has no seal (inserted after sealing)"}
+		return &TamperError{RecordID: engine.AsInt(r[0][0]), Reason: "a record inside the sealed range has no seal (inserted after sealing)"}
 	}
-	n, err := c.queryAll(ctx, `SELECT count(*) FROM `+c.c.audit+` a WHERE `+s.horizExpr+` >= `+strconv.FormatInt(horizon, 10))
+	n, err := c.s.QueryAll(ctx, `SELECT count(*) FROM `+c.c.sh.Audit+` a WHERE `+s.HorizExpr+` >= `+strconv.FormatInt(horizon, 10))
 	if err != nil {
 		return err
 	}
-	rep.Unsealed = toInt(n[0][0])
+	rep.Unsealed = engine.AsInt(n[0][0])
 	return nil
 }

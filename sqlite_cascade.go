@@ -2,8 +2,10 @@ package sqlaudit
 
 import (
 	"context"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // SQLite runs foreign-key actions (with PRAGMA foreign_keys=ON) inside the
@@ -15,10 +17,10 @@ import (
 
 // liteChildren reads the foreign keys of main-schema tables that reference
 // t with an action that changes the referencing rows.
-func liteChildren(ctx context.Context, c *conn, t *tableInfo) error {
-	rows, err := c.queryAll(ctx, `SELECT m.name, f.id, f."from", f."to", f.on_delete, f.on_update
+func liteChildren(ctx context.Context, c *engine.Session, t *engine.TableInfo) error {
+	rows, err := c.QueryAll(ctx, `SELECT m.name, f.id, f."from", f."to", f.on_delete, f.on_update
 		FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f
-		WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE ORDER BY m.name, f.id, f.seq`, named(t.name)...)
+		WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE ORDER BY m.name, f.id, f.seq`, engine.Named(t.Name)...)
 	if err != nil {
 		return err
 	}
@@ -31,45 +33,45 @@ func liteChildren(ctx context.Context, c *conn, t *tableInfo) error {
 	}
 	var last string
 	for _, r := range rows {
-		id := asString(r[0]) + "\x00" + asString(r[1])
+		id := engine.AsString(r[0]) + "\x00" + engine.AsString(r[1])
 		if id != last {
 			last = id
-			fk := childFK{table: sqlstmt.TableRef{Schema: "main", Name: asString(r[0])}, display: asString(r[0]),
-				onDelete: changes(asString(r[4])), onUpdate: changes(asString(r[5]))}
-			t.children = append(t.children, fk)
+			fk := engine.ChildFK{Table: sqlstmt.TableRef{Schema: "main", Name: engine.AsString(r[0])}, Display: engine.AsString(r[0]),
+				OnDelete: changes(engine.AsString(r[4])), OnUpdate: changes(engine.AsString(r[5]))}
+			t.Children = append(t.Children, fk)
 		}
-		fk := &t.children[len(t.children)-1]
-		to := asString(r[3])
-		if to == "" && len(fk.parent) < len(t.key) { // the parent's primary key
-			to = t.key[len(fk.parent)]
+		fk := &t.Children[len(t.Children)-1]
+		to := engine.AsString(r[3])
+		if to == "" && len(fk.Parent) < len(t.Key) { // the parent's primary key
+			to = t.Key[len(fk.Parent)]
 		}
-		fk.cols, fk.parent = append(fk.cols, asString(r[2])), append(fk.parent, to)
+		fk.Cols, fk.Parent = append(fk.Cols, engine.AsString(r[2])), append(fk.Parent, to)
 	}
 	return nil
 }
 
-// beforeDrop refuses DROP TABLE of a parent whose rows have children in an
+// BeforeDrop refuses DROP TABLE of a parent whose rows have children in an
 // audited table that a foreign-key action would change: SQLite deletes the
 // parent's rows first.
-func (sqliteDialect) beforeDrop(ctx context.Context, c *conn, t *tableInfo) error {
+func (sqliteDialect) BeforeDrop(ctx context.Context, c *engine.Session, t *engine.TableInfo) error {
 	var checks []string
-	for _, fk := range t.children {
-		if !fk.audited || !fk.onDelete {
+	for _, fk := range t.Children {
+		if !fk.Audited || !fk.OnDelete {
 			continue
 		}
 		var match []string
-		for i, col := range fk.cols {
-			match = append(match, "c."+sqlstmt.QuoteIdent(col)+" = p."+sqlstmt.QuoteIdent(fk.parent[i]))
+		for i, col := range fk.Cols {
+			match = append(match, "c."+sqlstmt.QuoteIdent(col)+" = p."+sqlstmt.QuoteIdent(fk.Parent[i]))
 		}
-		checks = append(checks, "EXISTS (SELECT 1 FROM "+sqlstmt.QuoteIdent(fk.table.Schema)+"."+sqlstmt.QuoteIdent(fk.table.Name)+
-			" AS c JOIN "+t.quoted+" AS p ON "+strings.Join(match, " AND ")+")")
+		checks = append(checks, "EXISTS (SELECT 1 FROM "+sqlstmt.QuoteIdent(fk.Table.Schema)+"."+sqlstmt.QuoteIdent(fk.Table.Name)+
+			" AS c JOIN "+t.Quoted+" AS p ON "+strings.Join(match, " AND ")+")")
 	}
 	if len(checks) == 0 {
 		return nil
 	}
-	found, err := c.queryAll(ctx, "SELECT (SELECT foreign_keys FROM pragma_foreign_keys) AND ("+strings.Join(checks, " OR ")+")")
+	found, err := c.QueryAll(ctx, "SELECT (SELECT foreign_keys FROM pragma_foreign_keys) AND ("+strings.Join(checks, " OR ")+")")
 	if err != nil || found[0][0] != int64(1) {
 		return err
 	}
-	return stmtError("DROP TABLE "+t.display, t.display, "dropping the table deletes its rows first, and a foreign-key action would change rows of an audited table; delete the children first", ErrUnsupported)
+	return engine.Fail("DROP TABLE "+t.Display, t.Display, "dropping the table deletes its rows first, and a foreign-key action would change rows of an audited table; delete the children first", engine.Unsupported)
 }

@@ -4,18 +4,19 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"io"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // liteConn is the per-connection state of the SQLite dialect.
 type liteConn struct {
-	c       *conn
+	c       *engine.Session
 	version int64 // the main schema's schema_version, as last seen
 	newTx   bool  // the next record starts a new transaction id
 	live    bool  // the context row may be live (a trigger would record)
-	retries int   // schema changes met by the current statement
 
 	installed      map[string]bool // schemas whose audited tables have their triggers
 	installGen     uint64          // the connector's DDL generation at installation
@@ -23,22 +24,26 @@ type liteConn struct {
 	installedInTx  bool            // installed inside the open transaction: a rollback undoes it
 }
 
-// txEnded: the next record starts a new transaction id; a rollback may have
+// TxEnded: the next record starts a new transaction id; a rollback may have
 // restored an older context row or dropped triggers created inside it.
-func (lc *liteConn) txEnded() {
+func (lc *liteConn) TxEnded() {
 	lc.newTx, lc.live = true, true
 	if lc.installedInTx {
 		lc.installed, lc.installedInTx = nil, false
 	}
 }
 
-// txBegan: a transaction begun through the wrapper starts a new
+// TxBegan: a transaction begun through the wrapper starts a new
 // transaction id.
-func (lc *liteConn) txBegan() { lc.newTx = true }
+func (lc *liteConn) TxBegan() { lc.newTx = true }
 
-// passed notes a ROLLBACK TO, which may restore an older context row or
-// drop triggers created after its savepoint.
-func (lc *liteConn) passed(a *sqlstmt.Analysis) {
+// Passed notes the end of a statement that ran untouched: outside a
+// transaction it committed on its own; a ROLLBACK TO may restore an older
+// context row or drop triggers created after its savepoint.
+func (lc *liteConn) Passed(a *sqlstmt.Analysis) {
+	if !a.BeginsTx && !a.EndsTx && autoCommit(lc.c) {
+		lc.TxEnded()
+	}
 	if strings.HasPrefix(strings.ToUpper(a.Text), "ROLLBACK") {
 		lc.live = true
 		if lc.installedInTx {
@@ -47,49 +52,47 @@ func (lc *liteConn) passed(a *sqlstmt.Analysis) {
 	}
 }
 
-// quiet stops the triggers before a statement that runs unaudited (a
+// Quiet stops the triggers before a statement that runs unaudited (a
 // warned unsupported statement, a write to an excluded table): they must
 // not record its rows with the previous statement's context.
-func (lc *liteConn) quiet(ctx context.Context) error {
+func (lc *liteConn) Quiet(ctx context.Context) error {
 	if !lc.live {
 		return nil
 	}
-	if _, err := lc.c.preparedExec(ctx, liteQuietCtx, nil); err != nil {
+	if _, err := lc.c.PreparedExec(ctx, liteQuietCtx, nil); err != nil {
 		return err
 	}
 	lc.live = false
 	return nil
 }
 
-// run executes an audited write: one statement makes the context live (and
+// Run executes an audited write: one statement makes the context live (and
 // reads the schema version), the triggers are installed if the schema is
-// new to them, and the caller's statement runs exactly as sent.
-func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
-	lc := ex.c.dc.(*liteConn)
-	if ex.a.Kind == sqlstmt.Update && ex.t.key[0] == "rowid" && setsRowid(ex.a) {
-		return nil, nil, stmtError(ex.query, ex.t.display, "cannot audit an UPDATE that assigns the rowid of a table without a primary key (the rowid is its row key)", ErrUnsupported)
+// new to them, and the caller's statement runs exactly as sent. When
+// another connection changed the schema since the catalog was read, nothing
+// runs: the wrapper reads the catalog again and runs it once more
+// (engine.ErrRunAgain).
+func (sqliteDialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
+	lc := ex.Session.State.(*liteConn)
+	if ex.Stmt.Kind == sqlstmt.Update && ex.Table.Key[0] == "rowid" && setsRowid(ex.Stmt) {
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit an UPDATE that assigns the rowid of a table without a primary key (the rowid is its row key)", engine.Unsupported)
 	}
 	v, prev, err := lc.setCtx(ex)
 	if err != nil {
 		return nil, nil, recordError(ex, err)
 	}
-	if v != ex.t.version { // another connection changed the schema: read it again
+	if v != liteVersion(ex.Table) {
 		lc.version = v
-		if lc.retries++; lc.retries > 3 {
-			lc.retries = 0
-			return nil, nil, stmtError(ex.query, ex.t.display, "the schema kept changing while the statement was prepared; run it again", ErrConflict)
-		}
-		return ex.c.runWrite(ex.ctx, ex.a, ex.query, ex.args, ex.wantRows, true)
+		return nil, nil, engine.ErrRunAgain
 	}
-	lc.retries = 0
-	if err := lc.ensureTriggers(ex.ctx, ex.t.schema); err != nil {
+	if err := lc.ensureTriggers(ex.Ctx, ex.Table.Schema); err != nil {
 		return nil, nil, recordError(ex, err)
 	}
 	restore, err := lc.replaceDeletes(ex)
 	if err != nil {
 		return nil, nil, err
 	}
-	if ex.a.Returning != "" && !ex.wantRows {
+	if ex.Stmt.Returning != "" && !ex.WantRows {
 		// go-sqlite3's Exec of a statement with RETURNING reports the
 		// changes() the previous statement left: give it the caller's.
 		if err := setChanges(ex, prev); err != nil {
@@ -98,16 +101,16 @@ func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 	}
 	res, rows, err := lc.runCaller(ex)
 	if restore {
-		if _, rerr := ex.c.rawExec(context.WithoutCancel(ex.ctx), `PRAGMA recursive_triggers = 0`, nil); err == nil && rerr != nil {
+		if _, rerr := ex.Session.RawExec(context.WithoutCancel(ex.Ctx), `PRAGMA recursive_triggers = 0`, nil); err == nil && rerr != nil {
 			err = recordError(ex, rerr)
 		}
 	}
-	if ex.c.autoCommit() {
-		lc.txEnded() // committed, or the error rolled the whole transaction back
+	if autoCommit(ex.Session) {
+		lc.TxEnded() // committed, or the error rolled the whole transaction back
 		lc.live = true
 	}
 	if err != nil {
-		return nil, nil, noRetry(err)
+		return nil, nil, engine.NoRetry(err)
 	}
 	return res, rows, nil
 }
@@ -116,30 +119,30 @@ func (sqliteDialect) run(ex *execution) (driver.Result, driver.Rows, error) {
 // and text, and returns the schema version and the changes() the caller's
 // previous statement left (read before the UPDATE moves it, only when a
 // RETURNING statement run by Exec needs it).
-func (lc *liteConn) setCtx(ex *execution) (version, changes int64, err error) {
+func (lc *liteConn) setCtx(ex *engine.Execution) (version, changes int64, err error) {
 	c := lc.c
-	if ex.a.Returning != "" && !ex.wantRows {
-		rows, err := c.queryAll(ex.ctx, `SELECT changes()`)
+	if ex.Stmt.Returning != "" && !ex.WantRows {
+		rows, err := c.QueryAll(ex.Ctx, `SELECT changes()`)
 		if err != nil {
 			return 0, 0, err
 		}
 		changes, _ = rows[0][0].(int64)
 	}
-	newTx := lc.newTx || c.autoCommit()
-	res, err := c.preparedExec(ex.ctx, liteSetCtx, named(ex.actor, ex.metadata, ex.query, newTx))
+	newTx := lc.newTx || autoCommit(c)
+	res, err := c.PreparedExec(ex.Ctx, liteSetCtx, engine.Named(ex.Actor, ex.Metadata, ex.Query, newTx))
 	if err != nil {
 		return 0, 0, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 { // the row is gone (dropped with its table)
 		for _, q := range liteCtxDDL[1:] {
-			if _, err := c.rawExec(ex.ctx, q, nil); err != nil {
+			if _, err := c.RawExec(ex.Ctx, q, nil); err != nil {
 				return 0, 0, err
 			}
 		}
 		return lc.setCtx(ex)
 	}
 	lc.live, lc.newTx = true, false
-	rows, err := c.queryAll(ex.ctx, liteSchemaVersion)
+	rows, err := c.QueryAll(ex.Ctx, liteSchemaVersion)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -149,16 +152,16 @@ func (lc *liteConn) setCtx(ex *execution) (version, changes int64, err error) {
 
 // setChanges leaves the connection's changes() at n: deleting n rows from a
 // WITHOUT ROWID table touches neither last_insert_rowid() nor anything else.
-func setChanges(ex *execution, n int64) error {
-	if _, err := ex.c.preparedExec(ex.ctx, `WITH RECURSIVE c(i) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) INSERT INTO temp._sqa_count SELECT i FROM c`, named(n)); err != nil {
+func setChanges(ex *engine.Execution, n int64) error {
+	if _, err := ex.Session.PreparedExec(ex.Ctx, `WITH RECURSIVE c(i) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) INSERT INTO temp._sqa_count SELECT i FROM c`, engine.Named(n)); err != nil {
 		return err
 	}
-	_, err := ex.c.preparedExec(ex.ctx, `DELETE FROM temp._sqa_count`, nil)
+	_, err := ex.Session.PreparedExec(ex.Ctx, `DELETE FROM temp._sqa_count`, nil)
 	return err
 }
 
-func recordError(ex *execution, err error) error {
-	return stmtError(ex.query, ex.t.display, "preparing the audit records failed; nothing was changed", ErrRecord, err)
+func recordError(ex *engine.Execution, err error) error {
+	return engine.Fail(ex.Query, ex.Table.Display, "preparing the audit records failed; nothing was changed", engine.Record, err)
 }
 
 // runCaller runs the caller's statement as sent: an Exec through a prepared
@@ -166,10 +169,10 @@ func recordError(ex *execution, err error) error {
 // the triggers it fires), a Query with its first row read before it
 // returns, so that every change (SQLite makes them all at the first step)
 // is recorded under this statement's context.
-func (lc *liteConn) runCaller(ex *execution) (driver.Result, driver.Rows, error) {
-	c := ex.c
-	if ex.wantRows {
-		rows, err := c.rawQuery(ex.ctx, ex.query, ex.args)
+func (lc *liteConn) runCaller(ex *engine.Execution) (driver.Result, driver.Rows, error) {
+	c := ex.Session
+	if ex.WantRows {
+		rows, err := c.RawQuery(ex.Ctx, ex.Query, ex.Args)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -183,15 +186,15 @@ func (lc *liteConn) runCaller(ex *execution) (driver.Result, driver.Rows, error)
 	// Not with RETURNING: go-sqlite3 leaves such a statement unfinished
 	// until it is used again, and changes() must move on now, as after
 	// the plain driver's Exec.
-	if ex.a.Returning != "" {
-		res, err := c.rawExec(ex.ctx, ex.query, ex.args)
+	if ex.Stmt.Returning != "" {
+		res, err := c.RawExec(ex.Ctx, ex.Query, ex.Args)
 		return res, nil, err
 	}
-	if st, err := c.prepared(ex.ctx, ex.query); err == nil && st.NumInput() == len(ex.args) {
-		res, err := c.preparedExec(ex.ctx, ex.query, ex.args)
+	if st, err := c.Prepared(ex.Ctx, ex.Query); err == nil && st.NumInput() == len(ex.Args) {
+		res, err := c.PreparedExec(ex.Ctx, ex.Query, ex.Args)
 		return res, nil, err
 	}
-	res, err := c.rawExec(ex.ctx, ex.query, ex.args)
+	res, err := c.RawExec(ex.Ctx, ex.Query, ex.Args)
 	return res, nil, err
 }
 
@@ -220,13 +223,13 @@ func (r *primedRows) Next(dest []driver.Value) error {
 // on. The wrapper turns it on for this statement, unless the application's
 // own triggers would then fire differently (refused), and reports whether
 // it must turn it off again.
-func (lc *liteConn) replaceDeletes(ex *execution) (bool, error) {
-	if !ex.a.OrReplace && !(ex.t.replaces && ex.a.Kind != sqlstmt.Delete) {
+func (lc *liteConn) replaceDeletes(ex *engine.Execution) (bool, error) {
+	if !ex.Stmt.OrReplace && !(ex.Table.Replaces && ex.Stmt.Kind != sqlstmt.Delete) {
 		return false, nil
 	}
-	c := ex.c
-	rows, err := c.queryAll(ex.ctx, `SELECT (SELECT recursive_triggers FROM pragma_recursive_triggers), (SELECT count(*) FROM `+
-		sqlstmt.QuoteIdent(ex.t.schema)+`.sqlite_schema WHERE type = 'trigger') + (SELECT count(*) FROM temp.sqlite_schema WHERE type = 'trigger' AND name NOT LIKE '\_sqa\_%' ESCAPE '\')`)
+	c := ex.Session
+	rows, err := c.QueryAll(ex.Ctx, `SELECT (SELECT recursive_triggers FROM pragma_recursive_triggers), (SELECT count(*) FROM `+
+		sqlstmt.QuoteIdent(ex.Table.Schema)+`.sqlite_schema WHERE type = 'trigger') + (SELECT count(*) FROM temp.sqlite_schema WHERE type = 'trigger' AND name NOT LIKE '\_sqa\_%' ESCAPE '\')`)
 	if err != nil {
 		return false, recordError(ex, err)
 	}
@@ -234,9 +237,9 @@ func (lc *liteConn) replaceDeletes(ex *execution) (bool, error) {
 	case rows[0][0] == int64(1):
 		return false, nil
 	case rows[0][1] != int64(0):
-		return false, stmtError(ex.query, ex.t.display, "recording the rows REPLACE deletes needs PRAGMA recursive_triggers = ON, which would change how the database's own triggers fire; turn it on for the connection yourself to allow this", ErrUnsupported)
+		return false, engine.Fail(ex.Query, ex.Table.Display, "recording the rows REPLACE deletes needs PRAGMA recursive_triggers = ON, which would change how the database's own triggers fire; turn it on for the connection yourself to allow this", engine.Unsupported)
 	}
-	if _, err := c.rawExec(ex.ctx, `PRAGMA recursive_triggers = 1`, nil); err != nil {
+	if _, err := c.RawExec(ex.Ctx, `PRAGMA recursive_triggers = 1`, nil); err != nil {
 		return false, recordError(ex, err)
 	}
 	return true, nil
@@ -255,9 +258,7 @@ func setsRowid(a *sqlstmt.Analysis) bool {
 
 // autoCommit reports whether the connection is outside a transaction;
 // go-sqlite3 asks SQLite itself (sqlite3_get_autocommit).
-func (c *conn) autoCommit() bool {
-	if ac, ok := c.raw.(interface{ AutoCommit() bool }); ok {
-		return ac.AutoCommit()
-	}
-	return false
+func autoCommit(s *engine.Session) bool {
+	ac, ok := s.Raw.(interface{ AutoCommit() bool })
+	return ok && ac.AutoCommit()
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // SQLite row capture: every audited table of a schema gets three TEMP
@@ -54,33 +56,33 @@ var liteTriggerNames = [3]string{"i", "u", "d"}
 // liteTriggerSQL returns the CREATE TEMP TRIGGER statements of table t,
 // named prefix_i, prefix_u and prefix_d; audit is the audit table, quoted
 // and qualified, nextID the expression of the id its next record gets.
-func liteTriggerSQL(t *tableInfo, prefix, audit, nextID string) []string {
-	insert := `INSERT INTO ` + audit + ` (` + recordColumns + `) SELECT coalesce(c.tx, ` + nextID + `), c.actor, '`
+func liteTriggerSQL(t *engine.TableInfo, prefix, audit, nextID string) []string {
+	insert := `INSERT INTO ` + audit + ` (` + engine.RecordColumns + `) SELECT coalesce(c.tx, ` + nextID + `), c.actor, '`
 	tail := `, c.metadata, c.query FROM temp._sqa_ctx AS c WHERE c.live; ` +
 		`UPDATE temp._sqa_ctx SET tx = last_insert_rowid() WHERE tx IS NULL AND live; END`
-	table := sqlstmt.QuoteLiteral(t.display, false)
-	on := ` ON ` + t.quoted + ` FOR EACH ROW`
+	table := sqlstmt.QuoteLiteral(t.Display, false)
+	on := ` ON ` + t.Quoted + ` FOR EACH ROW`
 	name := func(i int) string { return `CREATE TEMP TRIGGER ` + sqlstmt.QuoteIdent(prefix+"_"+liteTriggerNames[i]) }
 	var changed []string
-	for _, c := range t.columns {
+	for _, c := range t.Columns {
 		changed = append(changed, "OLD."+sqlstmt.QuoteIdent(c)+" IS NOT NEW."+sqlstmt.QuoteIdent(c))
 	}
 	return []string{
 		name(0) + ` AFTER INSERT` + on + ` BEGIN ` + insert + `INSERT', ` + table + `, ` +
-			jsonObject(t, "NEW", t.key, false) + `, NULL, ` + jsonObject(t, "NEW", t.columns, true) + tail,
+			jsonObject(t, "NEW", t.Key, false) + `, NULL, ` + jsonObject(t, "NEW", t.Columns, true) + tail,
 		name(1) + ` AFTER UPDATE` + on + ` WHEN ` + strings.Join(changed, " OR ") + ` BEGIN ` + insert + `UPDATE', ` + table + `, ` +
-			jsonObject(t, "OLD", t.key, false) + `, ` + liteDiff(t, "OLD") + `, ` + liteDiff(t, "NEW") + tail,
+			jsonObject(t, "OLD", t.Key, false) + `, ` + liteDiff(t, "OLD") + `, ` + liteDiff(t, "NEW") + tail,
 		name(2) + ` AFTER DELETE` + on + ` BEGIN ` + insert + `DELETE', ` + table + `, ` +
-			jsonObject(t, "OLD", t.key, false) + `, ` + jsonObject(t, "OLD", t.columns, true) + `, NULL` + tail,
+			jsonObject(t, "OLD", t.Key, false) + `, ` + jsonObject(t, "OLD", t.Columns, true) + `, NULL` + tail,
 	}
 }
 
 // liteDiff renders the changed columns of side (OLD or NEW) as a JSON
 // object, the members concatenated (concat_ws skips the unchanged ones'
 // NULLs): cheaper per row than json_remove of a whole image.
-func liteDiff(t *tableInfo, side string) string {
-	parts := make([]string, 0, len(t.columns))
-	for _, c := range t.columns {
+func liteDiff(t *engine.TableInfo, side string) string {
+	parts := make([]string, 0, len(t.Columns))
+	for _, c := range t.Columns {
 		parts = append(parts, "CASE WHEN OLD."+sqlstmt.QuoteIdent(c)+" IS NOT NEW."+sqlstmt.QuoteIdent(c)+" THEN "+
 			sqlstmt.QuoteLiteral(jsonKey(c)+":", false)+" || json_quote("+jsonValue(t, side, c, true)+") END")
 	}
@@ -99,16 +101,16 @@ func jsonKey(col string) string {
 // liteNextID is the id the audit table's next record gets: AUTOINCREMENT
 // keeps it in sqlite_sequence (max(id) inside a trigger costs a scan per
 // row); a table created without AUTOINCREMENT falls back to max(id).
-func liteNextID(ctx context.Context, c *conn, audit *tableInfo) (string, error) {
-	rows, err := c.queryAll(ctx, `SELECT count(*) FROM `+sqlstmt.QuoteIdent(audit.schema)+`.sqlite_schema WHERE name = 'sqlite_sequence'`)
+func liteNextID(ctx context.Context, c *engine.Session, audit *engine.TableInfo) (string, error) {
+	rows, err := c.QueryAll(ctx, `SELECT count(*) FROM `+sqlstmt.QuoteIdent(audit.Schema)+`.sqlite_schema WHERE name = 'sqlite_sequence'`)
 	if err != nil {
 		return "", err
 	}
 	if rows[0][0] == int64(0) {
-		return `coalesce((SELECT max(id) FROM ` + audit.quoted + `), 0) + 1`, nil
+		return `coalesce((SELECT max(id) FROM ` + audit.Quoted + `), 0) + 1`, nil
 	}
-	return `coalesce((SELECT seq FROM ` + sqlstmt.QuoteIdent(audit.schema) + `.sqlite_sequence WHERE name = ` +
-		sqlstmt.QuoteLiteral(audit.name, false) + `), 0) + 1`, nil
+	return `coalesce((SELECT seq FROM ` + sqlstmt.QuoteIdent(audit.Schema) + `.sqlite_sequence WHERE name = ` +
+		sqlstmt.QuoteLiteral(audit.Name, false) + `), 0) + 1`, nil
 }
 
 // ensureTriggers gives every audited table of schema its triggers on this
@@ -119,7 +121,7 @@ func liteNextID(ctx context.Context, c *conn, audit *tableInfo) (string, error) 
 // new triggers: they go.
 func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 	c := lc.c
-	if gen := c.c.ddlGen.Load(); lc.installGen != gen || lc.installVersion != lc.version {
+	if gen := c.Shared.Generation(); lc.installGen != gen || lc.installVersion != lc.version {
 		lc.installed, lc.installGen, lc.installVersion = nil, gen, lc.version
 	}
 	if lc.installed[schema] {
@@ -129,29 +131,29 @@ func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 	if err := lc.dropTriggers(ctx, prefix); err != nil {
 		return err
 	}
-	audit, err := c.table(ctx, c.c.auditRef)
+	audit, err := c.Table(ctx, c.Shared.AuditRef)
 	if err != nil || audit == nil {
-		return fmt.Errorf("sqlaudit: the audit table %s cannot be read: %v", c.c.opts.Table, err)
+		return fmt.Errorf("sqlaudit: the audit table %s cannot be read: %v", c.Shared.AuditName, err)
 	}
 	nextID, err := liteNextID(ctx, c, audit)
 	if err != nil {
 		return err
 	}
-	names, err := c.queryAll(ctx, `SELECT name FROM pragma_table_list WHERE schema = ?1 AND type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_sqa\_%' ESCAPE '\' ORDER BY name`, named(schema)...)
+	names, err := c.QueryAll(ctx, `SELECT name FROM pragma_table_list WHERE schema = ?1 AND type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_sqa\_%' ESCAPE '\' ORDER BY name`, engine.Named(schema)...)
 	if err != nil {
 		return err
 	}
 	for i, r := range names {
-		t, err := c.table(ctx, sqlstmt.TableRef{Schema: schema, Name: asString(r[0])})
+		t, err := c.Table(ctx, sqlstmt.TableRef{Schema: schema, Name: engine.AsString(r[0])})
 		if err != nil {
 			return err
 		}
-		if t == nil || !t.audited || t.isAudit || len(t.key) == 0 {
+		if t == nil || !t.Audited || t.IsAudit || len(t.Key) == 0 {
 			continue
 		}
-		for _, q := range liteTriggerSQL(t, fmt.Sprintf("%s%d", prefix, i), audit.quoted, nextID) {
-			if _, err := c.rawExec(ctx, q, nil); err != nil {
-				return fmt.Errorf("sqlaudit: installing the audit triggers of %s: %w", t.display, err)
+		for _, q := range liteTriggerSQL(t, fmt.Sprintf("%s%d", prefix, i), audit.Quoted, nextID) {
+			if _, err := c.RawExec(ctx, q, nil); err != nil {
+				return fmt.Errorf("sqlaudit: installing the audit triggers of %s: %w", t.Display, err)
 			}
 		}
 	}
@@ -159,7 +161,7 @@ func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 		lc.installed = map[string]bool{}
 	}
 	lc.installed[schema] = true
-	lc.installedInTx = lc.installedInTx || !c.autoCommit()
+	lc.installedInTx = lc.installedInTx || !autoCommit(c)
 	return nil
 }
 
@@ -172,23 +174,23 @@ func liteTriggerPrefix(schema string) string {
 // dropTriggers drops the wrapper's triggers whose names start with prefix
 // ("_sqa_" for all of them), and forgets every statement compiled with them.
 func (lc *liteConn) dropTriggers(ctx context.Context, prefix string) error {
-	rows, err := lc.c.queryAll(ctx, `SELECT name FROM temp.sqlite_schema WHERE type = 'trigger' AND substr(name, 1, length(?1)) = ?1`, named(prefix)...)
+	rows, err := lc.c.QueryAll(ctx, `SELECT name FROM temp.sqlite_schema WHERE type = 'trigger' AND substr(name, 1, length(?1)) = ?1`, engine.Named(prefix)...)
 	if err != nil {
 		return err
 	}
-	lc.c.closeStmts()
+	lc.c.CloseStmts()
 	for _, r := range rows {
-		if _, err := lc.c.rawExec(ctx, `DROP TRIGGER IF EXISTS temp.`+sqlstmt.QuoteIdent(asString(r[0])), nil); err != nil {
+		if _, err := lc.c.RawExec(ctx, `DROP TRIGGER IF EXISTS temp.`+sqlstmt.QuoteIdent(engine.AsString(r[0])), nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// beforeDDL drops all the wrapper's triggers before DDL runs through it:
+// BeforeDDL drops all the wrapper's triggers before DDL runs through it:
 // SQLite refuses ALTER TABLE … DROP COLUMN of a column a trigger names. The
 // next audited write installs them anew.
-func (lc *liteConn) beforeDDL(ctx context.Context) error {
+func (lc *liteConn) BeforeDDL(ctx context.Context) error {
 	lc.installed = nil
 	return lc.dropTriggers(ctx, "_sqa_")
 }

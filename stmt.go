@@ -3,6 +3,8 @@ package sqlaudit
 import (
 	"context"
 	"database/sql/driver"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
@@ -42,26 +44,26 @@ func (s *stmt) NumInput() int {
 
 // Exec is the legacy form of ExecContext.
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
-	return s.ExecContext(context.Background(), named(args...))
+	return s.ExecContext(context.Background(), engine.Named(args...))
 }
 
 // Query is the legacy form of QueryContext.
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
-	return s.QueryContext(context.Background(), named(args...))
+	return s.QueryContext(context.Background(), engine.Named(args...))
 }
 
 // ExecContext runs the statement; never returns driver.ErrSkip.
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	if s.raw == nil {
 		res, _, err := s.c.run(ctx, s.query, args, false, true)
-		return res, err
+		return res, public(err)
 	}
 	var res driver.Result
 	var err error
 	if se, ok := s.raw.(driver.StmtExecContext); ok {
 		res, err = se.ExecContext(ctx, args)
 	} else if err = ctx.Err(); err == nil {
-		res, err = s.raw.Exec(values(args)) //nolint:staticcheck // the driver offers nothing else
+		res, err = s.raw.Exec(engine.Values(args)) //nolint:staticcheck // the driver offers nothing else
 	}
 	s.c.after(s.a)
 	return res, err
@@ -71,14 +73,14 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	if s.raw == nil {
 		_, rows, err := s.c.run(ctx, s.query, args, true, true)
-		return rows, err
+		return rows, public(err)
 	}
 	var rows driver.Rows
 	var err error
 	if sq, ok := s.raw.(driver.StmtQueryContext); ok {
 		rows, err = sq.QueryContext(ctx, args)
 	} else if err = ctx.Err(); err == nil {
-		rows, err = s.raw.Query(values(args)) //nolint:staticcheck // the driver offers nothing else
+		rows, err = s.raw.Query(engine.Values(args)) //nolint:staticcheck // the driver offers nothing else
 	}
 	s.c.after(s.a)
 	return rows, err
@@ -91,21 +93,4 @@ func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
 		return nc.CheckNamedValue(nv)
 	}
 	return s.c.CheckNamedValue(nv)
-}
-
-// named numbers values as statement arguments.
-func named(vals ...driver.Value) []driver.NamedValue {
-	out := make([]driver.NamedValue, len(vals))
-	for i, v := range vals {
-		out[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
-	}
-	return out
-}
-
-func values(args []driver.NamedValue) []driver.Value {
-	out := make([]driver.Value, len(args))
-	for i, a := range args {
-		out[i] = a.Value
-	}
-	return out
 }

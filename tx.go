@@ -34,9 +34,9 @@ var _ driver.Tx = (*tx)(nil)
 // COMMIT whose outcome the client cannot know (the connection broke after it
 // was sent) is reported as ErrAmbiguousCommit, wrapping the driver's error.
 func (t *tx) Commit() error {
-	defer t.c.dc.txEnded()
+	defer t.c.s.State.TxEnded()
 	err := t.raw.Commit()
-	if err != nil && t.c.c.dialect.commitAmbiguous(err) {
+	if err != nil && t.c.c.sh.Dialect.CommitAmbiguous(err) {
 		return &AmbiguousCommitError{Err: err}
 	}
 	return err
@@ -44,6 +44,6 @@ func (t *tx) Commit() error {
 
 // Rollback rolls back the underlying transaction, and with it the records.
 func (t *tx) Rollback() error {
-	defer t.c.dc.txEnded()
+	defer t.c.s.State.TxEnded()
 	return t.raw.Rollback()
 }

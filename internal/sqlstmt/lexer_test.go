@@ -366,3 +366,10 @@ func TestSQLiteParamsQuotesIdentifiersTheWayPostgreSQLReadsThem(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainReadsAreRecognisedWithoutAllocating(t *testing.T) {
+	q := `SELECT id, balance FROM accounts WHERE id = $1`
+	if n := testing.AllocsPerRun(100, func() { IsPlainRead(q) }); n != 0 {
+		t.Fatalf("IsPlainRead allocates %.0f times per call", n)
+	}
+}
