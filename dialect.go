@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"strings"
 
+	"github.com/sqlaudit/sqlaudit/internal/dialect/sqlitedialect"
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
 
@@ -16,6 +17,33 @@ type Dialect interface {
 	Name() string
 	impl() engine.Dialect
 }
+
+// PostgreSQL audits PostgreSQL through lib/pq or pgx. Each write becomes one
+// statement and one round trip: a data-modifying WITH query that locks the
+// rows the original predicate selects (an UPDATE), applies the original
+// change joined to them, inserts one record per changed row computed from
+// the before and after images the database itself returns, and returns
+// exactly what the original statement would. Because the before image comes
+// from the locked row, a statement that waited on a concurrent writer
+// records the value it actually overwrote.
+var PostgreSQL Dialect = dialect{postgresDialect{}}
+
+// SQLite audits SQLite through mattn/go-sqlite3. Rows are captured by
+// per-connection TEMP triggers (sqlite_triggers.go) that write each record
+// in the same statement as its change; the wrapper only sets the
+// statement's context before running it unchanged (sqlite_run.go).
+var SQLite Dialect = dialect{sqlitedialect.Dialect{}}
+
+// MySQL audits MariaDB (10.5 or newer) through go-sql-driver/mysql. A write
+// runs inside the caller's transaction (under a savepoint) or its own: the
+// rows an UPDATE or DELETE will change are locked and copied (key and JSON
+// image) into a per-connection TEMPORARY table, the statement runs restricted
+// to the copied keys, and the records are written set-based by comparing the
+// copies with the rows as they are now. An INSERT returns its keys
+// (MariaDB's INSERT … RETURNING) and the records are read back by key.
+// Oracle MySQL lacks INSERT … RETURNING and sequences: connecting to it fails
+// with a clear error.
+var MySQL Dialect = dialect{mysqlDialect{}}
 
 // dialect is a Dialect value: an engine dialect behind the public type.
 type dialect struct{ engine.Dialect }

@@ -16,16 +16,6 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
-// MySQL audits MariaDB (10.5 or newer) through go-sql-driver/mysql. A write
-// runs inside the caller's transaction (under a savepoint) or its own: the
-// rows an UPDATE or DELETE will change are locked and copied (key and JSON
-// image) into a per-connection TEMPORARY table, the statement runs restricted
-// to the copied keys, and the records are written set-based by comparing the
-// copies with the rows as they are now. An INSERT returns its keys
-// (MariaDB's INSERT … RETURNING) and the records are read back by key.
-// Oracle MySQL lacks INSERT … RETURNING and sequences: connecting to it fails
-// with a clear error.
-var MySQL Dialect = dialect{mysqlDialect{}}
 
 type mysqlDialect struct{}
 

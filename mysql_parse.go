@@ -460,18 +460,6 @@ func countParams(toks []sqlstmt.Token) int {
 	return n
 }
 
-func kindName(k sqlstmt.Kind) string {
-	switch k {
-	case sqlstmt.Insert:
-		return "INSERT"
-	case sqlstmt.Update:
-		return "UPDATE"
-	case sqlstmt.Delete:
-		return "DELETE"
-	}
-	return "statement"
-}
-
 // myClauses is the MySQL reading of a write analysed by analyseMySQL.
 func myClauses(a *sqlstmt.Analysis) *mysqlClauses {
 	c, _ := a.Ext.(*mysqlClauses)

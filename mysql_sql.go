@@ -159,7 +159,7 @@ func myRedact(t *engine.TableInfo, doc string) string {
 	}
 	parts := []string{doc}
 	for _, r := range t.Redact {
-		parts = append(parts, myPath(r), mysqlString(RedactedValue))
+		parts = append(parts, myPath(r), mysqlString(engine.RedactedValue))
 	}
 	return "JSON_REPLACE(" + strings.Join(parts, ", ") + ")"
 }

@@ -218,7 +218,7 @@ func jsonRedacted(t *engine.TableInfo, img map[string]json.RawMessage) string {
 	}
 	for _, r := range t.Redact {
 		if _, ok := out[r]; ok {
-			out[r], _ = json.Marshal(RedactedValue)
+			out[r], _ = json.Marshal(engine.RedactedValue)
 		}
 	}
 	b, _ := json.Marshal(out)

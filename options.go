@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
 
 // Policy says what the wrapper does with a statement that writes an audited
@@ -47,7 +49,7 @@ type Options struct {
 }
 
 // RedactedValue replaces the value of a redacted column in a record.
-const RedactedValue = "[redacted]"
+const RedactedValue = engine.RedactedValue
 
 const dsnPrefix = "audit_"
 

@@ -15,15 +15,6 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
-// PostgreSQL audits PostgreSQL through lib/pq or pgx. Each write becomes one
-// statement and one round trip: a data-modifying WITH query that locks the
-// rows the original predicate selects (an UPDATE), applies the original
-// change joined to them, inserts one record per changed row computed from
-// the before and after images the database itself returns, and returns
-// exactly what the original statement would. Because the before image comes
-// from the locked row, a statement that waited on a concurrent writer
-// records the value it actually overwrote.
-var PostgreSQL Dialect = dialect{postgresDialect{}}
 
 type postgresDialect struct{}
 
@@ -44,7 +35,7 @@ func pgInTx(c *engine.Session) bool {
 
 func (postgresDialect) Name() string { return "postgres" }
 func (postgresDialect) Analyse(q string) *sqlstmt.Analysis {
-	return sqlstmt.Analyse(q, sqlstmt.StylePostgres)
+	return sqlstmt.Analyse(q, sqlstmt.PostgreSQL)
 }
 func (postgresDialect) Ident(s string) string { return sqlstmt.QuoteIdent(s) }
 

@@ -144,7 +144,7 @@ func pgRedactRow(t *engine.TableInfo, image string) string {
 	}
 	mask := map[string]string{}
 	for _, c := range t.Redact {
-		mask[c] = RedactedValue
+		mask[c] = engine.RedactedValue
 	}
 	b, _ := json.Marshal(mask)
 	return "(" + image + " || " + sqlstmt.QuoteLiteral(string(b), true) + "::jsonb)"
@@ -160,7 +160,7 @@ func pgRedactValue(t *engine.TableInfo, each string) string {
 	for i, c := range t.Redact {
 		lits[i] = sqlstmt.QuoteLiteral(c, true)
 	}
-	mask, _ := json.Marshal(RedactedValue)
+	mask, _ := json.Marshal(engine.RedactedValue)
 	return "CASE WHEN " + each + ".key IN (" + strings.Join(lits, ", ") + ") THEN " +
 		sqlstmt.QuoteLiteral(string(mask), true) + "::jsonb ELSE " + each + ".value END"
 }

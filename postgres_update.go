@@ -94,7 +94,7 @@ func pgTypedImage(t *engine.TableInfo, prefix string) string {
 	for i, c := range t.Columns {
 		v := prefix + strconv.Itoa(i)
 		if slices.Contains(t.Redact, c) {
-			v = sqlstmt.QuoteLiteral(RedactedValue, true) + "::text"
+			v = sqlstmt.QuoteLiteral(engine.RedactedValue, true) + "::text"
 		}
 		args = append(args, sqlstmt.QuoteLiteral(c, true), v)
 		if len(args) == 100 || i == len(t.Columns)-1 {

@@ -19,7 +19,7 @@ func (*pgText) Features() Features    { return 0 }
 func (*pgText) Ident(s string) string { return sqlstmt.QuoteIdent(s) }
 func (d *pgText) Analyse(q string) *sqlstmt.Analysis {
 	d.analysed++
-	return sqlstmt.Analyse(q, sqlstmt.StylePostgres)
+	return sqlstmt.Analyse(q, sqlstmt.PostgreSQL)
 }
 func (*pgText) AuditDDL(string) []string                           { return nil }
 func (*pgText) Sealing(sqlstmt.TableRef, sqlstmt.TableRef) SealSQL { return SealSQL{} }
@@ -138,7 +138,7 @@ func BenchmarkAnalysis(b *testing.B) {
 	b.Run("miss", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			sqlstmt.Analyse(q, sqlstmt.StylePostgres)
+			sqlstmt.Analyse(q, sqlstmt.PostgreSQL)
 		}
 	})
 }

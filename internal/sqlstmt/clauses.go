@@ -128,7 +128,7 @@ func updateSetIndex(a *Analysis, toks []Token, start int) int {
 func skipQualifiedName(q string, toks []Token, i int) int {
 	for i < len(toks) && (toks[i].Kind == TokWord || toks[i].Kind == TokIdent) {
 		i++
-		if i < len(toks) && toks[i].Kind == tokPunct && toks[i].Text(q) == "." {
+		if i < len(toks) && toks[i].Kind == TokPunct && toks[i].Text(q) == "." {
 			i++
 			continue
 		}

@@ -1,6 +1,8 @@
-package sqlstmt
+package sqlstmt_test
 
 import (
+	. "github.com/sqlaudit/sqlaudit/internal/sqlstmt"
+
 	"reflect"
 	"testing"
 )
@@ -82,9 +84,9 @@ func TestAnalyseSlicesUpdateClauses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := Analyse(tt.q, StylePostgres)
+			a := pg(tt.q)
 			if a.Kind != Update {
-				t.Fatalf("analyse(%q) = %s (%s), want update", tt.q, stmtKindNames[a.Kind], a.Reason)
+				t.Fatalf("analyse(%q) = %s (%s), want update", tt.q, a.Kind, a.Reason)
 			}
 			got := updateSlices{a.Set, a.Where, a.Returning, a.SetColumns}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -112,9 +114,9 @@ func TestAnalyseSlicesDeleteClauses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := Analyse(tt.q, StylePostgres)
+			a := pg(tt.q)
 			if a.Kind != Delete {
-				t.Fatalf("analyse(%q) = %s (%s), want delete", tt.q, stmtKindNames[a.Kind], a.Reason)
+				t.Fatalf("analyse(%q) = %s (%s), want delete", tt.q, a.Kind, a.Reason)
 			}
 			if a.Where != tt.where || a.Returning != tt.returning || a.Set != "" || a.InsertBody != "" {
 				t.Errorf("analyse(%q): where %q, returning %q, set %q, body %q; want where %q, returning %q",
@@ -146,9 +148,9 @@ func TestAnalyseSlicesInsertBody(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := Analyse(tt.q, StylePostgres)
+			a := pg(tt.q)
 			if a.Kind != Insert {
-				t.Fatalf("analyse(%q) = %s (%s), want insert", tt.q, stmtKindNames[a.Kind], a.Reason)
+				t.Fatalf("analyse(%q) = %s (%s), want insert", tt.q, a.Kind, a.Reason)
 			}
 			if a.InsertBody != tt.body || a.Returning != tt.returning || a.OrIgnore != tt.orIgnore ||
 				a.Where != "" || a.Set != "" {
@@ -167,7 +169,7 @@ func TestAnalyseTrimsSurroundingBlanksCommentsAndSemicolon(t *testing.T) {
 		{";SELECT 1;;", "SELECT 1"},
 	}
 	for _, tt := range tests {
-		if a := Analyse(tt.q, StylePostgres); a.Text != tt.text {
+		if a := pg(tt.q); a.Text != tt.text {
 			t.Errorf("analyse(%q).text = %q, want %q", tt.q, a.Text, tt.text)
 		}
 	}
@@ -179,9 +181,9 @@ func TestAnalyseLeavesTheTextOfPostgreSQLStatementsAlone(t *testing.T) {
 		"SELECT a::text, j ? 'k' FROM t WHERE x = :notaparam",
 		"INSERT INTO t VALUES ($1) RETURNING *",
 	} {
-		a := Analyse(q, StylePostgres)
-		if a.Text != q || a.paramNames != nil {
-			t.Errorf("analyse(%q): text %q, paramNames %q; want the text unchanged and no names", q, a.Text, a.paramNames)
+		a := pg(q)
+		if a.Text != q {
+			t.Errorf("analyse(%q): text %q; want the text unchanged", q, a.Text)
 		}
 	}
 }
@@ -206,11 +208,11 @@ func TestAnalyseSlicesWithFromAndUsing(t *testing.T) {
 		{q: "DELETE FROM t USING u", kind: Delete, from: "u"},
 	}
 	for _, tt := range tests {
-		a := Analyse(tt.q, StylePostgres)
+		a := pg(tt.q)
 		got := []string{a.With, a.Set, a.From, a.Where, a.Returning, a.InsertBody}
 		want := []string{tt.with, tt.set, tt.from, tt.where, tt.returning, tt.ib}
 		if a.Kind != tt.kind || !reflect.DeepEqual(got, want) {
-			t.Errorf("analyse(%q) = %s (%s)\n got %q\nwant %q", tt.q, stmtKindNames[a.Kind], a.Reason, got, want)
+			t.Errorf("analyse(%q) = %s (%s)\n got %q\nwant %q", tt.q, a.Kind, a.Reason, got, want)
 		}
 	}
 }

@@ -1,12 +1,10 @@
 package sqlstmt
 
 import (
-	"fmt"
-	"strconv"
 	"strings"
 )
 
-// tokKind classifies a lexical token. The lexer does not parse SQL; it only
+// TokKind classifies a lexical token. The lexer does not parse SQL; it only
 // knows where words, literals, comments and placeholders start and end, so
 // that statements can be split, sliced and renumbered without ever mistaking
 // the inside of a string or comment for SQL.
@@ -15,11 +13,11 @@ type TokKind uint8
 const (
 	TokWord   TokKind = iota // keyword or bare identifier
 	TokIdent                 // quoted identifier ("x", `x`, [x])
-	tokString                // string, blob or bit literal, dollar-quoted body
-	tokNumber
+	TokString                // string, blob or bit literal, dollar-quoted body
+	TokNumber
 	TokParam // $1 (PostgreSQL); ?, ?NNN, :name, @name, $name (SQLite)
-	tokPunct // operators and punctuation, one token per character or operator run
-	tokSemicolon
+	TokPunct // operators and punctuation, one token per character or operator run
+	TokSemicolon
 	TokExecComment // MySQL /*! … */: SQL the server runs, hidden from other lexers
 )
 
@@ -51,7 +49,7 @@ func Lex(q string, style Style) []Token {
 	for i := 0; i < len(q); {
 		c := q[i]
 		start := i
-		kind := tokPunct
+		kind := TokPunct
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
 			i++
@@ -68,13 +66,13 @@ func Lex(q string, style Style) []Token {
 			i = skipBlockComment(q, i, style == StylePostgres)
 			continue
 		case c == '\'':
-			i, kind = skipQuoted(q, i+1, '\'', style == StyleMySQL), tokString
+			i, kind = skipQuoted(q, i+1, '\'', style == StyleMySQL), TokString
 		case c == '"' && style == StyleMySQL:
-			i, kind = skipQuoted(q, i+1, '"', true), tokString
+			i, kind = skipQuoted(q, i+1, '"', true), TokString
 		case (c == 'e' || c == 'E') && style == StylePostgres && i+1 < len(q) && q[i+1] == '\'':
-			i, kind = skipQuoted(q, i+2, '\'', true), tokString
+			i, kind = skipQuoted(q, i+2, '\'', true), TokString
 		case (c == 'x' || c == 'X' || c == 'b' || c == 'B' || c == 'n' || c == 'N') && i+1 < len(q) && q[i+1] == '\'':
-			i, kind = skipQuoted(q, i+2, '\'', false), tokString
+			i, kind = skipQuoted(q, i+2, '\'', false), TokString
 		case c == '"':
 			i, kind = skipQuoted(q, i+1, '"', false), TokIdent
 		case c == '`' && style != StylePostgres:
@@ -95,15 +93,15 @@ func Lex(q string, style Style) []Token {
 			}
 			kind = TokWord
 		case c >= '0' && c <= '9' || c == '.' && i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9':
-			i, kind = skipNumber(q, i), tokNumber
+			i, kind = skipNumber(q, i), TokNumber
 		case c == ';':
-			i, kind = i+1, tokSemicolon
+			i, kind = i+1, TokSemicolon
 		default:
 			i++
 		}
 		// An opening bracket belongs to the outer level, a closing one too.
 		d := depth
-		if kind == tokPunct {
+		if kind == TokPunct {
 			switch {
 			case c == '(' || c == '[' && style == StylePostgres:
 				depth++
@@ -196,13 +194,13 @@ func lexDollar(q string, i int) (int, TokKind) {
 		j++
 	}
 	if j >= len(q) || q[j] != '$' {
-		return i + 1, tokPunct
+		return i + 1, TokPunct
 	}
 	tag := q[i : j+1]
 	if k := strings.Index(q[j+1:], tag); k >= 0 {
-		return j + 1 + k + len(tag), tokString
+		return j + 1 + k + len(tag), TokString
 	}
-	return len(q), tokString
+	return len(q), TokString
 }
 
 // isParamStart reports a SQLite ':name', '@name' or '$name' at i (names may
@@ -292,7 +290,7 @@ func SplitStatements(toks []Token) [][]Token {
 	var out [][]Token
 	begin := 0
 	for i, t := range toks {
-		if t.Kind == tokSemicolon {
+		if t.Kind == TokSemicolon {
 			if i > begin {
 				out = append(out, toks[begin:i])
 			}
@@ -303,94 +301,4 @@ func SplitStatements(toks []Token) [][]Token {
 		out = append(out, toks[begin:])
 	}
 	return out
-}
-
-// maxSQLiteParam is SQLite's default SQLITE_MAX_VARIABLE_NUMBER.
-const maxSQLiteParam = 32766
-
-// sqliteParams rewrites SQLite placeholders to explicit ?NNN numbers, following
-// SQLite's own numbering (an anonymous ? takes the largest number so far plus
-// one; a named parameter keeps the number of its first appearance). It
-// returns the text SQLite will run (the original with ?NNN placeholders),
-// the text pg_query checks — rebuilt from SQLite's tokens, so that comments,
-// which nest in PostgreSQL but not in SQLite, and e'…' strings, which are
-// escape strings only in PostgreSQL, cannot make the two parsers see
-// different statements — and the parameter names by number.
-func sqliteParams(q string, toks []Token) (pgText, liteText string, names []string, err error) {
-	var pg, lite strings.Builder
-	pg.Grow(len(q) + 8)
-	lite.Grow(len(q) + 8)
-	byName := map[string]int{}
-	max, last := 0, 0
-	for i, t := range toks {
-		lite.WriteString(q[last:t.Start])
-		if i > 0 && (t.Start > last || toks[i-1].Kind == TokWord && t.Kind == tokString) {
-			pg.WriteByte(' ')
-		}
-		last = t.End
-		s := t.Text(q)
-		switch t.Kind {
-		case TokParam:
-			n := 0
-			switch {
-			case s == "?":
-				n = max + 1
-			case s[0] == '?':
-				n, _ = strconv.Atoi(s[1:])
-			default:
-				if k, ok := byName[s]; ok {
-					n = k
-				} else {
-					n = max + 1
-					byName[s] = n
-				}
-			}
-			if n < 1 || n > maxSQLiteParam {
-				return "", "", nil, fmt.Errorf("placeholder %s is out of SQLite's range 1..%d", s, maxSQLiteParam)
-			}
-			max = maxInt(max, n)
-			for len(names) < n {
-				names = append(names, "")
-			}
-			if s[0] != '?' {
-				names[n-1] = s[1:]
-			}
-			pg.WriteString("$" + strconv.Itoa(n))
-			lite.WriteString("?" + strconv.Itoa(n))
-		case TokIdent:
-			pg.WriteString(pgIdent(s))
-			lite.WriteString(s)
-		default:
-			pg.WriteString(s)
-			lite.WriteString(s)
-		}
-	}
-	lite.WriteString(q[last:])
-	return pg.String(), lite.String(), names, nil
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-// pgIdent turns a SQLite `quoted` or [quoted] identifier into PostgreSQL's
-// "quoted" form; an unterminated one keeps what it has.
-func pgIdent(s string) string {
-	var body string
-	switch {
-	case s[0] == '`':
-		body = s[1:]
-		if len(s) >= 2 && s[len(s)-1] == '`' {
-			body = s[1 : len(s)-1]
-		}
-		body = strings.ReplaceAll(body, "``", "`")
-	case s[0] == '[':
-		body = strings.TrimSuffix(s[1:], "]")
-	default:
-		return s
-	}
-	return `"` + strings.ReplaceAll(body, `"`, `""`) + `"`
 }

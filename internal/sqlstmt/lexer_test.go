@@ -1,6 +1,8 @@
-package sqlstmt
+package sqlstmt_test
 
 import (
+	. "github.com/sqlaudit/sqlaudit/internal/sqlstmt"
+
 	"fmt"
 	"reflect"
 	"strings"
@@ -15,8 +17,8 @@ type lexedToken struct {
 
 func (t lexedToken) String() string {
 	names := map[TokKind]string{
-		TokWord: "word", TokIdent: "ident", tokString: "string", tokNumber: "number",
-		TokParam: "param", tokPunct: "punct", tokSemicolon: "semicolon",
+		TokWord: "word", TokIdent: "ident", TokString: "string", TokNumber: "number",
+		TokParam: "param", TokPunct: "punct", TokSemicolon: "semicolon",
 	}
 	return fmt.Sprintf("%s(%s)", names[t.kind], t.text)
 }
@@ -26,7 +28,7 @@ func (t lexedToken) String() string {
 func lexedSignificant(q string, style Style) []lexedToken {
 	var out []lexedToken
 	for _, t := range Lex(q, style) {
-		if t.Kind != tokPunct {
+		if t.Kind != TokPunct {
 			out = append(out, lexedToken{t.Kind, t.Text(q)})
 		}
 	}
@@ -35,10 +37,10 @@ func lexedSignificant(q string, style Style) []lexedToken {
 
 func TestLexKeepsLiteralsCommentsAndIdentifiersWhole(t *testing.T) {
 	w := func(s string) lexedToken { return lexedToken{TokWord, s} }
-	str := func(s string) lexedToken { return lexedToken{tokString, s} }
+	str := func(s string) lexedToken { return lexedToken{TokString, s} }
 	id := func(s string) lexedToken { return lexedToken{TokIdent, s} }
-	num := func(s string) lexedToken { return lexedToken{tokNumber, s} }
-	semi := lexedToken{tokSemicolon, ";"}
+	num := func(s string) lexedToken { return lexedToken{TokNumber, s} }
+	semi := lexedToken{TokSemicolon, ";"}
 	tests := []struct {
 		name  string
 		style Style
@@ -298,71 +300,8 @@ func TestLexFirstWordSkipsOnlyBlanks(t *testing.T) {
 		{"; SELECT 1", ""},
 	}
 	for _, tt := range tests {
-		if got := firstWord(tt.q); got != tt.want {
-			t.Errorf("firstWord(%q) = %q, want %q", tt.q, got, tt.want)
-		}
-	}
-}
-
-func TestSQLiteParamsNumbersPlaceholdersLikeSQLite(t *testing.T) {
-	tests := []struct {
-		name          string
-		q             string
-		pgText, liteQ string
-		names         []string
-	}{
-		{"anonymous parameters count from one",
-			"SELECT ?, ?", "SELECT $1, $2", "SELECT ?1, ?2", []string{"", ""}},
-		{"an anonymous parameter after ?5 is 6",
-			"SELECT ?5, ?", "SELECT $5, $6", "SELECT ?5, ?6", []string{"", "", "", "", "", ""}},
-		{"an explicit number below the largest does not reset the count",
-			"SELECT ?3, ?1, ?", "SELECT $3, $1, $4", "SELECT ?3, ?1, ?4", []string{"", "", "", ""}},
-		{"a repeated name keeps the number of its first appearance",
-			"SELECT :a, :b, :a", "SELECT $1, $2, $1", "SELECT ?1, ?2, ?1", []string{"a", "b"}},
-		{"names and anonymous parameters share one sequence",
-			"SELECT :a, ?, :b, ?", "SELECT $1, $2, $3, $4", "SELECT ?1, ?2, ?3, ?4", []string{"a", "", "b", ""}},
-		{"a name after an explicit number takes the next number",
-			"SELECT ?3, :a", "SELECT $3, $4", "SELECT ?3, ?4", []string{"", "", "", "a"}},
-		{"every prefix names a parameter, without its prefix",
-			"SELECT :x, @y, $z", "SELECT $1, $2, $3", "SELECT ?1, ?2, ?3", []string{"x", "y", "z"}},
-		{"the prefix is part of the name",
-			"SELECT :x, @x", "SELECT $1, $2", "SELECT ?1, ?2", []string{"x", "x"}},
-		{"text without parameters is unchanged",
-			"SELECT '?', ':a' /* ? */, a::b FROM t", "SELECT '?', ':a' , a::b FROM t",
-			"SELECT '?', ':a' /* ? */, a::b FROM t", nil},
-		{"parameters touching operators are rewritten in place",
-			"UPDATE t SET a=?,b=:b WHERE c=?", "UPDATE t SET a=$1,b=$2 WHERE c=$3",
-			"UPDATE t SET a=?1,b=?2 WHERE c=?3", []string{"", "b", ""}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pgText, liteText, names, err := sqliteParams(tt.q, Lex(tt.q, StyleSQLite))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if pgText != tt.pgText {
-				t.Errorf("pg text = %q, want %q", pgText, tt.pgText)
-			}
-			if liteText != tt.liteQ {
-				t.Errorf("SQLite text = %q, want %q", liteText, tt.liteQ)
-			}
-			if !reflect.DeepEqual(names, tt.names) {
-				t.Errorf("names = %q, want %q", names, tt.names)
-			}
-		})
-	}
-}
-
-func TestSQLiteParamsQuotesIdentifiersTheWayPostgreSQLReadsThem(t *testing.T) {
-	tests := []struct{ q, pgText string }{
-		{"SELECT `a b` FROM [my table]", `SELECT "a b" FROM "my table"`},
-		{`SELECT [a"b]`, `SELECT "a""b"`},
-		{`SELECT "already quoted", 'str'`, `SELECT "already quoted", 'str'`},
-	}
-	for _, tt := range tests {
-		pgText, _, _, _ := sqliteParams(tt.q, Lex(tt.q, StyleSQLite))
-		if pgText != tt.pgText {
-			t.Errorf("sqliteParams(%q) pg text = %q, want %q", tt.q, pgText, tt.pgText)
+		if got := FirstWord(tt.q); got != tt.want {
+			t.Errorf("FirstWord(%q) = %q, want %q", tt.q, got, tt.want)
 		}
 	}
 }

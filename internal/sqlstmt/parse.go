@@ -21,7 +21,28 @@ const (
 	Unsupported // writes, but cannot be audited: refused or warned by policy
 )
 
-// tableRef names a table as a statement wrote it (identifiers already folded
+// String names the kind for messages.
+func (k Kind) String() string {
+	switch k {
+	case PassThrough:
+		return "pass-through"
+	case Insert:
+		return "insert"
+	case Update:
+		return "update"
+	case Delete:
+		return "delete"
+	case DDL:
+		return "DDL"
+	case TxControl:
+		return "transaction control"
+	case Unsupported:
+		return "unsupported"
+	}
+	return "kind " + strconv.Itoa(int(k))
+}
+
+// TableRef names a table as a statement wrote it (identifiers already folded
 // and unquoted by the parser).
 type TableRef struct {
 	Schema, Name string
@@ -29,7 +50,7 @@ type TableRef struct {
 	Only         bool // UPDATE ONLY / DELETE FROM ONLY
 }
 
-// analysis describes one statement. It is built once per distinct statement
+// Analysis describes one statement. It is built once per distinct statement
 // text and shared, read-only, by every connection of a connector.
 type Analysis struct {
 	Kind   Kind
@@ -59,8 +80,7 @@ type Analysis struct {
 	// resetsSession marks SET, RESET and DISCARD: names may resolve
 	// differently afterwards (search_path), so the catalog is dropped.
 	ResetsSession bool
-	paramNames    []string // SQLite: parameter name by number ("" for positional)
-	NumParams     int      // the largest placeholder number ($n, ?n)
+	NumParams     int // the largest placeholder number ($n, ?n)
 	// parts are the statements of a multi-statement string that writes;
 	// dialects that run such strings statement by statement audit each.
 	Parts []Part
@@ -86,25 +106,61 @@ var ddlKeywords = map[string]bool{
 	"ATTACH": true, "DETACH": true,
 }
 
-// analyse reads q with the real PostgreSQL parser. SQLite text is first
-// translated by the lexer (placeholders, identifier quotes, OR conflict
-// clauses) so that pg_query can check its structure; clause texts are always
-// sliced from the text the database will actually run.
-func Analyse(q string, style Style) *Analysis {
-	toks := Lex(q, style)
+// Rules are what a dialect adds to the PostgreSQL grammar to read its text.
+type Rules struct {
+	Style Style // its lexing rules
+	// Translate turns one statement (its text and tokens) into the text the
+	// PostgreSQL parser checks and the text the database will run, and
+	// names the OR conflict clause it removed; nil keeps the text as it is.
+	Translate func(q string, toks []Token) (Translation, error)
+	// ExplainRunsNothing: EXPLAIN never executes its statement, so one the
+	// parser cannot read is a read (SQLite's EXPLAIN QUERY PLAN).
+	ExplainRunsNothing bool
+}
+
+// Translation is one statement as the PostgreSQL parser reads it (Parse) and
+// as the database will run it (Run), with the OR conflict clause removed
+// from Parse, upper-case ("" when none).
+type Translation struct {
+	Parse, Run, Conflict string
+}
+
+// PostgreSQL are the rules of PostgreSQL's own text: nothing to translate.
+var PostgreSQL = Rules{Style: StylePostgres}
+
+// Analyse reads q with the real PostgreSQL parser, after the dialect's
+// translation (SQLite: placeholders, identifier quotes, OR conflict clauses)
+// so that pg_query can check its structure; clause texts are always sliced
+// from the text the database will actually run.
+func Analyse(q string, r Rules) *Analysis {
+	toks := Lex(q, r.Style)
 	stmts := SplitStatements(toks)
 	switch len(stmts) {
 	case 0:
 		return &Analysis{Kind: PassThrough, Text: q}
 	case 1:
-		return analyseOne(q, stmts[0], style)
+		return analyseOne(q, stmts[0], r)
 	}
+	texts := make([]string, len(stmts))
+	parts := make([]*Analysis, len(stmts))
+	for i, st := range stmts {
+		texts[i] = q[st[0].Start:st[len(st)-1].End]
+		parts[i] = analyseOne(texts[i], nil, r)
+	}
+	return Combine(q, texts, parts)
+}
+
+// Combine is the analysis of a string of several statements (their texts
+// as written and their analyses): transaction control and session changes
+// anywhere in it count, the last transaction statement deciding whether a
+// transaction is open after it; DDL makes it DDL; a write anywhere refuses
+// it, keeping its parts for a dialect whose driver runs them one by one
+// (Part, Features OneByOne).
+func Combine(q string, texts []string, parts []*Analysis) *Analysis {
 	a := &Analysis{Kind: PassThrough, Text: q}
 	writes := false
-	for _, st := range stmts {
-		text := q[st[0].Start:st[len(st)-1].End]
-		one := analyseOne(text, nil, style)
-		a.Parts = append(a.Parts, Part{Text: text, Params: one.NumParams})
+	for i, one := range parts {
+		a.Parts = append(a.Parts, Part{Text: texts[i], Params: one.NumParams})
 		a.EndsTx = a.EndsTx || one.EndsTx
 		if one.EndsTx || one.BeginsTx { // the last one decides
 			a.BeginsTx = one.BeginsTx
@@ -126,38 +182,39 @@ func Analyse(q string, style Style) *Analysis {
 	return a
 }
 
-// statementPart is one statement of a multi-statement string, as written,
-// with the number of arguments it takes (its largest placeholder number).
+// Part is one statement of a multi-statement string, as written, with the
+// number of arguments it takes (its largest placeholder number).
 type Part struct {
 	Text   string
 	Params int
 }
 
+// Refused is the analysis of a statement the wrapper cannot audit, and why;
+// tables are the tables it writes, where known.
 func Refused(q, reason string, tables ...TableRef) *Analysis {
 	return &Analysis{Kind: Unsupported, Text: q, Reason: reason, Tables: tables}
 }
 
 // analyseOne analyses a single statement; toks may be nil (it is then lexed).
-func analyseOne(q string, toks []Token, style Style) *Analysis {
+func analyseOne(q string, toks []Token, r Rules) *Analysis {
 	if toks == nil {
-		toks = Lex(q, style)
+		toks = Lex(q, r.Style)
 	}
 	if toks[0].Start > 0 || toks[len(toks)-1].End < len(q) {
 		q = q[toks[0].Start:toks[len(toks)-1].End] // drop surrounding blanks and comments
-		toks = Lex(q, style)
+		toks = Lex(q, r.Style)
 	}
-	pgText, text, names := q, q, []string(nil)
 	first := strings.ToUpper(toks[0].Text(q))
-	orMode := ""
-	if style == StyleSQLite {
+	tr := Translation{Parse: q, Run: q}
+	if r.Translate != nil {
 		var err error
-		if pgText, text, names, err = sqliteParams(q, toks); err != nil {
-			return refuseOrPass(q, first, style, err)
+		if tr, err = r.Translate(q, toks); err != nil {
+			return refuseOrPass(q, first, r, err)
 		}
-		pgText, orMode = stripConflictClause(pgText)
 	}
-	toks = Lex(text, style)
-	tree, err := pg.Parse(pgText)
+	text := tr.Run
+	toks = Lex(text, r.Style)
+	tree, err := pg.Parse(tr.Parse)
 	if err == nil && len(tree.Stmts) != 1 {
 		err = fmt.Errorf("%d statements", len(tree.Stmts))
 	}
@@ -165,12 +222,12 @@ func analyseOne(q string, toks []Token, style Style) *Analysis {
 		if beginsOrEndsTx(text, toks) { // SQLite's BEGIN IMMEDIATE and friends
 			return &Analysis{Kind: TxControl, Text: text, EndsTx: true}
 		}
-		return refuseOrPass(text, first, style, err)
+		return refuseOrPass(text, first, r, err)
 	}
 	a := classify(tree.Stmts[0].Stmt, text)
-	a.paramNames, a.NumParams = names, maxParam(text, toks)
-	a.orClause = orMode != ""
-	switch orMode {
+	a.NumParams = maxParam(text, toks)
+	a.orClause = tr.Conflict != ""
+	switch tr.Conflict {
 	case "":
 	case "IGNORE":
 		a.OrIgnore = true
@@ -179,7 +236,7 @@ func analyseOne(q string, toks []Token, style Style) *Analysis {
 	case "ABORT", "FAIL", "ROLLBACK":
 		// Row capture records exactly the rows that stay changed.
 	default:
-		return Refused(text, "OR "+orMode+" conflict clauses are not supported", a.Table)
+		return Refused(text, "OR "+tr.Conflict+" conflict clauses are not supported", a.Table)
 	}
 	if a.Kind == Insert || a.Kind == Update || a.Kind == Delete {
 		if reason := sliceClauses(a, toks); reason != "" {
@@ -222,9 +279,9 @@ func maxParam(q string, toks []Token) int {
 
 // refuseOrPass decides a statement the parser cannot read by its first word:
 // a possible write is refused, never passed unaudited.
-func refuseOrPass(text, first string, style Style, err error) *Analysis {
+func refuseOrPass(text, first string, r Rules, err error) *Analysis {
 	switch {
-	case first == "EXPLAIN" && style == StyleSQLite:
+	case first == "EXPLAIN" && r.ExplainRunsNothing:
 		return &Analysis{Kind: PassThrough, Text: text}
 	case writeKeywords[first]:
 		return Refused(text, fmt.Sprintf("the SQL parser cannot read it (%v)", err))
@@ -232,20 +289,4 @@ func refuseOrPass(text, first string, style Style, err error) *Analysis {
 		return &Analysis{Kind: DDL, Text: text}
 	}
 	return &Analysis{Kind: PassThrough, Text: text}
-}
-
-// stripConflictClause removes SQLite's INSERT OR x / UPDATE OR x and turns
-// REPLACE INTO into INSERT INTO, returning the mode it removed.
-func stripConflictClause(q string) (string, string) {
-	toks := Lex(q, StyleSQLite)
-	if len(toks) < 2 {
-		return q, ""
-	}
-	if toks[0].Is(q, "REPLACE") {
-		return "INSERT" + q[toks[0].End:], "REPLACE"
-	}
-	if len(toks) >= 3 && (toks[0].Is(q, "INSERT") || toks[0].Is(q, "UPDATE")) && toks[1].Is(q, "OR") {
-		return q[:toks[1].Start] + q[toks[2].End:], strings.ToUpper(toks[2].Text(q))
-	}
-	return q, ""
 }

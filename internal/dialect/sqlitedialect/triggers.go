@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlitedialect
 
 import (
 	"bytes"
@@ -193,4 +193,30 @@ func (lc *liteConn) dropTriggers(ctx context.Context, prefix string) error {
 func (lc *liteConn) BeforeDDL(ctx context.Context) error {
 	lc.installed = nil
 	return lc.dropTriggers(ctx, "_sqa_")
+}
+
+// jsonValue renders a column for json_object, which refuses BLOBs: those are
+// recorded as hex text. A redacted column renders as RedactedValue, except
+// in a row key, which identifies the row.
+func jsonValue(t *engine.TableInfo, alias, col string, redact bool) string {
+	for _, r := range t.Redact {
+		if r == col && redact {
+			return sqlstmt.QuoteLiteral(engine.RedactedValue, false)
+		}
+	}
+	v := sqlstmt.QuoteIdent(col)
+	if alias != "" {
+		v = alias + "." + v
+	}
+	return "CASE WHEN typeof(" + v + ") = 'blob' THEN hex(" + v + ") ELSE " + v + " END"
+}
+
+// jsonObject renders the columns cols of a row; a row key (redact false)
+// is never masked.
+func jsonObject(t *engine.TableInfo, alias string, cols []string, redact bool) string {
+	parts := make([]string, 0, 2*len(cols))
+	for _, c := range cols {
+		parts = append(parts, sqlstmt.QuoteLiteral(c, false), jsonValue(t, alias, c, redact))
+	}
+	return "json_object(" + strings.Join(parts, ", ") + ")"
 }

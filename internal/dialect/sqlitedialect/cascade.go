@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlitedialect
 
 import (
 	"context"
@@ -15,45 +15,10 @@ import (
 // DROP TABLE, which deletes the rows without firing triggers but with the
 // actions, is refused while it would change audited rows.
 
-// liteChildren reads the foreign keys of main-schema tables that reference
-// t with an action that changes the referencing rows.
-func liteChildren(ctx context.Context, c *engine.Session, t *engine.TableInfo) error {
-	rows, err := c.QueryAll(ctx, `SELECT m.name, f.id, f."from", f."to", f.on_delete, f.on_update
-		FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f
-		WHERE m.type = 'table' AND f."table" = ?1 COLLATE NOCASE ORDER BY m.name, f.id, f.seq`, engine.Named(t.Name)...)
-	if err != nil {
-		return err
-	}
-	changes := func(action string) bool {
-		switch strings.ToUpper(action) {
-		case "CASCADE", "SET NULL", "SET DEFAULT":
-			return true
-		}
-		return false
-	}
-	var last string
-	for _, r := range rows {
-		id := engine.AsString(r[0]) + "\x00" + engine.AsString(r[1])
-		if id != last {
-			last = id
-			fk := engine.ChildFK{Table: sqlstmt.TableRef{Schema: "main", Name: engine.AsString(r[0])}, Display: engine.AsString(r[0]),
-				OnDelete: changes(engine.AsString(r[4])), OnUpdate: changes(engine.AsString(r[5]))}
-			t.Children = append(t.Children, fk)
-		}
-		fk := &t.Children[len(t.Children)-1]
-		to := engine.AsString(r[3])
-		if to == "" && len(fk.Parent) < len(t.Key) { // the parent's primary key
-			to = t.Key[len(fk.Parent)]
-		}
-		fk.Cols, fk.Parent = append(fk.Cols, engine.AsString(r[2])), append(fk.Parent, to)
-	}
-	return nil
-}
-
 // BeforeDrop refuses DROP TABLE of a parent whose rows have children in an
 // audited table that a foreign-key action would change: SQLite deletes the
 // parent's rows first.
-func (sqliteDialect) BeforeDrop(ctx context.Context, c *engine.Session, t *engine.TableInfo) error {
+func (Dialect) BeforeDrop(ctx context.Context, c *engine.Session, t *engine.TableInfo) error {
 	var checks []string
 	for _, fk := range t.Children {
 		if !fk.Audited || !fk.OnDelete {

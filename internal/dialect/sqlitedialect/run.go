@@ -1,4 +1,4 @@
-package sqlaudit
+package sqlitedialect
 
 import (
 	"context"
@@ -11,68 +11,13 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
-// liteConn is the per-connection state of the SQLite dialect.
-type liteConn struct {
-	c       *engine.Session
-	version int64 // the main schema's schema_version, as last seen
-	newTx   bool  // the next record starts a new transaction id
-	live    bool  // the context row may be live (a trigger would record)
-
-	installed      map[string]bool // schemas whose audited tables have their triggers
-	installGen     uint64          // the connector's DDL generation at installation
-	installVersion int64           // the schema version at installation
-	installedInTx  bool            // installed inside the open transaction: a rollback undoes it
-}
-
-// TxEnded: the next record starts a new transaction id; a rollback may have
-// restored an older context row or dropped triggers created inside it.
-func (lc *liteConn) TxEnded() {
-	lc.newTx, lc.live = true, true
-	if lc.installedInTx {
-		lc.installed, lc.installedInTx = nil, false
-	}
-}
-
-// TxBegan: a transaction begun through the wrapper starts a new
-// transaction id.
-func (lc *liteConn) TxBegan() { lc.newTx = true }
-
-// Passed notes the end of a statement that ran untouched: outside a
-// transaction it committed on its own; a ROLLBACK TO may restore an older
-// context row or drop triggers created after its savepoint.
-func (lc *liteConn) Passed(a *sqlstmt.Analysis) {
-	if !a.BeginsTx && !a.EndsTx && autoCommit(lc.c) {
-		lc.TxEnded()
-	}
-	if strings.HasPrefix(strings.ToUpper(a.Text), "ROLLBACK") {
-		lc.live = true
-		if lc.installedInTx {
-			lc.installed = nil
-		}
-	}
-}
-
-// Quiet stops the triggers before a statement that runs unaudited (a
-// warned unsupported statement, a write to an excluded table): they must
-// not record its rows with the previous statement's context.
-func (lc *liteConn) Quiet(ctx context.Context) error {
-	if !lc.live {
-		return nil
-	}
-	if _, err := lc.c.PreparedExec(ctx, liteQuietCtx, nil); err != nil {
-		return err
-	}
-	lc.live = false
-	return nil
-}
-
 // Run executes an audited write: one statement makes the context live (and
 // reads the schema version), the triggers are installed if the schema is
 // new to them, and the caller's statement runs exactly as sent. When
 // another connection changed the schema since the catalog was read, nothing
 // runs: the wrapper reads the catalog again and runs it once more
 // (engine.ErrRunAgain).
-func (sqliteDialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
+func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	lc := ex.Session.State.(*liteConn)
 	if ex.Stmt.Kind == sqlstmt.Update && ex.Table.Key[0] == "rowid" && setsRowid(ex.Stmt) {
 		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit an UPDATE that assigns the rowid of a table without a primary key (the rowid is its row key)", engine.Unsupported)
@@ -254,11 +199,4 @@ func setsRowid(a *sqlstmt.Analysis) bool {
 		}
 	}
 	return false
-}
-
-// autoCommit reports whether the connection is outside a transaction;
-// go-sqlite3 asks SQLite itself (sqlite3_get_autocommit).
-func autoCommit(s *engine.Session) bool {
-	ac, ok := s.Raw.(interface{ AutoCommit() bool })
-	return ok && ac.AutoCommit()
 }

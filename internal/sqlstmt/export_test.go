@@ -1,0 +1,4 @@
+package sqlstmt
+
+// FirstWord is firstWord, for the lexer's tests.
+var FirstWord = firstWord
