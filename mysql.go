@@ -16,7 +16,6 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
-
 type mysqlDialect struct{}
 
 func (mysqlDialect) Name() string                       { return "mysql" }

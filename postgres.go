@@ -15,7 +15,6 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
-
 type postgresDialect struct{}
 
 // pgConn is the PostgreSQL state of a connection: whether a transaction
