@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"strings"
 
+	"github.com/sqlaudit/sqlaudit/internal/dialect/mysqldialect"
 	"github.com/sqlaudit/sqlaudit/internal/dialect/sqlitedialect"
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
@@ -43,7 +44,7 @@ var SQLite Dialect = dialect{sqlitedialect.Dialect{}}
 // (MariaDB's INSERT … RETURNING) and the records are read back by key.
 // Oracle MySQL lacks INSERT … RETURNING and sequences: connecting to it fails
 // with a clear error.
-var MySQL Dialect = dialect{mysqlDialect{}}
+var MySQL Dialect = dialect{mysqldialect.Dialect{}}
 
 // dialect is a Dialect value: an engine dialect behind the public type.
 type dialect struct{ engine.Dialect }

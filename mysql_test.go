@@ -259,3 +259,33 @@ func TestMySQLMultiTableWritesAreRecordedExactly(t *testing.T) {
 		assertTrail(t, got, want)
 	}
 }
+
+// A transaction begun inside a multi-statement string (multiStatements=true)
+// is the application's: the write after it runs in it, so the application's
+// ROLLBACK undoes the write and its records. (The wrapper once read such a
+// string's BEGIN as the end of a transaction and committed the write in a
+// transaction of its own.)
+func TestMySQLTransactionBegunInAMultiStatementStringIsTheCallers(t *testing.T) {
+	audited, td := mustOpen(t, "audit-mysql", "multiStatements=true")
+	mustExec(t, audited, `CREATE TABLE accounts (id INT PRIMARY KEY, balance INT)`, `INSERT INTO accounts VALUES (1, 10)`)
+	conn, err := audited.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"BEGIN; SELECT 1", "UPDATE accounts SET balance = 20 WHERE id = 1", "ROLLBACK"} {
+		if _, err := conn.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var balance, records int
+	if err := td.plain.QueryRow(`SELECT balance FROM accounts WHERE id = 1`).Scan(&balance); err != nil {
+		t.Fatal(err)
+	}
+	if err := td.plain.QueryRow(`SELECT count(*) FROM audit_log`).Scan(&records); err != nil {
+		t.Fatal(err)
+	}
+	if balance != 10 || records != 1 {
+		t.Fatalf("after ROLLBACK: balance %d and %d records, want 10 and the INSERT's 1", balance, records)
+	}
+}

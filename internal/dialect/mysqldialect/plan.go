@@ -1,4 +1,4 @@
-package sqlaudit
+package mysqldialect
 
 import (
 	"hash/fnv"
@@ -19,54 +19,6 @@ func myPlanFor(ex *engine.Execution) *myPlan {
 		return myInsertPlan(a, t, ex.Session.Shared.Audit)
 	}
 	return myChangePlan(ex)
-}
-
-// myInsertPlan returns the new rows' keys (and AUTO_INCREMENT value) after
-// the caller's own RETURNING columns.
-func myInsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPlan {
-	p := &myPlan{autoAt: -1}
-	hidden := append([]string{}, t.Key...)
-	for i, k := range t.Key {
-		if k == myt(t).AutoInc {
-			p.autoAt = i
-		}
-	}
-	if myt(t).AutoInc != "" && p.autoAt < 0 {
-		p.autoAt = len(hidden)
-		hidden = append(hidden, myt(t).AutoInc)
-	}
-	p.autoListed = len(myClauses(a).insertCols) == 0
-	for _, c := range myClauses(a).insertCols {
-		p.autoListed = p.autoListed || strings.EqualFold(c, myt(t).AutoInc)
-	}
-	quoted := make([]string, len(hidden))
-	for i, h := range hidden {
-		quoted[i] = mysqlIdent(h)
-	}
-	p.hidden = len(hidden)
-	if a.Returning == "" {
-		p.stmt = a.Text + ` RETURNING ` + strings.Join(quoted, ", ")
-	} else {
-		p.stmt = a.Text + `, ` + strings.Join(quoted, ", ")
-	}
-	keyCols := quoted[:len(t.Key)]
-	head := myRecordHead(audit) + `'INSERT', ` + mysqlString(t.Display) + `, ` +
-		myObject(t, "x", t.Key) + `, NULL, ` + myRedact(t, myObject(t, "x", t.Columns)) + `, ?, ? FROM ` + t.Quoted + ` x WHERE `
-	one := make([]string, len(keyCols))
-	for i := range one {
-		one[i] = "?"
-	}
-	for i := range keyCols {
-		keyCols[i] = "x." + keyCols[i]
-	}
-	p.insert = func(n int) string {
-		tuples := make([]string, n)
-		for i := range tuples {
-			tuples[i] = myTuple(one)
-		}
-		return head + myTuple(keyCols) + ` IN (` + strings.Join(tuples, ", ") + `)`
-	}
-	return p
 }
 
 // myCascades lists the audited children a DELETE (ON DELETE actions) or an
@@ -173,3 +125,29 @@ func fnv64(s string) string {
 	h.Write([]byte(s))
 	return strconv.FormatUint(h.Sum64(), 36)
 }
+
+// myPlan is the SQL of one audited statement shape on one table; shared by
+// every connection of the connector.
+type myPlan struct {
+	targets []myTarget // UPDATE, DELETE: the audited tables the statement changes
+	stmt    string     // the caller's statement, restricted to the copied keys or returning the new keys
+	hidden  int        // INSERT: key columns appended to RETURNING, dropped from the caller's rows
+	autoAt  int        // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
+	// autoListed: the INSERT names the AUTO_INCREMENT column (or no
+	// columns), so its ids may be explicit
+	autoListed bool
+	insert     func(n int) string // records n inserted rows, by key
+	// blocks: the UPDATE or DELETE as one compound statement, under the
+	// caller's savepoint [0] or in its own transaction [1]; "" when it
+	// cannot run as one (myBlockable)
+	blocks [2]string
+}
+
+// myCascade is one foreign-key action the statement may fire.
+type myCascade struct {
+	child, action, check string
+}
+
+// noPath is a JSON path no column can have (names are at most 64
+// characters): JSON_REMOVE ignores it.
+var noPath = mysqlString(`$.` + strings.Repeat("z", 70))

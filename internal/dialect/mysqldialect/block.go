@@ -1,4 +1,4 @@
-package sqlaudit
+package mysqldialect
 
 import (
 	"database/sql/driver"

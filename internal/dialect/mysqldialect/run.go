@@ -1,45 +1,18 @@
-package sqlaudit
+package mysqldialect
 
 import (
 	"context"
 	"database/sql/driver"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
-// myPlan is the SQL of one audited statement shape on one table; shared by
-// every connection of the connector.
-type myPlan struct {
-	targets []myTarget // UPDATE, DELETE: the audited tables the statement changes
-	stmt    string     // the caller's statement, restricted to the copied keys or returning the new keys
-	hidden  int        // INSERT: key columns appended to RETURNING, dropped from the caller's rows
-	autoAt  int        // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
-	// autoListed: the INSERT names the AUTO_INCREMENT column (or no
-	// columns), so its ids may be explicit
-	autoListed bool
-	insert     func(n int) string // records n inserted rows, by key
-	// blocks: the UPDATE or DELETE as one compound statement, under the
-	// caller's savepoint [0] or in its own transaction [1]; "" when it
-	// cannot run as one (myBlockable)
-	blocks [2]string
-}
-
-// myCascade is one foreign-key action the statement may fire.
-type myCascade struct {
-	child, action, check string
-}
-
-// noPath is a JSON path no column can have (names are at most 64
-// characters): JSON_REMOVE ignores it.
-var noPath = mysqlString(`$.` + strings.Repeat("z", 70))
-
 // Run executes an audited write in the caller's transaction (under a
 // savepoint) or in its own, and rolls it back on any failure.
-func (mysqlDialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
+func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	if err := myCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
@@ -254,95 +227,4 @@ func assignsKey(cols []string, t *engine.TableInfo) bool {
 		}
 	}
 	return false
-}
-
-// runInsert runs the INSERT returning the new rows' keys (after the
-// caller's RETURNING columns), then records the rows read back by key.
-func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driver.Rows, error) {
-	rows, err := ex.Session.PreparedQuery(ex.Ctx, p.stmt, ex.Args)
-	if err != nil {
-		return nil, nil, err
-	}
-	cols := rows.Columns()
-	user := len(cols) - p.hidden
-	var kept [][]driver.Value
-	var keys [][]driver.Value
-	dest := make([]driver.Value, len(cols))
-	for {
-		if err = rows.Next(dest); err != nil {
-			break
-		}
-		if ex.WantRows {
-			kept = append(kept, engine.Keep(dest, user))
-		}
-		keys = append(keys, engine.Keep(dest[user:], p.hidden))
-	}
-	rows.Close()
-	if err != io.EOF {
-		return nil, nil, err
-	}
-	n := len(keys)
-	lastID, err := m.lastInsertID(ex, p, keys)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ex.Stmt.Returning != "" { // Exec of a statement with a result set: go-sql-driver reports 0, 0
-		n, lastID = 0, 0
-	}
-	for len(keys) > 0 {
-		batch := keys[:min(len(keys), 512)]
-		keys = keys[len(batch):]
-		if err := m.insertRecords(ex, p, batch); err != nil {
-			return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "writing the audit records failed", engine.Record, err)
-		}
-	}
-	switch {
-	case ex.WantRows && ex.Stmt.Returning == "":
-		return nil, &engine.BufferedRows{}, nil
-	case ex.WantRows:
-		return nil, &engine.BufferedRows{Cols: cols[:user], Data: kept}, nil
-	}
-	return engine.Result{Rows: int64(n), LastID: lastID, HasLast: true}, nil, nil
-}
-
-// lastInsertID is what the server's OK packet would have said: the first
-// id the statement generated, else the last row's AUTO_INCREMENT value, else
-// 0. Only when the statement names the AUTO_INCREMENT column may it mix
-// generated and explicit ids; LAST_INSERT_ID() then tells which.
-func (m *myConn) lastInsertID(ex *engine.Execution, p *myPlan, keys [][]driver.Value) (int64, error) {
-	if p.autoAt < 0 || len(keys) == 0 {
-		return 0, nil
-	}
-	if !p.autoListed {
-		return engine.AsInt(keys[0][p.autoAt]), nil
-	}
-	rows, err := ex.Session.QueryAll(ex.Ctx, `SELECT LAST_INSERT_ID()`)
-	if err != nil {
-		return 0, err
-	}
-	lii := engine.AsInt(rows[0][0])
-	for _, k := range keys {
-		if engine.AsInt(k[p.autoAt]) == lii {
-			return lii, nil
-		}
-	}
-	return engine.AsInt(keys[len(keys)-1][p.autoAt]), nil
-}
-
-// insertRecords records the inserted rows with the given keys, read back
-// in one statement; the key list is padded (repeating its last key) to a
-// few sizes so that the statements stay prepared.
-func (m *myConn) insertRecords(ex *engine.Execution, p *myPlan, keys [][]driver.Value) error {
-	size := 1
-	for size < len(keys) {
-		size *= 8
-	}
-	size = min(size, 512)
-	args := []driver.Value{m.tx, m.tx, ex.Actor, ex.Metadata, ex.Query}
-	nk := len(ex.Table.Key)
-	for i := 0; i < size; i++ {
-		args = append(args, keys[min(i, len(keys)-1)][:nk]...)
-	}
-	_, err := ex.Session.PreparedExec(ex.Ctx, p.insert(size), engine.Named(args...))
-	return err
 }

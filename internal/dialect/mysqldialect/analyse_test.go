@@ -1,4 +1,4 @@
-package sqlaudit
+package mysqldialect
 
 import (
 	"reflect"
@@ -130,4 +130,25 @@ func FuzzAnalyseMySQL(f *testing.F) {
 		}
 		between(prefix, inserted, suffix)
 	})
+}
+
+// A multi-statement string tells where a transaction stands after it as its
+// last transaction statement does (as on PostgreSQL and SQLite).
+func TestMySQLMultiStatementStringsKeepTheTransactionState(t *testing.T) {
+	for _, tt := range []struct {
+		q            string
+		begins, ends bool
+	}{
+		{"BEGIN; SELECT 1", true, false},
+		{"START TRANSACTION; SELECT 1", true, false},
+		{"SELECT 1; COMMIT", false, true},
+		{"BEGIN; COMMIT", false, true},
+		{"COMMIT; BEGIN", true, true},
+		{"SELECT 1; SELECT 2", false, false},
+	} {
+		a := analyseMySQL(tt.q)
+		if a.BeginsTx != tt.begins || a.EndsTx != tt.ends {
+			t.Errorf("analyseMySQL(%q): begins %v, ends %v; want %v, %v", tt.q, a.BeginsTx, a.EndsTx, tt.begins, tt.ends)
+		}
+	}
 }

@@ -1,0 +1,24 @@
+package mysqldialect
+
+import "github.com/sqlaudit/sqlaudit/internal/engine"
+
+// myConn is the per-connection state.
+type myConn struct {
+	c *engine.Session
+	// tx names the current transaction to the record statements, which draw
+	// its tx_id at its first record and keep it in @_sqa_tx (see myTxID)
+	tx      int64
+	inTx    bool              // a transaction is open (BeginTx, or BEGIN sent as text)
+	noAuto  bool              // the session runs with autocommit=0: always in a transaction
+	seq     int64             // numbers each audited statement's rows in the copy tables
+	copies  map[string]myCopy // copy table → what it was made for
+	pending int64             // copied rows not yet deleted
+	noBlock bool              // the server refused compound statements (see runBlock)
+	seqName string
+}
+
+func (m *myConn) TxEnded() { m.tx, m.inTx = m.tx+1, false }
+
+func (m *myConn) TxBegan() { m.tx, m.inTx = m.tx+1, true }
+
+func (m *myConn) inTransaction() bool { return m.inTx || m.noAuto }
