@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/dialect/mysqldialect"
+	"github.com/sqlaudit/sqlaudit/internal/dialect/pgdialect"
 	"github.com/sqlaudit/sqlaudit/internal/dialect/sqlitedialect"
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
@@ -27,12 +28,12 @@ type Dialect interface {
 // exactly what the original statement would. Because the before image comes
 // from the locked row, a statement that waited on a concurrent writer
 // records the value it actually overwrote.
-var PostgreSQL Dialect = dialect{postgresDialect{}}
+var PostgreSQL Dialect = dialect{pgdialect.Dialect{}}
 
 // SQLite audits SQLite through mattn/go-sqlite3. Rows are captured by
-// per-connection TEMP triggers (sqlite_triggers.go) that write each record
+// per-connection TEMP triggers (internal/dialect/sqlitedialect) that write each record
 // in the same statement as its change; the wrapper only sets the
-// statement's context before running it unchanged (sqlite_run.go).
+// statement's context before running it unchanged.
 var SQLite Dialect = dialect{sqlitedialect.Dialect{}}
 
 // MySQL audits MariaDB (10.5 or newer) through go-sql-driver/mysql. A write

@@ -166,7 +166,7 @@ func optionIsTrue(arg *pg.Node) bool {
 }
 
 // classifyCopy marks the one COPY … FROM form that is audited: lib/pq's
-// CopyIn, COPY t [(cols)] FROM STDIN without options, prepared (copyin.go).
+// CopyIn, COPY t [(cols)] FROM STDIN without options, prepared (the PostgreSQL dialect's copy.go).
 // Run any other way, or in any other form, it stays refused.
 func classifyCopy(q string, s *pg.CopyStmt) *Analysis {
 	a := Refused(q, "COPY … FROM (only lib/pq's CopyIn, COPY t (cols) FROM STDIN prepared in a transaction, is audited)", rangeVar(s.Relation))

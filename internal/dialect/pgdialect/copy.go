@@ -1,4 +1,4 @@
-package sqlaudit
+package pgdialect
 
 import (
 	"context"
@@ -29,13 +29,13 @@ FROM pg_attribute a WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT 
 
 // CanCopy: lib/pq streams COPY rows through a prepared statement; pgx
 // prepares COPY as an ordinary statement, which stays refused.
-func (postgresDialect) CanCopy(s *engine.Session) bool {
+func (Dialect) CanCopy(s *engine.Session) bool {
 	return strings.HasPrefix(reflect.TypeOf(s.Raw).String(), "*pq.")
 }
 
 // PrepareCopy makes (or empties) the connection's TEMP table for the COPY a
 // into the audited table t and starts lib/pq's COPY into it.
-func (postgresDialect) PrepareCopy(ctx context.Context, s *engine.Session, a *sqlstmt.Analysis, t *engine.TableInfo) (*engine.Copy, error) {
+func (Dialect) PrepareCopy(ctx context.Context, s *engine.Session, a *sqlstmt.Analysis, t *engine.TableInfo) (*engine.Copy, error) {
 	rows, err := s.QueryAll(ctx, pgCopyColumnsQuery, engine.Named(pgt(t).OID)...)
 	if err != nil || len(rows) != 1 {
 		return nil, engine.CatalogFailed(a.Text, t.Display, err)

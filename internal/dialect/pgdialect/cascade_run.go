@@ -1,4 +1,4 @@
-package sqlaudit
+package pgdialect
 
 import (
 	"database/sql/driver"
@@ -28,7 +28,7 @@ type pgCascadePlan struct {
 //     locked rows can no longer change.
 //  2. the write runs with a new snapshot (READ COMMITTED), which therefore
 //     sees every child of the locked rows, and performs the actions on them
-//     itself (postgres_cascade_sql.go). A row that fires an action but was
+//     itself (cascade_sql.go). A row that fires an action but was
 //     not locked in step 1 (it came to match in between) may have a child
 //     the snapshot cannot see, which the RI trigger would change unseen: the
 //     statement then fails with ErrConflict and changes nothing.
@@ -67,7 +67,7 @@ func pgRunCascade(ex *pgExec) (driver.Result, driver.Rows, error) {
 		return nil, nil, engine.Also(err, tx.Rollback())
 	}
 	if err := tx.Commit(); err != nil {
-		if (postgresDialect{}).CommitAmbiguous(err) {
+		if (Dialect{}).CommitAmbiguous(err) {
 			return nil, nil, &engine.AmbiguousCommit{Err: err}
 		}
 		return nil, nil, err

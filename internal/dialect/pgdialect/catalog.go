@@ -1,21 +1,68 @@
-package sqlaudit
+package pgdialect
 
 import (
 	"context"
 	"encoding/json"
-	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
-// Foreign-key actions (ON DELETE CASCADE / SET NULL / SET DEFAULT, ON UPDATE
-// CASCADE / SET NULL / SET DEFAULT) change rows of other tables inside
-// PostgreSQL, where the wrapper cannot see them. The wrapper performs them
-// itself instead, as data-modifying WITH queries of the same statement that
-// return their row images (postgres_cascade_sql.go), so the RI triggers then
-// find nothing left to do; see pgRunCascade for how concurrent writers are
-// kept from adding rows those triggers would still change unseen.
+const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid::bigint,
+  coalesce((SELECT json_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
+  coalesce((SELECT json_agg(a.attname ORDER BY k.ord) FROM pg_index i
+            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+            WHERE i.indrelid = c.oid AND i.indisprimary), '[]')::text,
+  coalesce((SELECT json_agg((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::text ORDER BY a.attnum)
+            FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
+  c.relnatts::bigint
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = to_regclass($1::text)`
+
+func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.TableRef) (*engine.TableInfo, error) {
+	rows, err := c.QueryAll(ctx, pgCatalogQuery, engine.Named(ref.Spelled())...)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	r := rows[0]
+	t := &engine.TableInfo{Schema: engine.AsString(r[0]), Name: engine.AsString(r[1])}
+	t.Quoted = sqlstmt.QuoteIdent(t.Schema) + "." + sqlstmt.QuoteIdent(t.Name)
+	t.Display = t.Schema + "." + t.Name
+	if pgBool(r[2]) {
+		t.Display = t.Name
+	}
+	var ext pgTable
+	ext.OID, _ = r[3].(int64)
+	if err := json.Unmarshal([]byte(engine.AsString(r[4])), &t.Columns); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(engine.AsString(r[5])), &t.Key); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(engine.AsString(r[6])), &ext.Types); err != nil {
+		return nil, err
+	}
+	ext.Natts, _ = r[7].(int64)
+	t.Ext = ext
+	return t, pgChildren(ctx, c, t)
+}
+
+// pgTable is what the PostgreSQL dialect keeps of a table beside the
+// generic entry (TableInfo.Ext).
+type pgTable struct {
+	OID   int64    // to check that the name still resolves to it
+	Natts int64    // pg_class.relnatts, to check that no column was added since
+	Types []string // base type oids by column (a domain's base type)
+}
+
+// pgt is the PostgreSQL part of t's entry.
+func pgt(t *engine.TableInfo) pgTable {
+	e, _ := t.Ext.(pgTable)
+	return e
+}
 
 const pgChildrenQuery = `SELECT cn.nspname, cc.relname, cn.nspname = 'public', con.confdeltype::text, con.confupdtype::text,
   (SELECT json_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
@@ -102,35 +149,3 @@ func pgAction(code string) byte {
 	}
 	return 0
 }
-
-// pgCascadeCheck fails the statement (nothing is written) when an action
-// the wrapper does not perform itself (ex.cascadeChecks: the statement's
-// actions when pgCascadeTree refused them, or an ON UPDATE action whose
-// referenced columns the SET does not assign) would change a row: for a
-// DELETE when a written row has a child, for an UPDATE when a written row's
-// referenced columns changed and it has a child.
-func pgCascadeCheck(ex *pgExec, t pgTargetRef) string {
-	var checks []string
-	for _, fk := range ex.checks {
-		var match, changed []string
-		for i, col := range fk.Cols {
-			p := sqlstmt.QuoteLiteral(fk.Parent[i], true)
-			match = append(match, "_sqa_c."+sqlstmt.QuoteIdent(col)+" = (w._sqa_old->>"+p+")::"+pgfk(fk).Types[i])
-			changed = append(changed, "(w._sqa_old->"+p+")::text IS DISTINCT FROM (w._sqa_new->"+p+")::text")
-		}
-		cond := "EXISTS (SELECT 1 FROM " + fk.Table.Spelled() + " AS _sqa_c WHERE " + strings.Join(match, " AND ") + ")"
-		if ex.Stmt.Kind == sqlstmt.Update {
-			cond = "(" + strings.Join(changed, " OR ") + ") AND " + cond
-		}
-		checks = append(checks, "CASE WHEN "+cond+" THEN CAST("+
-			sqlstmt.QuoteLiteral(cascadeMessage+" "+fk.Display+" ", true)+" || left(w._sqa_old::text, 0) AS integer) = 0 ELSE true END")
-	}
-	if len(checks) == 0 {
-		return ""
-	}
-	return " AND " + strings.Join(checks, " AND ")
-}
-
-// cascadeMessage starts the error of a statement refused because a
-// foreign-key action would change rows the wrapper cannot perform itself.
-const cascadeMessage = "sqlaudit: a foreign-key action would change rows of"

@@ -1,4 +1,4 @@
-package sqlaudit
+package pgdialect
 
 import (
 	"slices"

@@ -1,0 +1,147 @@
+package pgdialect
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
+)
+
+// pgExec is a write on its way through the PostgreSQL dialect: the
+// Execution and what its foreign-key actions need.
+type pgExec struct {
+	*engine.Execution
+	cascade *pgCascade        // the actions the statement performs itself, or nil
+	checks  []*engine.ChildFK // actions checked at run time instead: refused if they would fire
+}
+
+// Run sends the rewritten statement with the actor and metadata as two
+// extra parameters after the caller's own.
+func (Dialect) Run(e *engine.Execution) (driver.Result, driver.Rows, error) {
+	ex := &pgExec{Execution: e}
+	acts, err := pgCascadeTree(ex)
+	ex.checks = acts.checks
+	switch {
+	case err != nil:
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "reading the foreign keys' tables from the catalog failed", engine.Record, err)
+	case !ex.Table.Audited && acts.tree == nil && acts.refused == "" && len(ex.checks) == 0: // its actions reach no audited table after all
+		return ex.Session.PassThrough(ex.Ctx, ex.Query, ex.Args, ex.WantRows, ex.FromStmt)
+	case acts.refused != "" && (!ex.Table.Audited || ex.Stmt.Upsert || ex.Stmt.Truncate):
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit "+acts.refused, engine.Unsupported)
+	case !ex.Table.Audited && len(ex.checks) > 0:
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table (a trigger or generated column may change a referenced column)", engine.Unsupported)
+	}
+	if err := pgCheckArgs(ex); err != nil {
+		return nil, nil, err
+	}
+	if acts.tree != nil {
+		ex.cascade = acts.tree
+		return pgRunCascade(ex)
+	}
+	q := ex.Session.Shared.Plan(ex.PlanKey(), func() any { return pgStatement(ex) }).(string)
+	return pgExecute(ex, q, false)
+}
+
+// pgExecute sends the rewritten statement q with the actor, the metadata
+// and any further values (the rows locked for foreign-key actions) as extra
+// parameters after the caller's own. Rows are read into memory when
+// buffer is set (the wrapper's own transaction commits before the caller
+// reads them).
+func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, driver.Rows, error) {
+	args := append(ex.Args[:len(ex.Args):len(ex.Args)],
+		driver.NamedValue{Ordinal: len(ex.Args) + 1, Value: ex.Actor},
+		driver.NamedValue{Ordinal: len(ex.Args) + 2, Value: ex.Metadata})
+	for _, v := range extra {
+		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+	}
+	if ex.WantRows {
+		// The caller's RETURNING list fixes the result type: not cached, so
+		// DDL by other clients cannot make a cached plan change it.
+		rows, err := ex.Session.RawQuery(ex.Ctx, q, args)
+		if err != nil {
+			return nil, nil, pgError(ex, err)
+		}
+		if pgJoinedReturning(ex) {
+			hidden := 1
+			if ex.Stmt.Kind == sqlstmt.Update {
+				hidden = 2
+			}
+			rows = engine.NewHiddenRows(rows, hidden)
+		}
+		if buffer {
+			rows, err = engine.BufferRows(rows)
+			if err != nil {
+				return nil, nil, pgError(ex, err)
+			}
+		}
+		return nil, rows, nil
+	}
+	rows, err := ex.Session.PreparedQuery(ex.Ctx, q, args)
+	if err != nil {
+		return nil, nil, pgError(ex, err)
+	}
+	count := make([]driver.Value, 1)
+	if err := rows.Next(count); err != nil && err != io.EOF {
+		rows.Close()
+		return nil, nil, pgError(ex, err)
+	}
+	n, _ := count[0].(int64)
+	if ex.Stmt.Truncate {
+		n = 0 // as PostgreSQL reports TRUNCATE
+	}
+	return engine.Result{Rows: n, LastNote: "LastInsertId is not supported by this driver"}, nil, engine.NoRetry(rows.Close())
+}
+
+// pgCheckArgs refuses what the rewrite cannot carry: arguments that do not
+// match the statement's placeholders one to one (the actor and metadata are
+// appended after them), pgx's query options and NamedArgs (pgx would rewrite
+// the statement text itself), RETURNING rows that may name joined tables.
+func pgCheckArgs(ex *pgExec) error {
+	a := ex.Stmt
+	if pgJoinedReturning(ex) && a.ReturningStar {
+		return engine.Fail(ex.Query, ex.Table.Display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)", engine.Unsupported)
+	}
+	for _, arg := range ex.Args {
+		if arg.Value != nil && strings.HasPrefix(reflect.TypeOf(arg.Value).PkgPath(), "github.com/jackc/pgx/") &&
+			!strings.Contains(reflect.TypeOf(arg.Value).PkgPath(), "pgtype") {
+			return engine.Fail(ex.Query, ex.Table.Display, fmt.Sprintf("pgx query options and NamedArgs (%T) cannot be audited; use $n placeholders", arg.Value), engine.Unsupported)
+		}
+	}
+	if len(ex.Args) != a.NumParams {
+		return engine.Fail(ex.Query, ex.Table.Display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", a.NumParams, len(ex.Args)), engine.Unsupported)
+	}
+	return nil
+}
+
+// pgError maps the errors the rewritten statement raises on purpose to the
+// wrapper's sentinels, and keeps database/sql from retrying a statement that
+// was sent: every other error is the driver's own.
+func pgError(ex *pgExec, err error) error {
+	switch msg := err.Error(); {
+	case strings.Contains(msg, upsertRaceMessage):
+		return engine.Fail(ex.Query, ex.Table.Display, "an upsert met a row a concurrent transaction wrote after the statement began", engine.Conflict, err)
+	case strings.Contains(msg, cascadeConflictMessage):
+		return engine.Fail(ex.Query, ex.Table.Display, "rows whose foreign-key actions fire came to match the statement while it ran, so the rows the actions change could not be read exactly; nothing changed", engine.Conflict, err)
+	case strings.Contains(msg, cascadeMessage):
+		return engine.Fail(ex.Query, ex.Table.Display, "a foreign-key action (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) would change rows of an audited table, which the wrapper cannot record yet; nothing changed", engine.Unsupported, err)
+	case strings.Contains(msg, staleCatalogMessage):
+		ex.Session.DropCatalog()
+		return engine.Fail(ex.Query, ex.Table.Display, "the table name resolved to another table than when this connection first wrote it (search_path or a temporary table changed); nothing changed", engine.Conflict, err)
+	case strings.Contains(msg, staleColumnsMessage):
+		ex.Session.DropCatalog()
+		return engine.Fail(ex.Query, ex.Table.Display, "a column was added to the table since this connection read its columns; nothing changed", engine.Conflict, err)
+	}
+	var server interface{ SQLState() string }
+	if errors.As(err, &server) && server.SQLState() == "42703" {
+		// undefined_column: the caller's mistake, or a column the typed
+		// UPDATE names was dropped or renamed by another client since the
+		// catalog was read. Either way the next statement re-reads it.
+		ex.Session.DropCatalog()
+	}
+	return engine.NoRetry(err)
+}

@@ -1,0 +1,125 @@
+package pgdialect
+
+import (
+	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
+)
+
+// pgStatement builds the one statement that runs ex's write and its records:
+//
+//	WITH [the caller's CTEs,] _sqa_w AS (<the write, returning row images as jsonb>),
+//	     _sqa_a AS (INSERT INTO audit_log … SELECT … FROM _sqa_w)
+//	SELECT <count, or the caller's RETURNING list> FROM _sqa_w
+func pgStatement(ex *pgExec) string {
+	a := ex.Stmt
+	t := pgTarget(ex)
+	var b strings.Builder
+	b.WriteString("WITH ")
+	if ex.cascade != nil && ex.cascade.closure != nil && a.With == "" {
+		b.WriteString("RECURSIVE ") // the descendants of the deleted rows (pgClosureCTEs)
+	}
+	if a.With != "" {
+		b.WriteString(a.With + ", ")
+	}
+	b.WriteString("_sqa_w AS (" + pgWrite(ex, t) + ")")
+	if ex.Table.Audited {
+		b.WriteString(", _sqa_a AS (" + pgRecords(ex, t) + ")")
+	}
+	check := ""
+	if ex.cascade != nil {
+		b.WriteString(pgCascadeCTEs(ex, ex.cascade))
+		check = " WHERE (SELECT _sqa_ok FROM _sqa_chk)"
+	}
+	switch {
+	case !ex.WantRows:
+		b.WriteString(" SELECT count(*) FROM _sqa_w" + check)
+	case pgJoinedReturning(ex): // the caller's columns, then the images pgExecute hides
+		b.WriteString(" SELECT * FROM _sqa_w" + check)
+	case a.Returning != "":
+		b.WriteString(" SELECT " + a.Returning + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref + check)
+	case check != "":
+		b.WriteString(" SELECT FROM _sqa_w WHERE NOT (SELECT _sqa_ok FROM _sqa_chk)")
+	default:
+		b.WriteString(" SELECT FROM _sqa_w WHERE false")
+	}
+	return b.String()
+}
+
+// pgJoinedReturning: the caller wants the RETURNING rows of an UPDATE … FROM
+// or DELETE … USING, whose list may name the joined tables. The write then
+// returns the caller's list first and its row images after it, which
+// pgExecute hides.
+func pgJoinedReturning(ex *pgExec) bool {
+	return ex.WantRows && ex.Stmt.Returning != "" && ex.Stmt.From != ""
+}
+
+// pgTargetRef is how the rewritten statement names the target table.
+type pgTargetRef struct {
+	spelled string // the table as the statement names it, quoted
+	rel     string // [ONLY] spelled [AS alias]
+	ref     string // the alias, or the table name: what column references qualify with
+	image   string // the jsonb row image the record's key is taken from
+}
+
+func pgTarget(ex *pgExec) pgTargetRef {
+	a, t := ex.Stmt, ex.Table
+	r := pgTargetRef{spelled: a.Table.Spelled(), ref: sqlstmt.QuoteIdent(t.Name), image: "w._sqa_old"}
+	r.rel = r.spelled
+	if a.Table.Only {
+		r.rel = "ONLY " + r.rel
+	}
+	if a.Table.Alias != "" {
+		r.ref = sqlstmt.QuoteIdent(a.Table.Alias)
+		r.rel += " AS " + r.ref
+	}
+	if a.Kind == sqlstmt.Insert {
+		r.image = "w._sqa_new"
+	}
+	return r
+}
+
+// pgWrite is the caller's write, rewritten to return its row images. An
+// UPDATE is joined by key to the rows its predicate selects, locked, so the
+// old image is the version the UPDATE overwrites.
+func pgWrite(ex *pgExec, t pgTargetRef) string {
+	a := ex.Stmt
+	row, ret := "", " RETURNING "
+	switch {
+	case pgJoinedReturning(ex):
+		ret += a.Returning + ", " // first, so that the joined tables resolve
+	case ex.WantRows && a.Returning != "":
+		row = ", ROW(" + t.ref + ".*)::" + t.spelled + " AS _sqa_row"
+	}
+	where := ""
+	if a.Where != "" {
+		where = " WHERE " + a.Where
+	}
+	switch a.Kind {
+	case sqlstmt.Delete:
+		using := ""
+		if a.From != "" {
+			using = " USING " + a.From
+		}
+		return "DELETE FROM " + t.rel + using + where + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
+	case sqlstmt.Insert:
+		q := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " " + a.InsertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		if a.Upsert {
+			q += ", " + pgUpsertPrevious(ex, t)
+		}
+		return q
+	}
+	sel, join, images := pgUpdateImages(ex, t)
+	selected, from := where, ""
+	if a.From != "" {
+		// The rows the join selects, each once: FOR UPDATE cannot take DISTINCT.
+		selected = " WHERE EXISTS (SELECT 1 FROM " + a.From + where + ")"
+		from = a.From + ", "
+	}
+	cond := strings.Join(join, " AND ")
+	if a.Where != "" {
+		cond += " AND (" + a.Where + ")"
+	}
+	return "UPDATE " + t.rel + " SET " + a.Set + " FROM " + from + "(SELECT " + strings.Join(sel, ", ") +
+		" FROM " + t.rel + selected + " FOR UPDATE OF " + t.ref + ") AS _sqa_o WHERE " + cond + ret + images + row
+}
