@@ -14,13 +14,22 @@
 //	_, err = db.ExecContext(ctx, `UPDATE accounts SET balance = balance - $1 WHERE region = $2`, 10, "eu")
 //
 // Each INSERT, UPDATE and DELETE is analysed with the PostgreSQL parser
-// (pg_query; SQLite text goes through a dialect-aware lexer first) and run
-// by its Dialect together with its records: on PostgreSQL as one rewritten
-// statement, on SQLite as a short sequence inside one transaction. Reads go
-// to the underlying driver untouched. A write the wrapper cannot audit is
-// refused with an error wrapping ErrUnsupported (or, with Policy Warn, run
-// with a logged warning); it is never silently unaudited.
+// (pg_query; SQLite text is translated first, MySQL has a grammar of its
+// own) and run by its Dialect together with its records: on PostgreSQL as
+// one rewritten statement, on SQLite by triggers inside the statement, on
+// MariaDB as a short sequence inside one transaction. Reads go to the
+// underlying driver untouched. A write the wrapper cannot audit is refused
+// with an error wrapping ErrUnsupported (or, with Policy Warn, run with a
+// logged warning); it is never silently unaudited.
 //
 // The record format, the options and the DSN parameters are described in
 // the README; Options documents each setting.
+//
+// This package is the public face: the driver objects (driver.go,
+// connector.go, conn.go, stmt.go, tx.go, copy.go), the options and DSN
+// parameters, the context, the errors, and Seal, Verify and Prune. A
+// statement's way through it is write.go: the analysis comes from
+// internal/sqlstmt, the decision for each table it writes is made here
+// (decide, policy.go), and the dialect of internal/dialect/… runs it
+// through the contract of internal/engine.
 package sqlaudit

@@ -109,7 +109,7 @@ func readCounts(out driver.Rows) (changed, copied int64, err error) {
 // ErrRecord when writing the records failed.
 func (m *myConn) blockError(ex *engine.Execution, tg myTarget, err error) error {
 	if stage, e := ex.Session.QueryAll(ex.Ctx, `SELECT @_sqa_stage`); e == nil && len(stage) == 1 && engine.AsString(stage[0][0]) == "records" {
-		return engine.Fail(ex.Query, tg.t.Display, "writing the audit records failed", engine.Record, err)
+		return engine.RecordsFailed(ex.Query, tg.t.Display, err)
 	}
 	return engine.NoRetry(err)
 }

@@ -14,6 +14,10 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
+// Dialect audits MariaDB 10.5 or newer (go-sql-driver/mysql): the rows a
+// write will change are locked and copied first, the write is restricted to
+// them, and the records are written set-based after it (see the package
+// doc).
 type Dialect struct{}
 
 func (Dialect) Name() string                       { return "mysql" }

@@ -94,7 +94,7 @@ func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		batch := keys[:min(len(keys), 512)]
 		keys = keys[len(batch):]
 		if err := m.insertRecords(ex, p, batch); err != nil {
-			return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "writing the audit records failed", engine.Record, err)
+			return nil, nil, engine.RecordsFailed(ex.Query, ex.Table.Display, err)
 		}
 	}
 	switch {

@@ -3,7 +3,6 @@ package mysqldialect
 import (
 	"context"
 	"database/sql/driver"
-	"fmt"
 	"io"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
@@ -63,7 +62,7 @@ func myCheckArgs(ex *engine.Execution) error {
 		}
 	}
 	if len(ex.Args) != ex.Stmt.NumParams {
-		return engine.Fail(ex.Query, ex.Table.Display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", ex.Stmt.NumParams, len(ex.Args)), engine.Unsupported)
+		return engine.ArgsMismatch(ex.Query, ex.Table.Display, ex.Stmt.NumParams, len(ex.Args))
 	}
 	return nil
 }
@@ -106,7 +105,7 @@ func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driv
 	}
 	for _, tg := range p.targets {
 		if _, err := ex.Session.PreparedExec(ex.Ctx, tg.records, engine.Named(m.recordArgs(ex, s)...)); err != nil {
-			return nil, nil, engine.Fail(ex.Query, tg.t.Display, "writing the audit records failed", engine.Record, err)
+			return nil, nil, engine.RecordsFailed(ex.Query, tg.t.Display, err)
 		}
 	}
 	if err := m.prune(ex, p, copied); err != nil {

@@ -96,7 +96,7 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, err.Error(), engine.Record)
 	}
 	if err := m.writeRecordRows(ex, p, recs); err != nil {
-		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "writing the audit records failed", engine.Record, err)
+		return nil, nil, engine.RecordsFailed(ex.Query, ex.Table.Display, err)
 	}
 	if ex.WantRows {
 		if ex.Stmt.Returning == "" {

@@ -9,6 +9,9 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
+// Dialect audits PostgreSQL (lib/pq and pgx): each write becomes one
+// rewritten statement and one round trip that changes the rows, returns
+// their images and inserts their records (see the package doc).
 type Dialect struct{}
 
 func (Dialect) Name() string { return "postgres" }

@@ -113,7 +113,7 @@ func pgCheckArgs(ex *pgExec) error {
 		}
 	}
 	if len(ex.Args) != a.NumParams {
-		return engine.Fail(ex.Query, ex.Table.Display, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", a.NumParams, len(ex.Args)), engine.Unsupported)
+		return engine.ArgsMismatch(ex.Query, ex.Table.Display, a.NumParams, len(ex.Args))
 	}
 	return nil
 }

@@ -3,13 +3,15 @@ package sqlitedialect
 import (
 	"context"
 	"fmt"
-
 	"time"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
+// Dialect audits SQLite (mattn/go-sqlite3): per-connection TEMP triggers
+// record every changed row inside the statement itself (see the package
+// doc).
 type Dialect struct{}
 
 func (Dialect) Name() string { return "sqlite" }
