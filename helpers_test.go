@@ -23,8 +23,43 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/oracle"
 )
 
-// auditDrivers are the registered audit drivers every end-to-end test runs on.
-var auditDrivers = []string{"audit-postgres", "audit-pgx", "audit-sqlite3", "audit-mysql"}
+// auditDrivers are the registered audit drivers every end-to-end test runs on
+// (those SQLAUDIT_DRIVERS selects, see selectedDrivers).
+var auditDrivers = selectedDrivers("audit-postgres", "audit-pgx", "audit-sqlite3", "audit-mysql")
+
+// knownDrivers are the audit drivers SQLAUDIT_DRIVERS may name.
+var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-mysql": true}
+
+// selectedDrivers is those of drivers that SQLAUDIT_DRIVERS (a comma-separated
+// list of audit drivers) selects, or all of them if it is unset.
+// scripts/test.sh sets it to run the PostgreSQL drivers alone on its second
+// server; a name that is not an audit driver stops the test binary, lest a typo
+// select nothing and pass.
+func selectedDrivers(drivers ...string) []string {
+	var out []string
+	for _, d := range drivers {
+		if driverSelected(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func driverSelected(driver string) bool {
+	env := os.Getenv("SQLAUDIT_DRIVERS")
+	if env == "" {
+		return true
+	}
+	found := false
+	for _, d := range strings.Split(env, ",") {
+		d = strings.TrimSpace(d)
+		if !knownDrivers[d] {
+			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-mysql)", env, d))
+		}
+		found = found || d == driver
+	}
+	return found
+}
 
 // plainDriver is the underlying driver of each audit driver.
 var plainDriver = map[string]string{"audit-postgres": "postgres", "audit-pgx": "pgx", "audit-sqlite3": "sqlite3", "audit-mysql": "mysql"}
@@ -83,6 +118,9 @@ type testDB struct {
 // (opened with dsnParams appended, e.g. "audit_table=x") and the testDB.
 func mustOpen(t testing.TB, driverName string, dsnParams ...string) (*sql.DB, *testDB) {
 	t.Helper()
+	if !driverSelected(driverName) {
+		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", driverName, os.Getenv("SQLAUDIT_DRIVERS"))
+	}
 	td := &testDB{driver: driverName}
 	switch {
 	case isSQLite(driverName):

@@ -14,7 +14,7 @@ import (
 )
 
 // pgDrivers are the audit drivers on PostgreSQL.
-var pgDrivers = []string{"audit-postgres", "audit-pgx"}
+var pgDrivers = selectedDrivers("audit-postgres", "audit-pgx")
 
 func forEachPGDriver(t *testing.T, f func(t *testing.T, drv string)) {
 	for _, drv := range pgDrivers {
