@@ -3,6 +3,8 @@ package sqlaudit_test
 import (
 	"database/sql"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -101,6 +103,36 @@ func pgURL() string {
 		return u
 	}
 	return "postgres://postgres@localhost:5432/postgres?sslmode=disable"
+}
+
+// pgServerVersion is the server_version_num of the tests' PostgreSQL server
+// (e.g. 180004 for 18.4), for the few expectations that differ by version.
+func pgServerVersion(t testing.TB) int {
+	t.Helper()
+	db, err := sql.Open("postgres", pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRow(`SELECT current_setting('server_version_num')::int`).Scan(&v); err != nil {
+		t.Fatalf("server_version_num (is PostgreSQL running? SQLAUDIT_PG_URL=%s): %v", pgURL(), err)
+	}
+	return v
+}
+
+// pgHostPort is the host:port of the tests' PostgreSQL server, for tests
+// that put a proxy in front of it.
+func pgHostPort(t testing.TB) string {
+	t.Helper()
+	u, err := url.Parse(pgURL())
+	if err != nil || u.Host == "" {
+		t.Fatalf("SQLAUDIT_PG_URL=%s is not a postgres:// URL with a host (%v)", pgURL(), err)
+	}
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "5432")
+	}
+	return u.Host
 }
 
 var schemaSeq atomic.Int64
