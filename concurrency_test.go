@@ -21,7 +21,7 @@ import (
 
 // ccPGDrivers are the audit drivers whose concurrency the tests prove; SQLite
 // has no concurrent writers.
-var ccPGDrivers = []string{"audit-postgres", "audit-pgx"}
+var ccPGDrivers = selectedDrivers("audit-postgres", "audit-pgx")
 
 func ccForEachPGDriver(t *testing.T, f func(t *testing.T, drv string)) {
 	for _, drv := range ccPGDrivers {

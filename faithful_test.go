@@ -249,7 +249,7 @@ func TestBrokenCommitIsReportedAsAmbiguous(t *testing.T) {
 			t.Parallel()
 			_, td := mustOpen(t, drv)
 			mustExec(t, td.plain, accountsDDL, `INSERT INTO accounts (id, region, balance) VALUES (1, 'eu', 10)`)
-			proxy := newCommitCutter(t, "127.0.0.1:5432")
+			proxy := newCommitCutter(t, pgHostPort(t))
 			u, err := url.Parse(td.dsn)
 			if err != nil {
 				t.Fatal(err)

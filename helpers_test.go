@@ -3,6 +3,8 @@ package sqlaudit_test
 import (
 	"database/sql"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,8 +25,43 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/oracle"
 )
 
-// auditDrivers are the registered audit drivers every end-to-end test runs on.
-var auditDrivers = []string{"audit-postgres", "audit-pgx", "audit-sqlite3", "audit-mysql"}
+// auditDrivers are the registered audit drivers every end-to-end test runs on
+// (those SQLAUDIT_DRIVERS selects, see selectedDrivers).
+var auditDrivers = selectedDrivers("audit-postgres", "audit-pgx", "audit-sqlite3", "audit-mysql")
+
+// knownDrivers are the audit drivers SQLAUDIT_DRIVERS may name.
+var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-mysql": true}
+
+// selectedDrivers is those of drivers that SQLAUDIT_DRIVERS (a comma-separated
+// list of audit drivers) selects, or all of them if it is unset.
+// scripts/test.sh sets it to run the PostgreSQL drivers alone on its second
+// server; a name that is not an audit driver stops the test binary, lest a typo
+// select nothing and pass.
+func selectedDrivers(drivers ...string) []string {
+	var out []string
+	for _, d := range drivers {
+		if driverSelected(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func driverSelected(driver string) bool {
+	env := os.Getenv("SQLAUDIT_DRIVERS")
+	if env == "" {
+		return true
+	}
+	found := false
+	for _, d := range strings.Split(env, ",") {
+		d = strings.TrimSpace(d)
+		if !knownDrivers[d] {
+			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-mysql)", env, d))
+		}
+		found = found || d == driver
+	}
+	return found
+}
 
 // plainDriver is the underlying driver of each audit driver.
 var plainDriver = map[string]string{"audit-postgres": "postgres", "audit-pgx": "pgx", "audit-sqlite3": "sqlite3", "audit-mysql": "mysql"}
@@ -68,6 +105,36 @@ func pgURL() string {
 	return "postgres://postgres@localhost:5432/postgres?sslmode=disable"
 }
 
+// pgServerVersion is the server_version_num of the tests' PostgreSQL server
+// (e.g. 180004 for 18.4), for the few expectations that differ by version.
+func pgServerVersion(t testing.TB) int {
+	t.Helper()
+	db, err := sql.Open("postgres", pgURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRow(`SELECT current_setting('server_version_num')::int`).Scan(&v); err != nil {
+		t.Fatalf("server_version_num (is PostgreSQL running? SQLAUDIT_PG_URL=%s): %v", pgURL(), err)
+	}
+	return v
+}
+
+// pgHostPort is the host:port of the tests' PostgreSQL server, for tests
+// that put a proxy in front of it.
+func pgHostPort(t testing.TB) string {
+	t.Helper()
+	u, err := url.Parse(pgURL())
+	if err != nil || u.Host == "" {
+		t.Fatalf("SQLAUDIT_PG_URL=%s is not a postgres:// URL with a host (%v)", pgURL(), err)
+	}
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "5432")
+	}
+	return u.Host
+}
+
 var schemaSeq atomic.Int64
 
 // testDB is one test's own database: a fresh PostgreSQL schema (first on the
@@ -83,6 +150,9 @@ type testDB struct {
 // (opened with dsnParams appended, e.g. "audit_table=x") and the testDB.
 func mustOpen(t testing.TB, driverName string, dsnParams ...string) (*sql.DB, *testDB) {
 	t.Helper()
+	if !driverSelected(driverName) {
+		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", driverName, os.Getenv("SQLAUDIT_DRIVERS"))
+	}
 	td := &testDB{driver: driverName}
 	switch {
 	case isSQLite(driverName):

@@ -14,7 +14,7 @@ import (
 )
 
 // pgDrivers are the audit drivers on PostgreSQL.
-var pgDrivers = []string{"audit-postgres", "audit-pgx"}
+var pgDrivers = selectedDrivers("audit-postgres", "audit-pgx")
 
 func forEachPGDriver(t *testing.T, f func(t *testing.T, drv string)) {
 	for _, drv := range pgDrivers {
@@ -165,7 +165,9 @@ func TestForeignKeyActionsThroughExcludedTables(t *testing.T) {
 // The actions run in the caller's transaction: rolled back with it, or
 // committed with it, with RETURNING rows and prepared statements; a
 // statement the database refuses (a RESTRICT further down) returns the
-// database's error and leaves no records.
+// database's error and leaves no records: foreign_key_violation (23503) up to
+// PostgreSQL 17, restrict_violation (23001) from 18 on, which reports an ON
+// DELETE RESTRICT violation apart from NO ACTION's (still 23503).
 func TestForeignKeyActionsInTransactions(t *testing.T) {
 	forEachPGDriver(t, func(t *testing.T, drv string) {
 		db, td := mustOpen(t, drv)
@@ -219,15 +221,23 @@ func TestForeignKeyActionsInTransactions(t *testing.T) {
 			}
 		})
 		mustExec(t, td.plain, `INSERT INTO "Parent Table" VALUES (5, 'e', 'p5', 5)`, `INSERT INTO kids VALUES (50, 5, 'k')`,
-			`CREATE TABLE keep (id integer PRIMARY KEY, kid integer REFERENCES kids ON DELETE RESTRICT)`, `INSERT INTO keep VALUES (1, 50)`)
-		since = td.maxID(t, "audit_log")
-		_, err = db.Exec(`DELETE FROM "Parent Table" WHERE "Id" = 5`)
-		var pqErr interface{ SQLState() string }
-		if !errors.As(err, &pqErr) || pqErr.SQLState() != "23503" {
-			t.Fatalf("want the database's restrict violation, got %v", err)
+			`CREATE TABLE keep (id integer PRIMARY KEY, kid integer CONSTRAINT keep_kid REFERENCES kids ON DELETE RESTRICT)`, `INSERT INTO keep VALUES (1, 50)`)
+		restrict := "23503"
+		if pgServerVersion(t) >= 180000 {
+			restrict = "23001"
 		}
-		if recs := td.trail(t, "audit_log", since); len(recs) != 0 {
-			t.Fatalf("a failed statement left %d records", len(recs))
+		for _, c := range []struct{ action, sqlstate string }{{"RESTRICT", restrict}, {"NO ACTION", "23503"}} {
+			mustExec(t, td.plain, `ALTER TABLE keep DROP CONSTRAINT keep_kid`,
+				`ALTER TABLE keep ADD CONSTRAINT keep_kid FOREIGN KEY (kid) REFERENCES kids ON DELETE `+c.action)
+			since = td.maxID(t, "audit_log")
+			_, err = db.Exec(`DELETE FROM "Parent Table" WHERE "Id" = 5`)
+			var pqErr interface{ SQLState() string }
+			if !errors.As(err, &pqErr) || pqErr.SQLState() != c.sqlstate {
+				t.Fatalf("ON DELETE %s: want the database's violation (SQLSTATE %s), got %v", c.action, c.sqlstate, err)
+			}
+			if recs := td.trail(t, "audit_log", since); len(recs) != 0 {
+				t.Fatalf("ON DELETE %s: a failed statement left %d records", c.action, len(recs))
+			}
 		}
 	})
 }

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the sqlaudit test command.
 #
-# Makes sure a PostgreSQL server is reachable, exports SQLAUDIT_PG_URL for it,
-# does the same for MariaDB (SQLAUDIT_MYSQL_DSN, see scripts/mariadb.sh),
-# then runs:  go test -race -count=1 -timeout "$SQLAUDIT_TEST_TIMEOUT" <packages> [args...]
+# Makes sure a PostgreSQL server is reachable (the "primary" one, found as
+# below), a PostgreSQL 18 server too (scripts/pg18.sh), and MariaDB
+# (SQLAUDIT_MYSQL_DSN, scripts/mariadb.sh), then runs
+#   go test -race -count=1 -timeout "$SQLAUDIT_TEST_TIMEOUT" <packages> [args...]
+# with SQLAUDIT_PG_URL set to the server of each phase.
+#
+# A full run (no arguments) has two phases, each ./... and then integration/:
+#   1. every test, all drivers, on the primary PostgreSQL (15 on this
+#      project's machines);
+#   2. the PostgreSQL drivers only (SQLAUDIT_DRIVERS=audit-pgx,audit-postgres:
+#      the test helpers skip the SQLite and MariaDB drivers) on PostgreSQL 18.
+# Both phases run even if the first fails; the exit status is 0 only if both pass.
 #
 # Usage:
-#   ./scripts/test.sh                      # all packages (./...)
+#   ./scripts/test.sh                      # full run: both phases
 #   ./scripts/test.sh -run TestX -v        # extra go test flags, appended after ./...
 #   ./scripts/test.sh ./auditpq -run TestX # first arg not a flag: it and the rest
 #                                          # replace ./... (go test [packages] [flags])
+# A run with arguments uses the primary server only, unless SQLAUDIT_PG18 says
+# otherwise (all drivers in either case).
 #
 # PostgreSQL discovery, first that works wins:
 #   a) $SQLAUDIT_PG_URL, if set and the server answers (waits up to
@@ -24,13 +35,22 @@
 #      cluster runs as the system user "sqlaudit" (created if missing).
 #
 # Environment:
-#   SQLAUDIT_PG_URL            PostgreSQL URL to use (step a); always exported to go test.
-#   SQLAUDIT_PG_WAIT           seconds to wait for $SQLAUDIT_PG_URL to answer (default 10).
+#   SQLAUDIT_PG_URL            PostgreSQL URL to use (step a); always exported to go test
+#                              (in phase 2 it is the PostgreSQL 18 server's).
+#   SQLAUDIT_PG_WAIT           seconds to wait for a given URL to answer (default 10).
+#   SQLAUDIT_PG18_URL, SQLAUDIT_PG18_VERSION, SQLAUDIT_PG18_CACHE
+#                              the PostgreSQL 18 server: see scripts/pg18.sh.
+#   SQLAUDIT_PG18=also|only    a run with arguments runs them on the primary
+#                              server and then on PostgreSQL 18 (also), or on 18
+#                              alone (only); unset: primary only. A full run
+#                              always has both phases.
 #   SQLAUDIT_TEST_TIMEOUT      go test -timeout (default 30m).
 #   SQLAUDIT_FORCE_THROWAWAY=1 skip a)-c) and always use a throwaway cluster
-#                              (for testing this script, or for isolation).
+#                              (for testing this script, or for isolation);
+#                              for PostgreSQL 18 it skips SQLAUDIT_PG18_URL.
 #
-# Exit status: go test's, or 1 (with a message) if no PostgreSQL could be had.
+# Exit status: 0 if every go test passed, else 1 (with a message naming the
+# failed phase), or 1 if a server could not be had.
 
 set -euo pipefail
 
@@ -98,9 +118,16 @@ pg_server_version() {
 	PGCONNECT_TIMEOUT=5 psql -X -w -q -At -d "$1" -c 'SHOW server_version' 2>/dev/null || true
 }
 
+pg_server_version_num() {
+	have psql || return 0
+	PGCONNECT_TIMEOUT=5 psql -X -w -q -At -d "$1" -c 'SHOW server_version_num' 2>/dev/null || true
+}
+
 # --- cleanup -----------------------------------------------------------------
-THROWAWAY_DIR=""
-THROWAWAY_PGCTL=""
+# Throwaway clusters (PostgreSQL 15 and 18 alike) are registered here by
+# start_cluster and stopped and removed when the script exits.
+THROWAWAY_DIRS=()
+THROWAWAY_PGCTLS=()
 GO_PID=""
 # shellcheck disable=SC2317 # invoked via trap
 cleanup() {
@@ -112,13 +139,16 @@ cleanup() {
 		kill -TERM -- "-$GO_PID" 2>/dev/null || kill -TERM "$GO_PID" 2>/dev/null
 		wait "$GO_PID" 2>/dev/null
 	fi
-	if [ -n "$THROWAWAY_DIR" ] && [ -d "$THROWAWAY_DIR" ]; then
-		if [ -n "$THROWAWAY_PGCTL" ] && [ -f "$THROWAWAY_DIR/data/postmaster.pid" ]; then
-			log "stopping throwaway PostgreSQL in $THROWAWAY_DIR"
-			as_pg_user "$THROWAWAY_PGCTL" -D "$THROWAWAY_DIR/data" -m immediate -w -t 30 stop >/dev/null 2>&1
+	local i dir
+	for i in "${!THROWAWAY_DIRS[@]}"; do
+		dir=${THROWAWAY_DIRS[$i]}
+		[ -d "$dir" ] || continue
+		if [ -f "$dir/data/postmaster.pid" ]; then
+			log "stopping throwaway PostgreSQL in $dir"
+			as_pg_user "${THROWAWAY_PGCTLS[$i]}" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null 2>&1
 		fi
-		rm -rf "$THROWAWAY_DIR"
-	fi
+		rm -rf "$dir"
+	done
 	if declare -F my_cleanup >/dev/null; then
 		my_cleanup
 	fi
@@ -128,17 +158,20 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# --- (a) $SQLAUDIT_PG_URL ----------------------------------------------------
-try_env_url() {
-	[ -n "${SQLAUDIT_PG_URL:-}" ] || return 1
-	local url=$SQLAUDIT_PG_URL wait=${SQLAUDIT_PG_WAIT:-10} i=0 st=0
+# --- (a) a URL from the environment ------------------------------------------
+# check_env_url NAME: is the URL in variable NAME set and usable? On success
+# sets FOUND_URL and FOUND_SOURCE.
+check_env_url() {
+	local name=$1
+	local url=${!name:-} wait=${SQLAUDIT_PG_WAIT:-10} i=0 st=0
+	[ -n "$url" ] || return 1
 	[[ $wait =~ ^[0-9]+$ ]] || wait=10
 	if ! have pg_isready && ! have psql; then
-		log "WARNING: neither pg_isready nor psql found; using SQLAUDIT_PG_URL unchecked"
-		PG_URL=$url PG_SOURCE="from SQLAUDIT_PG_URL (unchecked)"
+		log "WARNING: neither pg_isready nor psql found; using $name unchecked"
+		FOUND_URL=$url FOUND_SOURCE="from $name (unchecked)"
 		return 0
 	fi
-	log "checking SQLAUDIT_PG_URL=$(mask_url "$url") (waiting up to ${wait}s)"
+	log "checking $name=$(mask_url "$url") (waiting up to ${wait}s)"
 	while :; do
 		st=0
 		pg_answers_url "$url" || st=$?
@@ -146,22 +179,27 @@ try_env_url() {
 		if [ "$st" -eq 3 ] && have pg_isready; then
 			# pg_isready made no attempt: libpq cannot parse the URL (e.g. it
 			# has parameters only the Go drivers know). Trust the user.
-			log "WARNING: libpq cannot parse SQLAUDIT_PG_URL (driver-specific parameters?); using it unchecked"
-			PG_URL=$url PG_SOURCE="from SQLAUDIT_PG_URL (unchecked)"
+			log "WARNING: libpq cannot parse $name (driver-specific parameters?); using it unchecked"
+			FOUND_URL=$url FOUND_SOURCE="from $name (unchecked)"
 			return 0
 		fi
 		i=$((i + 1))
 		if [ "$i" -ge "$wait" ]; then
-			log "WARNING: SQLAUDIT_PG_URL=$(mask_url "$url") does not answer; trying other servers"
+			log "WARNING: $name=$(mask_url "$url") does not answer; trying other servers"
 			return 1
 		fi
 		sleep 1
 	done
 	if ! pg_login_ok "$url"; then
-		log "WARNING: SQLAUDIT_PG_URL=$(mask_url "$url") answers but login/query failed; trying other servers"
+		log "WARNING: $name=$(mask_url "$url") answers but login/query failed; trying other servers"
 		return 1
 	fi
-	PG_URL=$url PG_SOURCE="from SQLAUDIT_PG_URL"
+	FOUND_URL=$url FOUND_SOURCE="from $name"
+}
+
+try_env_url() {
+	check_env_url SQLAUDIT_PG_URL || return 1
+	PG_URL=$FOUND_URL PG_SOURCE=$FOUND_SOURCE
 }
 
 # --- (b) localhost:5432 ------------------------------------------------------
@@ -226,6 +264,17 @@ as_pg_user() {
 	fi
 }
 
+# As root, initdb and postgres refuse to run: the clusters belong to the
+# system user "sqlaudit", created if missing.
+ensure_pg_run_user() {
+	[ "$(id -u)" = 0 ] || return 0
+	PG_RUN_USER=sqlaudit
+	if ! id -u "$PG_RUN_USER" >/dev/null 2>&1; then
+		log "creating system user '$PG_RUN_USER' to own the throwaway clusters"
+		useradd -r -m -s /bin/sh "$PG_RUN_USER" >&2 || die "useradd $PG_RUN_USER failed (initdb cannot run as root)"
+	fi
+}
+
 find_initdb() {
 	local c
 	if have initdb; then
@@ -250,8 +299,45 @@ free_port() {
 	return 1
 }
 
+# start_cluster INITDB PGCTL: initdb (trust auth, user postgres) into a fresh
+# mktemp -d directory and start it on a free port on 127.0.0.1; the cluster is
+# stopped and removed on exit. Sets CLUSTER_URL and CLUSTER_DIR.
+start_cluster() {
+	local initdb=$1 pgctl=$2 port dir url
+	ensure_pg_run_user
+	if [ -n "$PG_RUN_USER" ]; then
+		dir=$(mktemp -d /tmp/sqlaudit-pg.XXXXXX)
+		chown "$PG_RUN_USER" "$dir"
+	else
+		dir=$(mktemp -d "${TMPDIR:-/tmp}/sqlaudit-pg.XXXXXX")
+	fi
+	chmod 700 "$dir"
+	THROWAWAY_DIRS+=("$dir")
+	THROWAWAY_PGCTLS+=("$pgctl")
+
+	port=$(free_port) || die "no free TCP port in 55432-55631 for a throwaway PostgreSQL"
+	log "creating throwaway PostgreSQL cluster with $initdb in $dir (port $port)"
+	if ! (cd "$dir" && as_pg_user "$initdb" -D "$dir/data" --auth=trust --username=postgres \
+		--encoding=UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1); then
+		cat "$dir/initdb.log" >&2 || true
+		die "initdb failed (log above)"
+	fi
+	if ! (cd "$dir" && as_pg_user "$pgctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+		-o "-k '$dir' -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+		start >/dev/null 2>&1); then
+		cat "$dir/postgres.log" >&2 || true
+		die "pg_ctl start failed (server log above)"
+	fi
+	url="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	if ! pg_login_ok "$url"; then
+		cat "$dir/postgres.log" >&2 || true
+		die "throwaway PostgreSQL started but cannot connect to $url"
+	fi
+	CLUSTER_URL=$url CLUSTER_DIR=$dir
+}
+
 start_throwaway() {
-	local initdb pgctl bindir port dir url
+	local initdb pgctl bindir
 	if ! initdb=$(find_initdb); then
 		if [ "$(id -u)" = 0 ] && have apt-get; then
 			log "initdb not found; installing PostgreSQL with apt-get (this takes a while)"
@@ -271,43 +357,8 @@ start_throwaway() {
 	else
 		die "found $initdb but no pg_ctl next to it or in PATH"
 	fi
-
-	if [ "$(id -u)" = 0 ]; then
-		# initdb and postgres refuse to run as root.
-		PG_RUN_USER=sqlaudit
-		if ! id -u "$PG_RUN_USER" >/dev/null 2>&1; then
-			log "creating system user '$PG_RUN_USER' to own the throwaway cluster"
-			useradd -r -m -s /bin/sh "$PG_RUN_USER" >&2 || die "useradd $PG_RUN_USER failed (initdb cannot run as root)"
-		fi
-		dir=$(mktemp -d /tmp/sqlaudit-pg.XXXXXX)
-		THROWAWAY_DIR=$dir
-		chown "$PG_RUN_USER" "$dir"
-	else
-		dir=$(mktemp -d "${TMPDIR:-/tmp}/sqlaudit-pg.XXXXXX")
-		THROWAWAY_DIR=$dir
-	fi
-	chmod 700 "$dir"
-
-	port=$(free_port) || die "no free TCP port in 55432-55631 for the throwaway PostgreSQL"
-	log "creating throwaway PostgreSQL cluster with $initdb in $dir (port $port)"
-	if ! (cd "$dir" && as_pg_user "$initdb" -D "$dir/data" --auth=trust --username=postgres \
-		--encoding=UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1); then
-		cat "$dir/initdb.log" >&2 || true
-		die "initdb failed (log above)"
-	fi
-	THROWAWAY_PGCTL=$pgctl
-	if ! (cd "$dir" && as_pg_user "$pgctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-		-o "-k '$dir' -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
-		start >/dev/null 2>&1); then
-		cat "$dir/postgres.log" >&2 || true
-		die "pg_ctl start failed (server log above)"
-	fi
-	url="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
-	if ! pg_login_ok "$url"; then
-		cat "$dir/postgres.log" >&2 || true
-		die "throwaway PostgreSQL started but cannot connect to $url"
-	fi
-	PG_URL=$url PG_SOURCE="throwaway cluster in $dir (removed on exit)"
+	start_cluster "$initdb" "$pgctl"
+	PG_URL=$CLUSTER_URL PG_SOURCE="throwaway cluster in $CLUSTER_DIR (removed on exit)"
 }
 
 # --- discovery ---------------------------------------------------------------
@@ -321,10 +372,31 @@ else
 	start_throwaway
 fi
 [ -n "$PG_URL" ] || die "no PostgreSQL server could be found or started"
-export SQLAUDIT_PG_URL=$PG_URL
+PG_VERSION=$(pg_server_version "$PG_URL")
+log "primary PostgreSQL${PG_VERSION:+ $PG_VERSION}: $(mask_url "$PG_URL") — $PG_SOURCE"
 
-ver=$(pg_server_version "$PG_URL")
-log "using PostgreSQL${ver:+ $ver}: $(mask_url "$PG_URL") — $PG_SOURCE"
+# --- what runs where ---------------------------------------------------------
+# A phase is a server, a driver filter and the go test arguments; a full run
+# is the whole suite on the primary server and the PostgreSQL drivers on 18.
+full_run=0
+[ "$#" -gt 0 ] || full_run=1
+on_primary=1 on_pg18=1
+if [ "$full_run" -eq 0 ]; then
+	case ${SQLAUDIT_PG18:-} in
+	"") on_pg18=0 ;;
+	also) ;;
+	only) on_primary=0 ;;
+	*) die "SQLAUDIT_PG18=$SQLAUDIT_PG18: want 'also' or 'only' (or unset)" ;;
+	esac
+fi
+
+# --- PostgreSQL 18 -----------------------------------------------------------
+if [ "$on_pg18" -eq 1 ]; then
+	# shellcheck source=scripts/pg18.sh
+	. "$REPO_ROOT/scripts/pg18.sh"
+	pg18_setup
+	log "PostgreSQL 18 server${PG18_VERSION:+ $PG18_VERSION}: $(mask_url "$PG18_URL") — $PG18_SOURCE"
+fi
 
 # --- MariaDB (audit-mysql) ---------------------------------------------------
 # shellcheck source=scripts/mariadb.sh
@@ -332,33 +404,58 @@ log "using PostgreSQL${ver:+ $ver}: $(mask_url "$PG_URL") — $PG_SOURCE"
 
 # --- go test -----------------------------------------------------------------
 timeout=${SQLAUDIT_TEST_TIMEOUT:-30m}
-full_run=0
-[ "$#" -gt 0 ] || full_run=1
-if [ "$#" -gt 0 ] && [[ $1 != -* ]]; then
-	set -- go test -race -count=1 -timeout "$timeout" "$@"
+if [ "$full_run" -eq 0 ] && [[ $1 != -* ]]; then
+	gotest=(go test -race -count=1 -timeout "$timeout" "$@")
 else
-	set -- go test -race -count=1 -timeout "$timeout" ./... "$@"
+	gotest=(go test -race -count=1 -timeout "$timeout" ./... "$@")
 fi
-log "running (in $REPO_ROOT): $*"
-rc=0
-# go test runs in the background, in its own process group, so that a signal
-# to this script (e.g. a CI timeout) runs the cleanup trap at once and stops
-# the whole go test tree before the throwaway cluster is removed.
-set -m
-"$@" &
-GO_PID=$!
-set +m
-wait "$GO_PID" || rc=$?
-GO_PID=""
-# The ORM integration tests live in their own module (integration/), so that
-# the library's go.mod carries no ORM; a full run includes them.
-if [ "$rc" -eq 0 ] && [ "$full_run" -eq 1 ]; then
-	log "running (in $REPO_ROOT/integration): go test -race -count=1 -timeout $timeout ./..."
-	(cd integration && go test -race -count=1 -timeout "$timeout" ./...) || rc=$?
+
+# run_go DIR: the go test command in DIR, in the background and in its own
+# process group, so that a signal to this script (e.g. a CI timeout) runs the
+# cleanup trap at once and stops the whole go test tree before the throwaway
+# clusters are removed.
+run_go() {
+	local rc=0
+	log "running (in $1): SQLAUDIT_PG_URL=$(mask_url "$SQLAUDIT_PG_URL") SQLAUDIT_DRIVERS=${SQLAUDIT_DRIVERS:-} ${gotest[*]}"
+	set -m
+	(cd "$1" && exec "${gotest[@]}") &
+	GO_PID=$!
+	set +m
+	wait "$GO_PID" || rc=$?
+	GO_PID=""
+	return "$rc"
+}
+
+# phase NAME URL DRIVERS: the go test command on server URL with the driver
+# filter DRIVERS ("" = all drivers); a full run adds the ORM module
+# (integration/, its own go.mod so that the library's carries no ORM).
+failed=() summary=()
+phase() {
+	local name=$1 start rc=0
+	export SQLAUDIT_PG_URL=$2 SQLAUDIT_DRIVERS=$3
+	log "=== phase: $name"
+	start=$(date +%s)
+	run_go "$REPO_ROOT" || rc=$?
+	if [ "$full_run" -eq 1 ]; then
+		run_go "$REPO_ROOT/integration" || rc=$?
+	fi
+	summary+=("$(printf '%-60s %s after %ss' "$name" "$([ "$rc" -eq 0 ] && echo passed || echo "FAILED (exit $rc)")" "$(($(date +%s) - start))")")
+	[ "$rc" -eq 0 ] || failed+=("$name")
+}
+
+if [ "$on_primary" -eq 1 ]; then
+	phase "PostgreSQL ${PG_VERSION:-(version unknown)}, all drivers" "$PG_URL" ""
 fi
-if [ "$rc" -eq 0 ]; then
-	log "go test passed"
-else
-	log "go test failed (exit $rc)"
+if [ "$on_pg18" -eq 1 ]; then
+	drivers=""
+	[ "$full_run" -eq 0 ] || drivers=audit-pgx,audit-postgres
+	phase "PostgreSQL ${PG18_VERSION}, ${drivers:-all drivers}" "$PG18_URL" "$drivers"
 fi
-exit "$rc"
+for line in "${summary[@]}"; do
+	log "$line"
+done
+if [ "${#failed[@]}" -gt 0 ]; then
+	log "go test failed in: $(printf '%s; ' "${failed[@]}")"
+	exit 1
+fi
+log "go test passed"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,8 +20,43 @@ import (
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
 )
 
-// drivers are the audit drivers every test runs on.
-var drivers = []string{"audit-pgx", "audit-sqlite3", "audit-mysql"}
+// drivers are the audit drivers every test runs on (those SQLAUDIT_DRIVERS
+// selects, see selectedDrivers).
+var drivers = selectedDrivers("audit-pgx", "audit-sqlite3", "audit-mysql")
+
+// knownDrivers are the audit drivers SQLAUDIT_DRIVERS may name.
+var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-mysql": true}
+
+// selectedDrivers is those of list that SQLAUDIT_DRIVERS (a comma-separated
+// list of audit drivers) selects, or all of them if it is unset.
+// scripts/test.sh sets it to run the PostgreSQL drivers alone on its second
+// server; a name that is not an audit driver stops the test binary, lest a typo
+// select nothing and pass.
+func selectedDrivers(list ...string) []string {
+	var out []string
+	for _, d := range list {
+		if driverSelected(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func driverSelected(driver string) bool {
+	env := os.Getenv("SQLAUDIT_DRIVERS")
+	if env == "" {
+		return true
+	}
+	found := false
+	for _, d := range strings.Split(env, ",") {
+		d = strings.TrimSpace(d)
+		if !knownDrivers[d] {
+			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-mysql)", env, d))
+		}
+		found = found || d == driver
+	}
+	return found
+}
 
 // mysqlServer is the MariaDB server (a DSN without database).
 func mysqlServer() string {
@@ -57,6 +93,9 @@ func (e *env) tbl(name string) string {
 // open gives the test its own PostgreSQL schema or SQLite file.
 func open(t *testing.T, driver string) *env {
 	t.Helper()
+	if !driverSelected(driver) {
+		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", driver, os.Getenv("SQLAUDIT_DRIVERS"))
+	}
 	e := &env{}
 	var dsn string
 	switch driver {

@@ -33,8 +33,43 @@ import (
 	core "github.com/sqlaudit/sqlaudit/internal/oracle"
 )
 
-// Drivers are the audit drivers every integration test runs on.
-var Drivers = []string{"audit-pgx", "audit-postgres", "audit-sqlite3", "audit-mysql"}
+// Drivers are the audit drivers every integration test runs on: those of
+// audit-pgx, audit-postgres, audit-sqlite3 and audit-mysql that
+// SQLAUDIT_DRIVERS selects (see Selected).
+var Drivers = selected("audit-pgx", "audit-postgres", "audit-sqlite3", "audit-mysql")
+
+// knownDrivers are the audit drivers SQLAUDIT_DRIVERS may name.
+var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-mysql": true}
+
+func selected(list ...string) []string {
+	var out []string
+	for _, d := range list {
+		if Selected(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Selected tells whether SQLAUDIT_DRIVERS (a comma-separated list of audit
+// drivers; unset: all) selects driver. scripts/test.sh sets it to run the
+// PostgreSQL drivers alone on its second server. A name that is not an audit
+// driver panics, lest a typo select nothing and the tests pass.
+func Selected(driver string) bool {
+	env := os.Getenv("SQLAUDIT_DRIVERS")
+	if env == "" {
+		return true
+	}
+	found := false
+	for _, d := range strings.Split(env, ",") {
+		d = strings.TrimSpace(d)
+		if !knownDrivers[d] {
+			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-mysql)", env, d))
+		}
+		found = found || d == driver
+	}
+	return found
+}
 
 // MySQLServer is the MariaDB server of the tests, a go-sql-driver DSN
 // without a database; SQLAUDIT_MYSQL_DSN overrides it.
@@ -98,9 +133,12 @@ func ForDrivers(t *testing.T, drivers []string, f func(t *testing.T, e *Env)) {
 // foreign keys on. The MariaDB DSN has parseTime=true, as GORM, ent and
 // sqlx need to scan DATETIME columns into time.Time, and loc=UTC.
 // The audit table is created (by one connection of the audit driver) before
-// New returns.
+// New returns. A driver SQLAUDIT_DRIVERS does not select skips the test.
 func New(t testing.TB, driver string) *Env {
 	t.Helper()
+	if !Selected(driver) {
+		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", driver, os.Getenv("SQLAUDIT_DRIVERS"))
+	}
 	e := &Env{Driver: driver}
 	plain := "sqlite3"
 	switch {
