@@ -21,7 +21,8 @@ type connector struct {
 	sh   *engine.Shared
 
 	createMu sync.Mutex
-	created  bool
+	created  bool // the audit table exists
+	located  bool // the first connection has looked for it (see prepareAudit)
 }
 
 var (
@@ -59,10 +60,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, err
 	}
 	s := engine.NewSession(raw, c.sh)
-	if err := c.ensureAuditTable(ctx, s); err != nil {
-		raw.Close()
-		return nil, public(err)
-	}
+	c.prepareAudit(ctx, s)
 	if err := s.Open(ctx); err != nil {
 		raw.Close()
 		return nil, public(err)
@@ -80,15 +78,38 @@ func (c *connector) Close() error {
 	return nil
 }
 
-func (c *connector) ensureAuditTable(ctx context.Context, s *engine.Session) error {
-	if c.opts.NoCreate {
-		return nil
-	}
+// prepareAudit makes sure that the audit table exists (unless NoCreate)
+// and, on the database's first connection, that every connection names the
+// same one: an unqualified name is qualified with the schema it resolves to
+// there. A failure belongs to no statement, so it does not fail the
+// connection — reads keep working — but is logged; writes to audited tables
+// then fail with ErrRecord until the table can be written, and the next
+// connection tries to create it again.
+func (c *connector) prepareAudit(ctx context.Context, s *engine.Session) {
 	c.createMu.Lock()
 	defer c.createMu.Unlock()
-	if c.created {
-		return nil
+	if !c.created && !c.opts.NoCreate {
+		if err := c.createAudit(ctx, s); err != nil {
+			c.log.WarnContext(ctx, "sqlaudit: creating the audit table failed; reads work, writes to audited tables fail until it exists (create it with sqlaudit.DDL or `sqlaudit migrate`, or fix the connection's schema search path)",
+				"table", c.opts.Table, "error", err)
+		}
 	}
+	if c.located {
+		return
+	}
+	c.located = true
+	loc, ok := c.sh.Dialect.(engine.AuditLocator)
+	if !ok || c.sh.AuditRef.Schema != "" {
+		return
+	}
+	if schema, err := loc.LocateAudit(ctx, s); err != nil {
+		c.log.WarnContext(ctx, "sqlaudit: looking up the audit table's schema failed; its name resolves per connection", "table", c.opts.Table, "error", err)
+	} else if schema != "" {
+		c.sh.Qualify(schema)
+	}
+}
+
+func (c *connector) createAudit(ctx context.Context, s *engine.Session) error {
 	// A role that may only INSERT and SELECT there must still connect:
 	// CREATE … IF NOT EXISTS needs the CREATE privilege even when the table
 	// exists, so look first.
@@ -99,7 +120,7 @@ func (c *connector) ensureAuditTable(ctx context.Context, s *engine.Session) err
 	}
 	for _, stmt := range c.sh.Dialect.AuditDDL(c.sh.Audit) {
 		if _, err := s.RawExec(ctx, stmt, nil); err != nil {
-			return engine.Fail(stmt, c.opts.Table, "creating the audit table failed (set Options.NoCreate or audit_create=false and create it with DDL)", engine.Record, err)
+			return err
 		}
 	}
 	c.created = true

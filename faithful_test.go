@@ -352,3 +352,37 @@ func TestCommitTheServerRefusedIsNotAmbiguous(t *testing.T) {
 		})
 	}
 }
+
+// Committing a transaction an error aborted is a certain rollback, as the
+// plain driver says: the same error, never ErrAmbiguousCommit (lib/pq and
+// pgx answer without a SQLSTATE; issue 14, item 17).
+func TestCommitOfAnAbortedTransactionIsTheDriversOwnError(t *testing.T) {
+	for _, drv := range pgDrivers {
+		t.Run(drv, func(t *testing.T) {
+			db, td := mustOpen(t, drv)
+			seedAccounts(t, db)
+			commit := func(db *sql.DB) error {
+				tx, err := db.Begin()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tx.Exec(`UPDATE accounts SET balance = 1 WHERE id = 1`); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tx.Exec(`SELECT 1/0`); err == nil {
+					t.Fatal("division by zero succeeded")
+				}
+				return tx.Commit()
+			}
+			want, got := commit(td.plain), commit(db)
+			if want == nil || got == nil || errors.Is(got, sqlaudit.ErrAmbiguousCommit) || got.Error() != want.Error() {
+				t.Fatalf("commit of an aborted transaction: %v, want the plain driver's %v", got, want)
+			}
+			for _, r := range td.trail(t, "audit_log", 0) {
+				if r.Action == "UPDATE" {
+					t.Fatalf("the rolled-back UPDATE left a record: %s", r)
+				}
+			}
+		})
+	}
+}

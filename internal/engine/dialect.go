@@ -94,6 +94,15 @@ type Copy struct {
 	Done   string
 }
 
+// AuditLocator is a Dialect whose unqualified table names resolve per
+// session (PostgreSQL's search_path): LocateAudit returns the schema the
+// audit table resolves to on s ("" when it does not exist), so that every
+// connection writes its records to that one table, whatever its own
+// search_path.
+type AuditLocator interface {
+	LocateAudit(ctx context.Context, s *Session) (string, error)
+}
+
 // SealSQL is a dialect's part of sealing: DDL, lock, horizon, canonical
 // record text. Records below the horizon can no longer change in number:
 // every transaction that could write one has ended.

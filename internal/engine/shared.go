@@ -57,6 +57,14 @@ func NewShared(d Dialect, f Filter, table string) *Shared {
 	return sh
 }
 
+// Qualify names the audit and seal tables in schema from now on. The
+// wrapper calls it on the database's first connection, before any other
+// exists, so no connection ever sees the names change.
+func (sh *Shared) Qualify(schema string) {
+	sh.AuditRef.Schema, sh.SealRef.Schema = schema, schema
+	sh.Audit, sh.Seal = sh.quote(sh.AuditRef), sh.quote(sh.SealRef)
+}
+
 func (sh *Shared) quote(r sqlstmt.TableRef) string {
 	if r.Schema != "" {
 		return sh.Dialect.Ident(r.Schema) + "." + sh.Dialect.Ident(r.Name)

@@ -41,7 +41,8 @@ func classify(n *pg.Node, q string) *Analysis {
 		case pg.TransactionStmtKind_TRANS_STMT_BEGIN, pg.TransactionStmtKind_TRANS_STMT_START:
 			a.Kind, a.EndsTx, a.BeginsTx = TxControl, true, true
 		default:
-			a.Kind, a.EndsTx = TxControl, true
+			// COMMIT AND CHAIN and ROLLBACK AND CHAIN begin the next one at once.
+			a.Kind, a.EndsTx, a.BeginsTx = TxControl, true, s.TransactionStmt.Chain
 		}
 	case *pg.Node_MergeStmt:
 		// PostgreSQL 15's MERGE has no RETURNING and cannot stand inside a
@@ -58,6 +59,10 @@ func classify(n *pg.Node, q string) *Analysis {
 		}
 	case *pg.Node_ExecuteStmt:
 		return Refused(q, "EXECUTE of a server-side prepared statement cannot be analysed")
+	case *pg.Node_DoStmt:
+		return Refused(q, "a DO block runs code whose writes the wrapper cannot see; send its statements from the application")
+	case *pg.Node_CallStmt:
+		return Refused(q, "CALL runs a procedure whose writes the wrapper cannot see; send its statements from the application")
 	case *pg.Node_PrepareStmt:
 		if containsWrite(n.ProtoReflect()) {
 			return Refused(q, "PREPARE of a write: its EXECUTE could not be audited")

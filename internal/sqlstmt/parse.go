@@ -12,7 +12,7 @@ import (
 type Kind uint8
 
 const (
-	PassThrough Kind = iota // runs untouched: reads, SET, CALL …
+	PassThrough Kind = iota // runs untouched: reads, SET, SHOW …
 	Insert
 	Update
 	Delete

@@ -40,7 +40,6 @@ func TestAnalyseClassifiesStatementsThatChangeNoRows(t *testing.T) {
 		{Q: "EXPLAIN UPDATE t SET a = 1", Kind: PassThrough},
 		{Q: "EXPLAIN (COSTS off) DELETE FROM t", Kind: PassThrough},
 		{Q: "COPY t TO STDOUT", Kind: PassThrough},
-		{Q: "CALL p(1)", Kind: PassThrough},
 		{Q: "", Kind: PassThrough},
 		{Q: " ; ;", Kind: PassThrough},
 		{Q: "-- only a comment", Kind: PassThrough},
@@ -93,6 +92,13 @@ func TestAnalyseRefusesWritesItCannotAudit(t *testing.T) {
 		{Q: "WITH d AS (DELETE FROM u RETURNING *) UPDATE t SET a = 1", Kind: Unsupported, Reason: "WITH"},
 		{Q: "UPDATE t SET a = 1 WHERE CURRENT OF c", Kind: Unsupported, Reason: "CURRENT OF"},
 		{Q: "DELETE FROM t WHERE CURRENT OF c", Kind: Unsupported, Reason: "CURRENT OF"},
+		// Code the wrapper cannot see runs only with the warn policy.
+		{Q: "DO $$ BEGIN UPDATE t SET a = 1; END $$", Kind: Unsupported, Reason: "DO block"},
+		{Q: "DO LANGUAGE plpgsql 'BEGIN DELETE FROM t; END'", Kind: Unsupported, Reason: "DO block"},
+		{Q: "CALL archive_orders(30)", Kind: Unsupported, Reason: "CALL"},
+		{Q: "call s.p()", Kind: Unsupported, Reason: "CALL"},
+		// A function called by a SELECT stays a read (documented: its writes are not seen).
+		{Q: "SELECT archive_orders(30)", Kind: PassThrough},
 	})
 }
 
@@ -275,6 +281,31 @@ func TestAnalyseFindsWritesInsideOtherStatements(t *testing.T) {
 	for _, q := range []string{"TRUNCATE t CASCADE", "WITH d AS (DELETE FROM u RETURNING *) DELETE FROM t"} {
 		if a := pg(q); len(a.Tables) != 0 {
 			t.Errorf("analyse(%q).tables = %+v: a write reaching other tables must not name only one", q, a.Tables)
+		}
+	}
+}
+
+// A transaction statement says whether a transaction is open after it: AND
+// CHAIN ends one and begins the next (issue 14, item 14).
+func TestAnalyseTellsWhereTransactionsBeginAndEnd(t *testing.T) {
+	for _, tt := range []struct {
+		q            string
+		ends, begins bool
+	}{
+		{"BEGIN", true, true},
+		{"START TRANSACTION ISOLATION LEVEL SERIALIZABLE", true, true},
+		{"COMMIT", true, false},
+		{"END", true, false},
+		{"ROLLBACK", true, false},
+		{"COMMIT AND CHAIN", true, true},
+		{"ROLLBACK AND CHAIN", true, true},
+		{"COMMIT AND NO CHAIN", true, false},
+		{"SAVEPOINT s", false, false},
+		{"ROLLBACK TO SAVEPOINT s", false, false},
+		{"COMMIT AND CHAIN; SELECT 1", true, true},
+	} {
+		if a := pg(tt.q); a.EndsTx != tt.ends || a.BeginsTx != tt.begins {
+			t.Errorf("analyse(%q): ends %v, begins %v; want %v, %v", tt.q, a.EndsTx, a.BeginsTx, tt.ends, tt.begins)
 		}
 	}
 }

@@ -149,3 +149,16 @@ func pgAction(code string) byte {
 	}
 	return 0
 }
+
+// LocateAudit returns the schema the audit table's name resolves to on s
+// (not a temporary one: other sessions cannot see it), so that a session
+// whose search_path names another schema with a table of that name still
+// writes its records to the one trail.
+func (Dialect) LocateAudit(ctx context.Context, s *engine.Session) (string, error) {
+	rows, err := s.QueryAll(ctx, `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = to_regclass($1::text) AND NOT n.nspname LIKE 'pg\_temp\_%'`, engine.Named(s.Shared.Audit)...)
+	if err != nil || len(rows) == 0 {
+		return "", err
+	}
+	return engine.AsString(rows[0][0]), nil
+}

@@ -3,6 +3,7 @@ package pgdialect
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
@@ -34,14 +35,23 @@ func (Dialect) Open(context.Context, *engine.Session) (engine.Conn, error) {
 }
 
 // CommitAmbiguous: a COMMIT the server answered (an error with a SQLSTATE,
-// lib/pq's and pgx's alike) failed; anything else broke on the way and may
-// have committed. Neither driver tells reliably whether COMMIT was sent:
-// lib/pq reports a connection lost after sending as driver.ErrBadConn, and
-// pgx v5.12 as "conn closed" marked SafeToRetry (found by this package's
-// tests), so both count as unknown.
+// lib/pq's and pgx's alike) failed; so did the COMMIT of a transaction an
+// error aborted, which both drivers answer without one (the server rolled
+// it back: pgx's ErrTxCommitRollback, lib/pq's ErrInFailedTransaction after
+// its own ROLLBACK). Anything else broke on the way and may have committed.
+// Neither driver tells reliably whether COMMIT was sent: lib/pq reports a
+// connection lost after sending as driver.ErrBadConn, and pgx v5.12 as
+// "conn closed" marked SafeToRetry (found by this package's tests), so both
+// count as unknown. The drivers are not imported (an application using one
+// must not link the other): their errors are known by their texts.
 func (Dialect) CommitAmbiguous(err error) bool {
 	var server interface{ SQLState() string }
-	return !errors.As(err, &server)
+	if errors.As(err, &server) {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	return !strings.Contains(msg, "commit unexpectedly resulted in rollback") &&
+		!strings.Contains(msg, "could not complete operation in a failed transaction")
 }
 
 func (Dialect) AuditDDL(table string) []string {

@@ -137,11 +137,20 @@ func pgError(ex *pgExec, err error) error {
 		return engine.Fail(ex.Query, ex.Table.Display, "a column was added to the table since this connection read its columns; nothing changed", engine.Conflict, err)
 	}
 	var server interface{ SQLState() string }
-	if errors.As(err, &server) && server.SQLState() == "42703" {
+	if !errors.As(err, &server) {
+		return engine.NoRetry(err)
+	}
+	switch server.SQLState() {
+	case "42703":
 		// undefined_column: the caller's mistake, or a column the typed
 		// UPDATE names was dropped or renamed by another client since the
 		// catalog was read. Either way the next statement re-reads it.
 		ex.Session.DropCatalog()
+	case "42P01":
+		if audit := ex.Session.Shared.AuditRef; strings.Contains(err.Error(), `"`+audit.Name+`"`) || strings.Contains(err.Error(), `"`+audit.Schema+"."+audit.Name+`"`) {
+			return engine.Fail(ex.Query, ex.Table.Display, "the audit table "+ex.Session.Shared.AuditName+
+				" does not exist (dropped, or never created: create it with sqlaudit.DDL or `sqlaudit migrate`); nothing was changed", engine.Record, err)
+		}
 	}
 	return engine.NoRetry(err)
 }
