@@ -14,7 +14,9 @@ var (
 	// change the audit table itself through the wrapper. Nothing ran.
 	ErrAuditTableWrite = errors.New("writes to the audit table through the audit driver are refused")
 	// ErrNoKey is wrapped when an audited table has no primary key (and, on
-	// SQLite, no rowid) to identify its rows by. Nothing ran.
+	// SQLite, no rowid) to identify its rows by. Nothing ran. It is a kind
+	// of ErrUnsupported: the error matches that too, and the Warn policy
+	// runs such a write unaudited.
 	ErrNoKey = errors.New("table has no primary key")
 	// ErrConflict is wrapped when a concurrent transaction changed a row in a
 	// way that kept the wrapper from reading its old values exactly (an
@@ -49,12 +51,17 @@ func (e *StatementError) Error() string {
 	return msg + "; statement: " + e.Query
 }
 
-// Unwrap returns the sentinel and the driver's error.
+// Unwrap returns the sentinel (with ErrUnsupported for ErrNoKey) and the
+// driver's error.
 func (e *StatementError) Unwrap() []error {
-	if e.Err == nil {
-		return []error{e.Sentinel}
+	errs := []error{e.Sentinel}
+	if e.Sentinel == ErrNoKey {
+		errs = append(errs, ErrUnsupported)
 	}
-	return []error{e.Sentinel, e.Err}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
 }
 
 // sentinels maps the engine's error codes to the exported sentinels.

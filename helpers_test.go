@@ -18,6 +18,7 @@ import (
 	_ "github.com/lib/pq"
 	_ "github.com/mattn/go-sqlite3"
 
+	"github.com/sqlaudit/sqlaudit"
 	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
@@ -304,4 +305,28 @@ func checkChangeKeyed(t testing.TB, td *testDB, auditTable, table string, key []
 		t.Fatalf("replaying the trail gives\n%v\nwant\n%v", final, after)
 	}
 	return got
+}
+
+// mustOpenDB opens dsn through the audit driver drv wrapped with opts.
+func mustOpenDB(t testing.TB, drv, dsn string, opts sqlaudit.Options) *sql.DB {
+	t.Helper()
+	probe, err := sql.Open(drv, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialect, _ := sqlaudit.DialectOf(probe)
+	probe.Close()
+	plain, err := sql.Open(plainDriver[drv], dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := plain.Driver()
+	plain.Close()
+	c, err := sqlaudit.Wrap(parent, dialect, opts).OpenConnector(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { db.Close() })
+	return db
 }

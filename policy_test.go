@@ -122,8 +122,18 @@ func TestTablesWithoutPrimaryKey(t *testing.T) {
 		mustExec(t, db, `CREATE TABLE events (name text, n integer)`)
 		_, err := db.Exec(`INSERT INTO events VALUES ('a', 1)`)
 		if !isSQLite(drv) {
-			if !errors.Is(err, sqlaudit.ErrNoKey) || !strings.Contains(err.Error(), "events") {
-				t.Fatalf("want ErrNoKey naming the table, got %v", err)
+			if !errors.Is(err, sqlaudit.ErrNoKey) || !errors.Is(err, sqlaudit.ErrUnsupported) || !strings.Contains(err.Error(), "events") {
+				t.Fatalf("want ErrNoKey (an ErrUnsupported) naming the table, got %v", err)
+			}
+			// The warn policy runs it unaudited, as any write that cannot be audited.
+			var logs bytes.Buffer
+			warn := mustOpenDB(t, drv, td.dsn, sqlaudit.Options{Unsupported: sqlaudit.Warn, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			since := td.maxID(t, "audit_log")
+			if _, err := warn.Exec(`INSERT INTO events VALUES ('a', 1)`); err != nil {
+				t.Fatalf("warn policy: %v", err)
+			}
+			if n := len(td.trail(t, "audit_log", since)); n != 0 || !strings.Contains(logs.String(), "runs unaudited") {
+				t.Fatalf("warn policy: %d records, log %q; want none and a warning", n, logs.String())
 			}
 			return
 		}

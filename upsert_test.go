@@ -3,13 +3,10 @@ package sqlaudit_test
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/sqlaudit/sqlaudit"
 )
 
 // INSERT … ON CONFLICT DO UPDATE: each row is recorded as the INSERT or the
@@ -41,23 +38,25 @@ func TestUpsertRecordsInsertsAndUpdatesExactly(t *testing.T) {
 
 // Under READ COMMITTED an upsert can update a row version its snapshot
 // cannot see (inserted or changed by a transaction that committed while the
-// upsert waited): its old values cannot be read exactly, so the statement
-// fails with ErrConflict, changes nothing, and succeeds when run again.
-func TestUpsertRacingAConcurrentWriteIsRefusedAndRetries(t *testing.T) {
-	races := []struct{ name, other, upsert, marker string }{
+// upsert waited). It is recorded exactly all the same: the old values are
+// read from the version the update replaced, after it was locked.
+func TestUpsertRacingAConcurrentWriteIsRecordedExactly(t *testing.T) {
+	races := []struct{ name, other, upsert, old string }{
 		{"row inserted while the upsert waits", `INSERT INTO accounts (id, region, balance) VALUES (9, 'eu', 90)`,
-			`INSERT INTO accounts (id, region, balance) VALUES (9, 'us', 1) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1`, `VALUES (9, 'us', 1)`},
+			`INSERT INTO accounts (id, region, balance) VALUES (9, 'us', 1) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1`, "90"},
 		{"row updated while the upsert waits", `UPDATE accounts SET balance = 500 WHERE id = 1`,
-			`INSERT INTO accounts (id, region, balance) VALUES (1, 'us', 1) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1`, `VALUES (1, 'us', 1)`},
+			`INSERT INTO accounts (id, region, balance) VALUES (1, 'us', 1) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1`, "500"},
 	}
-	for _, drv := range []string{"audit-postgres", "audit-pgx"} {
+	for _, drv := range pgDrivers {
 		for _, r := range races {
 			t.Run(drv+"/"+r.name, func(t *testing.T) {
 				t.Parallel()
 				db, td := mustOpen(t, drv)
 				seedAccounts(t, db)
 				since := td.maxID(t, "audit_log")
-				other, err := td.plain.Begin()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				other, err := td.plain.BeginTx(ctx, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -65,47 +64,83 @@ func TestUpsertRacingAConcurrentWriteIsRefusedAndRetries(t *testing.T) {
 				if _, err := other.Exec(r.other); err != nil {
 					t.Fatal(err)
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				done := make(chan error, 1)
-				go func() { _, err := db.ExecContext(ctx, r.upsert); done <- err }()
-				waitBlocked(t, td, r.marker)
+				done := make(chan ccResult, 1)
+				go func() { _, err := db.ExecContext(ctx, r.upsert); done <- ccResult{err: err} }()
+				ccAwaitBlocked(t, ctx, td.plain, ccBackendPID(t, ctx, other), done)
 				if err := other.Commit(); err != nil {
 					t.Fatal(err)
 				}
-				if err := <-done; !errors.Is(err, sqlaudit.ErrConflict) {
-					t.Fatalf("want ErrConflict, got %v", err)
+				if res := <-done; res.err != nil {
+					t.Fatalf("the upsert that waited: %v", res.err)
 				}
-				if recs := td.trail(t, "audit_log", since); len(recs) != 0 {
-					t.Fatalf("the refused upsert left %d records", len(recs))
-				}
-				recs := checkChange(t, td, "accounts", []string{"id"}, func() {
-					if _, err := db.Exec(r.upsert); err != nil {
-						t.Fatal(err)
-					}
-				})
-				if len(recs) != 1 || recs[0].Action != "UPDATE" {
-					t.Fatalf("the retry should record one UPDATE, got %+v", recs)
+				recs := td.trail(t, "audit_log", since)
+				if len(recs) != 1 || recs[0].Action != "UPDATE" || fmt.Sprint(recs[0].Old["balance"]) != r.old {
+					t.Fatalf("want one UPDATE from the committed balance %s, got %v", r.old, recs)
 				}
 			})
 		}
 	}
 }
 
-// waitBlocked waits until a backend whose statement contains marker waits
-// on a lock (the statement runs rewritten: pick a marker the rewrite keeps).
-func waitBlocked(t *testing.T, td *testDB, marker string) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		var n int
-		if err := td.plain.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, $1) > 0`, marker).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			return
-		}
+// Inside a savepoint, an upsert of a row its transaction already locked or
+// wrote (an earlier upsert, an UPDATE, SELECT … FOR UPDATE, a child row whose
+// foreign key locked it) is recorded like any other: nothing is concurrent
+// (issue 14, item 16: these failed with ErrConflict every time).
+func TestUpsertInASavepointOfARowTheTransactionTouched(t *testing.T) {
+	touches := []string{
+		`INSERT INTO accounts (id, region, balance) VALUES (1, 'eu', 7) ON CONFLICT (id) DO UPDATE SET balance = excluded.balance`,
+		`UPDATE accounts SET balance = 7 WHERE id = 1`,
+		`SELECT * FROM accounts WHERE id = 1 FOR UPDATE`,
+		`SELECT * FROM accounts WHERE id = 1 FOR KEY SHARE`,
+		`INSERT INTO kids (id, account_id) VALUES (1, 1)`,
 	}
-	t.Fatal("the statement never waited on the lock")
+	forEachPGDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		seedAccounts(t, db)
+		mustExec(t, db, `CREATE TABLE kids (id int PRIMARY KEY, account_id int REFERENCES accounts)`)
+		for _, touch := range touches {
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := td.snap(t, "accounts", "id")
+			since := td.maxID(t, "audit_log")
+			for _, q := range []string{touch, `SAVEPOINT item`,
+				`INSERT INTO accounts (id, region, balance) VALUES (1, 'eu', 8) ON CONFLICT (id) DO UPDATE SET balance = accounts.balance + 1`,
+				`RELEASE SAVEPOINT item`} {
+				if _, err := tx.Exec(q); err != nil {
+					t.Fatalf("after %s: %s: %v", touch, q, err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			var accounts []record
+			for _, r := range td.trail(t, "audit_log", since) {
+				if r.Table == "accounts" {
+					accounts = append(accounts, r)
+				}
+			}
+			if after := td.snap(t, "accounts", "id"); !reflect.DeepEqual(replay(t, before, accounts, "id"), after) {
+				t.Fatalf("after %s: replaying %v does not give %v", touch, accounts, after)
+			}
+			mustExec(t, td.plain, `DELETE FROM kids`)
+		}
+	})
+}
+
+// An upsert into a partitioned table is recorded too (issue 14, item 17:
+// it failed with PostgreSQL's "cannot retrieve a system column").
+func TestUpsertIntoAPartitionedTable(t *testing.T) {
+	forEachPGDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		mustExec(t, db, `CREATE TABLE pt (id int, region text, balance int, PRIMARY KEY (id, region)) PARTITION BY LIST (region)`,
+			`CREATE TABLE pt_eu PARTITION OF pt FOR VALUES IN ('eu')`, `CREATE TABLE pt_us PARTITION OF pt FOR VALUES IN ('us')`,
+			`INSERT INTO pt VALUES (1, 'eu', 10)`)
+		checkChange(t, td, "pt", []string{"id", "region"}, func() {
+			mustExec(t, db, `INSERT INTO pt VALUES (1, 'eu', 1), (2, 'us', 2) ON CONFLICT (id, region) DO UPDATE SET balance = pt.balance + excluded.balance`)
+		})
+	})
 }
 
 // Under REPEATABLE READ a row another transaction deleted after the snapshot

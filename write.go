@@ -31,7 +31,7 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 			return nil, nil, err
 		}
 	case sqlstmt.DDL:
-		if err := c.beforeDDL(ctx, a); err != nil {
+		if err := c.beforeDDL(ctx, a); err != nil && !c.warned(ctx, err) {
 			return nil, nil, err
 		}
 	}
@@ -45,27 +45,43 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 const maxRunAgain = 3
 
 // runWrite runs an INSERT, UPDATE or DELETE: every table it changes is
-// decided (decide), then the dialect runs it with its records.
+// decided (decide), then the dialect runs it with its records. A write
+// refused before anything ran runs unaudited under the warn policy.
 func (c *conn) runWrite(ctx context.Context, a *sqlstmt.Analysis, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
 	for again := 0; ; again++ {
 		ex, err := c.execution(ctx, a, q, args, wantRows, fromStmt)
-		switch {
-		case err != nil:
-			return nil, nil, err
-		case ex == nil: // nothing it changes is audited
-			if err := c.unaudited(ctx); err != nil {
-				return nil, nil, err
+		if err == nil && ex != nil {
+			var res driver.Result
+			var rows driver.Rows
+			if res, rows, err = c.c.sh.Dialect.Run(ex); err == nil {
+				return res, rows, nil
 			}
-			return c.s.PassThrough(ctx, q, args, wantRows, fromStmt)
 		}
-		res, rows, err := c.c.sh.Dialect.Run(ex)
-		if !errors.Is(err, engine.ErrRunAgain) {
-			return res, rows, err
-		}
-		if again == maxRunAgain {
+		switch {
+		case errors.Is(err, engine.ErrRunAgain) && again < maxRunAgain:
+			continue
+		case errors.Is(err, engine.ErrRunAgain):
 			return nil, nil, engine.Fail(q, ex.Table.Display, "the schema kept changing while the statement was prepared; run it again", engine.Conflict)
+		case err != nil && !c.warned(ctx, err):
+			return nil, nil, err
 		}
+		// Nothing it changes is audited, or the warn policy lets it run.
+		if err := c.unaudited(ctx); err != nil {
+			return nil, nil, err
+		}
+		return c.s.PassThrough(ctx, q, args, wantRows, fromStmt)
 	}
+}
+
+// warned reports a refusal decided before anything ran that the warn
+// policy turns into a warning: the statement then runs unaudited.
+func (c *conn) warned(ctx context.Context, err error) bool {
+	var e *engine.Error
+	if c.c.opts.Unsupported != Warn || !errors.As(err, &e) || !e.Refused {
+		return false
+	}
+	c.c.log.WarnContext(ctx, "sqlaudit: statement runs unaudited", "reason", e.Reason, "table", e.Table, "query", e.Query)
+	return true
 }
 
 // execution decides every table a write changes and returns its Execution
@@ -129,9 +145,9 @@ func (c *conn) decide(ctx context.Context, a *sqlstmt.Analysis, q string, ref sq
 	case !t.Audited && !c.cascadesFrom(a, t):
 		return t, false, nil
 	case !t.Audited && !features.Has(engine.RecordsCascades):
-		return nil, false, engine.Fail(q, t.Display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table", engine.Unsupported)
+		return nil, false, engine.Refuse(q, t.Display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table")
 	case t.Unsupported != "":
-		return nil, false, engine.Fail(q, t.Display, "cannot audit a write to this table: "+t.Unsupported, engine.Unsupported)
+		return nil, false, engine.Refuse(q, t.Display, "cannot audit a write to this table: "+t.Unsupported)
 	case len(t.Key) == 0 && t.Audited: // an excluded table's key matters only to cascades, see the dialect
 		return nil, false, engine.KeyMissing(q, t.Display)
 	}

@@ -34,6 +34,10 @@ type Error struct {
 	Reason string // what went wrong, in words
 	Code   Code
 	Err    error // the underlying driver's error, or nil
+	// Refused: the write was refused before anything ran (Refuse,
+	// KeyMissing), so that under the warn policy the wrapper may run it
+	// unaudited instead.
+	Refused bool
 }
 
 func (e *Error) Error() string {
@@ -55,6 +59,13 @@ func Fail(query, table, reason string, code Code, errs ...error) error {
 	return &Error{Query: Truncate(query), Table: table, Reason: reason, Code: code, Err: errors.Join(errs...)}
 }
 
+// Refuse returns the Error of a write that cannot be audited, decided before
+// anything was sent: under the warn policy the wrapper runs the statement
+// unaudited, with a warning, instead.
+func Refuse(query, table, reason string) error {
+	return &Error{Query: Truncate(query), Table: table, Reason: reason, Code: Unsupported, Refused: true}
+}
+
 // The failures several parts of the wrapper report, each in one wording.
 
 // CatalogFailed: the table's columns could not be read.
@@ -69,7 +80,7 @@ func AuditTableRefused(query, table string) error {
 
 // KeyMissing: an audited table without a primary key.
 func KeyMissing(query, table string) error {
-	return Fail(query, table, "cannot identify rows: add a primary key or exclude the table", NoKey)
+	return &Error{Query: Truncate(query), Table: table, Reason: "cannot identify rows: add a primary key or exclude the table", Code: NoKey, Refused: true}
 }
 
 // RecordsFailed: the records could not be written.
@@ -80,7 +91,7 @@ func RecordsFailed(query, table string, err error) error {
 // ArgsMismatch: the rewrite moves arguments around, so their number must be
 // the statement's.
 func ArgsMismatch(query, table string, placeholders, args int) error {
-	return Fail(query, table, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", placeholders, args), Unsupported)
+	return Refuse(query, table, fmt.Sprintf("the statement has %d placeholders but %d arguments were given", placeholders, args))
 }
 
 // Also adds a later error (a failed ROLLBACK) to err, keeping an *Error on

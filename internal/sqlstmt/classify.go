@@ -209,7 +209,7 @@ func classifyInsert(a *Analysis, s *pg.InsertStmt) *Analysis {
 	case hasWritingCTE(s.WithClause):
 		return Refused(a.Text, "a data-modifying WITH query")
 	case s.OnConflictClause != nil && s.OnConflictClause.Action == pg.OnConflictAction_ONCONFLICT_UPDATE:
-		a.Upsert = true
+		a.Upsert, a.treeConflictWhere = true, s.OnConflictClause.WhereClause != nil
 		for _, t := range s.OnConflictClause.TargetList {
 			a.SetColumns = append(a.SetColumns, t.GetResTarget().GetName())
 		}

@@ -65,12 +65,47 @@ func sliceClauses(a *Analysis, toks []Token) string {
 			return "cannot locate the inserted rows"
 		}
 		a.InsertBody = between(body, end)
+		if reason := sliceConflict(a, toks, body, end); reason != "" {
+			return reason
+		}
 	}
 	if where >= 0 && where < end {
 		a.Where = between(where+1, end)
 	}
 	if (a.Where != "") != a.treeWhere || (a.Returning != "") != a.treeReturning ||
 		(a.With != "") != a.treeWith || (a.From != "") != a.treeFrom {
+		return "the clauses found by the lexer disagree with the parse tree"
+	}
+	return ""
+}
+
+// sliceConflict cuts an upsert's body at its DO UPDATE's WHERE: the
+// rewrite adds a condition of its own there.
+func sliceConflict(a *Analysis, toks []Token, body, end int) string {
+	if !a.Upsert {
+		return ""
+	}
+	q := a.Text
+	do := -1
+	for i := body; i+1 < end; i++ {
+		if toks[i].Depth == 0 && toks[i].Is(q, "DO") && toks[i+1].Is(q, "UPDATE") {
+			do = i
+			break
+		}
+	}
+	if do < 0 {
+		return "cannot locate ON CONFLICT … DO UPDATE"
+	}
+	setEnd := end
+	for i := do + 2; i+1 < end; i++ {
+		if toks[i].Depth == 0 && toks[i].Is(q, "WHERE") {
+			setEnd = i
+			a.ConflictWhere = q[toks[i+1].Start:toks[end-1].End]
+			break
+		}
+	}
+	a.ConflictSet = q[toks[body].Start:toks[setEnd-1].End]
+	if (a.ConflictWhere != "") != a.treeConflictWhere {
 		return "the clauses found by the lexer disagree with the parse tree"
 	}
 	return ""

@@ -216,3 +216,22 @@ func TestAnalyseSlicesWithFromAndUsing(t *testing.T) {
 		}
 	}
 }
+
+// An upsert's body is cut where the DO UPDATE's WHERE begins, whatever else
+// says WHERE: the conflict target's index predicate, subqueries, strings.
+func TestAnalyseCutsAnUpsertAtItsDoUpdateWhere(t *testing.T) {
+	for _, tt := range []struct{ q, set, where string }{
+		{"INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET v = excluded.v",
+			"VALUES (1) ON CONFLICT (id) DO UPDATE SET v = excluded.v", ""},
+		{"INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET v = excluded.v WHERE t.v < 5 RETURNING id",
+			"VALUES (1) ON CONFLICT (id) DO UPDATE SET v = excluded.v", "t.v < 5"},
+		{"INSERT INTO t AS x SELECT * FROM s WHERE s.ok ON CONFLICT (a) WHERE a > 0 DO UPDATE SET v = (SELECT 1 WHERE true) WHERE x.note <> 'WHERE'",
+			"SELECT * FROM s WHERE s.ok ON CONFLICT (a) WHERE a > 0 DO UPDATE SET v = (SELECT 1 WHERE true)", "x.note <> 'WHERE'"},
+		{"INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING", "", ""},
+	} {
+		a := pg(tt.q)
+		if a.ConflictSet != tt.set || a.ConflictWhere != tt.where {
+			t.Errorf("analyse(%q): %q / WHERE %q; want %q / %q", tt.q, a.ConflictSet, a.ConflictWhere, tt.set, tt.where)
+		}
+	}
+}

@@ -64,6 +64,9 @@ type Analysis struct {
 	Set, Where, Returning string
 	From                  string // UPDATE … FROM list, DELETE … USING list
 	InsertBody            string // after INSERT INTO rel [AS alias], before RETURNING
+	// An upsert's InsertBody in two: up to the end of its DO UPDATE SET list
+	// (ConflictSet), and the DO UPDATE's WHERE condition ("" when none).
+	ConflictSet, ConflictWhere string
 
 	SetColumns []string // UPDATE: columns assigned by SET
 	EndsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
@@ -89,6 +92,7 @@ type Analysis struct {
 	Ext any
 	// What the parse tree says the clauses are, to cross-check the slicing.
 	treeWhere, treeReturning, treeWith, treeFrom bool
+	treeConflictWhere                            bool
 }
 
 // writeKeywords are the first words of statements that may change rows; a

@@ -172,6 +172,9 @@ func (b *pgTreeBuilder) grow(i int) (bool, error) {
 		if len(ct.Key) == 0 {
 			b.refused = "a foreign-key action changes rows of " + ct.Display + ", which has no primary key"
 		}
+		if ct.Unsupported != "" {
+			b.refused = "a foreign-key action changes rows of " + ct.Display + ", which cannot be audited: " + ct.Unsupported
+		}
 		kept = true
 	}
 	if kept && len(b.nodes[i].t.Key) == 0 {

@@ -51,7 +51,7 @@ func pgRunCascade(ex *pgExec) (driver.Result, driver.Rows, error) {
 	}
 	raw, ok := ex.Session.Raw.(driver.ConnBeginTx)
 	if !ok {
-		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "the driver cannot begin a transaction for the foreign-key actions", engine.Unsupported)
+		return nil, nil, engine.Refuse(ex.Query, ex.Table.Display, "the driver cannot begin a transaction for the foreign-key actions")
 	}
 	tx, err := raw.BeginTx(ex.Ctx, driver.TxOptions{})
 	if err != nil {

@@ -18,9 +18,17 @@ const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid
   coalesce((SELECT json_agg((CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END)::text ORDER BY a.attnum)
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
-  c.relnatts::bigint
+  coalesce((SELECT i.indkey::text FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), ''),
+  (` + pgColumnsSig + `), c.relkind::text, c.relhasrules, c.relhassubclass AND c.relkind <> 'p', row_security_active(c.oid),
+  (SELECT CASE WHEN rn.nspname = 'public' THEN r.relname ELSE rn.nspname || '.' || r.relname END
+     FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE c.relispartition AND r.oid = pg_partition_root(c.oid))
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1::text)`
+
+// pgColumnsSig is the signature of table c's columns — names, types and
+// type modifiers in order — that the typed UPDATE checks at run time.
+const pgColumnsSig = `SELECT md5(string_agg(a.attname || ' ' || a.atttypid || ' ' || a.atttypmod, ',' ORDER BY a.attnum))
+            FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped`
 
 func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.TableRef) (*engine.TableInfo, error) {
 	rows, err := c.QueryAll(ctx, pgCatalogQuery, engine.Named(ref.Spelled())...)
@@ -45,7 +53,17 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	if err := json.Unmarshal([]byte(engine.AsString(r[6])), &ext.Types); err != nil {
 		return nil, err
 	}
-	ext.Natts, _ = r[7].(int64)
+	ext.PKey, ext.Sig, ext.Kind = engine.AsString(r[7]), engine.AsString(r[8]), engine.AsString(r[9])
+	switch {
+	case pgBool(r[10]):
+		t.Unsupported = "it has rules, which rewrite statements on it into others the wrapper cannot see"
+	case pgBool(r[12]):
+		t.Unsupported = "row-level security is active on it for this role, so the rows the wrapper reads are not the rows a statement changes"
+	}
+	ext.Inherited = pgBool(r[11]) // writes without ONLY are refused (Run)
+	if root := engine.AsString(r[13]); root != "" {
+		t.Display = root // a partition's rows are recorded under the partitioned table
+	}
 	t.Ext = ext
 	return t, pgChildren(ctx, c, t)
 }
@@ -54,8 +72,13 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 // generic entry (TableInfo.Ext).
 type pgTable struct {
 	OID   int64    // to check that the name still resolves to it
-	Natts int64    // pg_class.relnatts, to check that no column was added since
 	Types []string // base type oids by column (a domain's base type)
+	PKey  string   // the primary key's column numbers (pg_index.indkey), to check it did not move
+	Sig   string   // pgColumnsSig, to check that no column was added, dropped or retyped
+	Kind  string   // pg_class.relkind: 'r' table, 'p' partitioned table, …
+	// Inherited: other tables inherit from it (not as partitions), so a
+	// write without ONLY changes their rows too.
+	Inherited bool
 }
 
 // pgt is the PostgreSQL part of t's entry.

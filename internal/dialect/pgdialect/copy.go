@@ -41,7 +41,7 @@ func (Dialect) PrepareCopy(ctx context.Context, s *engine.Session, a *sqlstmt.An
 		return nil, engine.CatalogFailed(a.Text, t.Display, err)
 	}
 	if pgBool(rows[0][1]) {
-		return nil, engine.Fail(a.Text, t.Display, "cannot audit COPY into a table with rules (COPY ignores them; the audited INSERT would apply them)", engine.Unsupported)
+		return nil, engine.Refuse(a.Text, t.Display, "cannot audit COPY into a table with rules (COPY ignores them; the audited INSERT would apply them)")
 	}
 	cols := a.CopyColumns
 	if len(cols) == 0 {

@@ -19,17 +19,19 @@ import (
 // (the stored value's scale changed) and key order in a json column is not.
 func pgRecords(ex *pgExec, t pgTargetRef) string {
 	a := ex.Stmt
-	var q string
+	var q, changed string
+	image := t.image
 	switch {
 	case a.Upsert:
-		q = pgUpsertRecords(ex, t) + " LEFT JOIN LATERAL " + pgDiff(ex.Table, "(w._sqa_prev->'row')") + " ON true" +
-			" WHERE (w._sqa_inserted OR d.o IS NOT NULL) AND " + pgUpsertCheck(ex.Table)
+		image = "coalesce(w._sqa_old, w._sqa_new)"
+		q, changed = pgUpsertRecords(ex), "w._sqa_old IS NULL OR d.o IS NOT NULL"
 	case pgTypedUpdate(ex):
 		return pgTypedRecords(ex, t)
 	default:
-		q = pgNodeRecords(ex, ex.Table, "_sqa_w", a.Kind, t.image) + " WHERE " + pgChanged(a.Kind)
+		q, changed = pgNodeRecords(ex, ex.Table, "_sqa_w", a.Kind, t.image), pgChanged(a.Kind)
 	}
-	return q + " AND " + pgResolvesCheck(ex, t) + pgCascadeCheck(ex, t)
+	return q + " WHERE CASE WHEN " + pgResolvesCheck(ex, t) + " AND " + pgKeysCheck(ex.Table, image) +
+		" THEN " + changed + " END" + pgCascadeCheck(ex, t)
 }
 
 // pgNodeRecords selects one record per row of the WITH query cte (row
@@ -48,15 +50,6 @@ func pgNodeRecords(ex *pgExec, ti *engine.TableInfo, cte string, kind sqlstmt.Ki
 	return pgRecordsInsert(ex, ti, "'"+action+"'", pgRowKey(ti, image), values) + " FROM " + cte + " w" + diff
 }
 
-// pgUpsertRecords is pgNodeRecords for an upsert: each row recorded as the
-// INSERT or the UPDATE it was.
-func pgUpsertRecords(ex *pgExec, t pgTargetRef) string {
-	action := "CASE WHEN w._sqa_inserted THEN 'INSERT' ELSE 'UPDATE' END"
-	values := "CASE WHEN w._sqa_inserted THEN NULL ELSE d.o END, CASE WHEN w._sqa_inserted THEN " +
-		pgRedactRow(ex.Table, "w._sqa_new") + " ELSE d.n END"
-	return pgRecordsInsert(ex, ex.Table, action, pgRowKey(ex.Table, t.image), values) + " FROM _sqa_w w"
-}
-
 // pgRecordsInsert is the INSERT … SELECT of records with the given action,
 // row key and old and new values; the caller adds FROM and WHERE.
 func pgRecordsInsert(ex *pgExec, ti *engine.TableInfo, action, key, values string) string {
@@ -67,13 +60,33 @@ func pgRecordsInsert(ex *pgExec, ti *engine.TableInfo, action, key, values strin
 		", $" + strconv.Itoa(n+2) + "::jsonb, " + sqlstmt.QuoteLiteral(ex.Query, true)
 }
 
-// pgResolvesCheck fails the statement (nothing is written) unless the table
-// name still resolves to the table the records describe: a session may have
-// changed its search_path or created a temporary table of the same name
-// (set_config() in a SELECT is not seen by the wrapper). Evaluated once.
+// The checks below fail the statement (nothing is written) when the catalog
+// its plan was built from no longer holds, so that no change goes
+// unrecorded or recorded under a wrong key: the records' conditions put
+// them first (CASE WHEN check THEN …), so that they run as soon as the
+// statement changed a row. The wrapper drops the connection's catalog and,
+// outside a transaction, runs the statement again (pgError).
+
+// pgResolvesCheck: the table name still resolves to the table the records
+// describe (a session may have changed its search_path or created a
+// temporary table of the same name; set_config() in a SELECT is not seen by
+// the wrapper), and its primary key is still the one the catalog read (a
+// migration by another client may have moved it). Evaluated once.
 func pgResolvesCheck(ex *pgExec, t pgTargetRef) string {
-	return pgRaiseUnless("(SELECT to_regclass("+sqlstmt.QuoteLiteral(t.spelled, true)+")::oid::bigint) = "+strconv.FormatInt(pgt(ex.Table).OID, 10),
-		staleCatalogMessage, "left("+t.image+"::text, 0)")
+	oid := strconv.FormatInt(pgt(ex.Table).OID, 10)
+	return pgRaiseUnless("(SELECT to_regclass("+sqlstmt.QuoteLiteral(t.spelled, true)+")::oid::bigint = "+oid+
+		" AND coalesce((SELECT i.indkey::text FROM pg_index i WHERE i.indrelid = "+oid+" AND i.indisprimary), '') = "+
+		sqlstmt.QuoteLiteral(pgt(ex.Table).PKey, true)+")", staleCatalogMessage, "left("+t.image+"::text, 0)")
+}
+
+// pgKeysCheck: the key columns are still in the row image (a key column
+// renamed by another client would otherwise be recorded as null).
+func pgKeysCheck(ti *engine.TableInfo, image string) string {
+	keys := make([]string, len(ti.Key))
+	for i, k := range ti.Key {
+		keys[i] = sqlstmt.QuoteLiteral(k, true)
+	}
+	return pgRaiseUnless(image+" ?& ARRAY["+strings.Join(keys, ", ")+"]", staleColumnsMessage, "left("+image+"::text, 0)")
 }
 
 // pgRaiseUnless is true when cond is, and otherwise fails the statement
@@ -96,36 +109,6 @@ func pgDiff(t *engine.TableInfo, old string) string {
 		" FROM jsonb_each(" + old + ") jo JOIN jsonb_each(w._sqa_new) jn ON jn.key = jo.key" +
 		" WHERE jo.value::text IS DISTINCT FROM jn.value::text) d"
 }
-
-// pgUpsertPrevious returns, for each row an upsert returns, whether it was
-// inserted and the version it replaced: read with the statement's snapshot,
-// and only the very version this statement updated (its xmax is the xid
-// that wrote the new version). Under REPEATABLE READ the snapshot may also
-// see another version of the key — one a concurrent transaction deleted
-// after the snapshot, beside the one this transaction inserted since — so
-// the key alone is not enough. Under READ COMMITTED an upsert may update a
-// version its snapshot cannot see — a row a concurrent transaction inserted
-// or changed — and then no version is found ("ok" is missing).
-func pgUpsertPrevious(ex *pgExec, t pgTargetRef) string {
-	match := []string{"_sqa_p.xmax = " + t.ref + ".xmin"}
-	for _, k := range ex.Table.Key {
-		match = append(match, "_sqa_p."+sqlstmt.QuoteIdent(k)+" = "+t.ref+"."+sqlstmt.QuoteIdent(k))
-	}
-	return "(" + t.ref + ".xmax = 0) AS _sqa_inserted, (SELECT jsonb_build_object('row', to_jsonb(_sqa_p.*), 'ok', true) FROM " +
-		ex.Table.Quoted + " AS _sqa_p WHERE " + strings.Join(match, " AND ") + ") AS _sqa_prev"
-}
-
-// pgUpsertCheck fails the statement (nothing is written) when an updated
-// row's previous version could not be read exactly; the error names the row,
-// and retrying the statement succeeds.
-func pgUpsertCheck(t *engine.TableInfo) string {
-	return pgRaiseUnless("w._sqa_inserted OR coalesce((w._sqa_prev->>'ok')::boolean, false)",
-		upsertRaceMessage, "(w._sqa_new->>"+sqlstmt.QuoteLiteral(t.Key[0], true)+")")
-}
-
-// upsertRaceMessage starts the error of an upsert that raced with another
-// transaction; the wrapper turns it into ErrConflict.
-const upsertRaceMessage = "sqlaudit: an upsert updated a row version a concurrent transaction wrote; retry the statement. Row"
 
 // pgRowKey is the JSON object of the key columns taken from a row image.
 func pgRowKey(t *engine.TableInfo, image string) string {

@@ -32,9 +32,12 @@ func (Dialect) Run(e *engine.Execution) (driver.Result, driver.Rows, error) {
 	case !ex.Table.Audited && acts.tree == nil && acts.refused == "" && len(ex.checks) == 0: // its actions reach no audited table after all
 		return ex.Session.PassThrough(ex.Ctx, ex.Query, ex.Args, ex.WantRows, ex.FromStmt)
 	case acts.refused != "" && (!ex.Table.Audited || ex.Stmt.Upsert || ex.Stmt.Truncate):
-		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit "+acts.refused, engine.Unsupported)
+		return nil, nil, engine.Refuse(ex.Query, ex.Table.Display, "cannot audit "+acts.refused)
 	case !ex.Table.Audited && len(ex.checks) > 0:
-		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table (a trigger or generated column may change a referenced column)", engine.Unsupported)
+		return nil, nil, engine.Refuse(ex.Query, ex.Table.Display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table (a trigger or generated column may change a referenced column)")
+	}
+	if err := pgRefuse(ex); err != nil {
+		return nil, nil, err
 	}
 	if err := pgCheckArgs(ex); err != nil {
 		return nil, nil, err
@@ -97,6 +100,19 @@ func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, 
 	return engine.Result{Rows: n, LastNote: "LastInsertId is not supported by this driver"}, nil, engine.NoRetry(rows.Close())
 }
 
+// pgRefuse refuses the writes whose rows the rewrite would read from other
+// tables than it names: an UPDATE, DELETE or TRUNCATE without ONLY of a
+// table other tables inherit from changes their rows too, which its records
+// would name as this table's, without the columns of their own.
+func pgRefuse(ex *pgExec) error {
+	a := ex.Stmt
+	if pgt(ex.Table).Inherited && !a.Table.Only && a.Kind != sqlstmt.Insert {
+		return engine.Refuse(ex.Query, ex.Table.Display, "other tables inherit from this one, and a write without ONLY changes their rows too, unrecorded under their names; write ONLY "+
+			ex.Table.Display+", and each inheriting table on its own")
+	}
+	return nil
+}
+
 // pgCheckArgs refuses what the rewrite cannot carry: arguments that do not
 // match the statement's placeholders one to one (the actor and metadata are
 // appended after them), pgx's query options and NamedArgs (pgx would rewrite
@@ -104,12 +120,12 @@ func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, 
 func pgCheckArgs(ex *pgExec) error {
 	a := ex.Stmt
 	if pgJoinedReturning(ex) && a.ReturningStar {
-		return engine.Fail(ex.Query, ex.Table.Display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)", engine.Unsupported)
+		return engine.Refuse(ex.Query, ex.Table.Display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)")
 	}
 	for _, arg := range ex.Args {
 		if arg.Value != nil && strings.HasPrefix(reflect.TypeOf(arg.Value).PkgPath(), "github.com/jackc/pgx/") &&
 			!strings.Contains(reflect.TypeOf(arg.Value).PkgPath(), "pgtype") {
-			return engine.Fail(ex.Query, ex.Table.Display, fmt.Sprintf("pgx query options and NamedArgs (%T) cannot be audited; use $n placeholders", arg.Value), engine.Unsupported)
+			return engine.Refuse(ex.Query, ex.Table.Display, fmt.Sprintf("pgx query options and NamedArgs (%T) cannot be audited; use $n placeholders", arg.Value))
 		}
 	}
 	if len(ex.Args) != a.NumParams {
@@ -123,18 +139,24 @@ func pgCheckArgs(ex *pgExec) error {
 // was sent: every other error is the driver's own.
 func pgError(ex *pgExec, err error) error {
 	switch msg := err.Error(); {
-	case strings.Contains(msg, upsertRaceMessage):
-		return engine.Fail(ex.Query, ex.Table.Display, "an upsert met a row a concurrent transaction wrote after the statement began", engine.Conflict, err)
 	case strings.Contains(msg, cascadeConflictMessage):
 		return engine.Fail(ex.Query, ex.Table.Display, "rows whose foreign-key actions fire came to match the statement while it ran, so the rows the actions change could not be read exactly; nothing changed", engine.Conflict, err)
 	case strings.Contains(msg, cascadeMessage):
 		return engine.Fail(ex.Query, ex.Table.Display, "a foreign-key action (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) would change rows of an audited table, which the wrapper cannot record yet; nothing changed", engine.Unsupported, err)
-	case strings.Contains(msg, staleCatalogMessage):
+	case strings.Contains(msg, staleCatalogMessage), strings.Contains(msg, staleColumnsMessage):
+		// The catalog the plan was built from no longer holds. Outside a
+		// transaction the statement failed whole and changed nothing: the
+		// wrapper reads the catalog again and runs it once more. Inside
+		// one, the failure aborted the caller's transaction.
 		ex.Session.DropCatalog()
-		return engine.Fail(ex.Query, ex.Table.Display, "the table name resolved to another table than when this connection first wrote it (search_path or a temporary table changed); nothing changed", engine.Conflict, err)
-	case strings.Contains(msg, staleColumnsMessage):
-		ex.Session.DropCatalog()
-		return engine.Fail(ex.Query, ex.Table.Display, "a column was added to the table since this connection read its columns; nothing changed", engine.Conflict, err)
+		if !pgInTx(ex.Session) {
+			return engine.ErrRunAgain
+		}
+		why := "the table's columns or primary key changed since this connection read them (a migration by another client?)"
+		if strings.Contains(msg, staleCatalogMessage) {
+			why = "the table name resolved to another table than when this connection first wrote it (search_path or a temporary table changed), or its primary key moved"
+		}
+		return engine.Fail(ex.Query, ex.Table.Display, why+"; nothing changed, run the transaction again", engine.Conflict, err)
 	}
 	var server interface{ SQLState() string }
 	if !errors.As(err, &server) {

@@ -103,11 +103,11 @@ func pgWrite(ex *pgExec, t pgTargetRef) string {
 		}
 		return "DELETE FROM " + t.rel + using + where + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
 	case sqlstmt.Insert:
-		q := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " " + a.InsertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		into := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " "
 		if a.Upsert {
-			q += ", " + pgUpsertPrevious(ex, t)
+			return into + pgUpsertBody(a, t) + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new, " + pgUpsertOld + row
 		}
-		return q
+		return into + a.InsertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
 	}
 	sel, join, images := pgUpdateImages(ex, t)
 	selected, from := where, ""

@@ -28,7 +28,7 @@ func pgTypedUpdate(ex *pgExec) bool {
 	a := ex.Stmt
 	return a.Kind == sqlstmt.Update && !a.Upsert && ex.Table.Audited && ex.cascade == nil &&
 		len(ex.checks) == 0 && !pgJoinedReturning(ex) &&
-		pgt(ex.Table).Natts > 0 && len(pgt(ex.Table).Types) == len(ex.Table.Columns) && len(ex.Table.Columns) <= 800
+		pgt(ex.Table).Sig != "" && len(pgt(ex.Table).Types) == len(ex.Table.Columns) && len(ex.Table.Columns) <= 800
 }
 
 // pgUpdateImages is what the UPDATE's locked subquery (alias _sqa_o) selects,
@@ -72,8 +72,8 @@ func pgTypedRecords(ex *pgExec, t pgTargetRef) string {
 	row := t
 	row.image = "w." + pgKeyColumn(ti, ti.Key[0], "_sqa_o") // never NULL: the checks below stay row-dependent
 	return pgRecordsInsert(ex, ti, "'UPDATE'", key, values) + " FROM _sqa_w w CROSS JOIN LATERAL (SELECT array_remove(ARRAY[" +
-		strings.Join(same, ", ") + "], NULL) AS u) r WHERE cardinality(r.u) < " + strconv.Itoa(len(ti.Columns)) +
-		" AND " + pgResolvesCheck(ex, row) + " AND " + pgColumnsCheck(ti, row)
+		strings.Join(same, ", ") + "], NULL) AS u) r WHERE CASE WHEN " + pgResolvesCheck(ex, row) + " AND " + pgColumnsCheck(ti, row) +
+		" THEN cardinality(r.u) < " + strconv.Itoa(len(ti.Columns)) + " END"
 }
 
 // pgKeyColumn names the typed image column (prefix + position) of key k.
@@ -108,28 +108,35 @@ func pgTypedImage(t *engine.TableInfo, prefix string) string {
 // pgSame is true when a column's old and new values render alike in the
 // record, as to_jsonb renders them (the generic path's comparison): typed
 // equality where it is exactly that (floats too: to_jsonb renders -0 as 0
-// and NaN equals NaN), the text forms otherwise (numeric 1.0 and 1.00 are
-// equal values stored differently); json is compared as jsonb (key order is
-// not a change). Typed equality costs a fraction of to_jsonb, which looks up
-// the type's output on every call.
+// and NaN equals NaN), text and varchar bytewise whatever their collation,
+// numeric by its text (1.0 and 1.00 are equal values stored differently),
+// json as jsonb (key order is not a change), and every other type by its
+// JSON rendering — bpchar keeps its trailing blanks there, which its own
+// equality ignores; arrays and composites render alike when only a lower
+// bound, a -0 or whitespace inside json elements differs. Typed equality
+// costs a fraction of to_jsonb, which looks up the type's output on every
+// call.
 func pgSame(baseType, o, n string) string {
 	switch baseType {
 	case "16", "17", "20", "21", "23", "26", "700", "701", "1082", "1114", "1184", "2950": // bool bytea int8 int2 int4 oid float4 float8 date timestamp timestamptz uuid
 		return o + " IS NOT DISTINCT FROM " + n
-	case "25", "1042", "1043": // text bpchar varchar: bytewise, whatever the column's collation
+	case "25", "1043": // text varchar: bytewise
 		return o + ` COLLATE "C" IS NOT DISTINCT FROM ` + n + ` COLLATE "C"`
+	case "1700": // numeric
+		return o + "::text IS NOT DISTINCT FROM " + n + "::text"
 	case "114": // json
 		return o + "::jsonb::text IS NOT DISTINCT FROM " + n + "::jsonb::text"
 	}
-	return o + "::text IS NOT DISTINCT FROM " + n + "::text"
+	return "to_jsonb(" + o + ")::text IS NOT DISTINCT FROM to_jsonb(" + n + ")::text"
 }
 
-// pgColumnsCheck fails the statement (nothing is written) when a column was
-// added to the table since the connection read the catalog, so no change
-// goes unrecorded. Evaluated once.
+// pgColumnsCheck: the table's columns are still the ones the typed
+// comparison names, with the types it compares them as (a column added,
+// dropped or retyped by another client since the catalog was read).
+// Evaluated once.
 func pgColumnsCheck(t *engine.TableInfo, row pgTargetRef) string {
-	return pgRaiseUnless("(SELECT relnatts::bigint FROM pg_class WHERE oid = "+strconv.FormatInt(pgt(t).OID, 10)+") = "+strconv.FormatInt(pgt(t).Natts, 10),
-		staleColumnsMessage, "left("+row.image+"::text, 0)")
+	sig := strings.Replace(pgColumnsSig, "c.oid", strconv.FormatInt(pgt(t).OID, 10), 1)
+	return pgRaiseUnless("("+sig+") = "+sqlstmt.QuoteLiteral(pgt(t).Sig, true), staleColumnsMessage, "left("+row.image+"::text, 0)")
 }
 
 // staleColumnsMessage starts the error of a statement whose table gained a

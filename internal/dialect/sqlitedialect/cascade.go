@@ -38,5 +38,5 @@ func (Dialect) BeforeDrop(ctx context.Context, c *engine.Session, t *engine.Tabl
 	if err != nil || found[0][0] != int64(1) {
 		return err
 	}
-	return engine.Fail("DROP TABLE "+t.Display, t.Display, "dropping the table deletes its rows first, and a foreign-key action would change rows of an audited table; delete the children first", engine.Unsupported)
+	return engine.Refuse("DROP TABLE "+t.Display, t.Display, "dropping the table deletes its rows first, and a foreign-key action would change rows of an audited table; delete the children first")
 }

@@ -20,7 +20,7 @@ import (
 func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	lc := ex.Session.State.(*liteConn)
 	if ex.Stmt.Kind == sqlstmt.Update && ex.Table.Key[0] == "rowid" && setsRowid(ex.Stmt) {
-		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit an UPDATE that assigns the rowid of a table without a primary key (the rowid is its row key)", engine.Unsupported)
+		return nil, nil, engine.Refuse(ex.Query, ex.Table.Display, "cannot audit an UPDATE that assigns the rowid of a table without a primary key (the rowid is its row key)")
 	}
 	v, prev, err := lc.setCtx(ex)
 	if err != nil {
@@ -182,7 +182,7 @@ func (lc *liteConn) replaceDeletes(ex *engine.Execution) (bool, error) {
 	case rows[0][0] == int64(1):
 		return false, nil
 	case rows[0][1] != int64(0):
-		return false, engine.Fail(ex.Query, ex.Table.Display, "recording the rows REPLACE deletes needs PRAGMA recursive_triggers = ON, which would change how the database's own triggers fire; turn it on for the connection yourself to allow this", engine.Unsupported)
+		return false, engine.Refuse(ex.Query, ex.Table.Display, "recording the rows REPLACE deletes needs PRAGMA recursive_triggers = ON, which would change how the database's own triggers fire; turn it on for the connection yourself to allow this")
 	}
 	if _, err := c.RawExec(ex.Ctx, `PRAGMA recursive_triggers = 1`, nil); err != nil {
 		return false, recordError(ex, err)

@@ -93,6 +93,10 @@ func CheckInvariants(t testing.TB, q string, analyse func(string) *sqlstmt.Analy
 		if a.InsertBody == "" || a.Set != "" || a.Where != "" {
 			t.Errorf("analyse(%q) is an insert with body %q, SET %q, WHERE %q", q, a.InsertBody, a.Set, a.Where)
 		}
+		if !strings.HasPrefix(a.InsertBody, a.ConflictSet) || !strings.HasSuffix(a.InsertBody, a.ConflictWhere) ||
+			(a.ConflictSet != "") != a.Upsert || a.ConflictWhere != "" && !a.Upsert {
+			t.Errorf("analyse(%q): upsert %v, body %q cut into %q and WHERE %q", q, a.Upsert, a.InsertBody, a.ConflictSet, a.ConflictWhere)
+		}
 	}
 	return a
 }
