@@ -81,6 +81,9 @@ func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error
 		if st, err := c.prepareCopy(ctx, a); st != nil || err != nil {
 			return st, public(err)
 		}
+		if err := c.serverReads(ctx, a); err != nil {
+			return nil, err // a mistake fails at Prepare, as without the wrapper
+		}
 		switch a.Kind {
 		case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete, sqlstmt.Unsupported:
 			return &stmt{c: c, query: q, a: a}, nil

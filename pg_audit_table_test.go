@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -122,4 +124,38 @@ func TestPostgreSQLCommitAndChainKeepsTheTransactionOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A statement with as many placeholders as PostgreSQL takes (65,535) runs
+// audited as it runs plainly: the wrapper's own values then travel in the
+// text, not as parameters (issue 14, item 21). One row: every record
+// carries the statement's text.
+func TestPostgreSQLStatementsWithTheMostPlaceholders(t *testing.T) {
+	forEachPGDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		mustExec(t, db, `CREATE TABLE wide (id int PRIMARY KEY, n int)`)
+		for _, n := range []int{65534, 65535} {
+			var q strings.Builder
+			q.WriteString(`INSERT INTO wide (id, n) VALUES ($1, cardinality(ARRAY[`)
+			args := make([]any, n)
+			args[0] = n
+			for i := 1; i < n; i++ {
+				if i > 1 {
+					q.WriteString(", ")
+				}
+				q.WriteString("$" + strconv.Itoa(i+1) + "::int")
+				args[i] = i
+			}
+			q.WriteString(`]))`)
+			since := td.maxID(t, "audit_log")
+			ctx := sqlaudit.WithActor(context.Background(), "o'brien")
+			if _, err := db.ExecContext(ctx, q.String(), args...); err != nil {
+				t.Fatalf("%d placeholders: %v", n, err)
+			}
+			recs := td.trail(t, "audit_log", since)
+			if len(recs) != 1 || recs[0].Actor == nil || *recs[0].Actor != "o'brien" || fmt.Sprint(recs[0].New["n"]) != strconv.Itoa(n-1) {
+				t.Fatalf("%d placeholders: records %v", n, recs)
+			}
+		}
+	})
 }

@@ -40,6 +40,22 @@ func (c *conn) admit(ctx context.Context, a *sqlstmt.Analysis) error {
 	return engine.Fail(a.Text, "", "cannot audit this statement: "+a.Reason, engine.Unsupported)
 }
 
+// serverReads asks the database whether it can read a write the parser
+// could not, by preparing it (nothing runs): a statement with a mistake
+// fails with the database's own error, as without the wrapper, rather than
+// with a refusal; one the database reads stays refused (unless the warn
+// policy lets it run).
+func (c *conn) serverReads(ctx context.Context, a *sqlstmt.Analysis) error {
+	if !a.Unreadable || c.c.opts.Unsupported == Warn {
+		return nil
+	}
+	st, err := c.s.RawPrepare(ctx, a.Text)
+	if err != nil {
+		return err
+	}
+	return st.Close()
+}
+
 // unaudited tells a dialect that captures rows inside the database
 // (SQLite's triggers) that the next statement runs unaudited: nothing may
 // record its rows under the previous statement's context.

@@ -24,6 +24,9 @@ func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, want
 		if len(a.Parts) > 0 && !wantRows && c.c.sh.Dialect.Features().Has(engine.OneByOne) {
 			return c.runParts(ctx, a, args)
 		}
+		if err := c.serverReads(ctx, a); err != nil {
+			return nil, nil, err
+		}
 		if err := c.admit(ctx, a); err != nil {
 			return nil, nil, err
 		}

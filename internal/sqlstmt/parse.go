@@ -57,7 +57,11 @@ type Analysis struct {
 	Text   string // the statement as it will run (SQLite: placeholders renumbered ?NNN)
 	Table  TableRef
 	Tables []TableRef // tables an unsupported statement writes, where known
-	Reason string     // why a statement is kindUnsupported
+	Reason string     // why a statement is Unsupported
+	// Unreadable: refused because the parser cannot read it — perhaps a
+	// mistake the database reports better (the wrapper asks it, see the
+	// root's run), perhaps syntax the parser does not know.
+	Unreadable bool
 
 	// Clause texts, sliced from text without their keywords; "" when absent.
 	With                  string // the WITH list (with RECURSIVE, if there)
@@ -288,7 +292,9 @@ func refuseOrPass(text, first string, r Rules, err error) *Analysis {
 	case first == "EXPLAIN" && r.ExplainRunsNothing:
 		return &Analysis{Kind: PassThrough, Text: text}
 	case writeKeywords[first]:
-		return Refused(text, fmt.Sprintf("the SQL parser cannot read it (%v)", err))
+		a := Refused(text, fmt.Sprintf("the SQL parser cannot read it (%v)", err))
+		a.Unreadable = true
+		return a
 	case ddlKeywords[first]:
 		return &Analysis{Kind: DDL, Text: text}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
@@ -62,6 +63,10 @@ func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, 
 	for _, v := range extra {
 		args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
 	}
+	inlined := len(args) > maxParams
+	if inlined {
+		q, args = pgInline(q, args, len(ex.Args)), ex.Args
+	}
 	if ex.WantRows {
 		// The caller's RETURNING list fixes the result type: not cached, so
 		// DDL by other clients cannot make a cached plan change it.
@@ -84,7 +89,18 @@ func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, 
 		}
 		return nil, rows, nil
 	}
-	rows, err := ex.Session.PreparedQuery(ex.Ctx, q, args)
+	return pgCount(ex, q, args, !inlined)
+}
+
+// pgCount runs a rewritten write without the caller's rows (as a cached
+// prepared statement unless its text is not reused) and returns its count
+// as the result.
+func pgCount(ex *pgExec, q string, args []driver.NamedValue, cache bool) (driver.Result, driver.Rows, error) {
+	run := ex.Session.PreparedQuery
+	if !cache {
+		run = ex.Session.RawQuery
+	}
+	rows, err := run(ex.Ctx, q, args)
 	if err != nil {
 		return nil, nil, pgError(ex, err)
 	}
@@ -98,6 +114,34 @@ func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, 
 		n = 0 // as PostgreSQL reports TRUNCATE
 	}
 	return engine.Result{Rows: n, LastNote: "LastInsertId is not supported by this driver"}, nil, engine.NoRetry(rows.Close())
+}
+
+// maxParams is the most parameters the PostgreSQL protocol carries.
+const maxParams = 65535
+
+// pgInline writes the wrapper's own parameters ($n+1 … after the caller's n)
+// into q as literals, for a statement whose caller's arguments leave no
+// room for them: the plain statement runs with up to maxParams arguments.
+func pgInline(q string, args []driver.NamedValue, n int) string {
+	var b strings.Builder
+	last := 0
+	for _, tok := range sqlstmt.Lex(q, sqlstmt.StylePostgres) {
+		if tok.Kind != sqlstmt.TokParam {
+			continue
+		}
+		k, err := strconv.Atoi(q[tok.Start+1 : tok.End])
+		if err != nil || k <= n {
+			continue
+		}
+		lit := "NULL"
+		if v := args[k-1].Value; v != nil {
+			lit = sqlstmt.QuoteLiteral(engine.AsString(v), true)
+		}
+		b.WriteString(q[last:tok.Start] + lit)
+		last = tok.End
+	}
+	b.WriteString(q[last:])
+	return b.String()
 }
 
 // pgRefuse refuses the writes whose rows the rewrite would read from other
