@@ -24,13 +24,13 @@ type rowView struct {
 
 // asOf is a row as it was at a time or after a record.
 type asOf struct {
-	Table    string          `json:"table"`
-	Key      trail.Key       `json:"key"`
-	At       *time.Time      `json:"at,omitempty"`
-	RecordID int64           `json:"record,omitempty"`
-	Exists   bool            `json:"exists"`
-	Row      map[string]any  `json:"row"`
-	Columns  []colValue      `json:"columns"` // the row's values as JSON text, key columns first
+	Table    string         `json:"table"`
+	Key      trail.Key      `json:"key"`
+	At       *time.Time     `json:"at,omitempty"`
+	RecordID int64          `json:"record,omitempty"`
+	Exists   bool           `json:"exists"`
+	Row      map[string]any `json:"row"`
+	Columns  []colValue     `json:"columns"` // the row's values as JSON text, key columns first
 }
 
 type colValue struct {

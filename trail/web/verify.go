@@ -22,11 +22,11 @@ type verifyView struct {
 
 // verifyResult is what sqlaudit.Verify found.
 type verifyResult struct {
-	OK       bool           `json:"ok"`
-	Checked  int64          `json:"checked"`  // sealed records verified
-	Unsealed int64          `json:"unsealed"` // records not sealed yet
-	Head     sqlaudit.Head  `json:"head"`
-	Tamper   *tamperJSON    `json:"tampered,omitempty"`
+	OK       bool             `json:"ok"`
+	Checked  int64            `json:"checked"`  // sealed records verified
+	Unsealed int64            `json:"unsealed"` // records not sealed yet
+	Head     sqlaudit.Head    `json:"head"`
+	Tamper   *tamperJSON      `json:"tampered,omitempty"`
 	Seal     trail.SealStatus `json:"seal"`
 }
 
