@@ -329,6 +329,7 @@ log "using PostgreSQL${ver:+ $ver}: $(mask_url "$PG_URL") — $PG_SOURCE"
 # --- MariaDB (audit-mysql) ---------------------------------------------------
 # shellcheck source=scripts/mariadb.sh
 . "$REPO_ROOT/scripts/mariadb.sh"
+. "$REPO_ROOT/scripts/chromium.sh" # the browser tests' Chromium (SQLAUDIT_CHROMIUM)
 
 # --- go test -----------------------------------------------------------------
 timeout=${SQLAUDIT_TEST_TIMEOUT:-30m}
