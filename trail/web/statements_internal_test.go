@@ -52,7 +52,9 @@ func TestSameTableIgnoresQuotesCaseAndADefaultSchema(t *testing.T) {
 }
 
 func TestGroupStatementsPutsCascadesUnderTheStatementThatCausedThem(t *testing.T) {
-	rec := func(id int64, table, query string) trail.Record { return trail.Record{ID: id, Table: table, Query: query} }
+	rec := func(id int64, table, query string) trail.Record {
+		return trail.Record{ID: id, Table: table, Query: query}
+	}
 	del := `DELETE FROM customers WHERE id = 2`
 	upd := `UPDATE orders SET total = 1`
 	unknown := `WITH gone AS (SELECT 1) DELETE FROM orders`
