@@ -205,3 +205,20 @@ func TestAMissingAuditTableIsExplained(t *testing.T) {
 		t.Errorf("missing audit table: %d %s", code, body)
 	}
 }
+
+func TestAHugeTransactionPageShowsItsFirstRecords(t *testing.T) {
+	s := openShop(t, "audit-sqlite3")
+	stmts := make([]string, web.MaxTxRecords+5)
+	for i := range stmts {
+		stmts[i] = fmt.Sprintf(`INSERT INTO codes VALUES ('c%d', %d)`, i, i)
+	}
+	s.step(t, "bulk", nil, stmts...)
+	srv := viewer(s, web.Options{})
+	defer srv.Close()
+	body := mustGet(t, srv, fmt.Sprintf("/tx/%d", s.txs[len(s.txs)-1]))
+	contains(t, "huge transaction", body, fmt.Sprintf("the first %d of the %d records", web.MaxTxRecords, web.MaxTxRecords+5),
+		fmt.Sprintf("<dt>Rows</dt><dd>%d</dd>", web.MaxTxRecords+5))
+	if n := strings.Count(body, `<article class="rec insert"`); n != web.MaxTxRecords {
+		t.Errorf("%d records shown, want %d", n, web.MaxTxRecords)
+	}
+}

@@ -15,6 +15,10 @@ import (
 	"github.com/sqlaudit/sqlaudit/trail"
 )
 
+// MaxTxRecords is how many records the transaction page shows; the JSON
+// API (api/records?tx=…) pages through all of them.
+const MaxTxRecords = 1000
+
 // txView is the transaction page.
 type txView struct {
 	base
@@ -22,7 +26,8 @@ type txView struct {
 	First, Last time.Time
 	Actors      []string
 	Tables      []string
-	Records     int
+	Records     int64
+	Shown       int // < Records when the page shows only the first MaxTxRecords
 	Metadata    []pair
 	RevertOf    int64
 	Groups      []groupView
@@ -46,13 +51,24 @@ func (s *server) txPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	recs, err := trail.Transaction(r.Context(), s.db, id, s.trail...)
+	recs, err := trail.Log(r.Context(), s.db, trail.Filter{TxID: id, Limit: MaxTxRecords + 1}, s.trail...)
 	if err != nil {
 		return err
 	}
-	v := &txView{base: s.base(r, fmt.Sprintf("Transaction %d", id)), TxID: id, Records: len(recs),
+	if len(recs) == 0 {
+		return errorf(http.StatusNotFound, "no records for transaction %d", id)
+	}
+	v := &txView{base: s.base(r, fmt.Sprintf("Transaction %d", id)), TxID: id, Records: int64(len(recs)),
 		First: recs[0].OccurredAt, Last: recs[len(recs)-1].OccurredAt, Metadata: metaPairs(recs[0].Metadata),
 		CanRevert: s.canRevert(r), User: s.user(r)}
+	if len(recs) > MaxTxRecords {
+		recs = recs[:MaxTxRecords]
+		n, err := trail.Count(r.Context(), s.db, trail.Filter{TxID: id}, s.trail...)
+		if err != nil {
+			return err
+		}
+		v.Records, v.Shown, v.Last = n.Records, MaxTxRecords, time.Time{}
+	}
 	for _, rec := range recs {
 		v.Actors = insertOnce(v.Actors, rec.Actor)
 		v.Tables = insertOnce(v.Tables, rec.Table)
