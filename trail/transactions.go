@@ -102,48 +102,36 @@ func (s *txScan) chunk() int {
 	if scanChunk > 0 {
 		return scanChunk
 	}
-	return min(max(4*(s.f.Limit+1), 100), 2000)
+	return min(max(10*(s.f.Limit+1), 100), 5000) // room for transactions of ten records
 }
 
 // older returns up to n transactions with a Position below before (0: the
 // newest), and Older when there are more. Scanning the selected records
 // downwards meets each transaction first at its newest selected record
 // below the cursor, which is its Position unless it has a selected record
-// at or above the cursor: then an earlier page showed it.
+// at or above the cursor: then an earlier page showed it. The candidates
+// are gathered first and summarized in one query (usually one per page).
 func (s *txScan) older(ctx context.Context, before int64, n int) (TxPage, error) {
+	g := &gatherer{s: s, from: before, down: true, seen: map[int64]bool{}, pos: map[int64]int64{}}
 	var found []TxSummary
-	seen := map[int64]bool{}
-	for from := before; len(found) <= n; {
-		ids, txs, err := s.scan(ctx, from, true)
-		if err != nil {
+	for len(found) <= n && !(g.done && len(g.pending) == 0) {
+		if err := g.gather(ctx, n+1-len(found)); err != nil {
 			return TxPage{}, err
 		}
-		var fresh []int64
-		pos := map[int64]int64{}
-		for i, t := range txs {
-			if !seen[t] {
-				seen[t] = true
-				fresh = append(fresh, t)
-				pos[t] = ids[i]
-			}
-		}
-		if err := s.summarize(ctx, fresh); err != nil {
+		if err := s.summarize(ctx, g.pending); err != nil {
 			return TxPage{}, err
 		}
-		for _, t := range fresh {
+		for _, t := range g.pending {
 			sum := s.sums[t]
 			if sum == nil || before != 0 && sum.Position >= before {
 				continue // shown on an earlier page
 			}
-			sum.Position = pos[t]
+			sum.Position = g.pos[t]
 			if found = append(found, *sum); len(found) > n {
 				break
 			}
 		}
-		if len(ids) < s.chunk() {
-			break
-		}
-		from = ids[len(ids)-1]
+		g.pending = nil
 	}
 	page := TxPage{Transactions: found}
 	if len(found) > n {
@@ -153,6 +141,41 @@ func (s *txScan) older(ctx context.Context, before int64, n int) (TxPage, error)
 	return page, nil
 }
 
+// gatherer scans selected records in chunks, collecting the transactions
+// it meets for the first time.
+type gatherer struct {
+	s       *txScan
+	from    int64 // the scan continues below (down) or above this id
+	down    bool
+	done    bool // the scan reached the end
+	seen    map[int64]bool
+	pos     map[int64]int64 // where each transaction was met first
+	pending []int64         // met, not summarized yet, in order
+}
+
+// gather scans until want more transactions are pending, or the end.
+func (g *gatherer) gather(ctx context.Context, want int) error {
+	for !g.done && len(g.pending) < want {
+		ids, txs, err := g.s.scan(ctx, g.from, g.down)
+		if err != nil {
+			return err
+		}
+		for i, t := range txs {
+			if !g.seen[t] {
+				g.seen[t] = true
+				g.pending = append(g.pending, t)
+				g.pos[t] = ids[i]
+			}
+		}
+		if len(ids) < g.s.chunk() {
+			g.done = true
+		} else {
+			g.from = ids[len(ids)-1]
+		}
+	}
+	return nil
+}
+
 // newer returns the f.Limit transactions with the smallest Positions above
 // f.AfterID. Scanning upwards meets a transaction at its oldest selected
 // record above the cursor; its Position, read by summarize, may lie
@@ -160,41 +183,32 @@ func (s *txScan) older(ctx context.Context, before int64, n int) (TxPage, error)
 // below the records scanned.
 func (s *txScan) newer(ctx context.Context) (TxPage, error) {
 	n := s.f.Limit
+	g := &gatherer{s: s, from: s.f.AfterID, seen: map[int64]bool{}, pos: map[int64]int64{}}
 	var found []TxSummary
-	seen := map[int64]bool{}
-	for from := s.f.AfterID; ; {
-		ids, txs, err := s.scan(ctx, from, false)
-		if err != nil {
+	for want := n + 1; ; want = len(g.pending) + 1 { // after the first round: at least one more chunk
+		if err := g.gather(ctx, want); err != nil {
 			return TxPage{}, err
 		}
-		var fresh []int64
-		for _, t := range txs {
-			if !seen[t] {
-				seen[t] = true
-				fresh = append(fresh, t)
-			}
-		}
-		if err := s.summarize(ctx, fresh); err != nil {
+		if err := s.summarize(ctx, g.pending); err != nil {
 			return TxPage{}, err
 		}
-		for _, t := range fresh {
+		for _, t := range g.pending {
 			if sum := s.sums[t]; sum != nil {
 				found = append(found, *sum)
 			}
 		}
+		g.pending = nil
 		slices.SortFunc(found, func(a, b TxSummary) int { return cmp.Compare(a.Position, b.Position) })
-		done := len(ids) < s.chunk()
-		if !done {
-			from = ids[len(ids)-1]
-			below := 0 // Positions no unseen transaction can undercut
-			for _, t := range found {
-				if t.Position <= from {
-					below++
-				}
-			}
-			done = below > n
+		if g.done {
+			break
 		}
-		if done {
+		below := 0 // Positions no unseen transaction can undercut
+		for _, t := range found {
+			if t.Position <= g.from {
+				below++
+			}
+		}
+		if below > n {
 			break
 		}
 	}

@@ -3,6 +3,7 @@ package trail_test
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -155,6 +156,37 @@ func interleave(t *testing.T, e *env, a, b []string) {
 	}
 }
 
+// schedule runs statements of several transactions in the given order,
+// then commits them all (servers only).
+func schedule(t *testing.T, e *env, steps []struct {
+	tx   int
+	stmt string
+}) {
+	t.Helper()
+	txs := map[int]*sql.Tx{}
+	var order []int
+	for _, st := range steps {
+		ctx := sqlaudit.WithActor(context.Background(), fmt.Sprint("w", st.tx))
+		tx := txs[st.tx]
+		if tx == nil {
+			var err error
+			if tx, err = e.db.BeginTx(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			txs[st.tx] = tx
+			order = append(order, st.tx)
+		}
+		if _, err := tx.ExecContext(ctx, st.stmt); err != nil {
+			t.Fatalf("%s: %v", st.stmt, err)
+		}
+	}
+	for _, n := range order {
+		if err := txs[n].Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestTransactionsPagesMatchTheOracleInBothDirections(t *testing.T) {
 	forEach(t, func(t *testing.T, e *env) {
 		mustExec(t, e.db, itemsDDL, `CREATE TABLE tags (id INTEGER PRIMARY KEY, label TEXT)`)
@@ -167,6 +199,16 @@ func TestTransactionsPagesMatchTheOracleInBothDirections(t *testing.T) {
 		if !isSQLite(e) { // SQLite has one writer at a time
 			interleave(t, e, []string{`INSERT INTO tags VALUES (1, 'a')`, `INSERT INTO tags VALUES (2, 'b')`, `UPDATE items SET qty = 0 WHERE id = 4`},
 				[]string{`INSERT INTO tags VALUES (3, 'c')`, `UPDATE items SET name = 'z' WHERE id = 2`, `INSERT INTO tags VALUES (4, 'd')`})
+			// long transactions whose newest record lies above a short one
+			// met later: 1 and 3 end after 4 began and ended
+			schedule(t, e, []struct {
+				tx   int
+				stmt string
+			}{{1, `INSERT INTO tags VALUES (101, 'a')`}, {2, `INSERT INTO tags VALUES (102, 'b')`}, {3, `INSERT INTO tags VALUES (103, 'c')`},
+				{4, `INSERT INTO tags VALUES (104, 'd')`}, {1, `INSERT INTO tags VALUES (105, 'e')`}, {3, `INSERT INTO tags VALUES (106, 'f')`}})
+			for i := range 4 { // so that a page of 2 starts just below the schedule
+				stepMeta(t, e, "frank", nil, fmt.Sprintf(`INSERT INTO tags VALUES (%d, 'g')`, 200+i))
+			}
 		}
 		filters := []trail.Filter{
 			{},
