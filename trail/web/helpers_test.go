@@ -163,6 +163,29 @@ func mustExec(t testing.TB, db *sql.DB, stmts ...string) {
 	}
 }
 
+// sealAll seals the whole trail. Seal seals only records below the oldest
+// transaction running on the server, and other tests share the server: it
+// tries again until every record is sealed (as the root package's tests do).
+func sealAll(t *testing.T, s *shop) sqlaudit.Head {
+	t.Helper()
+	n, err := trail.Count(context.Background(), s.db, trail.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		head, err := sqlaudit.Seal(context.Background(), s.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.Seq == n.Records {
+			return head
+		}
+		if head.Seq > n.Records || time.Now().After(deadline) {
+			t.Fatalf("Seal = %+v; want %d sealed records", head, n.Records)
+		}
+	}
+}
+
 // forEach runs f on a fresh shop of every driver.
 func forEach(t *testing.T, f func(t *testing.T, s *shop)) {
 	for _, d := range drivers {

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sqlaudit/sqlaudit"
 	"github.com/sqlaudit/sqlaudit/trail/web"
 )
 
@@ -134,14 +132,10 @@ func TestHostileValuesRenderAsText(t *testing.T) {
 
 func TestVerifyPageShowsSealsAndTampering(t *testing.T) {
 	forEach(t, func(t *testing.T, s *shop) {
-		ctx := context.Background()
 		srv := viewer(s, web.Options{})
 		defer srv.Close()
 		contains(t, "unsealed", mustGet(t, srv, "/verify"), "never been sealed", "Not sealed yet")
-		head, err := sqlaudit.Seal(ctx, s.db)
-		if err != nil {
-			t.Fatal(err)
-		}
+		head := sealAll(t, s)
 		body := mustGet(t, srv, "/verify")
 		contains(t, "sealed", body, fmt.Sprintf("#%d", head.Seq), head.Hash, fmt.Sprintf("transaction #%d", s.txs[3]))
 		contains(t, "verified", mustGet(t, srv, "/verify?run=1"), fmt.Sprintf("OK: %d sealed records verified, 0 not sealed yet", head.Seq))
