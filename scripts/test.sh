@@ -401,6 +401,7 @@ fi
 # --- MariaDB (audit-mysql) ---------------------------------------------------
 # shellcheck source=scripts/mariadb.sh
 . "$REPO_ROOT/scripts/mariadb.sh"
+. "$REPO_ROOT/scripts/chromium.sh" # the browser tests' Chromium (SQLAUDIT_CHROMIUM)
 
 # --- go test -----------------------------------------------------------------
 timeout=${SQLAUDIT_TEST_TIMEOUT:-30m}

@@ -3,6 +3,7 @@ package trail
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -35,6 +36,35 @@ func AsOf(ctx context.Context, db *sql.DB, table string, key Key, at time.Time, 
 		later = append(later, r)
 	}
 	row, exists = undo(row, exists, later)
+	return row, exists, tx.Commit()
+}
+
+// AsOfRecord returns the row of table with key as record recordID, one of
+// the row's records, left it, and whether it existed then: the current row
+// with every later record of the row undone. It returns an error wrapping
+// ErrNoRecords when recordID is not a record of that row.
+func AsOfRecord(ctx context.Context, db *sql.DB, table string, key Key, recordID int64, opts ...Option) (map[string]any, bool, error) {
+	c, err := configure(db, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	tx, err := db.BeginTx(ctx, c.d.readTx())
+	if err != nil {
+		return nil, false, err
+	}
+	defer tx.Rollback()
+	recs, err := c.collect(ctx, tx, Filter{Table: table, Key: key, AfterID: recordID - 1})
+	if err != nil {
+		return nil, false, c.wrap(err)
+	}
+	if len(recs) == 0 || recs[0].ID != recordID {
+		return nil, false, fmt.Errorf("%w: record %d is not a record of %s %s", ErrNoRecords, recordID, table, jsonText(key))
+	}
+	row, exists, err := c.d.currentRow(ctx, tx, table, key)
+	if err != nil {
+		return nil, false, err
+	}
+	row, exists = undo(row, exists, recs[1:])
 	return row, exists, tx.Commit()
 }
 

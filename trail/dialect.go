@@ -24,6 +24,17 @@ type dialect interface {
 	table(name string) string
 	// keyCond is a condition on row_key equal to key.
 	keyCond(key Key, a *argList) string
+	// metaCond is a condition on metadata member k having the text v
+	// (see Filter.Metadata).
+	metaCond(k, v string, a *argList) string
+	// columnCond is a condition on old_values or new_values holding col.
+	columnCond(col string, a *argList) string
+	// textCond is a condition on query matching the LIKE pattern, ignoring
+	// case, with likeEscape as its escape character.
+	textCond(pattern string, a *argList) string
+	// seqScale reports that tx_id is the id of the transaction's first
+	// record, so that every record of a transaction has id >= tx_id.
+	seqScale() bool
 	// readTx are the options of a consistent read.
 	readTx() *sql.TxOptions
 	// currentRow reads the row of table with key as a JSON object rendered
@@ -73,6 +84,21 @@ func (pgDialect) table(name string) string { return quoteTable(name) }
 func (pgDialect) keyCond(key Key, a *argList) string {
 	return "row_key = " + a.add(jsonText(key)) + "::jsonb"
 }
+
+func (pgDialect) metaCond(k, v string, a *argList) string {
+	return "metadata ->> " + a.add(k) + " = " + a.add(v)
+}
+
+func (pgDialect) columnCond(col string, a *argList) string {
+	ph := a.add(col)
+	return "(new_values ? " + ph + " OR old_values ? " + ph + ")"
+}
+
+func (pgDialect) textCond(pattern string, a *argList) string {
+	return "query ILIKE " + a.add(pattern) + " ESCAPE '" + likeEscape + "'"
+}
+
+func (pgDialect) seqScale() bool { return false }
 
 func (pgDialect) readTx() *sql.TxOptions {
 	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
@@ -147,6 +173,26 @@ func (liteDialect) keyCond(key Key, a *argList) string {
 	}
 	return "(" + strings.Join(conds, " AND ") + ")"
 }
+
+// metaCond compares a text member's contents, or any other member's JSON
+// text (->), with v; a JSON null matches nothing.
+func (liteDialect) metaCond(k, v string, a *argList) string {
+	p := jsonMember(k)
+	return "(CASE json_type(metadata, " + a.add(p) + ") WHEN 'text' THEN json_extract(metadata, " + a.add(p) +
+		") WHEN 'null' THEN NULL ELSE metadata -> " + a.add(p) + " END) = " + a.add(v)
+}
+
+func (liteDialect) columnCond(col string, a *argList) string {
+	p := jsonMember(col)
+	return "(json_type(new_values, " + a.add(p) + ") IS NOT NULL OR json_type(old_values, " + a.add(p) + ") IS NOT NULL)"
+}
+
+func (liteDialect) textCond(pattern string, a *argList) string {
+	return "query LIKE " + a.add(pattern) + " ESCAPE '" + likeEscape + "'"
+}
+
+// seqScale: a SQLite transaction's tx_id is its first record's id.
+func (liteDialect) seqScale() bool { return true }
 
 func (liteDialect) readTx() *sql.TxOptions { return nil }
 

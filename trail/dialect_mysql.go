@@ -48,6 +48,28 @@ func (myDialect) keyCond(key Key, a *argList) string {
 	return "(" + strings.Join(conds, " AND ") + ")"
 }
 
+// metaCond unquotes a string member and keeps any other's JSON text
+// (JSON_VALUE would render true as 1); a JSON null matches nothing.
+func (myDialect) metaCond(k, v string, a *argList) string {
+	p := jsonMember(k)
+	return "(CASE JSON_TYPE(JSON_EXTRACT(metadata, " + a.add(p) + ")) WHEN 'NULL' THEN NULL ELSE JSON_UNQUOTE(JSON_EXTRACT(metadata, " +
+		a.add(p) + ")) END) = " + a.add(v)
+}
+
+func (myDialect) columnCond(col string, a *argList) string {
+	p := jsonMember(col)
+	return "(JSON_CONTAINS_PATH(new_values, 'one', " + a.add(p) + ") OR JSON_CONTAINS_PATH(old_values, 'one', " + a.add(p) + "))"
+}
+
+// textCond lowers both sides: the audit table's collation is binary.
+func (myDialect) textCond(pattern string, a *argList) string {
+	return "LOWER(query) LIKE LOWER(" + a.add(pattern) + ") ESCAPE '" + likeEscape + "'"
+}
+
+// seqScale is false: tx_id comes from the id sequence but the audit table
+// has an index on it anyway.
+func (myDialect) seqScale() bool { return false }
+
 func (myDialect) readTx() *sql.TxOptions {
 	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
 }

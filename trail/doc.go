@@ -1,8 +1,15 @@
 // Package trail reads the audit trail that the sqlaudit drivers write: the
 // records of a row (History), of a transaction (Transaction), of any filter
-// with paging (Log) or streamed for exports (Query); a row as it was at a
-// past time (AsOf); and the undoing of a transaction (Revert), itself
-// recorded through the audit driver.
+// with paging either way (Log) or streamed for exports (Query); pages of
+// transactions, newest first (Transactions); counts (Count); the seal
+// status (Seals); a row as it was at a past time or after one of its
+// records (AsOf, AsOfRecord); and the undoing of a transaction (Revert),
+// itself recorded through the audit driver.
+//
+// A Filter selects by table, actor, action, time range, row key,
+// transaction, metadata KEY=VALUE, column changed and statement text.
+// Paging is by keyset on the records' primary key (AfterID oldest first,
+// BeforeID with NewestFirst), never by offset.
 //
 // Every function takes the *sql.DB opened through an audit driver
 // ("audit-pgx", "audit-postgres", "audit-sqlite3", "audit-mysql"), whose dialect it

@@ -45,24 +45,6 @@ type Record struct {
 	Query      string         `json:"query"`
 }
 
-// Filter selects records; zero fields match everything. Records come
-// oldest first (by id).
-type Filter struct {
-	Table   string    // table_name as recorded
-	Actor   string    // actor
-	Action  string    // INSERT, UPDATE or DELETE
-	Since   time.Time // occurred_at >= Since
-	Until   time.Time // occurred_at < Until
-	Key     Key       // row_key equal to Key
-	TxID    int64     // tx_id
-	AfterID int64     // paging cursor: id > AfterID (the last ID of the previous page)
-	Limit   int       // at most Limit records (0: all)
-
-	after     time.Time // occurred_at > after (AsOf)
-	notTx     int64     // tx_id <> notTx (Revert)
-	newestOne bool      // only the newest match
-}
-
 // Option configures how a trail is read.
 type Option func(*config)
 
@@ -104,8 +86,9 @@ func configure(db *sql.DB, opts []Option) (*config, error) {
 	return c, nil
 }
 
-// Log returns one page of the records f selects, oldest first. Pass the
-// last record's ID as f.AfterID to get the next page.
+// Log returns one page of the records f selects, oldest first (newest
+// first with f.NewestFirst). Pass the last record's ID as f.AfterID (as
+// f.BeforeID, newest first) to get the next page.
 func Log(ctx context.Context, db *sql.DB, f Filter, opts ...Option) ([]Record, error) {
 	var out []Record
 	for r, err := range Query(ctx, db, f, opts...) {
@@ -117,7 +100,7 @@ func Log(ctx context.Context, db *sql.DB, f Filter, opts ...Option) ([]Record, e
 	return out, nil
 }
 
-// Query streams the records f selects, oldest first, reading them one at a
+// Query streams the records f selects, in f's order, reading them one at a
 // time (for exports of any size). Stopping the loop closes the query.
 func Query(ctx context.Context, db *sql.DB, f Filter, opts ...Option) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
@@ -172,56 +155,6 @@ func (c *config) wrap(err error) error {
 		return fmt.Errorf("%w: %s (%v)", ErrNoAuditTable, c.table, err)
 	}
 	return err
-}
-
-// build renders the SELECT of f.
-func (c *config) build(f Filter) (string, []any) {
-	a := &argList{d: c.d}
-	var conds []string
-	eq := func(col string, v any) { conds = append(conds, col+" = "+a.add(v)) }
-	if f.Table != "" {
-		eq("table_name", f.Table)
-	}
-	if f.Actor != "" {
-		eq("actor", f.Actor)
-	}
-	if f.Action != "" {
-		eq("action", strings.ToUpper(f.Action))
-	}
-	if f.TxID != 0 {
-		eq("tx_id", f.TxID)
-	}
-	if f.notTx != 0 {
-		conds = append(conds, "tx_id <> "+a.add(f.notTx))
-	}
-	if f.AfterID != 0 {
-		conds = append(conds, "id > "+a.add(f.AfterID))
-	}
-	if !f.Since.IsZero() {
-		conds = append(conds, c.d.timeCond(">=", f.Since, a))
-	}
-	if !f.Until.IsZero() {
-		conds = append(conds, c.d.timeCond("<", f.Until, a))
-	}
-	if !f.after.IsZero() {
-		conds = append(conds, c.d.timeCond(">", f.after, a))
-	}
-	if len(f.Key) > 0 {
-		conds = append(conds, c.d.keyCond(f.Key, a))
-	}
-	q := "SELECT " + c.d.columns() + " FROM " + c.d.table(c.table)
-	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
-	}
-	switch {
-	case f.newestOne:
-		q += " ORDER BY id DESC LIMIT 1"
-	case f.Limit > 0:
-		q += fmt.Sprintf(" ORDER BY id LIMIT %d", f.Limit)
-	default:
-		q += " ORDER BY id"
-	}
-	return q, a.vals
 }
 
 func scanRecord(rows *sql.Rows) (Record, error) {

@@ -10,6 +10,7 @@
 //	sqlaudit-bench -drivers pgx,sqlite -workloads Update1Row,SelectByKey
 //	sqlaudit-bench -drivers mysql -mysql-dsn 'app:pw@tcp(db:3306)/'   # each variant gets its own database
 //	sqlaudit-bench > new.txt && benchstat new.txt
+//	sqlaudit-bench -viewer              # the web viewer on a 1,000,000-record trail per database
 package main
 
 import (
@@ -35,7 +36,7 @@ func main() {
 // run executes the command and returns the exit code: 0 success, 1 the
 // benchmark failed, 2 bad usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, list, err := parseFlags(args, stderr)
+	cfg, list, viewer, err := parseFlags(args, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
@@ -46,6 +47,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			strings.Join(benchmark.DriverNames(), ", "), strings.Join(benchmark.WorkloadNames(), ", "))
 		return 0
 	}
+	if viewer > 0 {
+		if err := benchmark.RunViewer(ctx, cfg, viewer, stdout); err != nil {
+			fmt.Fprintln(stderr, "sqlaudit-bench:", err)
+			return 1
+		}
+		return 0
+	}
 	if err := benchmark.Run(ctx, cfg, stdout); err != nil {
 		fmt.Fprintln(stderr, "sqlaudit-bench:", err)
 		return 1
@@ -53,8 +61,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// parseFlags turns the command line into a Config; list reports -list.
-func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list bool, err error) {
+// parseFlags turns the command line into a Config; list reports -list,
+// viewer the records of -viewer's trail (0 without -viewer).
+func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list bool, viewer int, err error) {
 	cfg = benchmark.DefaultConfig()
 	fs := flag.NewFlagSet("sqlaudit-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -69,16 +78,25 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 	fs.StringVar(&cfg.Dir, "dir", "", "directory for the SQLite files (default: a temporary one)")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	fs.BoolVar(&list, "list", false, "list the drivers and workloads and exit")
+	viewerRun := fs.Bool("viewer", false, "measure the web viewer (trail/web) on a generated trail instead, with and without reading indexes")
+	records := fs.Int("viewer-records", benchmark.DefaultViewerRecords, "records of -viewer's trail")
 	if err = fs.Parse(args); err != nil {
-		return cfg, false, err
+		return cfg, false, 0, err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "sqlaudit-bench: unexpected argument %q\n", fs.Arg(0))
-		return cfg, false, errors.New("bad usage")
+		return cfg, false, 0, errors.New("bad usage")
+	}
+	if *viewerRun {
+		if *records < 100 {
+			fmt.Fprintf(stderr, "sqlaudit-bench: -viewer-records %d: want at least 100\n", *records)
+			return cfg, false, 0, errors.New("bad usage")
+		}
+		viewer = *records
 	}
 	cfg.Drivers, cfg.Workloads = benchmark.SplitList(*drivers), benchmark.SplitList(*workloads)
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	return cfg, list, nil
+	return cfg, list, viewer, nil
 }

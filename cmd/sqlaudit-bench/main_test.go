@@ -20,6 +20,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-nosuchflag"}, 2, "not defined"},
 		{[]string{"extra"}, 2, "unexpected argument"},
 		{[]string{"-q", "-drivers", "oracle"}, 1, "unknown driver"},
+		{[]string{"-viewer", "-viewer-records", "5"}, 2, "want at least 100"},
 	} {
 		var out, errs bytes.Buffer
 		code := run(context.Background(), tc.args, &out, &errs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,8 +12,11 @@ import (
 // filterFlags are the record filters of log and export.
 type filterFlags struct {
 	table, actor, action, since, until, key, tx string
+	column, text                                string
+	meta                                        []string
 	limit                                       int
-	after                                       int64
+	after, before                               int64
+	newest, count                               bool
 }
 
 func (f *filterFlags) register(cmd *cobra.Command) {
@@ -24,12 +28,29 @@ func (f *filterFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.until, "until", "", "only records before TIME")
 	fl.StringVar(&f.key, "key", "", "only this row (needs --table for a bare value)")
 	fl.StringVar(&f.tx, "tx", "", "only this transaction")
+	fl.StringArrayVar(&f.meta, "meta", nil, "only records whose metadata has KEY=VALUE (VALUE as text: abc, 42, true; repeatable)")
+	fl.StringVar(&f.column, "column", "", "only records that changed this column (UPDATEs of it, INSERTs and DELETEs of rows with it)")
+	fl.StringVar(&f.text, "text", "", "only records whose statement contains this text (ignoring case)")
 }
 
 // filter builds the trail filter but for the key (see withKey).
 func (f *filterFlags) filter() (trail.Filter, error) {
-	out := trail.Filter{Table: f.table, Actor: f.actor, Limit: f.limit, AfterID: f.after}
+	out := trail.Filter{Table: f.table, Actor: f.actor, Limit: f.limit, AfterID: f.after, BeforeID: f.before,
+		NewestFirst: f.newest, Column: f.column, Text: f.text}
 	var err error
+	for _, kv := range f.meta {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return out, usagef("bad --meta %q: want KEY=VALUE (e.g. request_id=abc)", kv)
+		}
+		if out.Metadata == nil {
+			out.Metadata = map[string]string{}
+		}
+		out.Metadata[k] = v
+	}
+	if f.before != 0 && !f.newest {
+		return out, usagef("--before pages newest first: add --newest-first (oldest first pages with --after)")
+	}
 	if f.action != "" {
 		out.Action = strings.ToUpper(f.action)
 		if out.Action != "INSERT" && out.Action != "UPDATE" && out.Action != "DELETE" {
@@ -66,10 +87,15 @@ func logCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "log",
 		Short: "List audit records, filtered",
-		Long:  "List audit records, oldest first, as an aligned table (default), JSON lines or CSV.\nPage with --limit and --after (the last ID shown).",
+		Long: `List audit records, oldest first (newest first with --newest-first), as an
+aligned table (default), JSON lines or CSV. Page with --limit and --after (the
+last ID shown), or newest first with --limit and --before. --count prints how
+many records (in how many transactions) the filters select instead.`,
 		Example: `  sqlaudit log --actor alice --since 2025-05-01 --until 2025-06-01
   sqlaudit log --table orders --key 42 -o json
-  sqlaudit log --action DELETE --limit 50 --after 1200 -o csv`,
+  sqlaudit log --action DELETE --limit 50 --after 1200 -o csv
+  sqlaudit log --meta request_id=abc --column price --newest-first --limit 20
+  sqlaudit log --text "delete from orders" --count`,
 		Args: nArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.printRecords(cmd, &f, format)
@@ -78,6 +104,9 @@ func logCmd(g *globals) *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().IntVar(&f.limit, "limit", 0, "at most this many records (0: all)")
 	cmd.Flags().Int64Var(&f.after, "after", 0, "only records with an ID above this (paging)")
+	cmd.Flags().Int64Var(&f.before, "before", 0, "only records with an ID below this (paging with --newest-first)")
+	cmd.Flags().BoolVar(&f.newest, "newest-first", false, "newest records first")
+	cmd.Flags().BoolVar(&f.count, "count", false, "print the number of records and transactions selected, not the records")
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: table, json (JSON lines) or csv")
 	return cmd
 }
@@ -120,6 +149,17 @@ func (g *globals) printRecords(cmd *cobra.Command, f *filterFlags, format string
 	}
 	defer db.Close()
 	if err := f.withKey(cmd, g, db, &flt); err != nil {
+		return err
+	}
+	if f.count {
+		n, err := trail.Count(cmd.Context(), db, flt, g.opts()...)
+		if err != nil {
+			return g.friendly(err)
+		}
+		if format == "json" || format == "jsonl" {
+			return w.(jsonWriter).enc.Encode(n)
+		}
+		_, err = fmt.Fprintf(cmd.OutOrStdout(), "%d records in %d transactions\n", n.Records, n.Transactions)
 		return err
 	}
 	for r, err := range trail.Query(cmd.Context(), db, flt, g.opts()...) {

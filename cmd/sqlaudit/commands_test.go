@@ -45,10 +45,33 @@ func TestLogFormatsAndFilters(t *testing.T) {
 			{[]string{"--since", s.times[2].Format("2006-01-02T15:04:05.000Z07:00")}, 2},
 			{[]string{"--until", s.times[1].Format("2006-01-02T15:04:05.000Z07:00")}, 2},
 			{[]string{"--limit", "2", "--after", "1"}, 2},
+			{[]string{"--column", "price"}, 5},
+			{[]string{"--column", "name"}, 4},
+			{[]string{"--text", "delete FROM"}, 1},
+			{[]string{"--meta", "request_id=abc"}, 0},
+			{[]string{"--newest-first", "--limit", "4"}, 4},
 		} {
 			if got := count(c.args...); got != c.want {
 				t.Errorf("log %v: %d records, want %d", c.args, got, c.want)
 			}
+		}
+		var ids []int64
+		for _, line := range strings.Split(strings.TrimSpace(mustCLI(t, "log", dsn, "--newest-first", "-o", "json")), "\n") {
+			var r struct{ ID int64 }
+			json.Unmarshal([]byte(line), &r)
+			ids = append(ids, r.ID)
+		}
+		if len(ids) != 6 || ids[0] < ids[5] {
+			t.Errorf("newest first: %v", ids)
+		}
+		if got := count("--newest-first", "--before", fmt.Sprint(ids[1])); got != 4 {
+			t.Errorf("--before the second newest: %d records, want 4", got)
+		}
+		if out := mustCLI(t, "log", dsn, "--count", "--action", "UPDATE"); out != "3 records in 2 transactions\n" {
+			t.Errorf("--count: %q", out)
+		}
+		if out := mustCLI(t, "log", dsn, "--count", "-o", "json"); out != `{"records":6,"transactions":4}`+"\n" {
+			t.Errorf("--count -o json: %q", out)
 		}
 		var r struct {
 			Actor string         `json:"actor"`

@@ -9,6 +9,7 @@
 //	sqlaudit asof TABLE KEY TIME          a row as it was at a time
 //	sqlaudit revert TX [--dry-run]        undo a transaction (itself audited)
 //	sqlaudit export [-o json|csv]         stream the whole trail
+//	sqlaudit serve [--addr 127.0.0.1:8080] the web viewer (loopback only by default)
 //
 // The database is --dsn or $SQLAUDIT_DSN: a PostgreSQL URL
 // (postgres://…) or keyword string (host=… dbname=…), else a SQLite file.
@@ -120,7 +121,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.auditTable, "audit-table", "audit_log", "the audit table")
 	root.PersistentFlags().StringVar(&g.color, "color", "auto", "color output: auto (terminal, unless NO_COLOR is set), always, never")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g))
+	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g), serveCmd(g))
 	return root
 }
 

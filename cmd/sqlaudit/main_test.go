@@ -209,6 +209,8 @@ func TestUsageErrors(t *testing.T) {
 		{"log", "--dsn", "x.db", "--since", "yesterday"},
 		{"log"}, // no DSN
 		{"show", "--dsn", "x.db", "abc"},
+		{"log", "--dsn", "x.db", "--meta", "request_id"},
+		{"log", "--dsn", "x.db", "--before", "5"},
 	} {
 		t.Setenv("SQLAUDIT_DSN", "")
 		code, _, errs := cli(t, args...)

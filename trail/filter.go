@@ -1,0 +1,145 @@
+package trail
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Filter selects records; zero fields match everything, set fields must all
+// match. Records come oldest first (by id), or newest first with
+// NewestFirst.
+type Filter struct {
+	Table  string    // table_name as recorded
+	Actor  string    // actor
+	Action string    // INSERT, UPDATE or DELETE
+	Since  time.Time // occurred_at >= Since
+	Until  time.Time // occurred_at < Until
+	Key    Key       // row_key equal to Key
+	TxID   int64     // tx_id
+	// Metadata matches records whose metadata holds every key with that
+	// value as text: a JSON string's contents, or the JSON text of a
+	// number or boolean (request_id=abc, user_id=42, replayed=true); a
+	// JSON null matches no value.
+	Metadata map[string]string
+	// Column matches records that changed the column: an UPDATE of it, or
+	// an INSERT or DELETE of a row that has it (the record's old or new
+	// values hold it).
+	Column string
+	// Text matches records whose statement (query) contains Text, ignoring
+	// case (ASCII letters on SQLite).
+	Text string
+
+	AfterID     int64 // paging cursor: id > AfterID (oldest first: the last ID of the previous page)
+	BeforeID    int64 // paging cursor: id < BeforeID (newest first: the last ID of the previous page)
+	NewestFirst bool  // order by id descending
+	Limit       int   // at most Limit records (0: all)
+
+	after     time.Time // occurred_at > after (AsOf)
+	notTx     int64     // tx_id <> notTx (Revert)
+	newestOne bool      // only the newest match
+}
+
+// build renders the SELECT of f.
+func (c *config) build(f Filter) (string, []any) {
+	a := &argList{d: c.d}
+	conds := c.conds(f, a)
+	conds = append(conds, idBounds(f, a)...)
+	q := "SELECT " + c.d.columns() + " FROM " + c.d.table(c.table) + where(conds)
+	switch {
+	case f.newestOne:
+		q += " ORDER BY id DESC LIMIT 1"
+	default:
+		q += orderBy(f.NewestFirst)
+		if f.Limit > 0 {
+			q += fmt.Sprintf(" LIMIT %d", f.Limit)
+		}
+	}
+	return q, a.vals
+}
+
+func orderBy(newestFirst bool) string {
+	if newestFirst {
+		return " ORDER BY id DESC"
+	}
+	return " ORDER BY id"
+}
+
+func where(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+// idBounds are the paging conditions of f.
+func idBounds(f Filter, a *argList) []string {
+	var conds []string
+	if f.AfterID != 0 {
+		conds = append(conds, "id > "+a.add(f.AfterID))
+	}
+	if f.BeforeID != 0 {
+		conds = append(conds, "id < "+a.add(f.BeforeID))
+	}
+	return conds
+}
+
+// conds are the conditions of f's content, without the paging bounds.
+func (c *config) conds(f Filter, a *argList) []string {
+	var conds []string
+	eq := func(col string, v any) { conds = append(conds, col+" = "+a.add(v)) }
+	if f.Table != "" {
+		eq("table_name", f.Table)
+	}
+	if f.Actor != "" {
+		eq("actor", f.Actor)
+	}
+	if f.Action != "" {
+		eq("action", strings.ToUpper(f.Action))
+	}
+	if f.TxID != 0 {
+		eq("tx_id", f.TxID)
+	}
+	if f.notTx != 0 {
+		conds = append(conds, "tx_id <> "+a.add(f.notTx))
+	}
+	if !f.Since.IsZero() {
+		conds = append(conds, c.d.timeCond(">=", f.Since, a))
+	}
+	if !f.Until.IsZero() {
+		conds = append(conds, c.d.timeCond("<", f.Until, a))
+	}
+	if !f.after.IsZero() {
+		conds = append(conds, c.d.timeCond(">", f.after, a))
+	}
+	if len(f.Key) > 0 {
+		conds = append(conds, c.d.keyCond(f.Key, a))
+	}
+	for _, k := range sortedKeys(f.Metadata) {
+		conds = append(conds, c.d.metaCond(k, f.Metadata[k], a))
+	}
+	if f.Column != "" {
+		conds = append(conds, c.d.columnCond(f.Column, a))
+	}
+	if f.Text != "" {
+		conds = append(conds, c.d.textCond(likePattern(f.Text), a))
+	}
+	return conds
+}
+
+// likeEscape is the escape character of likePattern: not a backslash, whose
+// meaning in string literals differs between the databases.
+const likeEscape = "!"
+
+// likePattern is a LIKE pattern matching text anywhere, its wildcards
+// escaped with likeEscape.
+func likePattern(text string) string {
+	r := strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+	return "%" + r.Replace(text) + "%"
+}
+
+// jsonMember is a JSON path naming the member col: $."col" with quotes and
+// backslashes escaped.
+func jsonMember(col string) string {
+	return `$."` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(col) + `"`
+}
