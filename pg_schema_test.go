@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/sqlaudit/sqlaudit"
@@ -266,5 +267,67 @@ func TestPostgreSQLPartitionRowsAreRecordedUnderThePartitionedTable(t *testing.T
 		if children != 2 {
 			t.Fatalf("the cascade into the partitioned table: %v, want 2 records of c", recs)
 		}
+	})
+}
+
+// The caller's predicate is evaluated once: a volatile one decides as in
+// the plain statement, and exactly the rows it picked are changed and
+// recorded (issue 14, item 15: the rewrite evaluated it twice, so an UPDATE
+// picking a random row changed none). An UPDATE … FROM whose joins call a
+// volatile function is refused: there the joins run twice.
+func TestPostgreSQLVolatilePredicatesAreEvaluatedOnce(t *testing.T) {
+	forEachPGDriver(t, func(t *testing.T, drv string) {
+		db, td := mustOpen(t, drv)
+		mustExec(t, db, `CREATE TABLE items (id int PRIMARY KEY, v int DEFAULT 0)`, `INSERT INTO items SELECT g FROM generate_series(1, 20) g`,
+			`CREATE SEQUENCE picks`)
+		for _, tc := range []struct {
+			q    string
+			rows int64
+		}{
+			{`UPDATE items SET v = v + 1 WHERE id = (SELECT id FROM items ORDER BY random() LIMIT 1)`, 1},
+			{`UPDATE items SET v = v + 1 WHERE id IN (SELECT id FROM items ORDER BY random() LIMIT 5)`, 5},
+		} {
+			for range 5 {
+				var n int64
+				recs := checkChange(t, td, "items", []string{"id"}, func() {
+					res, err := db.Exec(tc.q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					n, _ = res.RowsAffected()
+				})
+				if n != tc.rows || len(recs) != int(tc.rows) {
+					t.Fatalf("%s: %d rows changed, %d records; want %d", tc.q, n, len(recs), tc.rows)
+				}
+			}
+		}
+		// A side-effecting predicate changes as many rows as on a plain copy.
+		mustExec(t, td.plain, `CREATE TABLE items_plain AS SELECT * FROM items`, `CREATE SEQUENCE picks_plain`)
+		plainRes, err := td.plain.Exec(`UPDATE items_plain SET v = v + 1 WHERE id = nextval('picks_plain')`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var audited int64
+		recs := checkChange(t, td, "items", []string{"id"}, func() {
+			res, err := db.Exec(`UPDATE items SET v = v + 1 WHERE id = nextval('picks')`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			audited, _ = res.RowsAffected()
+		})
+		if plain, _ := plainRes.RowsAffected(); audited != plain || len(recs) != int(plain) {
+			t.Fatalf("WHERE id = nextval(…): %d rows and %d records, the plain statement %d rows", audited, len(recs), plain)
+		}
+		before := td.snap(t, "items", "id")
+		_, err = db.Exec(`UPDATE items SET v = s.v FROM (SELECT id, 9 AS v FROM items ORDER BY random() LIMIT 5) s WHERE items.id = s.id`)
+		if !errors.Is(err, sqlaudit.ErrUnsupported) {
+			t.Fatalf("UPDATE … FROM a random subquery: %v, want ErrUnsupported", err)
+		}
+		if after := td.snap(t, "items", "id"); !reflect.DeepEqual(before, after) {
+			t.Fatal("the refused UPDATE … FROM changed rows")
+		}
+		checkChange(t, td, "items", []string{"id"}, func() { // a stable join is audited as before
+			mustExec(t, db, `UPDATE items SET v = s.v FROM (SELECT id, 7 AS v FROM items WHERE id <= 3) s WHERE items.id = s.id`)
+		})
 	})
 }

@@ -1,6 +1,7 @@
 package sqlstmt
 
 import (
+	"slices"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -234,7 +235,36 @@ func classifyUpdate(a *Analysis, s *pg.UpdateStmt) *Analysis {
 	a.Kind, a.treeWhere, a.treeReturning = Update, s.WhereClause != nil, len(s.ReturningList) > 0
 	a.ReturningStar = hasBareStar(s.ReturningList)
 	a.treeWith, a.treeFrom = s.WithClause != nil, len(s.FromClause) > 0
+	if len(s.FromClause) > 0 {
+		for _, n := range append(s.FromClause, s.WhereClause) {
+			a.JoinFunctions = appendFunctions(a.JoinFunctions, n.ProtoReflect())
+		}
+	}
 	return a
+}
+
+// appendFunctions adds the names of the functions called below m (the last
+// part of a qualified name, lower-case as unquoted names fold), each once.
+func appendFunctions(names []string, m protoreflect.Message) []string {
+	if fc, ok := m.Interface().(*pg.FuncCall); ok && len(fc.Funcname) > 0 {
+		name := fc.Funcname[len(fc.Funcname)-1].GetString_().GetSval()
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Kind() != protoreflect.MessageKind:
+		case fd.IsList():
+			for i := 0; i < v.List().Len(); i++ {
+				names = appendFunctions(names, v.List().Get(i).Message())
+			}
+		case !fd.IsMap():
+			names = appendFunctions(names, v.Message())
+		}
+		return true
+	})
+	return names
 }
 
 func classifyDelete(a *Analysis, s *pg.DeleteStmt) *Analysis {

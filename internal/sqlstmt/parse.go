@@ -73,6 +73,9 @@ type Analysis struct {
 	ConflictSet, ConflictWhere string
 
 	SetColumns []string // UPDATE: columns assigned by SET
+	// JoinFunctions are the functions an UPDATE … FROM calls in its FROM
+	// list and WHERE clause, by name: the rewrite evaluates those twice.
+	JoinFunctions []string
 	EndsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
 	BeginsTx   bool     // begins one (BEGIN, START TRANSACTION)
 	OrIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE

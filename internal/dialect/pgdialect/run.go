@@ -150,6 +150,16 @@ func pgInline(q string, args []driver.NamedValue, n int) string {
 // would name as this table's, without the columns of their own.
 func pgRefuse(ex *pgExec) error {
 	a := ex.Stmt
+	if a.Kind == sqlstmt.Update && a.From != "" && len(a.JoinFunctions) > 0 {
+		volatile, err := pgVolatile(ex)
+		if err != nil {
+			return engine.CatalogFailed(ex.Query, ex.Table.Display, err)
+		}
+		if volatile {
+			return engine.Refuse(ex.Query, ex.Table.Display, "a volatile function (random(), nextval() …) in the FROM list or WHERE clause of an UPDATE … FROM: "+
+				"the rewritten statement would run it twice and could change other rows than it records; compute the values first, or update without FROM")
+		}
+	}
 	if pgt(ex.Table).Inherited && !a.Table.Only && a.Kind != sqlstmt.Insert {
 		return engine.Refuse(ex.Query, ex.Table.Display, "other tables inherit from this one, and a write without ONLY changes their rows too, unrecorded under their names; write ONLY "+
 			ex.Table.Display+", and each inheriting table on its own")

@@ -116,8 +116,12 @@ func pgWrite(ex *pgExec, t pgTargetRef) string {
 		selected = " WHERE EXISTS (SELECT 1 FROM " + a.From + where + ")"
 		from = a.From + ", "
 	}
+	// The predicate runs once, in the locked subquery: the UPDATE changes
+	// exactly the rows it locked, so a volatile predicate (random(),
+	// nextval(), a subquery ordered by random()) decides once, as in the
+	// plain statement. Joined tables need it again to bind their rows.
 	cond := strings.Join(join, " AND ")
-	if a.Where != "" {
+	if a.From != "" && a.Where != "" {
 		cond += " AND (" + a.Where + ")"
 	}
 	return "UPDATE " + t.rel + " SET " + a.Set + " FROM " + from + "(SELECT " + strings.Join(sel, ", ") +
