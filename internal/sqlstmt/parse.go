@@ -76,12 +76,12 @@ type Analysis struct {
 	// JoinFunctions are the functions an UPDATE … FROM calls in its FROM
 	// list and WHERE clause, by name: the rewrite evaluates those twice.
 	JoinFunctions []string
-	EndsTx     bool     // begins or ends a transaction (also inside a multi-statement string)
-	BeginsTx   bool     // begins one (BEGIN, START TRANSACTION)
-	OrIgnore   bool     // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
-	OrReplace  bool     // SQLite: INSERT OR REPLACE / REPLACE INTO / UPDATE OR REPLACE
-	orClause   bool     // SQLite: the statement has an OR conflict clause (or is REPLACE)
-	Upsert     bool     // INSERT … ON CONFLICT DO UPDATE
+	EndsTx        bool // begins or ends a transaction (also inside a multi-statement string)
+	BeginsTx      bool // begins one (BEGIN, START TRANSACTION)
+	OrIgnore      bool // INSERT OR IGNORE / ON CONFLICT DO NOTHING / UPDATE OR IGNORE
+	OrReplace     bool // SQLite: INSERT OR REPLACE / REPLACE INTO / UPDATE OR REPLACE
+	orClause      bool // SQLite: the statement has an OR conflict clause (or is REPLACE)
+	Upsert        bool // INSERT … ON CONFLICT DO UPDATE
 	// returningStar: the RETURNING list has an unqualified *
 	ReturningStar bool
 	Truncate      bool     // TRUNCATE, audited as DELETE of every row
