@@ -18,6 +18,9 @@ import (
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/auditpgx"
 	"github.com/sqlaudit/sqlaudit/integration/internal/oracle"
 )
 
@@ -591,4 +594,55 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// GORM's own PostgreSQL set-up parses the DSN and may choose pgx's simple
+// protocol (PreferSimpleProtocol); with DriverName it opens the driver
+// plainly and that is lost, so a statement cached on a connection fails
+// once with "cached plan must not change result type" after another client
+// changes the table. The set-up the README recommends keeps it: the audited
+// handle from auditpgx.OpenDB, given to GORM as Conn (or, with DriverName,
+// default_query_exec_mode=simple_protocol in the DSN) — issue 14, item 22.
+func TestGORMOnPgxSurvivesSchemaChangesWithTheRecommendedSetup(t *testing.T) {
+	for _, setup := range []string{"Conn from auditpgx.OpenDB", "DriverName with default_query_exec_mode"} {
+		t.Run(setup, func(t *testing.T) {
+			e := oracle.New(t, "audit-pgx")
+			var dial gorm.Dialector
+			if setup == "Conn from auditpgx.OpenDB" {
+				cfg, err := pgx.ParseConfig(e.DSN)
+				ok(t, err)
+				cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+				sqlDB, err := auditpgx.OpenDB(*cfg, sqlaudit.Options{})
+				ok(t, err)
+				t.Cleanup(func() { sqlDB.Close() })
+				dial = postgres.New(postgres.Config{Conn: sqlDB})
+			} else {
+				dial = postgres.New(postgres.Config{DriverName: "audit-pgx", DSN: e.DSN + "&default_query_exec_mode=simple_protocol"})
+			}
+			db, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard})
+			ok(t, err)
+			sqlDB, err := db.DB()
+			ok(t, err)
+			sqlDB.SetMaxOpenConns(1) // one connection: its cached statements meet the change
+			ctx := oracle.Ctx("ann")
+			ok(t, db.WithContext(ctx).AutoMigrate(&User{}))
+			ok(t, db.WithContext(ctx).Create(&User{Name: "ann", Email: "ann@x"}).Error)
+			var users []User
+			ok(t, db.WithContext(ctx).Find(&users).Error)
+			if _, err := e.Plain.Exec(`ALTER TABLE users ADD COLUMN nickname text`); err != nil {
+				t.Fatal(err)
+			}
+			e.Check(t, "ann", []string{"users"}, func() {
+				ok(t, db.WithContext(ctx).Find(&users).Error)
+				// GORM writes inside a transaction: the first write after
+				// another client changed the table fails it with
+				// ErrConflict (nothing changed), and runs when run again.
+				err := db.WithContext(ctx).Model(&users[0]).Update("age", 31).Error
+				if errors.Is(err, sqlaudit.ErrConflict) {
+					err = db.WithContext(ctx).Model(&users[0]).Update("age", 31).Error
+				}
+				ok(t, err)
+			})
+		})
+	}
 }

@@ -201,8 +201,11 @@ func pgError(ex *pgExec, err error) error {
 		// The catalog the plan was built from no longer holds. Outside a
 		// transaction the statement failed whole and changed nothing: the
 		// wrapper reads the catalog again and runs it once more. Inside
-		// one, the failure aborted the caller's transaction.
-		ex.Session.DropCatalog()
+		// one, the failure aborted the caller's transaction. Every other
+		// connection's catalog is as stale: they read it again before
+		// their next write (a changed table fails one transaction, not one
+		// per connection of the pool).
+		ex.Session.Shared.DDLRan()
 		if !pgInTx(ex.Session) {
 			return engine.ErrRunAgain
 		}
