@@ -25,7 +25,11 @@ func (Dialect) Features() engine.Features { return engine.OneByOne | engine.Reco
 func (Dialect) CommitAmbiguous(error) bool { return false }
 
 func (Dialect) Analyse(q string) *sqlstmt.Analysis {
-	return sqlstmt.Analyse(q, rules)
+	a := sqlstmt.Analyse(q, rules)
+	if isVacuumText(a.Text) {
+		a.Kind, a.Reason = sqlstmt.DDL, "" // checked before it runs: BeforeDDL
+	}
+	return a
 }
 func (Dialect) Ident(s string) string { return sqlstmt.QuoteIdent(s) }
 
@@ -63,5 +67,16 @@ func (Dialect) Open(ctx context.Context, c *engine.Session) (engine.Conn, error)
 			return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
 		}
 	}
-	return &liteConn{c: c, newTx: true}, nil
+	lc := &liteConn{c: c, newTx: true, live: false, txState: txStateOf(c)}
+	// Install the triggers now, outside any transaction: a first write
+	// inside a deferred transaction must not read the catalog before its
+	// statement (see Run). Best effort: a missing audit table (NoCreate)
+	// fails the first write instead, with its own error.
+	prev := c.State
+	c.State = lc
+	if err := lc.ensure(ctx, nil); err != nil {
+		lc.installed = nil
+	}
+	c.State = prev
+	return lc, nil
 }
