@@ -82,7 +82,7 @@ func (lc *liteConn) Quiet(ctx context.Context) error {
 	if !lc.live {
 		return nil
 	}
-	if _, err := lc.c.PreparedExec(ctx, liteQuietCtx, nil); err != nil {
+	if _, err := exec(ctx, lc.c, liteQuietCtx, nil); err != nil {
 		return err
 	}
 	lc.live = false

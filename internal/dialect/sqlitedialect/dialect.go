@@ -63,7 +63,7 @@ func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
 
 func (Dialect) Open(ctx context.Context, c *engine.Session) (engine.Conn, error) {
 	for _, q := range liteCtxDDL {
-		if _, err := c.RawExec(ctx, q, nil); err != nil {
+		if _, err := exec(ctx, c, q, nil); err != nil {
 			return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
 		}
 	}

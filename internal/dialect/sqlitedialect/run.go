@@ -51,7 +51,7 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	}
 	res, rows, err := lc.runCaller(ex)
 	if restore {
-		if _, rerr := ex.Session.RawExec(context.WithoutCancel(ex.Ctx), `PRAGMA recursive_triggers = 0`, nil); err == nil && rerr != nil {
+		if _, rerr := exec(context.WithoutCancel(ex.Ctx), ex.Session, `PRAGMA recursive_triggers = 0`, nil); err == nil && rerr != nil {
 			err = recordError(ex, rerr)
 		}
 	}
@@ -86,13 +86,13 @@ func (lc *liteConn) setCtx(ex *engine.Execution, newTx bool) (changes int64, err
 		}
 		changes, _ = rows[0][0].(int64)
 	}
-	res, err := c.PreparedExec(ex.Ctx, liteSetCtx, engine.Named(ex.Actor, ex.Metadata, ex.Query, newTx))
+	n, err := exec(ex.Ctx, c, liteSetCtx, engine.Named(ex.Actor, ex.Metadata, ex.Query, newTx))
 	if err != nil {
 		return 0, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 { // the row is gone (dropped with its table)
+	if n == 0 { // the row is gone (dropped with its table)
 		for _, q := range liteCtxDDL[1:] {
-			if _, err := c.RawExec(ex.Ctx, q, nil); err != nil {
+			if _, err := exec(ex.Ctx, c, q, nil); err != nil {
 				return 0, err
 			}
 		}
@@ -105,10 +105,10 @@ func (lc *liteConn) setCtx(ex *engine.Execution, newTx bool) (changes int64, err
 // setChanges leaves the connection's changes() at n: deleting n rows from a
 // WITHOUT ROWID table touches neither last_insert_rowid() nor anything else.
 func setChanges(ex *engine.Execution, n int64) error {
-	if _, err := ex.Session.PreparedExec(ex.Ctx, `WITH RECURSIVE c(i) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) INSERT INTO temp._sqa_count SELECT i FROM c`, engine.Named(n)); err != nil {
+	if _, err := exec(ex.Ctx, ex.Session, `WITH RECURSIVE c(i) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) INSERT INTO temp._sqa_count SELECT i FROM c`, engine.Named(n)); err != nil {
 		return err
 	}
-	_, err := ex.Session.PreparedExec(ex.Ctx, `DELETE FROM temp._sqa_count`, nil)
+	_, err := exec(ex.Ctx, ex.Session, `DELETE FROM temp._sqa_count`, nil)
 	return err
 }
 
@@ -193,7 +193,7 @@ func (lc *liteConn) replaceDeletes(ex *engine.Execution) (bool, error) {
 	case e.Triggers != 0:
 		return false, engine.Fail(ex.Query, ex.Table.Display, "recording the rows REPLACE deletes needs PRAGMA recursive_triggers = ON, which would change how the database's own triggers fire; turn it on for the connection yourself to allow this", engine.Unsupported)
 	}
-	if _, err := c.RawExec(ex.Ctx, `PRAGMA recursive_triggers = 1`, nil); err != nil {
+	if _, err := exec(ex.Ctx, c, `PRAGMA recursive_triggers = 1`, nil); err != nil {
 		return false, recordError(ex, err)
 	}
 	return true, nil

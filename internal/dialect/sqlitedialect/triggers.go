@@ -47,7 +47,7 @@ var liteOwnTables = map[string]bool{"_sqa_ctx": true, "_sqa_count": true}
 // statement's triggers checked, starts empty. A plain UPDATE of the TEMP row
 // commits on its own in about a microsecond and touches no other database,
 // so it takes no lock the caller's statement would then have to upgrade.
-const liteSetCtx = `UPDATE temp._sqa_ctx SET live = 1, actor = ?1, metadata = ?2, query = ?3, tx = CASE WHEN ?4 THEN NULL ELSE tx END, chk = ''`
+const liteSetCtx = `UPDATE temp._sqa_ctx SET live = 1, actor = ?1, metadata = ?2, query = ?3, tx = CASE WHEN ?4 THEN NULL ELSE tx END, chk = '' RETURNING k`
 
 // liteQuietCtx stops the triggers before a statement that runs unaudited.
 const liteQuietCtx = `UPDATE temp._sqa_ctx SET live = 0`
@@ -217,7 +217,7 @@ func (lc *liteConn) install(ctx context.Context, schema string) error {
 		}
 		tag := fmt.Sprintf("%s%d", prefix, i)
 		for _, q := range liteTriggerSQL(t, tag, audit.Quoted, nextID, prefix, liteStale(t)) {
-			if _, err := c.RawExec(ctx, q, nil); err != nil {
+			if _, err := exec(ctx, c, q, nil); err != nil {
 				return fmt.Errorf("sqlaudit: installing the audit triggers of %s: %w", t.Display, err)
 			}
 		}
@@ -261,7 +261,7 @@ func (lc *liteConn) dropTriggers(ctx context.Context, prefix string) error {
 	}
 	lc.c.CloseStmts()
 	for _, r := range rows {
-		if _, err := lc.c.RawExec(ctx, `DROP TRIGGER IF EXISTS temp.`+sqlstmt.QuoteIdent(engine.AsString(r[0])), nil); err != nil {
+		if _, err := exec(ctx, lc.c, `DROP TRIGGER IF EXISTS temp.`+sqlstmt.QuoteIdent(engine.AsString(r[0])), nil); err != nil {
 			return err
 		}
 	}

@@ -48,12 +48,12 @@ func rawAutocommit(c driver.Conn) interface{ GetAutocommit() bool } {
 
 // probeTx asks SQLite itself: BEGIN succeeds only outside a transaction.
 func probeTx(ctx context.Context, s *engine.Session) (bool, error) {
-	if _, err := s.PreparedExec(ctx, `BEGIN`, nil); err != nil {
+	if _, err := exec(ctx, s, `BEGIN`, nil); err != nil {
 		if strings.Contains(err.Error(), "within a transaction") {
 			return true, nil
 		}
 		return false, err
 	}
-	_, err := s.PreparedExec(ctx, `ROLLBACK`, nil)
+	_, err := exec(ctx, s, `ROLLBACK`, nil)
 	return false, err
 }
