@@ -222,6 +222,13 @@ func (lc *liteConn) install(ctx context.Context, schema string) error {
 			}
 		}
 	}
+	// Warm the names as statements write them (unqualified) too: a first
+	// write inside a deferred transaction then reads nothing before it runs.
+	for _, r := range names {
+		if _, err := c.Table(ctx, sqlstmt.TableRef{Name: engine.AsString(r[0])}); err != nil {
+			return err
+		}
+	}
 	lc.installed[schema] = version
 	lc.installedInTx = lc.installedInTx || lc.inTx
 	return nil
