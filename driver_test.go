@@ -279,9 +279,13 @@ func TestConstraintViolationIsTheDriversOwnError(t *testing.T) {
 			if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
 				t.Fatalf("want *pgconn.PgError 23505, got %T %v", err, err)
 			}
-		default:
+		case "audit-sqlite3":
 			if !errors.As(err, &liteErr) || liteErr.ExtendedCode != sqlite3.ErrConstraintPrimaryKey {
 				t.Fatalf("want sqlite3.Error primary key constraint, got %T %v", err, err)
+			}
+		default:
+			if code, ok := sqliteErrorCode(err); !ok || code != int(sqlite3.ErrConstraintPrimaryKey) {
+				t.Fatalf("want the driver's own primary key constraint error, got %T %v", err, err)
 			}
 		}
 		_, err = db.Exec(`UPDATE accounts SET region = NULL WHERE id = 2`)

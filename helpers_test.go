@@ -2,6 +2,7 @@ package sqlaudit_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -17,8 +18,11 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/lib/pq"
 	_ "github.com/mattn/go-sqlite3"
+	modernc "modernc.org/sqlite"
 
 	"github.com/sqlaudit/sqlaudit"
+
+	_ "github.com/sqlaudit/sqlaudit/auditmodernc" // also the plain "sqlite" (modernc.org/sqlite)
 	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
@@ -28,10 +32,16 @@ import (
 
 // auditDrivers are the registered audit drivers every end-to-end test runs on
 // (those SQLAUDIT_DRIVERS selects, see selectedDrivers).
-var auditDrivers = selectedDrivers("audit-postgres", "audit-pgx", "audit-sqlite3", "audit-mysql")
+var auditDrivers = selectedDrivers("audit-postgres", "audit-pgx", "audit-sqlite3", "audit-sqlite", "audit-mysql")
+
+// sqliteDrivers are the SQLite audit drivers the SQLite tests run on:
+// mattn/go-sqlite3 (cgo), modernc.org/sqlite and, in a test binary built
+// with the tag sqlaudit_ncruces (scripts/test.sh does), ncruces/go-sqlite3
+// (sqlite_ncruces_test.go).
+var sqliteDrivers = selectedDrivers("audit-sqlite3", "audit-sqlite")
 
 // knownDrivers are the audit drivers SQLAUDIT_DRIVERS may name.
-var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-mysql": true}
+var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-sqlite": true, "audit-ncruces": true, "audit-mysql": true}
 
 // selectedDrivers is those of drivers that SQLAUDIT_DRIVERS (a comma-separated
 // list of audit drivers) selects, or all of them if it is unset.
@@ -57,7 +67,7 @@ func driverSelected(driver string) bool {
 	for _, d := range strings.Split(env, ",") {
 		d = strings.TrimSpace(d)
 		if !knownDrivers[d] {
-			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-mysql)", env, d))
+			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-sqlite, audit-ncruces, audit-mysql)", env, d))
 		}
 		found = found || d == driver
 	}
@@ -65,10 +75,41 @@ func driverSelected(driver string) bool {
 }
 
 // plainDriver is the underlying driver of each audit driver.
-var plainDriver = map[string]string{"audit-postgres": "postgres", "audit-pgx": "pgx", "audit-sqlite3": "sqlite3", "audit-mysql": "mysql"}
+var plainDriver = map[string]string{"audit-postgres": "postgres", "audit-pgx": "pgx", "audit-sqlite3": "sqlite3", "audit-sqlite": "sqlite", "audit-ncruces": "sqlite3-ncruces", "audit-mysql": "mysql"}
 
-func isSQLite(driverName string) bool { return strings.Contains(driverName, "sqlite") }
-func isMySQL(driverName string) bool  { return strings.Contains(driverName, "mysql") }
+func isSQLite(driverName string) bool {
+	return strings.Contains(driverName, "sqlite") || driverName == "audit-ncruces"
+}
+
+// forEachSQLite runs f as a subtest on every SQLite audit driver.
+func forEachSQLite(t *testing.T, f func(t *testing.T, drv string)) {
+	for _, drv := range sqliteDrivers {
+		t.Run(drv, func(t *testing.T) {
+			t.Parallel()
+			f(t, drv)
+		})
+	}
+}
+
+// sqliteParams translates go-sqlite3's DSN parameters (_foreign_keys=1,
+// _busy_timeout=N, _journal_mode=M; _txlock is common to all three) into
+// those of the pure-Go drivers, which set PRAGMAs as _pragma=name(value).
+func sqliteParams(drv string, params ...string) []string {
+	if drv == "audit-sqlite3" {
+		return params
+	}
+	out := make([]string, 0, len(params))
+	for _, p := range params {
+		name, value, _ := strings.Cut(p, "=")
+		switch name {
+		case "_foreign_keys", "_busy_timeout", "_journal_mode", "_recursive_triggers":
+			p = "_pragma=" + strings.TrimPrefix(name, "_") + "(" + value + ")"
+		}
+		out = append(out, p)
+	}
+	return out
+}
+func isMySQL(driverName string) bool { return strings.Contains(driverName, "mysql") }
 
 // mysqlServer is the MariaDB server the tests use (a go-sql-driver DSN
 // without a database); SQLAUDIT_MYSQL_DSN overrides it.
@@ -157,7 +198,8 @@ func mustOpen(t testing.TB, driverName string, dsnParams ...string) (*sql.DB, *t
 	td := &testDB{driver: driverName}
 	switch {
 	case isSQLite(driverName):
-		td.dsn = "file:" + filepath.Join(t.TempDir(), "test.db") + "?_busy_timeout=10000"
+		td.dsn = "file:" + filepath.Join(t.TempDir(), "test.db") + "?" + sqliteParams(driverName, "_busy_timeout=10000")[0]
+		dsnParams = sqliteParams(driverName, dsnParams...)
 	case isMySQL(driverName):
 		td.name, td.dsn = mustMySQLDatabase(t)
 	default:
@@ -330,3 +372,29 @@ func mustOpenDB(t testing.TB, drv, dsn string, opts sqlaudit.Options) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// sqliteErrorCodes read the extended result code of a pure-Go SQLite
+// driver's error through errors.As: modernc's *sqlite.Error here, ncruces's
+// in sqlite_ncruces_test.go.
+var sqliteErrorCodes = []func(error) (int, bool){
+	func(err error) (int, bool) {
+		var e *modernc.Error
+		if errors.As(err, &e) {
+			return e.Code(), true
+		}
+		return 0, false
+	},
+}
+
+// sqliteErrorCode is the extended result code of a pure-Go driver's error.
+func sqliteErrorCode(err error) (int, bool) {
+	for _, f := range sqliteErrorCodes {
+		if code, ok := f(err); ok {
+			return code, true
+		}
+	}
+	return 0, false
+}
+
+// openNcruces is auditncruces.Open in a binary built with sqlaudit_ncruces.
+var openNcruces func(dsn string, opts sqlaudit.Options) (*sql.DB, error)

@@ -81,7 +81,7 @@ func (c *conn) beforeDDL(ctx context.Context, a *sqlstmt.Analysis) error {
 		}
 	}
 	if p, ok := c.s.State.(engine.DDLPreparer); ok {
-		return p.BeforeDDL(ctx)
+		return p.BeforeDDL(ctx, a)
 	}
 	return nil
 }

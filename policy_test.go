@@ -16,6 +16,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/auditmodernc"
 	"github.com/sqlaudit/sqlaudit/auditmysql"
 	"github.com/sqlaudit/sqlaudit/auditpgx"
 	"github.com/sqlaudit/sqlaudit/auditpq"
@@ -262,7 +263,11 @@ func TestWrappedConnectorsTakeOptions(t *testing.T) {
 			return auditpgx.OpenDB(*cfg, opts)
 		},
 		"audit-sqlite3": func(dsn string) (*sql.DB, error) { return auditsqlite3.Open(dsn, opts) },
+		"audit-sqlite":  func(dsn string) (*sql.DB, error) { return auditmodernc.Open(dsn, opts) },
 		"audit-mysql":   func(dsn string) (*sql.DB, error) { return auditmysql.Open(dsn, opts) },
+	}
+	if openNcruces != nil {
+		opens["audit-ncruces"] = func(dsn string) (*sql.DB, error) { return openNcruces(dsn, opts) }
 	}
 	forEachDriver(t, func(t *testing.T, drv string) {
 		_, td := mustOpen(t, drv)

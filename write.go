@@ -133,8 +133,8 @@ func (c *conn) execution(ctx context.Context, a *sqlstmt.Analysis, q string, arg
 //   - t nil: no such table; the database reports that in its own words;
 //   - run false: the table is excluded; it changes unrecorded;
 //   - run true: the dialect runs the write with its records (t is audited,
-//     or excluded but its actions reach audited tables, which the dialect
-//     records).
+//     or excluded but its foreign-key actions or its triggers may reach
+//     audited tables, which the dialect records).
 func (c *conn) decide(ctx context.Context, a *sqlstmt.Analysis, q string, ref sqlstmt.TableRef) (t *engine.TableInfo, run bool, err error) {
 	t, err = c.s.Table(ctx, ref)
 	features := c.c.sh.Dialect.Features()
@@ -145,7 +145,7 @@ func (c *conn) decide(ctx context.Context, a *sqlstmt.Analysis, q string, ref sq
 		return nil, false, nil
 	case t.IsAudit:
 		return nil, false, engine.AuditTableRefused(q, t.Display)
-	case !t.Audited && !c.cascadesFrom(a, t):
+	case !t.Audited && !c.cascadesFrom(a, t) && !(t.Triggers && features.Has(engine.RecordsCascades)):
 		return t, false, nil
 	case !t.Audited && !features.Has(engine.RecordsCascades):
 		return nil, false, engine.Refuse(q, t.Display, "the table is not audited, but a foreign-key action of this statement may change rows of an audited table")

@@ -4,7 +4,8 @@
 # Makes sure a PostgreSQL server is reachable (the "primary" one, found as
 # below), a PostgreSQL 18 server too (scripts/pg18.sh), and MariaDB
 # (SQLAUDIT_MYSQL_DSN, scripts/mariadb.sh), then runs
-#   go test -race -count=1 -timeout "$SQLAUDIT_TEST_TIMEOUT" <packages> [args...]
+#   go test -race -count=1 -timeout "$SQLAUDIT_TEST_TIMEOUT" -tags sqlaudit_ncruces \
+#     -ldflags=-X=github.com/ncruces/go-sqlite3/driver.driverName= <packages> [args...]
 # with SQLAUDIT_PG_URL set to the server of each phase.
 #
 # A full run (no arguments) has two phases, each ./... and then integration/:
@@ -405,10 +406,15 @@ fi
 
 # --- go test -----------------------------------------------------------------
 timeout=${SQLAUDIT_TEST_TIMEOUT:-30m}
+# The tag sqlaudit_ncruces adds the ncruces/go-sqlite3 driver to the root
+# package's SQLite drivers; its driver registers the name "sqlite3", as
+# mattn/go-sqlite3 does, so the -X leaves ncruces's registration out
+# (sqlite_ncruces_test.go registers it under a name of its own).
+ncruces=(-tags sqlaudit_ncruces -ldflags=-X=github.com/ncruces/go-sqlite3/driver.driverName=)
 if [ "$full_run" -eq 0 ] && [[ $1 != -* ]]; then
-	gotest=(go test -race -count=1 -timeout "$timeout" "$@")
+	gotest=(go test -race -count=1 -timeout "$timeout" "${ncruces[@]}" "$@")
 else
-	gotest=(go test -race -count=1 -timeout "$timeout" ./... "$@")
+	gotest=(go test -race -count=1 -timeout "$timeout" "${ncruces[@]}" ./... "$@")
 fi
 
 # run_go DIR: the go test command in DIR, in the background and in its own

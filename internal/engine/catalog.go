@@ -21,6 +21,7 @@ type TableInfo struct {
 	Audited      bool     // not excluded by the options
 	IsAudit      bool     // the audit or seal table itself
 	Replaces     bool     // an INSERT or UPDATE may delete conflicting rows unseen (SQLite's ON CONFLICT REPLACE)
+	Triggers     bool     // the database's own triggers on the table may change other tables (SQLite)
 	Children     []ChildFK
 	Unsupported  string // why writes to the table cannot be audited, or ""
 	Ext          any    // the dialect's own facts about the table

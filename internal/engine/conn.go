@@ -31,11 +31,11 @@ type Capturer interface {
 	Quiet(ctx context.Context) error
 }
 
-// DDLPreparer is a Conn that must act before DDL runs through the wrapper
+// DDLPreparer is a Conn that must act before DDL a runs through the wrapper
 // (SQLite drops its triggers: it refuses DROP COLUMN of a column a trigger
-// names).
+// names; it refuses a VACUUM that would renumber the rowids records name).
 type DDLPreparer interface {
-	BeforeDDL(ctx context.Context) error
+	BeforeDDL(ctx context.Context, a *sqlstmt.Analysis) error
 }
 
 // Observer is a Conn that follows the statements the wrapper passes through

@@ -89,8 +89,17 @@ func (s *Session) RawExec(ctx context.Context, q string, args []driver.NamedValu
 }
 
 // RawQuery is RawExec for statements that return rows. A prepared fallback
-// statement is closed when its rows are.
+// statement is closed when its rows are. Columns is asked first, as
+// database/sql does (ncruces's rows read their column names there).
 func (s *Session) RawQuery(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	rows, err := s.rawQuery(ctx, q, args)
+	if err == nil {
+		rows.Columns()
+	}
+	return rows, err
+}
+
+func (s *Session) rawQuery(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
 	if qc, ok := s.Raw.(driver.QueryerContext); ok {
 		rows, err := qc.QueryContext(ctx, q, args)
 		if !errors.Is(err, driver.ErrSkip) {

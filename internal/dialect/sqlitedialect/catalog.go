@@ -12,7 +12,12 @@ import (
 // liteTable is what the SQLite dialect keeps of a table beside the
 // generic entry (TableInfo.Ext).
 type liteTable struct {
-	Version int64 // the schema version the entry was read at
+	Version int64  // the schema version the entry was read at
+	DDL     string // the table's CREATE TABLE text (sqlite_schema.sql)
+	// Triggers counts the triggers of the table's schema and the
+	// application's TEMP triggers: REPLACE may not turn
+	// recursive_triggers on under them.
+	Triggers int64
 }
 
 // liteVersion is the schema version t was read at (0 for views).
@@ -44,17 +49,19 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	if engine.AsString(rows[0][2]) != "table" {
 		return t, nil // a view or virtual table: no key, refused as such
 	}
-	v, err := c.State.(*liteConn).schemaVersion(ctx)
+	lc, _ := c.State.(*liteConn)
+	v, err := readSchemaVersion(ctx, c, t.Schema, lc)
 	if err != nil {
 		return nil, err
 	}
-	t.Ext = liteTable{Version: v}
+	ext := liteTable{Version: v}
 	if err := liteColumns(ctx, c, t, rows[0][3] == int64(1)); err != nil {
 		return nil, err
 	}
-	if err := liteConflictClauses(ctx, c, t); err != nil {
+	if err := liteDefinition(ctx, c, t, &ext); err != nil {
 		return nil, err
 	}
+	t.Ext = ext
 	return t, liteChildren(ctx, c, t)
 }
 
@@ -76,22 +83,76 @@ func liteColumns(ctx context.Context, c *engine.Session, t *engine.TableInfo, wi
 		t.Key = append(t.Key, pk[i])
 	}
 	if len(t.Key) == 0 && !withoutRowid {
-		t.Key = []string{"rowid"} // documented fallback: the implicit rowid
+		// Documented fallback: the implicit rowid, under the first of its
+		// names that no column takes (a column named rowid hides it).
+		if alias := rowidAlias(t.Columns); alias != "" {
+			t.Key = []string{alias}
+		} else {
+			t.Unsupported = "it has no primary key and columns named rowid, _rowid_ and oid hide its rowid, so its rows have no key to record; give it a PRIMARY KEY"
+		}
 	}
 	return nil
 }
 
-// liteConflictClauses notes a table that declares ON CONFLICT REPLACE: its
-// INSERTs and UPDATEs may delete other rows inside SQLite, unseen.
-func liteConflictClauses(ctx context.Context, c *engine.Session, t *engine.TableInfo) error {
-	rows, err := c.QueryAll(ctx, `SELECT sql FROM `+sqlstmt.QuoteIdent(t.Schema)+`.sqlite_schema WHERE type = 'table' AND name = ?1`, engine.Named(t.Name)...)
+// rowidNames are the names SQLite gives a rowid table's implicit rowid.
+var rowidNames = []string{"rowid", "_rowid_", "oid"}
+
+// rowidAlias is the first name of the rowid that is not a column's.
+func rowidAlias(cols []string) string {
+	for _, n := range rowidNames {
+		taken := false
+		for _, c := range cols {
+			taken = taken || strings.EqualFold(c, n)
+		}
+		if !taken {
+			return n
+		}
+	}
+	return ""
+}
+
+// isRowidAlias reports whether the key is the implicit rowid.
+func isRowidAlias(t *engine.TableInfo) bool {
+	return len(t.Key) == 1 && isRowidName(t, t.Key[0])
+}
+
+// isRowidName reports whether name is one of the rowid's names that no
+// column of t takes.
+func isRowidName(t *engine.TableInfo, name string) bool {
+	for _, c := range t.Columns {
+		if strings.EqualFold(c, name) {
+			return false
+		}
+	}
+	for _, n := range rowidNames {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// liteDefinition reads the table's CREATE TABLE text — a table declaring
+// ON CONFLICT REPLACE may delete other rows inside SQLite, unseen, on INSERT
+// and UPDATE — and whether triggers of the database's own (or the
+// application's TEMP ones) may write other tables when it changes.
+func liteDefinition(ctx context.Context, c *engine.Session, t *engine.TableInfo, ext *liteTable) error {
+	schema := sqlstmt.QuoteIdent(t.Schema)
+	rows, err := c.QueryAll(ctx, `SELECT (SELECT sql FROM `+schema+`.sqlite_schema WHERE type = 'table' AND name = ?1),
+		(SELECT count(*) FROM `+schema+`.sqlite_schema WHERE type = 'trigger' AND (?2 <> 'temp' OR name NOT LIKE '\_sqa\_%' ESCAPE '\')) +
+		(SELECT count(*) FROM temp.sqlite_schema WHERE type = 'trigger' AND name NOT LIKE '\_sqa\_%' ESCAPE '\' AND ?2 <> 'temp'),
+		(SELECT count(*) FROM `+schema+`.sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE AND (?2 <> 'temp' OR name NOT LIKE '\_sqa\_%' ESCAPE '\')) +
+		(SELECT count(*) FROM temp.sqlite_schema WHERE type = 'trigger' AND tbl_name = ?1 COLLATE NOCASE AND name NOT LIKE '\_sqa\_%' ESCAPE '\' AND ?2 <> 'temp')`,
+		engine.Named(t.Name, t.Schema)...)
 	if err != nil || len(rows) == 0 {
 		return err
 	}
-	ddl := engine.AsString(rows[0][0])
-	toks := sqlstmt.Lex(ddl, sqlstmt.StyleSQLite)
+	ext.DDL = engine.AsString(rows[0][0])
+	ext.Triggers = engine.AsInt(rows[0][1])
+	t.Triggers = engine.AsInt(rows[0][2]) > 0
+	toks := sqlstmt.Lex(ext.DDL, sqlstmt.StyleSQLite)
 	for i := 0; i+2 < len(toks); i++ {
-		if toks[i].Is(ddl, "ON") && toks[i+1].Is(ddl, "CONFLICT") && toks[i+2].Is(ddl, "REPLACE") {
+		if toks[i].Is(ext.DDL, "ON") && toks[i+1].Is(ext.DDL, "CONFLICT") && toks[i+2].Is(ext.DDL, "REPLACE") {
 			t.Replaces = true
 		}
 	}

@@ -25,7 +25,11 @@ func (Dialect) Features() engine.Features { return engine.OneByOne | engine.Reco
 func (Dialect) CommitAmbiguous(error) bool { return false }
 
 func (Dialect) Analyse(q string) *sqlstmt.Analysis {
-	return sqlstmt.Analyse(q, rules)
+	a := sqlstmt.Analyse(q, rules)
+	if isVacuumText(a.Text) {
+		a.Kind, a.Reason = sqlstmt.DDL, "" // checked before it runs: BeforeDDL
+	}
+	return a
 }
 func (Dialect) Ident(s string) string { return sqlstmt.QuoteIdent(s) }
 
@@ -59,9 +63,20 @@ func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
 
 func (Dialect) Open(ctx context.Context, c *engine.Session) (engine.Conn, error) {
 	for _, q := range liteCtxDDL {
-		if _, err := c.RawExec(ctx, q, nil); err != nil {
+		if _, err := exec(ctx, c, q, nil); err != nil {
 			return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
 		}
 	}
-	return &liteConn{c: c, newTx: true}, nil
+	lc := &liteConn{c: c, newTx: true, live: false, txState: txStateOf(c)}
+	// Install the triggers now, outside any transaction: a first write
+	// inside a deferred transaction must not read the catalog before its
+	// statement (see Run). Best effort: a missing audit table (NoCreate)
+	// fails the first write instead, with its own error.
+	prev := c.State
+	c.State = lc
+	if err := lc.ensure(ctx, nil); err != nil {
+		lc.installed = nil
+	}
+	c.State = prev
+	return lc, nil
 }

@@ -11,31 +11,36 @@ import (
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
-// Run executes an audited write: one statement makes the context live (and
-// reads the schema version), the triggers are installed if the schema is
-// new to them, and the caller's statement runs exactly as sent. When
-// another connection changed the schema since the catalog was read, nothing
-// runs: the wrapper reads the catalog again and runs it once more
-// (engine.ErrRunAgain).
+// Run executes an audited write: one statement makes the context live, the
+// triggers are installed if a schema is new to them, and the caller's
+// statement runs exactly as sent. Nothing reads the database before the
+// caller's statement: inside a deferred transaction a read would take a
+// read lock that SQLite then never lets wait for the write lock (the second
+// of two writers would fail at once with "database is locked" instead of
+// waiting out the busy timeout). The triggers check the schema themselves,
+// under the statement's own write lock; when another connection changed it,
+// the statement is aborted, the catalog read again and the statement run
+// once more (engine.ErrRunAgain).
 func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	lc := ex.Session.State.(*liteConn)
-	if ex.Stmt.Kind == sqlstmt.Update && ex.Table.Key[0] == "rowid" && setsRowid(ex.Stmt) {
+	if ex.Stmt.Kind == sqlstmt.Update && ex.Table.Audited && isRowidAlias(ex.Table) && setsRowid(ex.Table, ex.Stmt) {
 		return nil, nil, engine.Refuse(ex.Query, ex.Table.Display, "cannot audit an UPDATE that assigns the rowid of a table without a primary key (the rowid is its row key)")
 	}
-	v, prev, err := lc.setCtx(ex)
+	inTx, err := lc.txState(ex.Ctx)
 	if err != nil {
 		return nil, nil, recordError(ex, err)
 	}
-	if v != liteVersion(ex.Table) {
-		lc.version = v
-		return nil, nil, engine.ErrRunAgain
-	}
-	if err := lc.ensureTriggers(ex.Ctx, ex.Table.Schema); err != nil {
+	lc.inTx = inTx
+	if err := lc.ensure(ex.Ctx, ex.Table); err != nil {
 		return nil, nil, recordError(ex, err)
 	}
 	restore, err := lc.replaceDeletes(ex)
 	if err != nil {
 		return nil, nil, err
+	}
+	prev, err := lc.setCtx(ex, lc.newTx || !inTx)
+	if err != nil {
+		return nil, nil, recordError(ex, err)
 	}
 	if ex.Stmt.Returning != "" && !ex.WantRows {
 		// go-sqlite3's Exec of a statement with RETURNING reports the
@@ -46,13 +51,21 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	}
 	res, rows, err := lc.runCaller(ex)
 	if restore {
-		if _, rerr := ex.Session.RawExec(context.WithoutCancel(ex.Ctx), `PRAGMA recursive_triggers = 0`, nil); err == nil && rerr != nil {
+		if _, rerr := exec(context.WithoutCancel(ex.Ctx), ex.Session, `PRAGMA recursive_triggers = 0`, nil); err == nil && rerr != nil {
 			err = recordError(ex, rerr)
 		}
 	}
-	if autoCommit(ex.Session) {
+	if err != nil && strings.Contains(err.Error(), schemaChanged) {
+		lc.forget()
+		return nil, nil, engine.ErrRunAgain
+	}
+	if err != nil && inTx { // OR ROLLBACK, RAISE(ROLLBACK) and some I/O errors end the transaction
+		if still, terr := lc.txState(context.WithoutCancel(ex.Ctx)); terr == nil && !still {
+			inTx = false
+		}
+	}
+	if !inTx {
 		lc.TxEnded() // committed, or the error rolled the whole transaction back
-		lc.live = true
 	}
 	if err != nil {
 		return nil, nil, engine.NoRetry(err)
@@ -61,47 +74,41 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 }
 
 // setCtx makes the context row live with this statement's actor, metadata
-// and text, and returns the schema version and the changes() the caller's
-// previous statement left (read before the UPDATE moves it, only when a
-// RETURNING statement run by Exec needs it).
-func (lc *liteConn) setCtx(ex *engine.Execution) (version, changes int64, err error) {
+// and text (newTx: as the first of a transaction), and returns the
+// changes() the caller's previous statement left (read before the UPDATE
+// moves it, only when a RETURNING statement run by Exec needs it).
+func (lc *liteConn) setCtx(ex *engine.Execution, newTx bool) (changes int64, err error) {
 	c := lc.c
 	if ex.Stmt.Returning != "" && !ex.WantRows {
 		rows, err := c.QueryAll(ex.Ctx, `SELECT changes()`)
 		if err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 		changes, _ = rows[0][0].(int64)
 	}
-	newTx := lc.newTx || autoCommit(c)
-	res, err := c.PreparedExec(ex.Ctx, liteSetCtx, engine.Named(ex.Actor, ex.Metadata, ex.Query, newTx))
+	n, err := exec(ex.Ctx, c, liteSetCtx, engine.Named(ex.Actor, ex.Metadata, ex.Query, newTx))
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 { // the row is gone (dropped with its table)
+	if n == 0 { // the row is gone (dropped with its table)
 		for _, q := range liteCtxDDL[1:] {
-			if _, err := c.RawExec(ex.Ctx, q, nil); err != nil {
-				return 0, 0, err
+			if _, err := exec(ex.Ctx, c, q, nil); err != nil {
+				return 0, err
 			}
 		}
-		return lc.setCtx(ex)
+		return lc.setCtx(ex, newTx)
 	}
 	lc.live, lc.newTx = true, false
-	rows, err := c.QueryAll(ex.Ctx, liteSchemaVersion)
-	if err != nil {
-		return 0, 0, err
-	}
-	version, _ = rows[0][0].(int64)
-	return version, changes, nil
+	return changes, nil
 }
 
 // setChanges leaves the connection's changes() at n: deleting n rows from a
 // WITHOUT ROWID table touches neither last_insert_rowid() nor anything else.
 func setChanges(ex *engine.Execution, n int64) error {
-	if _, err := ex.Session.PreparedExec(ex.Ctx, `WITH RECURSIVE c(i) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) INSERT INTO temp._sqa_count SELECT i FROM c`, engine.Named(n)); err != nil {
+	if _, err := exec(ex.Ctx, ex.Session, `WITH RECURSIVE c(i) AS (SELECT 1 WHERE ?1 > 0 UNION ALL SELECT i + 1 FROM c WHERE i < ?1) INSERT INTO temp._sqa_count SELECT i FROM c`, engine.Named(n)); err != nil {
 		return err
 	}
-	_, err := ex.Session.PreparedExec(ex.Ctx, `DELETE FROM temp._sqa_count`, nil)
+	_, err := exec(ex.Ctx, ex.Session, `DELETE FROM temp._sqa_count`, nil)
 	return err
 }
 
@@ -173,28 +180,30 @@ func (lc *liteConn) replaceDeletes(ex *engine.Execution) (bool, error) {
 		return false, nil
 	}
 	c := ex.Session
-	rows, err := c.QueryAll(ex.Ctx, `SELECT (SELECT recursive_triggers FROM pragma_recursive_triggers), (SELECT count(*) FROM `+
-		sqlstmt.QuoteIdent(ex.Table.Schema)+`.sqlite_schema WHERE type = 'trigger') + (SELECT count(*) FROM temp.sqlite_schema WHERE type = 'trigger' AND name NOT LIKE '\_sqa\_%' ESCAPE '\')`)
+	// PRAGMA recursive_triggers reads the connection's flag, not the
+	// database: no lock is taken before the caller's statement.
+	rows, err := c.QueryAll(ex.Ctx, `PRAGMA recursive_triggers`)
 	if err != nil {
 		return false, recordError(ex, err)
 	}
+	e, _ := ex.Table.Ext.(liteTable)
 	switch {
-	case rows[0][0] == int64(1):
+	case len(rows) > 0 && rows[0][0] == int64(1):
 		return false, nil
-	case rows[0][1] != int64(0):
+	case e.Triggers != 0:
 		return false, engine.Refuse(ex.Query, ex.Table.Display, "recording the rows REPLACE deletes needs PRAGMA recursive_triggers = ON, which would change how the database's own triggers fire; turn it on for the connection yourself to allow this")
 	}
-	if _, err := c.RawExec(ex.Ctx, `PRAGMA recursive_triggers = 1`, nil); err != nil {
+	if _, err := exec(ex.Ctx, c, `PRAGMA recursive_triggers = 1`, nil); err != nil {
 		return false, recordError(ex, err)
 	}
 	return true, nil
 }
 
-// setsRowid reports an UPDATE that assigns the rowid under one of its names.
-func setsRowid(a *sqlstmt.Analysis) bool {
+// setsRowid reports an UPDATE that assigns t's rowid under one of its
+// names (a column of that name is a column, not the rowid).
+func setsRowid(t *engine.TableInfo, a *sqlstmt.Analysis) bool {
 	for _, s := range a.SetColumns {
-		switch strings.ToLower(s) {
-		case "rowid", "oid", "_rowid_":
+		if isRowidName(t, s) {
 			return true
 		}
 	}

@@ -28,44 +28,64 @@ import (
 // last_insert_rowid(). The TEMP database keeps its rollback journal in
 // memory: a trigger that writes the context row inside the caller's
 // statement otherwise creates and deletes a journal file (measured: 10 µs of
-// a 40 µs single-row DELETE); TEMP data does not outlive the connection.
+// a 40 µs single-row DELETE); TEMP data does not outlive the connection. The
+// last statement leaves changes() at 0, as on a fresh connection.
 var liteCtxDDL = []string{
 	`PRAGMA temp.journal_mode = MEMORY`,
-	`CREATE TEMP TABLE IF NOT EXISTS _sqa_ctx (k INTEGER PRIMARY KEY, live INTEGER NOT NULL, tx INTEGER, actor, metadata, query TEXT) WITHOUT ROWID`,
+	`CREATE TEMP TABLE IF NOT EXISTS _sqa_ctx (k INTEGER PRIMARY KEY, live INTEGER NOT NULL, tx INTEGER, actor, metadata, query TEXT, chk TEXT NOT NULL DEFAULT '') WITHOUT ROWID`,
 	`INSERT OR IGNORE INTO temp._sqa_ctx (k, live) VALUES (0, 0)`,
 	`CREATE TEMP TABLE IF NOT EXISTS _sqa_count (x INTEGER PRIMARY KEY) WITHOUT ROWID`,
+	`DELETE FROM temp._sqa_count`,
 }
+
+// liteOwnTables are the wrapper's TEMP tables: never audited.
+var liteOwnTables = map[string]bool{"_sqa_ctx": true, "_sqa_count": true}
 
 // liteSetCtx makes the context live for one statement with its actor,
 // metadata and text; ?4 starts a new transaction id (the first record of the
-// transaction fills it in: its own id). A plain UPDATE of the TEMP row
-// commits on its own in about a microsecond.
-const liteSetCtx = `UPDATE temp._sqa_ctx SET live = 1, actor = ?1, metadata = ?2, query = ?3, tx = CASE WHEN ?4 THEN NULL ELSE tx END`
-
-// liteSchemaVersion reads the main schema's version, to notice DDL by other
-// connections. A cached PRAGMA statement: the table-valued pragma_schema_version
-// compiles a statement on every call (5–6 µs).
-const liteSchemaVersion = `PRAGMA schema_version`
+// transaction fills it in: its own id); chk, the schemas whose version the
+// statement's triggers checked, starts empty. A plain UPDATE of the TEMP row
+// commits on its own in about a microsecond and touches no other database,
+// so it takes no lock the caller's statement would then have to upgrade.
+const liteSetCtx = `UPDATE temp._sqa_ctx SET live = 1, actor = ?1, metadata = ?2, query = ?3, tx = CASE WHEN ?4 THEN NULL ELSE tx END, chk = '' RETURNING k`
 
 // liteQuietCtx stops the triggers before a statement that runs unaudited.
 const liteQuietCtx = `UPDATE temp._sqa_ctx SET live = 0`
+
+// schemaChanged is the message of the error a trigger raises when its
+// table's schema changed since it was built (another connection's DDL).
+const schemaChanged = "sqlaudit: the schema changed under the audit triggers"
 
 // liteTriggerNames are the suffixes of a table's three triggers.
 var liteTriggerNames = [3]string{"i", "u", "d"}
 
 // liteTriggerSQL returns the CREATE TEMP TRIGGER statements of table t,
 // named prefix_i, prefix_u and prefix_d; audit is the audit table, quoted
-// and qualified, nextID the expression of the id its next record gets.
-func liteTriggerSQL(t *engine.TableInfo, prefix, audit, nextID string) []string {
+// and qualified, nextID the expression of the id its next record gets, tag
+// the schema's mark in the context's chk and stale a condition true when
+// the schema is no longer the one t was read from ("" for none).
+//
+// The first record a statement writes in a schema checks that schema: the
+// check runs while the statement holds the schema's write lock, so nothing
+// can change it between the check and the records, and a changed schema
+// aborts the statement (RAISE(ABORT)) before anything is kept; the wrapper
+// then reads the catalog again and runs the statement anew. The same
+// context UPDATE gives a transaction's first record's id to the rest.
+func liteTriggerSQL(t *engine.TableInfo, prefix, audit, nextID, tag, stale string) []string {
 	insert := `INSERT INTO ` + audit + ` (` + engine.RecordColumns + `) SELECT coalesce(c.tx, ` + nextID + `), c.actor, '`
+	chk := `chk || '` + tag + `,'`
+	if stale != "" {
+		chk = `CASE WHEN ` + stale + ` THEN RAISE(ABORT, '` + schemaChanged + `') ELSE ` + chk + ` END`
+	}
 	tail := `, c.metadata, c.query FROM temp._sqa_ctx AS c WHERE c.live; ` +
-		`UPDATE temp._sqa_ctx SET tx = last_insert_rowid() WHERE tx IS NULL AND live; END`
+		`UPDATE temp._sqa_ctx SET tx = coalesce(tx, last_insert_rowid()), chk = ` + chk +
+		` WHERE live AND (tx IS NULL OR instr(chk, '` + tag + `,') = 0); END`
 	table := sqlstmt.QuoteLiteral(t.Display, false)
 	on := ` ON ` + t.Quoted + ` FOR EACH ROW`
 	name := func(i int) string { return `CREATE TEMP TRIGGER ` + sqlstmt.QuoteIdent(prefix+"_"+liteTriggerNames[i]) }
 	var changed []string
 	for _, c := range t.Columns {
-		changed = append(changed, "OLD."+sqlstmt.QuoteIdent(c)+" IS NOT NEW."+sqlstmt.QuoteIdent(c))
+		changed = append(changed, liteChanged(c))
 	}
 	return []string{
 		name(0) + ` AFTER INSERT` + on + ` BEGIN ` + insert + `INSERT', ` + table + `, ` +
@@ -77,13 +97,23 @@ func liteTriggerSQL(t *engine.TableInfo, prefix, audit, nextID string) []string 
 	}
 }
 
+// liteChanged is true when column c's stored value changed: compared byte
+// for byte (COLLATE BINARY, whatever the column's collation: NOCASE and
+// RTRIM columns would call 'a' and 'A ' equal), and by storage class (IS
+// calls integer 1 and real 1.0 equal, which a column without affinity
+// stores apart).
+func liteChanged(c string) string {
+	o, n := "OLD."+sqlstmt.QuoteIdent(c), "NEW."+sqlstmt.QuoteIdent(c)
+	return "(" + o + " IS NOT " + n + " COLLATE BINARY OR typeof(" + o + ") <> typeof(" + n + "))"
+}
+
 // liteDiff renders the changed columns of side (OLD or NEW) as a JSON
 // object, the members concatenated (concat_ws skips the unchanged ones'
 // NULLs): cheaper per row than json_remove of a whole image.
 func liteDiff(t *engine.TableInfo, side string) string {
 	parts := make([]string, 0, len(t.Columns))
 	for _, c := range t.Columns {
-		parts = append(parts, "CASE WHEN OLD."+sqlstmt.QuoteIdent(c)+" IS NOT NEW."+sqlstmt.QuoteIdent(c)+" THEN "+
+		parts = append(parts, "CASE WHEN "+liteChanged(c)+" THEN "+
 			sqlstmt.QuoteLiteral(jsonKey(c)+":", false)+" || json_quote("+jsonValue(t, side, c, true)+") END")
 	}
 	return "'{' || concat_ws(',', " + strings.Join(parts, ", ") + ") || '}'"
@@ -113,22 +143,52 @@ func liteNextID(ctx context.Context, c *engine.Session, audit *engine.TableInfo)
 		sqlstmt.QuoteLiteral(audit.Name, false) + `), 0) + 1`, nil
 }
 
-// ensureTriggers gives every audited table of schema its triggers on this
-// connection, unless it has them at the current schema version and DDL
-// generation. Whatever triggers of the wrapper's are there (a rollback may
-// have kept or taken them) are dropped first, found by name, so no table
-// ever has two sets. Cached prepared statements were compiled without the
-// new triggers: they go.
-func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
+// ensure gives the audited tables of every schema their triggers on this
+// connection, unless they have them at the current DDL generation and at
+// the schema version t was read at (t nil: as installed). Installing once
+// for every schema (main, temp, attached) means a statement reaching any
+// audited table — through foreign-key actions, REPLACE, or the database's
+// and the application's own triggers, TEMP ones on other schemas' tables
+// included — finds its triggers in place.
+func (lc *liteConn) ensure(ctx context.Context, t *engine.TableInfo) error {
+	if gen := lc.c.Shared.Generation(); lc.installGen != gen || lc.installed == nil {
+		lc.installed, lc.installGen = map[string]int64{}, gen
+	}
+	if t != nil {
+		if v, ok := lc.installed[t.Schema]; ok && (t.Schema == "temp" || v == liteVersion(t)) {
+			return nil
+		}
+		delete(lc.installed, t.Schema)
+	}
+	schemas, err := lc.c.QueryAll(ctx, `SELECT name FROM pragma_database_list ORDER BY seq`)
+	if err != nil {
+		return err
+	}
+	for _, r := range schemas {
+		s := engine.AsString(r[0])
+		if _, ok := lc.installed[s]; ok {
+			continue
+		}
+		if err := lc.install(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// install gives every audited table of schema its triggers. Whatever
+// triggers of the wrapper's are there (a rollback may have kept or taken
+// them) are dropped first, found by name, so no table ever has two sets.
+// Cached prepared statements were compiled without the new triggers: they
+// go.
+func (lc *liteConn) install(ctx context.Context, schema string) error {
 	c := lc.c
-	if gen := c.Shared.Generation(); lc.installGen != gen || lc.installVersion != lc.version {
-		lc.installed, lc.installGen, lc.installVersion = nil, gen, lc.version
-	}
-	if lc.installed[schema] {
-		return nil
-	}
 	prefix := liteTriggerPrefix(schema)
 	if err := lc.dropTriggers(ctx, prefix); err != nil {
+		return err
+	}
+	version, err := lc.schemaVersion(ctx, schema)
+	if err != nil {
 		return err
 	}
 	audit, err := c.Table(ctx, c.Shared.AuditRef)
@@ -139,30 +199,58 @@ func (lc *liteConn) ensureTriggers(ctx context.Context, schema string) error {
 	if err != nil {
 		return err
 	}
-	names, err := c.QueryAll(ctx, `SELECT name FROM pragma_table_list WHERE schema = ?1 AND type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE '\_sqa\_%' ESCAPE '\' ORDER BY name`, engine.Named(schema)...)
+	names, err := c.QueryAll(ctx, `SELECT name FROM pragma_table_list WHERE schema = ?1 AND type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`, engine.Named(schema)...)
 	if err != nil {
 		return err
 	}
 	for i, r := range names {
-		t, err := c.Table(ctx, sqlstmt.TableRef{Schema: schema, Name: engine.AsString(r[0])})
+		name := engine.AsString(r[0])
+		if schema == "temp" && liteOwnTables[name] {
+			continue
+		}
+		t, err := c.Table(ctx, sqlstmt.TableRef{Schema: schema, Name: name})
 		if err != nil {
 			return err
 		}
 		if t == nil || !t.Audited || t.IsAudit || len(t.Key) == 0 {
 			continue
 		}
-		for _, q := range liteTriggerSQL(t, fmt.Sprintf("%s%d", prefix, i), audit.Quoted, nextID) {
-			if _, err := c.RawExec(ctx, q, nil); err != nil {
+		tag := fmt.Sprintf("%s%d", prefix, i)
+		for _, q := range liteTriggerSQL(t, tag, audit.Quoted, nextID, prefix, liteStale(t)) {
+			if _, err := exec(ctx, c, q, nil); err != nil {
 				return fmt.Errorf("sqlaudit: installing the audit triggers of %s: %w", t.Display, err)
 			}
 		}
 	}
-	if lc.installed == nil {
-		lc.installed = map[string]bool{}
+	// Warm the names as statements write them (unqualified) too: a first
+	// write inside a deferred transaction then reads nothing before it runs.
+	for _, r := range names {
+		if _, err := c.Table(ctx, sqlstmt.TableRef{Name: engine.AsString(r[0])}); err != nil {
+			return err
+		}
 	}
-	lc.installed[schema] = true
-	lc.installedInTx = lc.installedInTx || !autoCommit(c)
+	lc.installed[schema] = version
+	lc.installedInTx = lc.installedInTx || lc.inTx
 	return nil
+}
+
+// liteStale is the condition under which t's triggers no longer match its
+// schema. For main it is the schema version (any DDL: a column added, a
+// table that a foreign-key action of t's may reach, a trigger), read by a
+// TEMP trigger through pragma_schema_version, which knows main only; for an
+// attached schema t's own definition (a column added, dropped or renamed);
+// TEMP tables change only through this connection, whose DDL the wrapper
+// sees.
+func liteStale(t *engine.TableInfo) string {
+	e, _ := t.Ext.(liteTable)
+	switch t.Schema {
+	case "temp":
+		return ""
+	case "main":
+		return fmt.Sprintf("(SELECT schema_version FROM pragma_schema_version) IS NOT %d", e.Version)
+	}
+	return `(SELECT sql FROM ` + sqlstmt.QuoteIdent(t.Schema) + `.sqlite_schema WHERE type = 'table' AND name = ` +
+		sqlstmt.QuoteLiteral(t.Name, false) + `) IS NOT ` + sqlstmt.QuoteLiteral(e.DDL, false)
 }
 
 // liteTriggerPrefix starts the names of the triggers on schema's tables
@@ -180,7 +268,7 @@ func (lc *liteConn) dropTriggers(ctx context.Context, prefix string) error {
 	}
 	lc.c.CloseStmts()
 	for _, r := range rows {
-		if _, err := lc.c.RawExec(ctx, `DROP TRIGGER IF EXISTS temp.`+sqlstmt.QuoteIdent(engine.AsString(r[0])), nil); err != nil {
+		if _, err := exec(ctx, lc.c, `DROP TRIGGER IF EXISTS temp.`+sqlstmt.QuoteIdent(engine.AsString(r[0])), nil); err != nil {
 			return err
 		}
 	}
@@ -190,7 +278,10 @@ func (lc *liteConn) dropTriggers(ctx context.Context, prefix string) error {
 // BeforeDDL drops all the wrapper's triggers before DDL runs through it:
 // SQLite refuses ALTER TABLE … DROP COLUMN of a column a trigger names. The
 // next audited write installs them anew.
-func (lc *liteConn) BeforeDDL(ctx context.Context) error {
+func (lc *liteConn) BeforeDDL(ctx context.Context, a *sqlstmt.Analysis) error {
+	if isVacuum(a) {
+		return lc.beforeVacuum(ctx, a)
+	}
 	lc.installed = nil
 	return lc.dropTriggers(ctx, "_sqa_")
 }
@@ -208,7 +299,10 @@ func jsonValue(t *engine.TableInfo, alias, col string, redact bool) string {
 	if alias != "" {
 		v = alias + "." + v
 	}
-	return "CASE WHEN typeof(" + v + ") = 'blob' THEN hex(" + v + ") ELSE " + v + " END"
+	// A text value made by json() or json_set() keeps its JSON subtype in
+	// NEW and OLD, and json_object would embed it as JSON: || '' leaves the
+	// stored text, which is what the record shows.
+	return "CASE typeof(" + v + ") WHEN 'blob' THEN hex(" + v + ") WHEN 'text' THEN " + v + " || '' ELSE " + v + " END"
 }
 
 // jsonObject renders the columns cols of a row; a row key (redact false)
