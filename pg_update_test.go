@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"github.com/sqlaudit/sqlaudit"
 )
 
 // A PostgreSQL UPDATE compares the old and new row column by column as the
 // connection's catalog lists them. When another client adds a column, the
-// statement fails with ErrConflict and changes nothing; when it drops one,
-// the server refuses the statement once. Either way the connection re-reads
-// its catalog and the retry is recorded exactly, the new column included.
+// statement fails without changing anything and, outside a transaction,
+// runs again at once with the catalog read anew, recorded exactly, the new
+// column included; when another client drops one, the server refuses the
+// statement once and the next is recorded.
 func TestUpdateAfterAnotherClientAltersTheTable(t *testing.T) {
 	for _, drv := range []string{"audit-postgres", "audit-pgx"} {
 		t.Run(drv, func(t *testing.T) {
@@ -32,14 +31,6 @@ func TestUpdateAfterAnotherClientAltersTheTable(t *testing.T) {
 			checkChange(t, td, "items", []string{"id"}, func() { mustSucceed(t, update(`UPDATE items SET qty = qty + 1`)) })
 
 			mustExec(t, td.plain, `ALTER TABLE items ADD COLUMN double_qty int GENERATED ALWAYS AS (qty * 2) STORED`)
-			before := td.snap(t, "items", "id")
-			since := td.maxID(t, "audit_log")
-			if err := update(`UPDATE items SET qty = qty + 1`); !errors.Is(err, sqlaudit.ErrConflict) {
-				t.Fatalf("after ADD COLUMN: want ErrConflict, got %v", err)
-			}
-			if after := td.snap(t, "items", "id"); fmt.Sprint(after) != fmt.Sprint(before) || td.maxID(t, "audit_log") != since {
-				t.Fatal("the refused UPDATE changed rows or wrote records")
-			}
 			recs := checkChange(t, td, "items", []string{"id"}, func() { mustSucceed(t, update(`UPDATE items SET qty = qty + 1`)) })
 			if len(recs) != 2 || recs[0].New["double_qty"] == nil {
 				t.Fatalf("the retry's records miss the added column: %+v", recs)

@@ -38,12 +38,23 @@ func TestTableNamesResolveAsTheSessionResolvesThem(t *testing.T) {
 					t.Fatalf("%s: %v", q, err)
 				}
 			}
-			_, err = c.ExecContext(ctx, `UPDATE accounts SET v = v || '!' WHERE id = 1`)
-			if !errors.Is(err, sqlaudit.ErrConflict) {
-				t.Fatalf("after set_config: want ErrConflict, got %v", err)
-			}
+			// The statement finds the name resolving elsewhere, changes nothing,
+			// and runs again at once with the catalog read anew.
 			if _, err := c.ExecContext(ctx, `UPDATE accounts SET v = v || '!' WHERE id = 1`); err != nil {
-				t.Fatalf("the retry: %v", err)
+				t.Fatalf("after set_config: %v", err)
+			}
+			// Inside a transaction the changed resolution fails it, nothing changed.
+			if _, err := c.ExecContext(ctx, `SELECT set_config('search_path', '`+s2+`, `+td.schema()+`', false)`); err != nil {
+				t.Fatal(err)
+			}
+			tx, err := c.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE accounts SET v = v || '?' WHERE id = 1`)
+			tx.Rollback()
+			if !errors.Is(err, sqlaudit.ErrConflict) {
+				t.Fatalf("after set_config, in a transaction: want ErrConflict, got %v", err)
 			}
 			var v1, v2 string
 			td.plain.QueryRow(`SELECT v FROM ` + s1 + `.accounts`).Scan(&v1)
