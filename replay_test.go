@@ -152,9 +152,19 @@ func randomTx(ctx context.Context, db *sql.DB, drv, isolation string, rng *rand.
 		return err
 	}
 	for i := 0; i < n; i++ {
-		if _, err := tx.ExecContext(ctx, randomStatement(drv, rng, nextID)); err != nil {
-			tx.Rollback()
-			return err
+		stmts := []string{randomStatement(drv, rng, nextID)}
+		if rng.IntN(4) == 0 { // a savepoint around it, kept or rolled back (nested ORM transactions)
+			end := "RELEASE SAVEPOINT item"
+			if rng.IntN(3) == 0 {
+				end = "ROLLBACK TO SAVEPOINT item"
+			}
+			stmts = []string{"SAVEPOINT item", stmts[0], end}
+		}
+		for _, q := range stmts {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				tx.Rollback()
+				return err
+			}
 		}
 	}
 	if rng.IntN(5) == 0 {
