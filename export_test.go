@@ -3,6 +3,8 @@ package sqlaudit
 import (
 	"context"
 	"database/sql"
+
+	"github.com/sqlaudit/sqlaudit/internal/dialect/sqlitedialect"
 )
 
 // PlansOf reports how many rewritten statements (plans) the connections of
@@ -20,3 +22,7 @@ func PlansOf(db *sql.DB) (int, error) {
 	})
 	return n, err
 }
+
+// The SQLite tests check both capture modes (direct and staged): every
+// eligible write alternates between them, starting staged.
+func init() { sqlitedialect.SetAlternateForTests(true) }

@@ -22,6 +22,8 @@ type liteConn struct {
 	installed     map[string]int64 // schema → the version its tables' triggers were built at
 	installGen    uint64           // the connector's DDL generation at installation
 	installedInTx bool             // installed inside the open transaction: a rollback undoes it
+
+	stage liteStage // the staging table's layout (stage.go)
 }
 
 // TxEnded: the next record starts a new transaction id; a rollback may have

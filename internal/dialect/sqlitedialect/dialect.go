@@ -29,6 +29,10 @@ func (Dialect) Analyse(q string) *sqlstmt.Analysis {
 	if isVacuumText(a.Text) {
 		a.Kind, a.Reason = sqlstmt.DDL, "" // checked before it runs: BeforeDDL
 	}
+	switch a.Kind {
+	case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete:
+		a.Ext = newHint(a) // which capture mode its runs take (mode.go)
+	}
 	return a
 }
 func (Dialect) Ident(s string) string { return sqlstmt.QuoteIdent(s) }

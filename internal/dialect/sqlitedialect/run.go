@@ -34,11 +34,15 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	if err := lc.ensure(ex.Ctx, ex.Table); err != nil {
 		return nil, nil, recordError(ex, err)
 	}
+	if lc.stagedMode(ex) {
+		res, err := lc.runStaged(ex, inTx)
+		return res, nil, err
+	}
 	restore, err := lc.replaceDeletes(ex)
 	if err != nil {
 		return nil, nil, err
 	}
-	prev, err := lc.setCtx(ex, lc.newTx || !inTx)
+	prev, err := lc.setCtx(ex, lc.newTx || !inTx, 1)
 	if err != nil {
 		return nil, nil, recordError(ex, err)
 	}
@@ -59,6 +63,13 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 		lc.forget()
 		return nil, nil, engine.ErrRunAgain
 	}
+	if err == nil {
+		if res != nil {
+			if n, rerr := res.RowsAffected(); rerr == nil {
+				learn(ex.Stmt, n)
+			}
+		}
+	}
 	if err != nil && inTx { // OR ROLLBACK, RAISE(ROLLBACK) and some I/O errors end the transaction
 		if still, terr := lc.txState(context.WithoutCancel(ex.Ctx)); terr == nil && !still {
 			inTx = false
@@ -73,11 +84,12 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	return res, rows, nil
 }
 
-// setCtx makes the context row live with this statement's actor, metadata
-// and text (newTx: as the first of a transaction), and returns the
-// changes() the caller's previous statement left (read before the UPDATE
-// moves it, only when a RETURNING statement run by Exec needs it).
-func (lc *liteConn) setCtx(ex *engine.Execution, newTx bool) (changes int64, err error) {
+// setCtx makes the context row live in mode (1 direct, 2 staged) with
+// this statement's actor, metadata and text (newTx: as the first of a
+// transaction), and returns the changes() the caller's previous statement
+// left (read before the upsert moves it, only when a RETURNING statement
+// run by Exec needs it).
+func (lc *liteConn) setCtx(ex *engine.Execution, newTx bool, mode int) (changes int64, err error) {
 	c := lc.c
 	if ex.Stmt.Returning != "" && !ex.WantRows {
 		rows, err := c.QueryAll(ex.Ctx, `SELECT changes()`)
@@ -86,17 +98,17 @@ func (lc *liteConn) setCtx(ex *engine.Execution, newTx bool) (changes int64, err
 		}
 		changes, _ = rows[0][0].(int64)
 	}
-	n, err := exec(ex.Ctx, c, liteSetCtx, engine.Named(ex.Actor, ex.Metadata, ex.Query, newTx))
-	if err != nil {
-		return 0, err
-	}
-	if n == 0 { // the row is gone (dropped with its table)
+	args := engine.Named(ex.Actor, ex.Metadata, ex.Query, newTx, int64(mode))
+	if _, err := exec(ex.Ctx, c, liteSetCtx, args); err != nil {
+		// The table is gone (dropped by the application): make it again.
 		for _, q := range liteCtxDDL[1:] {
-			if _, err := exec(ex.Ctx, c, q, nil); err != nil {
+			if _, derr := exec(ex.Ctx, c, q, nil); derr != nil {
 				return 0, err
 			}
 		}
-		return lc.setCtx(ex, newTx)
+		if _, err := exec(ex.Ctx, c, liteSetCtx, args); err != nil {
+			return 0, err
+		}
 	}
 	lc.live, lc.newTx = true, false
 	return changes, nil

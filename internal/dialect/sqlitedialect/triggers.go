@@ -1,9 +1,8 @@
 package sqlitedialect
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 
@@ -24,33 +23,47 @@ import (
 // trigger ends, last_insert_rowid(), and the caller's statement runs as
 // sent: RowsAffected, LastInsertId and RETURNING are the plain driver's.
 
-// liteCtxDDL creates the context row. WITHOUT ROWID: writing it never moves
-// last_insert_rowid(). The TEMP database keeps its rollback journal in
-// memory: a trigger that writes the context row inside the caller's
-// statement otherwise creates and deletes a journal file (measured: 10 µs of
-// a 40 µs single-row DELETE); TEMP data does not outlive the connection. The
-// last statement leaves changes() at 0, as on a fresh connection.
+// liteCtxDDL creates the context row and the wrapper's other TEMP tables.
+// WITHOUT ROWID: writing them never moves last_insert_rowid(). The TEMP
+// database keeps its rollback journal in memory: a trigger that writes the
+// context row inside the caller's statement otherwise creates and deletes a
+// journal file (measured: 10 µs of a 40 µs single-row DELETE); TEMP data
+// does not outlive the connection. _sqa_rid is a rowid table of one row
+// (the UNIQUE constant makes every INSERT OR REPLACE replace it): inserting
+// rowid n there sets last_insert_rowid() to n (staged.go). The last
+// statement leaves changes() at 0, as on a fresh connection.
 var liteCtxDDL = []string{
 	`PRAGMA temp.journal_mode = MEMORY`,
-	`CREATE TEMP TABLE IF NOT EXISTS _sqa_ctx (k INTEGER PRIMARY KEY, live INTEGER NOT NULL, tx INTEGER, actor, metadata, query TEXT, chk TEXT NOT NULL DEFAULT '') WITHOUT ROWID`,
-	`INSERT OR IGNORE INTO temp._sqa_ctx (k, live) VALUES (0, 0)`,
+	liteCtxTable,
+	`INSERT OR IGNORE INTO temp._sqa_ctx (k, mode) VALUES (0, 0)`,
 	`CREATE TEMP TABLE IF NOT EXISTS _sqa_count (x INTEGER PRIMARY KEY) WITHOUT ROWID`,
+	`CREATE TEMP TABLE IF NOT EXISTS _sqa_rid (one INTEGER NOT NULL UNIQUE DEFAULT 1)`,
 	`DELETE FROM temp._sqa_count`,
 }
 
-// liteOwnTables are the wrapper's TEMP tables: never audited.
-var liteOwnTables = map[string]bool{"_sqa_ctx": true, "_sqa_count": true}
+// liteCtxTable is the context row's table: mode 0 records nothing, 1 the
+// triggers write the records (direct), 2 they stage the rows (staged.go).
+const liteCtxTable = `CREATE TEMP TABLE IF NOT EXISTS _sqa_ctx (k INTEGER PRIMARY KEY, mode INTEGER NOT NULL, tx INTEGER, actor, metadata, query TEXT, chk TEXT NOT NULL DEFAULT '') WITHOUT ROWID`
 
-// liteSetCtx makes the context live for one statement with its actor,
-// metadata and text; ?4 starts a new transaction id (the first record of the
-// transaction fills it in: its own id); chk, the schemas whose version the
-// statement's triggers checked, starts empty. A plain UPDATE of the TEMP row
+// liteOwnTables are the wrapper's TEMP tables: never audited.
+var liteOwnTables = map[string]bool{"_sqa_ctx": true, "_sqa_count": true, "_sqa_rid": true, "_sqa_stage": true}
+
+// liteSetCtx makes the context live for one statement in mode ?5 with its
+// actor, metadata and text; ?4 starts a new transaction id (the first
+// record of the transaction fills it in: its own id); chk, the schemas
+// whose version the statement's triggers checked, starts empty. An upsert:
+// the row is there afterwards whatever happened to it. Writing the TEMP row
 // commits on its own in about a microsecond and touches no other database,
 // so it takes no lock the caller's statement would then have to upgrade.
-const liteSetCtx = `UPDATE temp._sqa_ctx SET live = 1, actor = ?1, metadata = ?2, query = ?3, tx = CASE WHEN ?4 THEN NULL ELSE tx END, chk = '' RETURNING k`
+// No RETURNING: its ephemeral table costs a page-cache allocation that
+// glibc hands back to the system and faults in again on every statement
+// (measured: 20–40 µs a statement).
+const liteSetCtx = `INSERT INTO temp._sqa_ctx (k, mode, actor, metadata, query, tx, chk) VALUES (0, ?5, ?1, ?2, ?3, NULL, '') ` +
+	`ON CONFLICT (k) DO UPDATE SET mode = excluded.mode, actor = excluded.actor, metadata = excluded.metadata, query = excluded.query, ` +
+	`tx = CASE WHEN ?4 THEN NULL ELSE tx END, chk = ''`
 
 // liteQuietCtx stops the triggers before a statement that runs unaudited.
-const liteQuietCtx = `UPDATE temp._sqa_ctx SET live = 0`
+const liteQuietCtx = `UPDATE temp._sqa_ctx SET mode = 0 WHERE k = 0`
 
 // schemaChanged is the message of the error a trigger raises when its
 // table's schema changed since it was built (another connection's DDL).
@@ -62,70 +75,51 @@ var liteTriggerNames = [3]string{"i", "u", "d"}
 // liteTriggerSQL returns the CREATE TEMP TRIGGER statements of table t,
 // named prefix_i, prefix_u and prefix_d; audit is the audit table, quoted
 // and qualified, nextID the expression of the id its next record gets, tag
-// the schema's mark in the context's chk and stale a condition true when
-// the schema is no longer the one t was read from ("" for none).
+// the schema's mark in the context's chk, stale a condition true when the
+// schema is no longer the one t was read from ("" for none), st t's place
+// in the staging table (nil: direct capture only).
 //
-// The first record a statement writes in a schema checks that schema: the
-// check runs while the statement holds the schema's write lock, so nothing
-// can change it between the check and the records, and a changed schema
-// aborts the statement (RAISE(ABORT)) before anything is kept; the wrapper
-// then reads the catalog again and runs the statement anew. The same
-// context UPDATE gives a transaction's first record's id to the rest.
-func liteTriggerSQL(t *engine.TableInfo, prefix, audit, nextID, tag, stale string) []string {
+// In direct mode the trigger writes the record. The first record a
+// statement writes in a schema checks that schema: the check runs while
+// the statement holds the schema's write lock, so nothing can change it
+// between the check and the records, and a changed schema aborts the
+// statement (RAISE(ABORT)) before anything is kept; the wrapper then reads
+// the catalog again and runs the statement anew. The same context UPDATE
+// gives a transaction's first record's id to the rest; changes() there is
+// the rows the trigger's own INSERT wrote. In staged mode the trigger only
+// copies the row (stageInsert); the wrapper checks the schema and writes
+// the records after the statement.
+func liteTriggerSQL(t *engine.TableInfo, prefix, audit, nextID, tag, stale string, st *stagedTable) []string {
 	insert := `INSERT INTO ` + audit + ` (` + engine.RecordColumns + `) SELECT coalesce(c.tx, ` + nextID + `), c.actor, '`
 	chk := `chk || '` + tag + `,'`
 	if stale != "" {
 		chk = `CASE WHEN ` + stale + ` THEN RAISE(ABORT, '` + schemaChanged + `') ELSE ` + chk + ` END`
 	}
-	tail := `, c.metadata, c.query FROM temp._sqa_ctx AS c WHERE c.live; ` +
-		`UPDATE temp._sqa_ctx SET tx = coalesce(tx, last_insert_rowid()), chk = ` + chk +
-		` WHERE live AND (tx IS NULL OR instr(chk, '` + tag + `,') = 0); END`
+	from := ` FROM temp._sqa_ctx AS c WHERE c.k = 0 AND c.mode = 1`
+	book := `; UPDATE temp._sqa_ctx SET tx = coalesce(tx, last_insert_rowid()), chk = ` + chk +
+		` WHERE k = 0 AND mode = 1 AND changes() > 0 AND (tx IS NULL OR instr(chk, '` + tag + `,') = 0)`
+	tail := func(op int) string {
+		if st == nil {
+			return "; END"
+		}
+		return "; " + stageInsert(st, op) + "; END"
+	}
 	table := sqlstmt.QuoteLiteral(t.Display, false)
-	on := ` ON ` + t.Quoted + ` FOR EACH ROW`
+	on := ` ON ` + t.Quoted + ` FOR EACH ROW BEGIN `
 	name := func(i int) string { return `CREATE TEMP TRIGGER ` + sqlstmt.QuoteIdent(prefix+"_"+liteTriggerNames[i]) }
 	var changed []string
 	for _, c := range t.Columns {
 		changed = append(changed, liteChanged(c))
 	}
 	return []string{
-		name(0) + ` AFTER INSERT` + on + ` BEGIN ` + insert + `INSERT', ` + table + `, ` +
-			jsonObject(t, "NEW", t.Key, false) + `, NULL, ` + jsonObject(t, "NEW", t.Columns, true) + tail,
-		name(1) + ` AFTER UPDATE` + on + ` WHEN ` + strings.Join(changed, " OR ") + ` BEGIN ` + insert + `UPDATE', ` + table + `, ` +
-			jsonObject(t, "OLD", t.Key, false) + `, ` + liteDiff(t, "OLD") + `, ` + liteDiff(t, "NEW") + tail,
-		name(2) + ` AFTER DELETE` + on + ` BEGIN ` + insert + `DELETE', ` + table + `, ` +
-			jsonObject(t, "OLD", t.Key, false) + `, ` + jsonObject(t, "OLD", t.Columns, true) + `, NULL` + tail,
+		name(0) + ` AFTER INSERT` + on + insert + `INSERT', ` + table + `, ` +
+			jsonObject(t, "NEW", t.Key, false) + `, NULL, ` + jsonObject(t, "NEW", t.Columns, true) + `, c.metadata, c.query` + from + book + tail(1),
+		name(1) + ` AFTER UPDATE` + on + insert + `UPDATE', ` + table + `, ` +
+			jsonObject(t, "OLD", t.Key, false) + `, ` + liteDiff(t, "OLD") + `, ` + liteDiff(t, "NEW") + `, c.metadata, c.query` + from +
+			` AND (` + strings.Join(changed, " OR ") + `)` + book + tail(2),
+		name(2) + ` AFTER DELETE` + on + insert + `DELETE', ` + table + `, ` +
+			jsonObject(t, "OLD", t.Key, false) + `, ` + jsonObject(t, "OLD", t.Columns, true) + `, NULL, c.metadata, c.query` + from + book + tail(3),
 	}
-}
-
-// liteChanged is true when column c's stored value changed: compared byte
-// for byte (COLLATE BINARY, whatever the column's collation: NOCASE and
-// RTRIM columns would call 'a' and 'A ' equal), and by storage class (IS
-// calls integer 1 and real 1.0 equal, which a column without affinity
-// stores apart).
-func liteChanged(c string) string {
-	o, n := "OLD."+sqlstmt.QuoteIdent(c), "NEW."+sqlstmt.QuoteIdent(c)
-	return "(" + o + " IS NOT " + n + " COLLATE BINARY OR typeof(" + o + ") <> typeof(" + n + "))"
-}
-
-// liteDiff renders the changed columns of side (OLD or NEW) as a JSON
-// object, the members concatenated (concat_ws skips the unchanged ones'
-// NULLs): cheaper per row than json_remove of a whole image.
-func liteDiff(t *engine.TableInfo, side string) string {
-	parts := make([]string, 0, len(t.Columns))
-	for _, c := range t.Columns {
-		parts = append(parts, "CASE WHEN "+liteChanged(c)+" THEN "+
-			sqlstmt.QuoteLiteral(jsonKey(c)+":", false)+" || json_quote("+jsonValue(t, side, c, true)+") END")
-	}
-	return "'{' || concat_ws(',', " + strings.Join(parts, ", ") + ") || '}'"
-}
-
-// jsonKey is a column name as a JSON string, as json_object writes it.
-func jsonKey(col string) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(col) //nolint:errcheck // a string always encodes
-	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // liteNextID is the id the audit table's next record gets: AUTOINCREMENT
@@ -153,6 +147,7 @@ func liteNextID(ctx context.Context, c *engine.Session, audit *engine.TableInfo)
 func (lc *liteConn) ensure(ctx context.Context, t *engine.TableInfo) error {
 	if gen := lc.c.Shared.Generation(); lc.installGen != gen || lc.installed == nil {
 		lc.installed, lc.installGen = map[string]int64{}, gen
+		lc.stage = liteStage{}
 	}
 	if t != nil {
 		if v, ok := lc.installed[t.Schema]; ok && (t.Schema == "temp" || v == liteVersion(t)) {
@@ -203,20 +198,29 @@ func (lc *liteConn) install(ctx context.Context, schema string) error {
 	if err != nil {
 		return err
 	}
-	for i, r := range names {
-		name := engine.AsString(r[0])
-		if schema == "temp" && liteOwnTables[name] {
-			continue
+	tables, err := lc.auditedTables(ctx, schema, names)
+	if err != nil {
+		return err
+	}
+	ls := &lc.stage
+	ls.forgetSchema(schema)
+	ls.audit, ls.nextID = audit, nextID
+	staged := make([]*stagedTable, len(tables))
+	for i, t := range tables {
+		staged[i] = ls.add(t)
+	}
+	for _, q := range append([]string{liteCtxTable}, ls.ddl()...) {
+		if _, err := exec(ctx, c, q, nil); err != nil {
+			return fmt.Errorf("sqlaudit: creating the staging table: %w", err)
 		}
-		t, err := c.Table(ctx, sqlstmt.TableRef{Schema: schema, Name: name})
-		if err != nil {
-			return err
+	}
+	for i, t := range tables {
+		st := staged[i]
+		if ls.tooWide {
+			st = nil
 		}
-		if t == nil || !t.Audited || t.IsAudit || len(t.Key) == 0 {
-			continue
-		}
-		tag := fmt.Sprintf("%s%d", prefix, i)
-		for _, q := range liteTriggerSQL(t, tag, audit.Quoted, nextID, prefix, liteStale(t)) {
+		tag := fmt.Sprintf("%s%d", prefix, staged[i].code)
+		for _, q := range liteTriggerSQL(t, tag, audit.Quoted, nextID, prefix, liteStale(t), st) {
 			if _, err := exec(ctx, c, q, nil); err != nil {
 				return fmt.Errorf("sqlaudit: installing the audit triggers of %s: %w", t.Display, err)
 			}
@@ -232,6 +236,25 @@ func (lc *liteConn) install(ctx context.Context, schema string) error {
 	lc.installed[schema] = version
 	lc.installedInTx = lc.installedInTx || lc.inTx
 	return nil
+}
+
+// auditedTables are the tables of schema (names) that get triggers.
+func (lc *liteConn) auditedTables(ctx context.Context, schema string, names [][]driver.Value) ([]*engine.TableInfo, error) {
+	var out []*engine.TableInfo
+	for _, r := range names {
+		name := engine.AsString(r[0])
+		if schema == "temp" && liteOwnTables[name] {
+			continue
+		}
+		t, err := lc.c.Table(ctx, sqlstmt.TableRef{Schema: schema, Name: name})
+		if err != nil {
+			return nil, err
+		}
+		if t != nil && t.Audited && !t.IsAudit && len(t.Key) > 0 {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // liteStale is the condition under which t's triggers no longer match its
@@ -284,33 +307,4 @@ func (lc *liteConn) BeforeDDL(ctx context.Context, a *sqlstmt.Analysis) error {
 	}
 	lc.installed = nil
 	return lc.dropTriggers(ctx, "_sqa_")
-}
-
-// jsonValue renders a column for json_object, which refuses BLOBs: those are
-// recorded as hex text. A redacted column renders as RedactedValue, except
-// in a row key, which identifies the row.
-func jsonValue(t *engine.TableInfo, alias, col string, redact bool) string {
-	for _, r := range t.Redact {
-		if r == col && redact {
-			return sqlstmt.QuoteLiteral(engine.RedactedValue, false)
-		}
-	}
-	v := sqlstmt.QuoteIdent(col)
-	if alias != "" {
-		v = alias + "." + v
-	}
-	// A text value made by json() or json_set() keeps its JSON subtype in
-	// NEW and OLD, and json_object would embed it as JSON: || '' leaves the
-	// stored text, which is what the record shows.
-	return "CASE typeof(" + v + ") WHEN 'blob' THEN hex(" + v + ") WHEN 'text' THEN " + v + " || '' ELSE " + v + " END"
-}
-
-// jsonObject renders the columns cols of a row; a row key (redact false)
-// is never masked.
-func jsonObject(t *engine.TableInfo, alias string, cols []string, redact bool) string {
-	parts := make([]string, 0, 2*len(cols))
-	for _, c := range cols {
-		parts = append(parts, sqlstmt.QuoteLiteral(c, false), jsonValue(t, alias, c, redact))
-	}
-	return "json_object(" + strings.Join(parts, ", ") + ")"
 }
