@@ -18,6 +18,10 @@ type liteTable struct {
 	// application's TEMP triggers: REPLACE may not turn
 	// recursive_triggers on under them.
 	Triggers int64
+	// Loose are the columns that may hold equal values of two storage
+	// classes (integer 1 and real 1.0): those without affinity (see
+	// storesAsGiven).
+	Loose map[string]bool
 }
 
 // liteVersion is the schema version t was read at (0 for views).
@@ -29,7 +33,7 @@ func liteVersion(t *engine.TableInfo) int64 {
 // loadTable resolves a name as SQLite does (temp, then main, then attached
 // schemas) and reads its columns and key.
 func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.TableRef) (*engine.TableInfo, error) {
-	q := `SELECT schema, name, type, wr FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE`
+	q := `SELECT schema, name, type, wr, strict FROM pragma_table_list WHERE name = ?1 COLLATE NOCASE`
 	vals := []driver.Value{ref.Name}
 	if ref.Schema != "" {
 		q += ` AND schema = ?2 COLLATE NOCASE`
@@ -54,8 +58,8 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	if err != nil {
 		return nil, err
 	}
-	ext := liteTable{Version: v}
-	if err := liteColumns(ctx, c, t, rows[0][3] == int64(1)); err != nil {
+	ext := liteTable{Version: v, Loose: map[string]bool{}}
+	if err := liteColumns(ctx, c, t, &ext, rows[0][3] == int64(1), rows[0][4] == int64(1)); err != nil {
 		return nil, err
 	}
 	if err := liteDefinition(ctx, c, t, &ext); err != nil {
@@ -67,14 +71,17 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 
 // liteColumns reads the columns (generated ones included) and the primary
 // key; a rowid table without one is keyed by rowid.
-func liteColumns(ctx context.Context, c *engine.Session, t *engine.TableInfo, withoutRowid bool) error {
-	cols, err := c.QueryAll(ctx, `SELECT name, pk FROM pragma_table_xinfo(?1, ?2) WHERE hidden <> 1 ORDER BY cid`, engine.Named(t.Name, t.Schema)...)
+func liteColumns(ctx context.Context, c *engine.Session, t *engine.TableInfo, ext *liteTable, withoutRowid, strict bool) error {
+	cols, err := c.QueryAll(ctx, `SELECT name, pk, type FROM pragma_table_xinfo(?1, ?2) WHERE hidden <> 1 ORDER BY cid`, engine.Named(t.Name, t.Schema)...)
 	if err != nil {
 		return err
 	}
 	pk := map[int64]string{}
 	for _, r := range cols {
 		t.Columns = append(t.Columns, engine.AsString(r[0]))
+		if storesAsGiven(engine.AsString(r[2]), strict) {
+			ext.Loose[engine.AsString(r[0])] = true
+		}
 		if n, _ := r[1].(int64); n > 0 {
 			pk[n] = engine.AsString(r[0])
 		}
@@ -92,6 +99,26 @@ func liteColumns(ctx context.Context, c *engine.Session, t *engine.TableInfo, wi
 		}
 	}
 	return nil
+}
+
+// storesAsGiven reports a column type that keeps every value in the
+// storage class it came in (SQLite's affinity rules, datatype3.html 3.1):
+// no affinity (BLOB, or no type) or a STRICT table's ANY. Any other
+// affinity stores a number that an integer can hold exactly as that
+// integer, so two values IS calls equal are of one storage class there.
+func storesAsGiven(declared string, strict bool) bool {
+	d := strings.ToUpper(declared)
+	switch {
+	case strings.Contains(d, "INT"):
+		return false
+	case strings.Contains(d, "CHAR"), strings.Contains(d, "CLOB"), strings.Contains(d, "TEXT"):
+		return false
+	case strings.Contains(d, "BLOB"), d == "":
+		return true
+	case strings.Contains(d, "REAL"), strings.Contains(d, "FLOA"), strings.Contains(d, "DOUB"):
+		return false
+	}
+	return strict && d == "ANY" // a plain table's ANY is NUMERIC
 }
 
 // rowidNames are the names SQLite gives a rowid table's implicit rowid.

@@ -17,11 +17,14 @@ import (
 
 // liteChanged is true when column c's stored value changed between OLD and
 // NEW: compared byte for byte (COLLATE BINARY, whatever the column's
-// collation: NOCASE and RTRIM columns would call 'a' and 'A ' equal), and
-// by storage class (IS calls integer 1 and real 1.0 equal, which a column
-// without affinity stores apart).
-func liteChanged(c string) string {
+// collation: NOCASE and RTRIM columns would call 'a' and 'A ' equal), and,
+// in a column without affinity, by storage class (IS calls integer 1 and
+// real 1.0 equal, which only such a column stores apart; see storesAsGiven).
+func liteChanged(t *engine.TableInfo, c string) string {
 	o, n := "OLD."+sqlstmt.QuoteIdent(c), "NEW."+sqlstmt.QuoteIdent(c)
+	if e, _ := t.Ext.(liteTable); e.Loose != nil && !e.Loose[c] {
+		return "(" + o + " IS NOT " + n + " COLLATE BINARY)"
+	}
 	return "(" + o + " IS NOT " + n + " COLLATE BINARY OR typeof(" + o + ") <> typeof(" + n + "))"
 }
 
@@ -31,7 +34,7 @@ func liteChanged(c string) string {
 func liteDiff(t *engine.TableInfo, side string) string {
 	parts := make([]string, 0, len(t.Columns))
 	for _, c := range t.Columns {
-		parts = append(parts, "CASE WHEN "+liteChanged(c)+" THEN "+
+		parts = append(parts, "CASE WHEN "+liteChanged(t, c)+" THEN "+
 			sqlstmt.QuoteLiteral(jsonKey(c)+":", false)+" || json_quote("+jsonValue(t, side, c, true)+") END")
 	}
 	return "'{' || concat_ws(',', " + strings.Join(parts, ", ") + ") || '}'"
@@ -105,12 +108,12 @@ func stagedImage(st *stagedTable, side int, cols []string, redact bool) string {
 	return "json_object(" + strings.Join(parts, ", ") + ")"
 }
 
-// stagedKey renders the row key: of NEW for an INSERT, else of OLD.
+// stagedKey renders the row key: of NEW for an INSERT, else of OLD; both
+// are staged on the old side (stageInsert).
 func stagedKey(st *stagedTable) string {
 	parts := make([]string, 0, 2*len(st.t.Key))
 	for _, c := range st.t.Key {
-		v := "CASE s.op WHEN 1 THEN " + st.slot(sideNew, c) + " ELSE " + st.slot(sideOld, c) + " END"
-		parts = append(parts, sqlstmt.QuoteLiteral(c, false), stagedValue(v))
+		parts = append(parts, sqlstmt.QuoteLiteral(c, false), stagedValue(st.slot(sideOld, c)))
 	}
 	return "json_object(" + strings.Join(parts, ", ") + ")"
 }
@@ -144,7 +147,7 @@ func liteMasks(t *engine.TableInfo) []string {
 		} else {
 			out[len(out)-1] += " + "
 		}
-		out[len(out)-1] += fmt.Sprintf("%d * %s", int64(1)<<(i%maskBits), liteChanged(c))
+		out[len(out)-1] += fmt.Sprintf("%d * %s", int64(1)<<(i%maskBits), liteChanged(t, c))
 	}
 	return out
 }

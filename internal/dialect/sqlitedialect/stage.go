@@ -80,7 +80,8 @@ type liteStage struct {
 	tooWide      bool              // some audited table does not fit: direct capture only
 	flush        map[int]string    // flush text by the code whose CASE arm comes first
 	audit        *engine.TableInfo // the audit table the flush writes
-	nextID       string
+	nextID       string            // the expression of its next record's id
+	after        string            // stageAfter for that audit table
 }
 
 func stageKey(t *engine.TableInfo) string { return t.Schema + "\x00" + t.Name }
@@ -154,15 +155,17 @@ func stageInsert(st *stagedTable, op int) string {
 		}
 	}
 	for _, side := range []int{sideOld, sideNew} {
-		if op == 1 && side == sideOld || op == 3 && side == sideNew {
-			continue
-		}
 		img := "OLD."
-		if side == sideNew {
+		if side == sideNew || op == 1 {
 			img = "NEW."
 		}
 		for _, c := range st.cols {
-			if redacted(st.t, c) && !isKey(st.t, c) {
+			switch {
+			case op == 3 && side == sideNew:
+				continue
+			case op == 1 && side == sideOld && !isKey(st.t, c):
+				continue // an INSERT's key goes to the old side too: stagedKey reads it there
+			case redacted(st.t, c) && !isKey(st.t, c):
 				continue // never copied; the record shows RedactedValue
 			}
 			cols, vals = append(cols, st.column(side, c)), append(vals, img+sqlstmt.QuoteIdent(c))
@@ -183,7 +186,7 @@ func isKey(t *engine.TableInfo, col string) bool {
 
 // flushSQL is the INSERT that writes every staged row's record, st's CASE
 // arms first (the statement's own table: one comparison per row). ?1
-// actor, ?2 metadata, ?3 the statement text.
+// actor, ?2 metadata, ?3 the statement text, ?4 the transaction id.
 func (ls *liteStage) flushSQL(first int) string {
 	if s, ok := ls.flush[first]; ok {
 		return s
@@ -210,7 +213,7 @@ func (ls *liteStage) flushSQL(first int) string {
 	for i := 1; i <= ls.masks; i++ {
 		changed = append(changed, fmt.Sprintf("s.m%d <> 0", i))
 	}
-	q := `INSERT INTO ` + ls.audit.Quoted + ` (` + engine.RecordColumns + `) SELECT coalesce((SELECT tx FROM temp._sqa_ctx WHERE k = 0), ` + ls.nextID + `), ?1, ` +
+	q := `INSERT INTO ` + ls.audit.Quoted + ` (` + engine.RecordColumns + `) SELECT ?4, ?1, ` +
 		`CASE s.op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END, ` +
 		arms(func(st *stagedTable) string { return sqlstmt.QuoteLiteral(st.t.Display, false) }) + `, ` +
 		arms(stagedKey) + `, ` +

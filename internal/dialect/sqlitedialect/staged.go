@@ -34,8 +34,10 @@ const (
 	stageRollback  = `ROLLBACK TO _sqa_stage`
 	// stageAfter reads what the caller's statement left: changes(),
 	// last_insert_rowid(), the rows it staged (their rowids count from 1:
-	// the table is emptied after every flush), main's schema version.
-	stageAfter = `SELECT changes(), last_insert_rowid(), (SELECT max(rowid) FROM temp._sqa_stage), (SELECT schema_version FROM pragma_schema_version)`
+	// the table is emptied after every flush), main's schema version, and
+	// the transaction id its records get (the first's own: %s is the next
+	// id's expression, see liteStage.after).
+	stageAfter = `SELECT changes(), last_insert_rowid(), (SELECT max(rowid) FROM temp._sqa_stage), (SELECT schema_version FROM pragma_schema_version), coalesce((SELECT tx FROM temp._sqa_ctx WHERE k = 0), %s)`
 	// stageLastRowid sets last_insert_rowid() to ?1 and changes() to 1.
 	stageLastRowid = `INSERT OR REPLACE INTO temp._sqa_rid (rowid) VALUES (?1)`
 	// stageChanges sets changes() to ?1 ≥ 1 and last_insert_rowid() to ?2:
@@ -122,7 +124,7 @@ func (r *stagedRun) undo() {
 // last_insert_rowid(), and commits or releases.
 func (r *stagedRun) finish() error {
 	lc, ex, s := r.lc, r.ex, r.ex.Session
-	rows, err := s.QueryAll(r.bg, stageAfter)
+	rows, err := s.QueryAll(r.bg, lc.stage.after)
 	if err != nil {
 		r.undo()
 		return recordError(ex, err)
@@ -137,7 +139,7 @@ func (r *stagedRun) finish() error {
 		return engine.ErrRunAgain
 	}
 	if staged > 0 {
-		if err := r.flush(); err != nil {
+		if err := r.flush(rows[0][4]); err != nil {
 			r.undo()
 			return recordError(ex, err)
 		}
@@ -183,12 +185,12 @@ func (lc *liteConn) stagedStale(ctx context.Context, mainVersion int64) (bool, e
 	return false, nil
 }
 
-// flush writes the staged rows' records. Inside the caller's transaction
-// the first record's id becomes the transaction's for later writes.
-func (r *stagedRun) flush() error {
+// flush writes the staged rows' records as of transaction tx. Inside the
+// caller's transaction that id is kept for its later writes.
+func (r *stagedRun) flush(tx driver.Value) error {
 	lc, ex, s := r.lc, r.ex, r.ex.Session
 	if !r.own {
-		if _, err := exec(r.bg, s, `UPDATE temp._sqa_ctx SET tx = coalesce(tx, `+lc.stage.nextID+`) WHERE k = 0`, nil); err != nil {
+		if _, err := exec(r.bg, s, `UPDATE temp._sqa_ctx SET tx = ?1 WHERE k = 0`, engine.Named(tx)); err != nil {
 			return err
 		}
 	}
@@ -196,7 +198,7 @@ func (r *stagedRun) flush() error {
 	if st := lc.stage.tables[stageKey(ex.Table)]; st != nil {
 		first = st.code
 	}
-	_, err := exec(r.bg, s, lc.stage.flushSQL(first), engine.Named(ex.Actor, ex.Metadata, ex.Query))
+	_, err := exec(r.bg, s, lc.stage.flushSQL(first), engine.Named(ex.Actor, ex.Metadata, ex.Query, tx))
 	return err
 }
 

@@ -107,16 +107,19 @@ func liteTriggerSQL(t *engine.TableInfo, prefix, audit, nextID, tag, stale strin
 	table := sqlstmt.QuoteLiteral(t.Display, false)
 	on := ` ON ` + t.Quoted + ` FOR EACH ROW BEGIN `
 	name := func(i int) string { return `CREATE TEMP TRIGGER ` + sqlstmt.QuoteIdent(prefix+"_"+liteTriggerNames[i]) }
+	// The UPDATE's comparisons sit inside a CASE on the mode: a condition
+	// on OLD and NEW alone would be evaluated before the context row is
+	// read, also in staged mode.
 	var changed []string
 	for _, c := range t.Columns {
-		changed = append(changed, liteChanged(c))
+		changed = append(changed, liteChanged(t, c))
 	}
 	return []string{
 		name(0) + ` AFTER INSERT` + on + insert + `INSERT', ` + table + `, ` +
 			jsonObject(t, "NEW", t.Key, false) + `, NULL, ` + jsonObject(t, "NEW", t.Columns, true) + `, c.metadata, c.query` + from + book + tail(1),
 		name(1) + ` AFTER UPDATE` + on + insert + `UPDATE', ` + table + `, ` +
 			jsonObject(t, "OLD", t.Key, false) + `, ` + liteDiff(t, "OLD") + `, ` + liteDiff(t, "NEW") + `, c.metadata, c.query` + from +
-			` AND (` + strings.Join(changed, " OR ") + `)` + book + tail(2),
+			` AND CASE WHEN c.mode = 1 THEN ` + strings.Join(changed, " OR ") + ` END` + book + tail(2),
 		name(2) + ` AFTER DELETE` + on + insert + `DELETE', ` + table + `, ` +
 			jsonObject(t, "OLD", t.Key, false) + `, ` + jsonObject(t, "OLD", t.Columns, true) + `, NULL, c.metadata, c.query` + from + book + tail(3),
 	}
@@ -204,7 +207,7 @@ func (lc *liteConn) install(ctx context.Context, schema string) error {
 	}
 	ls := &lc.stage
 	ls.forgetSchema(schema)
-	ls.audit, ls.nextID = audit, nextID
+	ls.audit, ls.nextID, ls.after = audit, nextID, fmt.Sprintf(stageAfter, nextID)
 	staged := make([]*stagedTable, len(tables))
 	for i, t := range tables {
 		staged[i] = ls.add(t)
