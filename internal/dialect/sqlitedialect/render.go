@@ -141,13 +141,27 @@ const maskBits = 62
 // maskBits columns.
 func liteMasks(t *engine.TableInfo) []string {
 	var out []string
-	for i, c := range t.Columns {
-		if i%maskBits == 0 {
-			out = append(out, "")
-		} else {
-			out[len(out)-1] += " + "
+	for from := 0; from < len(t.Columns); from += maskBits {
+		var terms []string
+		for i := from; i < min(from+maskBits, len(t.Columns)); i++ {
+			terms = append(terms, fmt.Sprintf("%d * %s", int64(1)<<(i%maskBits), liteChanged(t, t.Columns[i])))
 		}
-		out[len(out)-1] += fmt.Sprintf("%d * %s", int64(1)<<(i%maskBits), liteChanged(t, c))
+		out = append(out, balanced(" + ", terms))
 	}
 	return out
+}
+
+// balanced joins terms with a binary operator as a balanced tree: SQLite
+// parses and codes expressions recursively, and a chain of a few hundred
+// terms overflows the stack of ncruces's Wasm build (its heap is then
+// corrupt); a tree is as deep as the logarithm.
+func balanced(op string, terms []string) string {
+	switch len(terms) {
+	case 0:
+		return ""
+	case 1:
+		return terms[0]
+	}
+	mid := len(terms) / 2
+	return "(" + balanced(op, terms[:mid]) + op + balanced(op, terms[mid:]) + ")"
 }

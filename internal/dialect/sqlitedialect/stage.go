@@ -222,7 +222,7 @@ func (ls *liteStage) flushSQL(first int) string {
 		}) + `, ` +
 		arms(func(st *stagedTable) string {
 			return "CASE s.op WHEN 3 THEN NULL WHEN 2 THEN " + stagedDiff(st, sideNew) + " ELSE " + stagedImage(st, sideNew, st.t.Columns, true) + " END"
-		}) + `, ?2, ?3 FROM temp._sqa_stage AS s WHERE ` + strings.Join(changed, " OR ") + ` ORDER BY s.rowid`
+		}) + `, ?2, ?3 FROM temp._sqa_stage AS s WHERE ` + balanced(" OR ", changed) + ` ORDER BY s.rowid`
 	if ls.flush == nil {
 		ls.flush = map[int]string{}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
@@ -119,7 +118,7 @@ func liteTriggerSQL(t *engine.TableInfo, prefix, audit, nextID, tag, stale strin
 			jsonObject(t, "NEW", t.Key, false) + `, NULL, ` + jsonObject(t, "NEW", t.Columns, true) + `, c.metadata, c.query` + from + book + tail(1),
 		name(1) + ` AFTER UPDATE` + on + insert + `UPDATE', ` + table + `, ` +
 			jsonObject(t, "OLD", t.Key, false) + `, ` + liteDiff(t, "OLD") + `, ` + liteDiff(t, "NEW") + `, c.metadata, c.query` + from +
-			` AND CASE WHEN c.mode = 1 THEN ` + strings.Join(changed, " OR ") + ` END` + book + tail(2),
+			` AND CASE WHEN c.mode = 1 THEN ` + balanced(" OR ", changed) + ` END` + book + tail(2),
 		name(2) + ` AFTER DELETE` + on + insert + `DELETE', ` + table + `, ` +
 			jsonObject(t, "OLD", t.Key, false) + `, ` + jsonObject(t, "OLD", t.Columns, true) + `, NULL, c.metadata, c.query` + from + book + tail(3),
 	}
