@@ -10,8 +10,12 @@
 //	   plain SELECT); the statement; INSERT the records computed in Go; COMMIT
 //	L  sqlaudit, through its audit driver
 //
-// The drivers are pgx and lib/pq (PostgreSQL), mattn/go-sqlite3 and
-// go-sql-driver/mysql (MariaDB). Each variant has its own PostgreSQL
+// The drivers are pgx and lib/pq (PostgreSQL), mattn/go-sqlite3 (cgo),
+// modernc.org/sqlite (pure Go, audit-sqlite) and — built with the tag
+// sqlaudit_ncruces and the -ldflags of scripts/test.sh, since it registers
+// "sqlite3" as mattn's does — ncruces/go-sqlite3 (Wasm, audit-ncruces), and
+// go-sql-driver/mysql (MariaDB). The SQLite DSN parameters are go-sqlite3's;
+// the pure-Go drivers get them as _pragma=name(value). Each variant has its own PostgreSQL
 // schema, SQLite file or MariaDB database holding identical data. Every workload runs in rounds P T N L P T N L … so that
 // machine drift (other processes, checkpoints, CPU frequency) falls on all
 // variants alike; untimed work (re-inserting deleted rows, removing inserted

@@ -8,7 +8,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the plain "pgx" driver
 	_ "github.com/lib/pq"              // the plain "postgres" driver
 	_ "github.com/mattn/go-sqlite3"    // the plain "sqlite3" driver
+	_ "modernc.org/sqlite"             // the plain "sqlite" driver (pure Go)
 
+	_ "github.com/sqlaudit/sqlaudit/auditmodernc"
 	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
@@ -23,13 +25,42 @@ type driverSpec struct {
 	plain   string   // the plain database/sql driver
 	audit   string   // the sqlaudit driver
 	d       *dialect
+	lib     string // SQLite: the library, for the settings line
+	// params turns go-sqlite3 DSN parameters (Config.SQLiteParams) into
+	// the driver's own (nil: as they are).
+	params func(string) string
+}
+
+// dsnParams is the driver's form of SQLite DSN parameters.
+func (s *driverSpec) dsnParams(p string) string {
+	if s.params == nil {
+		return p
+	}
+	return s.params(p)
 }
 
 var drivers = []*driverSpec{
 	{name: "pgx", plain: "pgx", audit: "audit-pgx", d: postgres},
 	{name: "pq", aliases: []string{"lib/pq", "postgres"}, plain: "postgres", audit: "audit-postgres", d: postgres},
-	{name: "sqlite", aliases: []string{"sqlite3", "mattn"}, plain: "sqlite3", audit: "audit-sqlite3", d: sqlite},
+	{name: "sqlite", aliases: []string{"sqlite3", "mattn"}, plain: "sqlite3", audit: "audit-sqlite3", d: sqlite, lib: "mattn/go-sqlite3, cgo"},
+	{name: "modernc", aliases: []string{"audit-sqlite", "modernc.org/sqlite"}, plain: "sqlite", audit: "audit-sqlite", d: sqlite,
+		lib: "modernc.org/sqlite, pure Go", params: pragmaParams},
 	{name: "mysql", aliases: []string{"mariadb"}, plain: "mysql", audit: "audit-mysql", d: mariadb},
+}
+
+// pragmaParams translates go-sqlite3's PRAGMA parameters (_journal_mode=WAL)
+// into the _pragma=journal_mode(WAL) form of the pure-Go drivers; others
+// (_txlock) are common to all three.
+func pragmaParams(p string) string {
+	parts := strings.Split(p, "&")
+	for i, kv := range parts {
+		name, value, _ := strings.Cut(kv, "=")
+		switch name {
+		case "_journal_mode", "_synchronous", "_busy_timeout", "_foreign_keys", "_recursive_triggers", "_cache_size":
+			parts[i] = "_pragma=" + strings.TrimPrefix(name, "_") + "(" + value + ")"
+		}
+	}
+	return strings.Join(parts, "&")
 }
 
 // DriverNames lists the drivers, in run order.

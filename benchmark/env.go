@@ -138,7 +138,7 @@ func (e *env) targetDSN(ctx context.Context, cfg Config, t *target, seq int64) (
 		for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 			os.Remove(path + suffix)
 		}
-		return "file:" + path + "?" + cfg.SQLiteParams, nil
+		return "file:" + path + "?" + e.spec.dsnParams(cfg.SQLiteParams), nil
 	}
 	if _, err := e.admin.ExecContext(ctx, dropStmt(d, name)); err != nil {
 		return "", err

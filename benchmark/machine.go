@@ -59,8 +59,8 @@ func (e *env) describe(ctx context.Context, cfg Config) string {
 	if err != nil {
 		return "settings not readable: " + err.Error()
 	}
-	return fmt.Sprintf("%s (mattn/go-sqlite3, cgo); journal_mode=%s synchronous=%s; files in %s; DSN parameters %s",
-		version, journal, syncName(sync), e.dir, cfg.SQLiteParams)
+	return fmt.Sprintf("%s (%s); journal_mode=%s synchronous=%s; files in %s; DSN parameters %s",
+		version, e.spec.lib, journal, syncName(sync), e.dir, e.spec.dsnParams(cfg.SQLiteParams))
 }
 
 func syncName(n int) string {

@@ -66,6 +66,13 @@ func (r *report) writeHeader(b *strings.Builder) {
 		if s, ok := r.settings[name]; ok {
 			fmt.Fprintf(b, "%s: %s\n", displayName[name], s)
 		}
+		for _, d := range drivers { // SQLite's other libraries after mattn's
+			if k := settingsKey(d); d.d.name == name && k != name {
+				if s, ok := r.settings[k]; ok {
+					fmt.Fprintf(b, "%s (%s): %s\n", displayName[name], d.name, s)
+				}
+			}
+		}
 	}
 	for _, p := range r.probes {
 		fmt.Fprintf(b, "Connections: %s\n", p)

@@ -48,8 +48,8 @@ func (r *report) runDriver(ctx context.Context, d *driverSpec, ws []*workload) e
 	}
 	defer e.close()
 	r.progress("%s: four targets of %d rows ready in %v", d.name, r.rows, time.Since(start).Round(time.Millisecond))
-	if _, ok := r.settings[d.d.name]; !ok {
-		r.settings[d.d.name] = e.describe(ctx, r.cfg)
+	if _, ok := r.settings[settingsKey(d)]; !ok {
+		r.settings[settingsKey(d)] = e.describe(ctx, r.cfg)
 	}
 	if p := e.probeConnections(ctx, r.cfg); p != "" {
 		r.probes = append(r.probes, p)
@@ -203,4 +203,13 @@ func read(ctx context.Context, db *sql.DB, o *op) error {
 	}
 	_, err = scanImages(rows)
 	return err
+}
+
+// settingsKey names a driver's settings line: one per server dialect, one
+// per SQLite library (each opens its own files).
+func settingsKey(d *driverSpec) string {
+	if d.d.server || d.name == "sqlite" {
+		return d.d.name
+	}
+	return d.d.name + "/" + d.name
 }
