@@ -53,8 +53,9 @@ func TestStatementsThatCannotBeAuditedAreRefused(t *testing.T) {
 		}
 		before := td.snap(t, "accounts", "id")
 		query := func(q string) error { _, err := db.Exec(q); return err }
-		if !isSQLite(drv) && !isMySQL(drv) {
-			// Its RETURNING * would include the wrapper's own columns.
+		if !isSQLite(drv) && !isMySQL(drv) && pgVersion(t, td.plain) < 180000 {
+			// Its RETURNING * would include the wrapper's own columns (from
+			// PostgreSQL 18 on they come after the caller's and are hidden).
 			cases = append(cases, `UPDATE accounts SET note = r.code FROM regions r WHERE r.code = accounts.region RETURNING *`)
 		}
 		for _, q := range cases {

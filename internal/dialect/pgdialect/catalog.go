@@ -21,7 +21,9 @@ const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid
   coalesce((SELECT i.indkey::text FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), ''),
   (` + pgColumnsSig + `), c.relkind::text, c.relhasrules, c.relhassubclass AND c.relkind <> 'p', row_security_active(c.oid),
   (SELECT CASE WHEN rn.nspname = 'public' THEN r.relname ELSE rn.nspname || '.' || r.relname END
-     FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE c.relispartition AND r.oid = pg_partition_root(c.oid))
+     FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)),
+  current_setting('server_version_num')::int,
+  EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal AND tg.tgtype::int & 19 = 19)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1::text)`
 
@@ -61,6 +63,8 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 		t.Unsupported = "row-level security is active on it for this role, so the rows the wrapper reads are not the rows a statement changes"
 	}
 	ext.Inherited = pgBool(r[11]) // writes without ONLY are refused (Run)
+	ext.Version = int(engine.AsInt(r[14]))
+	ext.BeforeUpdate = pgBool(r[15]) // ROW | BEFORE | UPDATE
 	if root := engine.AsString(r[13]); root != "" {
 		t.Display = root // a partition's rows are recorded under the partitioned table
 	}
@@ -79,6 +83,11 @@ type pgTable struct {
 	// Inherited: other tables inherit from it (not as partitions), so a
 	// write without ONLY changes their rows too.
 	Inherited bool
+	// Version is the server's version number (180004 for 18.4): what it
+	// returns decides the plan.
+	Version int
+	// BeforeUpdate: it has a BEFORE UPDATE row trigger (see pgOldNew).
+	BeforeUpdate bool
 }
 
 // pgt is the PostgreSQL part of t's entry.

@@ -23,8 +23,10 @@ func pgRecords(ex *pgExec, t pgTargetRef) string {
 	image := t.image
 	switch {
 	case a.Upsert:
-		image = "coalesce(w._sqa_old, w._sqa_new)"
 		q, changed = pgUpsertRecords(ex), "w._sqa_old IS NULL OR d.o IS NOT NULL"
+	case a.Kind == sqlstmt.Merge:
+		image = t.image
+		q, changed = pgMergeRecords(ex), "w._sqa_act <> 'UPDATE' OR d.o IS NOT NULL"
 	case pgTypedUpdate(ex):
 		return pgTypedRecords(ex, t)
 	default:

@@ -74,12 +74,8 @@ func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, 
 		if err != nil {
 			return nil, nil, pgError(ex, err)
 		}
-		if pgJoinedReturning(ex) {
-			hidden := 1
-			if ex.Stmt.Kind == sqlstmt.Update {
-				hidden = 2
-			}
-			rows = engine.NewHiddenRows(rows, hidden)
+		if pgInnerReturning(ex) {
+			rows = engine.NewHiddenRows(rows, pgHidden(ex))
 		}
 		if buffer {
 			rows, err = engine.BufferRows(rows)
@@ -150,7 +146,18 @@ func pgInline(q string, args []driver.NamedValue, n int) string {
 // would name as this table's, without the columns of their own.
 func pgRefuse(ex *pgExec) error {
 	a := ex.Stmt
-	if a.Kind == sqlstmt.Update && a.From != "" && len(a.JoinFunctions) > 0 {
+	if a.Kind == sqlstmt.Merge {
+		if v := pgt(ex.Table).Version; v < pgOldNewVersion {
+			return engine.Refuse(ex.Query, ex.Table.Display, fmt.Sprintf("MERGE needs PostgreSQL 18 or newer, whose MERGE … RETURNING names the old and new rows (this server is %d.%d); "+
+				"use INSERT … ON CONFLICT, or separate INSERT, UPDATE and DELETE statements", v/10000, v%10000))
+		}
+		for _, fk := range ex.Table.Children {
+			if fk.OnDelete || fk.OnUpdate {
+				return engine.Refuse(ex.Query, ex.Table.Display, "MERGE into a table whose rows foreign-key actions (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) follow is not audited yet; use INSERT … ON CONFLICT, UPDATE and DELETE")
+			}
+		}
+	}
+	if a.Kind == sqlstmt.Update && a.From != "" && len(a.JoinFunctions) > 0 && !pgOldNew(ex) {
 		volatile, err := pgVolatile(ex)
 		if err != nil {
 			return engine.CatalogFailed(ex.Query, ex.Table.Display, err)
@@ -173,7 +180,7 @@ func pgRefuse(ex *pgExec) error {
 // the statement text itself), RETURNING rows that may name joined tables.
 func pgCheckArgs(ex *pgExec) error {
 	a := ex.Stmt
-	if pgJoinedReturning(ex) && a.ReturningStar {
+	if a.From != "" && ex.WantRows && a.Returning != "" && a.ReturningStar && !pgOldNew(ex) {
 		return engine.Refuse(ex.Query, ex.Table.Display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)")
 	}
 	for _, arg := range ex.Args {

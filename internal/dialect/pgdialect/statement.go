@@ -34,7 +34,7 @@ func pgStatement(ex *pgExec) string {
 	switch {
 	case !ex.WantRows:
 		b.WriteString(" SELECT count(*) FROM _sqa_w" + check)
-	case pgJoinedReturning(ex): // the caller's columns, then the images pgExecute hides
+	case pgInnerReturning(ex): // the caller's columns, then the images pgExecute hides
 		b.WriteString(" SELECT * FROM _sqa_w" + check)
 	case a.Returning != "":
 		b.WriteString(" SELECT " + a.Returning + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref + check)
@@ -44,14 +44,6 @@ func pgStatement(ex *pgExec) string {
 		b.WriteString(" SELECT FROM _sqa_w WHERE false")
 	}
 	return b.String()
-}
-
-// pgJoinedReturning: the caller wants the RETURNING rows of an UPDATE … FROM
-// or DELETE … USING, whose list may name the joined tables. The write then
-// returns the caller's list first and its row images after it, which
-// pgExecute hides.
-func pgJoinedReturning(ex *pgExec) bool {
-	return ex.WantRows && ex.Stmt.Returning != "" && ex.Stmt.From != ""
 }
 
 // pgTargetRef is how the rewritten statement names the target table.
@@ -73,20 +65,27 @@ func pgTarget(ex *pgExec) pgTargetRef {
 		r.ref = sqlstmt.QuoteIdent(a.Table.Alias)
 		r.rel += " AS " + r.ref
 	}
-	if a.Kind == sqlstmt.Insert {
+	switch {
+	case a.Kind == sqlstmt.Merge, a.Upsert:
+		r.image = "coalesce(w._sqa_old, w._sqa_new)"
+	case a.Kind == sqlstmt.Insert:
 		r.image = "w._sqa_new"
 	}
 	return r
 }
 
-// pgWrite is the caller's write, rewritten to return its row images. An
-// UPDATE is joined by key to the rows its predicate selects, locked, so the
-// old image is the version the UPDATE overwrites.
+// pgWrite is the caller's write, rewritten to return its row images. Before
+// PostgreSQL 18 an UPDATE is joined by key to the rows its predicate
+// selects, locked, so the old image is the version the UPDATE overwrites;
+// from 18 on RETURNING OLD says it (oldnew.go).
 func pgWrite(ex *pgExec, t pgTargetRef) string {
 	a := ex.Stmt
+	if a.Kind == sqlstmt.Merge || (a.Kind == sqlstmt.Update || a.Upsert) && pgOldNew(ex) {
+		return pgOldNewWrite(ex, t)
+	}
 	row, ret := "", " RETURNING "
 	switch {
-	case pgJoinedReturning(ex):
+	case pgInnerReturning(ex):
 		ret += a.Returning + ", " // first, so that the joined tables resolve
 	case ex.WantRows && a.Returning != "":
 		row = ", ROW(" + t.ref + ".*)::" + t.spelled + " AS _sqa_row"
@@ -105,9 +104,9 @@ func pgWrite(ex *pgExec, t pgTargetRef) string {
 	case sqlstmt.Insert:
 		into := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " "
 		if a.Upsert {
-			return into + pgUpsertBody(a, t) + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new, " + pgUpsertOld + row
+			return into + pgUpsertBody(a, t) + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_new, " + pgUpsertOld + row
 		}
-		return into + a.InsertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		return into + a.InsertBody + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
 	}
 	sel, join, images := pgUpdateImages(ex, t)
 	selected, from := where, ""

@@ -27,7 +27,7 @@ import (
 func pgTypedUpdate(ex *pgExec) bool {
 	a := ex.Stmt
 	return a.Kind == sqlstmt.Update && !a.Upsert && ex.Table.Audited && ex.cascade == nil &&
-		len(ex.checks) == 0 && !pgJoinedReturning(ex) &&
+		len(ex.checks) == 0 && !pgInnerReturning(ex) &&
 		pgt(ex.Table).Sig != "" && len(pgt(ex.Table).Types) == len(ex.Table.Columns) && len(ex.Table.Columns) <= 800
 }
 
