@@ -57,6 +57,8 @@ func pgHidden(ex *pgExec) int {
 		return 3 // _sqa_act, _sqa_old, _sqa_new
 	case a.Kind == sqlstmt.Update, a.Upsert:
 		return 2 // _sqa_old, _sqa_new
+	case pgTypedKeys(ex):
+		return 1 + len(ex.Table.Key) // _sqa_k…, the image
 	}
 	return 1
 }

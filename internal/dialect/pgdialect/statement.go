@@ -1,6 +1,7 @@
 package pgdialect
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
@@ -11,6 +12,12 @@ import (
 //	WITH [the caller's CTEs,] _sqa_w AS (<the write, returning row images as jsonb>),
 //	     _sqa_a AS (INSERT INTO audit_log … SELECT … FROM _sqa_w)
 //	SELECT <count, or the caller's RETURNING list> FROM _sqa_w
+//
+// or, when every row the write changes gets a record (pgRecordsCount),
+//
+//	WITH [the caller's CTEs,] _sqa_w AS (<the write>) INSERT INTO audit_log … SELECT … FROM _sqa_w
+//
+// whose count of records is the write's: the rows are read once.
 func pgStatement(ex *pgExec) string {
 	a := ex.Stmt
 	t := pgTarget(ex)
@@ -23,6 +30,10 @@ func pgStatement(ex *pgExec) string {
 		b.WriteString(a.With + ", ")
 	}
 	b.WriteString("_sqa_w AS (" + pgWrite(ex, t) + ")")
+	if pgRecordsCount(ex) {
+		b.WriteString(" " + pgRecords(ex, t))
+		return b.String()
+	}
 	if ex.Table.Audited {
 		b.WriteString(", _sqa_a AS (" + pgRecords(ex, t) + ")")
 	}
@@ -42,6 +53,38 @@ func pgStatement(ex *pgExec) string {
 		b.WriteString(" SELECT FROM _sqa_w WHERE NOT (SELECT _sqa_ok FROM _sqa_chk)")
 	default:
 		b.WriteString(" SELECT FROM _sqa_w WHERE false")
+	}
+	return b.String()
+}
+
+// pgRecordsCount reports whether the records' INSERT counts the write's
+// rows, and so can be the statement itself: a plain DELETE or INSERT of an
+// audited table records every row it changes, when no foreign-key action
+// adds statements and the caller wants no rows.
+func pgRecordsCount(ex *pgExec) bool {
+	return pgTypedKeys(ex) && !ex.WantRows
+}
+
+// pgTypedKeys reports whether the write returns its key columns as they
+// are typed, beside the row image, for the records' row keys: a plain
+// DELETE or INSERT of an audited table without foreign-key actions or
+// their checks (whose statements read keys from images). A key column renamed or dropped by
+// another client then fails the statement when the server re-plans it
+// (pgError), as a lookup in the image could not.
+func pgTypedKeys(ex *pgExec) bool {
+	a := ex.Stmt
+	return (a.Kind == sqlstmt.Delete || a.Kind == sqlstmt.Insert && !a.Upsert) && ex.Table.Audited && ex.cascade == nil && len(ex.checks) == 0
+}
+
+// pgKeyReturning is the typed key columns the write returns (pgTypedKeys),
+// each followed by ", ".
+func pgKeyReturning(ex *pgExec, t pgTargetRef) string {
+	if !pgTypedKeys(ex) {
+		return ""
+	}
+	var b strings.Builder
+	for i, k := range ex.Table.Key {
+		b.WriteString(t.ref + "." + sqlstmt.QuoteIdent(k) + " AS _sqa_k" + strconv.Itoa(i) + ", ")
 	}
 	return b.String()
 }
@@ -100,13 +143,13 @@ func pgWrite(ex *pgExec, t pgTargetRef) string {
 		if a.From != "" {
 			using = " USING " + a.From
 		}
-		return "DELETE FROM " + t.rel + using + where + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
+		return "DELETE FROM " + t.rel + using + where + ret + pgKeyReturning(ex, t) + "to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
 	case sqlstmt.Insert:
 		into := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " "
 		if a.Upsert {
 			return into + pgUpsertBody(a, t) + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_new, " + pgUpsertOld + row
 		}
-		return into + a.InsertBody + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		return into + a.InsertBody + ret + pgKeyReturning(ex, t) + "to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
 	}
 	sel, join, images := pgUpdateImages(ex, t)
 	selected, from := where, ""
