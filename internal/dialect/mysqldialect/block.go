@@ -35,12 +35,12 @@ func myBlockable(a *sqlstmt.Analysis, p *myPlan) bool {
 // the statement's affected rows and the number of rows copied.
 func myBlock(p *myPlan, own bool) string {
 	tg := p.targets[0]
-	begin, end := "SAVEPOINT _sqa", ""
+	begin, end := "SAVEPOINT "+savepoint, ""
 	// After a deadlock InnoDB has rolled back the whole transaction and the
 	// savepoint is gone; the deadlock is still the error to re-raise.
-	undo := "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; ROLLBACK TO SAVEPOINT _sqa; END"
+	undo := "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; ROLLBACK TO SAVEPOINT " + savepoint + "; END"
 	if own {
-		begin, end, undo = "START TRANSACTION", "COMMIT; ", "ROLLBACK"
+		begin, end, undo = "START TRANSACTION", ownCommit+"; ", "ROLLBACK"
 	}
 	return "BEGIN NOT ATOMIC DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN " + undo + "; RESIGNAL; END; " +
 		"SET @_sqa_stage = 'change'; " + begin + "; " +

@@ -65,6 +65,7 @@ func analyseMySQLWrite(q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
 	if verbEnd > 1 {
 		parseText = q[:toks[0].End] + " " + q[toks[verbEnd-1].End:c.returningAt]
 	}
+	parseText = mysqlPlainAssignments(parseText)
 	stmt, err := my.Parse(parseText)
 	if err != nil {
 		return sqlstmt.Refused(q, fmt.Sprintf("the MySQL parser cannot read it (%v)", err))
@@ -126,6 +127,45 @@ func mysqlInsert(a *sqlstmt.Analysis, s *my.Insert, q string, toks []sqlstmt.Tok
 		}
 	}
 	return sqlstmt.Refused(q, "cannot locate ON DUPLICATE KEY UPDATE", a.Table)
+}
+
+// mysqlPlainAssignments turns the user-variable assignments @v := e of a
+// text into comparisons @v = e for the grammar, which does not know ":=";
+// the grammar only checks the structure and names the tables, and an
+// assignment stands where a comparison may. (The texts the plans rewrite are
+// sliced from the caller's text.)
+func mysqlPlainAssignments(q string) string {
+	toks := sqlstmt.Lex(q, sqlstmt.StyleMySQL)
+	var b []byte
+	for i := range toks {
+		if mysqlAssignAt(q, toks, i) {
+			if b == nil {
+				b = []byte(q)
+			}
+			b[toks[i].Start] = ' '
+		}
+	}
+	if b == nil {
+		return q
+	}
+	return string(b)
+}
+
+// mysqlAssigns reports a user-variable assignment (@v := e) among toks.
+func mysqlAssigns(q string, toks []sqlstmt.Token) bool {
+	for i := range toks {
+		if mysqlAssignAt(q, toks, i) {
+			return true
+		}
+	}
+	return false
+}
+
+// mysqlAssignAt: toks[i] and toks[i+1] are ":=" (the lexer cuts
+// punctuation into single characters).
+func mysqlAssignAt(q string, toks []sqlstmt.Token, i int) bool {
+	return i+1 < len(toks) && toks[i].Kind == sqlstmt.TokPunct && toks[i].Text(q) == ":" &&
+		toks[i+1].Text(q) == "=" && toks[i+1].Start == toks[i].End
 }
 
 // mysqlChange slices a single-table UPDATE or DELETE: the table reference,

@@ -1,6 +1,27 @@
 package mysqldialect
 
-import "github.com/sqlaudit/sqlaudit/internal/engine"
+import (
+	"crypto/rand"
+	"encoding/hex"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+)
+
+// savepoint names the savepoint a write inside the caller's transaction runs
+// under. SAVEPOINT with a name already in use moves that savepoint, so a
+// fixed name would clobber an application's savepoint of the same name
+// (its ROLLBACK TO would undo less); the name is drawn at random once per
+// process.
+var savepoint = func() string {
+	b := make([]byte, 8)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+	return "_sqa_" + hex.EncodeToString(b)
+}()
+
+// ownCommit ends the wrapper's own transaction whatever the session's
+// completion_type: a chained transaction (CHAIN) would leave the session in
+// a transaction the application never began, RELEASE would disconnect it.
+const ownCommit = "COMMIT AND NO CHAIN NO RELEASE"
 
 // myConn is the per-connection state.
 type myConn struct {

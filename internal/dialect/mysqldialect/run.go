@@ -31,7 +31,7 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 		}
 	}
 	own := !m.inTransaction()
-	begin, rollback := "SAVEPOINT _sqa", "ROLLBACK TO SAVEPOINT _sqa"
+	begin, rollback := "SAVEPOINT "+savepoint, "ROLLBACK TO SAVEPOINT "+savepoint
 	if own {
 		m.tx++
 		begin, rollback = "START TRANSACTION", "ROLLBACK"
@@ -41,7 +41,7 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	}
 	res, rows, err := m.runPlan(ex, p)
 	if err == nil && own {
-		_, err = ex.Session.RawExec(ex.Ctx, "COMMIT", nil)
+		_, err = ex.Session.RawExec(ex.Ctx, ownCommit, nil)
 	}
 	if own {
 		defer m.TxEnded()
