@@ -33,7 +33,7 @@ func myChangePlan(ex *engine.Execution) *myPlan {
 		if t == nil {
 			continue // an excluded table: changed, not recorded
 		}
-		tg := myTargetPlan(a, c.targets[i], t, ex.Session.Shared.Audit)
+		tg := myTargetPlan(a, c.targets[i], t, ex.Session.Shared.Audit, ex.Session.State.(*myConn).jsonEquals)
 		p.targets = append(p.targets, tg)
 		restricts = append(restricts, tg.restrict)
 	}
@@ -50,7 +50,7 @@ func myChangePlan(ex *engine.Execution) *myPlan {
 	return p
 }
 
-func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *engine.TableInfo, audit string) myTarget {
+func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *engine.TableInfo, audit string, jsonEquals bool) myTarget {
 	c := myClauses(a)
 	tg := myTarget{t: t, copyName: mysqlIdent(t.Schema) + "." + mysqlIdent("_sqa_copy_"+fnv64(t.Quoted)), set: target.set}
 	var keyCols, qualKeys, join, cols, qualCols []string
@@ -85,11 +85,9 @@ func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *engine.TableInfo, 
 			`, NULL, ?, ? FROM ` + tg.copyName + ` o WHERE o._sqa_s = ? AND NOT EXISTS (SELECT 1 FROM ` + t.Quoted + ` x WHERE ` + strings.Join(join, " AND ") + `)`
 		return tg
 	}
-	// A column changed when its value's bytes changed: 'a' → 'A' in a
-	// case-insensitive column is a change, DECIMAL 1.50 → 1.5 is not.
 	var same, remove []string
 	for _, col := range t.Columns {
-		eq := `BINARY o.` + mysqlIdent(col) + ` <=> BINARY x.` + mysqlIdent(col)
+		eq := mySame(t, col, "o", "x", jsonEquals)
 		same = append(same, eq)
 		remove = append(remove, `IF(`+eq+`, `+myPath(col)+`, `+noPath+`)`)
 	}

@@ -35,7 +35,11 @@ type myConn struct {
 	copies  map[string]myCopy // copy table → what it was made for
 	pending int64             // copied rows not yet deleted
 	noBlock bool              // the server refused compound statements (see runBlock)
-	seqName string
+	// jsonEquals: the server has JSON_EQUALS (MariaDB 10.7+), by which JSON
+	// columns compare (see mySame); the same for every connection of a
+	// database, so plans built with it are shared safely
+	jsonEquals bool
+	seqName    string
 }
 
 func (m *myConn) TxEnded() { m.tx, m.inTx = m.tx+1, false }

@@ -118,29 +118,35 @@ func (Dialect) Open(ctx context.Context, c *engine.Session) (engine.Conn, error)
 	if err != nil {
 		return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
 	}
-	if err := mysqlServerSupported(engine.AsString(rows[0][0])); err != nil {
+	version := engine.AsString(rows[0][0])
+	if err := mysqlServerSupported(version); err != nil {
 		return nil, err
 	}
 	// Transaction numbers start at a random point so that a pooled session
 	// never mistakes a number of an earlier connection for its own.
-	return &myConn{c: c, copies: map[string]myCopy{}, seqName: mySeq(c.Shared.Audit), tx: rand.Int64N(1 << 52)}, nil
+	return &myConn{c: c, copies: map[string]myCopy{}, seqName: mySeq(c.Shared.Audit), tx: rand.Int64N(1 << 52),
+		jsonEquals: mysqlAtLeast(version, 10, 7)}, nil
 }
 
 // mysqlServerSupported accepts MariaDB 10.5 and newer (INSERT … RETURNING,
 // sequences).
 func mysqlServerSupported(version string) error {
-	i := strings.Index(version, "-MariaDB")
-	if i < 0 {
+	if !strings.Contains(version, "-MariaDB") {
 		return fmt.Errorf("sqlaudit: audit-mysql needs MariaDB 10.5 or newer (INSERT … RETURNING, sequences); server version %q is not MariaDB", version)
 	}
-	parts := strings.SplitN(version[:i], ".", 3)
-	major, _ := strconv.Atoi(parts[0])
-	minor := 0
-	if len(parts) > 1 {
-		minor, _ = strconv.Atoi(parts[1])
-	}
-	if major < 10 || major == 10 && minor < 5 {
+	if !mysqlAtLeast(version, 10, 5) {
 		return fmt.Errorf("sqlaudit: audit-mysql needs MariaDB 10.5 or newer (INSERT … RETURNING, sequences); the server is %s", version)
 	}
 	return nil
+}
+
+// mysqlAtLeast reports whether a MariaDB VERSION() is major.minor or newer.
+func mysqlAtLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(strings.SplitN(version, "-", 2)[0], ".", 3)
+	ma, _ := strconv.Atoi(parts[0])
+	mi := 0
+	if len(parts) > 1 {
+		mi, _ = strconv.Atoi(parts[1])
+	}
+	return ma > major || ma == major && mi >= minor
 }

@@ -76,7 +76,7 @@ func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		if ex.WantRows {
 			kept = append(kept, engine.Keep(dest, user))
 		}
-		keys = append(keys, engine.Keep(dest[user:], p.hidden))
+		keys = append(keys, asArgs(engine.Keep(dest[user:], p.hidden)))
 	}
 	rows.Close()
 	if err != io.EOF {
@@ -104,6 +104,18 @@ func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		return nil, &engine.BufferedRows{Cols: cols[:user], Data: kept}, nil
 	}
 	return engine.Result{Rows: int64(n), LastID: lastID, HasLast: true}, nil, nil
+}
+
+// asArgs makes values read from a result arguments of the next statement:
+// go-sql-driver reads a FLOAT as float32 but binds only float64 (a FLOAT
+// key compares exactly with the DOUBLE of its value).
+func asArgs(vals []driver.Value) []driver.Value {
+	for i, v := range vals {
+		if f, ok := v.(float32); ok {
+			vals[i] = float64(f)
+		}
+	}
+	return vals
 }
 
 // lastInsertID is what the server's OK packet would have said: the first

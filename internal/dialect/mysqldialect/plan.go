@@ -71,20 +71,28 @@ func myTuple(items []string) string {
 	return "(" + strings.Join(items, ", ") + ")"
 }
 
+// myType is the DATA_TYPE of column col ("json" for MariaDB's JSON).
+func myType(t *engine.TableInfo, col string) string {
+	for i, c := range t.Columns {
+		if c == col && i < len(myt(t).Types) {
+			return myt(t).Types[i]
+		}
+	}
+	return ""
+}
+
 // myValue renders a column for JSON_OBJECT: binary strings, BLOBs and
-// geometry as hex text (JSON cannot hold raw bytes), BIT as a number.
+// geometry as hex text (JSON cannot hold raw bytes), BIT as a number, FLOAT
+// as the DOUBLE it is exactly (MariaDB prints a FLOAT with 6 significant
+// digits, so 1234567 and 1234568 would render alike).
 func myValue(t *engine.TableInfo, alias, col string) string {
 	v := mysqlIdent(col)
 	if alias != "" {
 		v = alias + "." + v
 	}
-	typ := ""
-	for i, c := range t.Columns {
-		if c == col && i < len(myt(t).Types) {
-			typ = myt(t).Types[i]
-		}
-	}
-	switch typ {
+	switch myType(t, col) {
+	case "float":
+		return "CAST(" + v + " AS DOUBLE)"
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring",
 		"polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		return "HEX(" + v + ")"
@@ -94,6 +102,20 @@ func myValue(t *engine.TableInfo, alias, col string) string {
 		return "JSON_EXTRACT(" + v + ", '$')"
 	}
 	return v
+}
+
+// mySame is the condition that column col is unchanged between the rows
+// aliased a and b: its rendering is the same, byte for byte ('a' → 'A' in a
+// case-insensitive column is a change, DECIMAL 1.50 → 1.5 cannot happen). A
+// JSON column is unchanged when it holds the same JSON value (JSON_EQUALS,
+// MariaDB 10.7+: key order, whitespace and 1 → 1.0 are no change); before
+// 10.7, when its rendering (whitespace normalised) is the same.
+func mySame(t *engine.TableInfo, col, a, b string, jsonEquals bool) string {
+	if myType(t, col) == "json" && jsonEquals {
+		ca, cb := a+"."+mysqlIdent(col), b+"."+mysqlIdent(col)
+		return "COALESCE(JSON_EQUALS(" + ca + ", " + cb + "), " + ca + " IS NULL AND " + cb + " IS NULL)"
+	}
+	return "BINARY " + myValue(t, a, col) + " <=> BINARY " + myValue(t, b, col)
 }
 
 func myObject(t *engine.TableInfo, alias string, cols []string) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
@@ -91,7 +92,7 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 	if err != io.EOF {
 		return nil, nil, err
 	}
-	recs, affected, lastID, err := upsertRecords(ex.Table, myClauses(ex.Stmt).setsLastInsertID, outcome)
+	recs, affected, lastID, err := upsertRecords(ex.Table, myClauses(ex.Stmt).setsLastInsertID, m.jsonEquals, outcome)
 	if err != nil {
 		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, err.Error(), engine.Record)
 	}
@@ -117,7 +118,7 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 // list (lii), else that of the first row an update changed, else 0.
 // A row the statement inserted and then updated (two input rows with one
 // key) gets one INSERT record of its final image: the statement's change.
-func upsertRecords(t *engine.TableInfo, lii bool, outcome []upsertRow) (recs [][4]string, affected, lastID int64, err error) {
+func upsertRecords(t *engine.TableInfo, lii, jsonEquals bool, outcome []upsertRow) (recs [][4]string, affected, lastID int64, err error) {
 	var firstInsert, firstChange, lastUpdate int64
 	auto := func(img map[string]json.RawMessage) int64 {
 		if myt(t).AutoInc == "" {
@@ -150,7 +151,7 @@ func upsertRecords(t *engine.TableInfo, lii bool, outcome []upsertRow) (recs [][
 			}
 			o, n := map[string]json.RawMessage{}, map[string]json.RawMessage{}
 			for c, v := range old {
-				if !bytes.Equal(v, r.image[c]) {
+				if !sameRendering(t, c, v, r.image[c], jsonEquals) {
 					o[c], n[c] = v, r.image[c]
 				}
 			}
@@ -199,6 +200,62 @@ func (m *myConn) writeRecordRows(ex *engine.Execution, p *myPlan, recs [][4]stri
 		recs = recs[n:]
 	}
 	return nil
+}
+
+// sameRendering reports whether two renderings of column c are the same
+// value, as mySame compares them in SQL: byte for byte, and a JSON column
+// (with jsonEquals) as the same JSON value — key order, whitespace and the
+// spelling of numbers aside, as JSON_EQUALS compares.
+func sameRendering(t *engine.TableInfo, c string, a, b json.RawMessage, jsonEquals bool) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	if !jsonEquals || myType(t, c) != "json" {
+		return false
+	}
+	var x, y any
+	return decodeJSON(a, &x) == nil && decodeJSON(b, &y) == nil && jsonValueEqual(x, y)
+}
+
+func decodeJSON(b []byte, v *any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// jsonValueEqual compares decoded JSON values: objects by their members,
+// arrays in order, numbers by value (1 = 1.0 = 1e0).
+func jsonValueEqual(x, y any) bool {
+	switch a := x.(type) {
+	case map[string]any:
+		b, ok := y.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, v := range a {
+			if w, ok := b[k]; !ok || !jsonValueEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := y.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !jsonValueEqual(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		b, ok := y.(json.Number)
+		ra, oka := new(big.Rat).SetString(a.String())
+		rb, okb := new(big.Rat).SetString(b.String())
+		return ok && oka && okb && ra.Cmp(rb) == 0
+	}
+	return x == y
 }
 
 func jsonPick(img map[string]json.RawMessage, cols []string) string {
