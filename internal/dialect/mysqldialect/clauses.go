@@ -30,6 +30,7 @@ type mysqlClauses struct {
 	dupAt       int // INSERT … ON DUPLICATE KEY UPDATE: the offset after UPDATE (setArgs: placeholders before it)
 	// setsLastInsertID: the upsert assigns c = LAST_INSERT_ID(c)
 	setsLastInsertID bool
+	fromSelect       bool // INSERT … SELECT (not VALUES or SET)
 }
 
 // mysqlTarget is a table an UPDATE or DELETE changes.
@@ -98,6 +99,8 @@ func analyseMySQLWrite(q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
 
 func mysqlInsert(a *sqlstmt.Analysis, s *my.Insert, q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
 	a.Kind, a.OrIgnore = sqlstmt.Insert, myClauses(a).ignore || s.Ignore != ""
+	_, values := s.Rows.(my.Values)
+	myClauses(a).fromSelect = !values
 	a.Table = sqlstmt.TableRef{Schema: s.Table.Qualifier.String(), Name: s.Table.Name.String()}
 	for _, col := range s.Columns {
 		myClauses(a).insertCols = append(myClauses(a).insertCols, col.String())

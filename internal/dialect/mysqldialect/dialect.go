@@ -114,7 +114,11 @@ func mySeq(table string) string {
 }
 
 func (Dialect) Open(ctx context.Context, c *engine.Session) (engine.Conn, error) {
-	rows, err := c.QueryAll(ctx, `SELECT VERSION()`)
+	// The session variables the records statements and upserts keep state
+	// in get their types before any statement reads them: a variable still
+	// unset reads as a NULL constant in an INSERT … SELECT prepared before
+	// it was ever set (an upsert from SELECT recorded its updates as INSERTs).
+	rows, err := c.QueryAll(ctx, `SELECT VERSION(), @_sqa_o := '', @_sqa_c := 0, @_sqa_n := 0, @_sqa_t := -1, @_sqa_tx := 0`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
 	}

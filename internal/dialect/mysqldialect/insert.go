@@ -23,10 +23,7 @@ func myInsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPla
 		p.autoAt = len(hidden)
 		hidden = append(hidden, myt(t).AutoInc)
 	}
-	p.autoListed = len(myClauses(a).insertCols) == 0
-	for _, c := range myClauses(a).insertCols {
-		p.autoListed = p.autoListed || strings.EqualFold(c, myt(t).AutoInc)
-	}
+	p.autoListed = myAutoListed(a, t)
 	quoted := make([]string, len(hidden))
 	for i, h := range hidden {
 		quoted[i] = mysqlIdent(h)
@@ -55,6 +52,16 @@ func myInsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPla
 		return head + myTuple(keyCols) + ` IN (` + strings.Join(tuples, ", ") + `)`
 	}
 	return p
+}
+
+// myAutoListed: the INSERT names the AUTO_INCREMENT column (or no columns),
+// so its values may be explicit.
+func myAutoListed(a *sqlstmt.Analysis, t *engine.TableInfo) bool {
+	listed := len(myClauses(a).insertCols) == 0
+	for _, c := range myClauses(a).insertCols {
+		listed = listed || strings.EqualFold(c, myt(t).AutoInc)
+	}
+	return listed
 }
 
 // runInsert runs the INSERT returning the new rows' keys (after the
