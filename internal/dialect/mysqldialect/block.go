@@ -64,7 +64,7 @@ func (m *myConn) runBlock(ex *engine.Execution, p *myPlan) (res driver.Result, r
 		return nil, nil, true, err
 	}
 	m.seq++
-	copyArgs, stmtArgs := myChangeArgs(ex, m.seq, 1)
+	copyArgs, stmtArgs := myChangeArgs(ex, p, m.seq)
 	args := append(append(copyArgs, stmtArgs...), m.recordArgs(ex, m.seq)...)
 	block := p.blocks[0]
 	if own {

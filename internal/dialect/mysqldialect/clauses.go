@@ -25,9 +25,13 @@ type mysqlClauses struct {
 	whereArgs   int           // placeholders in the predicate
 	orderArgs   int           // placeholders in ORDER BY / LIMIT
 	ignore      bool          // IGNORE modifier
-	insertCols  []string
-	returningAt int // offset of RETURNING, or len(text)
-	dupAt       int // INSERT … ON DUPLICATE KEY UPDATE: the offset after UPDATE (setArgs: placeholders before it)
+	// UPDATE, DELETE: the table references join several tables; the
+	// predicate is not a deterministic function of the row (see
+	// mysqlPredicate), or reads a subquery
+	joined, volatile, subquery bool
+	insertCols                 []string
+	returningAt                int // offset of RETURNING, or len(text)
+	dupAt                      int // INSERT … ON DUPLICATE KEY UPDATE: the offset after UPDATE (setArgs: placeholders before it)
 	// setsLastInsertID: the upsert assigns c = LAST_INSERT_ID(c)
 	setsLastInsertID bool
 	fromSelect       bool // INSERT … SELECT (not VALUES or SET)
@@ -225,10 +229,29 @@ func mysqlChange(a *sqlstmt.Analysis, hasWhere, hasOrder bool, q string, toks []
 		c.whereSpan = [2]int{toks[where+1].Start, toks[tail-1].End}
 		c.where = q[c.whereSpan[0]:c.whereSpan[1]]
 		c.whereArgs = countParams(toks[where:tail])
+		c.volatile, c.subquery = mysqlPredicate(q, toks[where+1:tail])
 	}
 	if tail < len(toks) {
 		c.order = q[toks[tail].Start:toks[len(toks)-1].End]
 		c.orderArgs = countParams(toks[tail:])
+	}
+	from := tail // the predicate and the ORDER BY / LIMIT tail
+	if where >= 0 {
+		from = where + 1
+	}
+	if mysqlUnrepeatable(q, toks[from:]) {
+		return sqlstmt.Refused(q, "its predicate or ORDER BY assigns a user variable (:=) or steps a sequence (NEXTVAL, NEXT VALUE FOR), which the audited form's copy (an INSERT … SELECT) evaluates otherwise than MariaDB's UPDATE and DELETE do; compute the value first and pass it as an argument (:= in SET is fine)", a.Table)
+	}
+	if c.volatile && c.subquery {
+		// The server re-reads such a subquery for every row of an UPDATE,
+		// but the copy's SELECT reads it once to look the row up (and again
+		// to check it): it would select other rows.
+		return sqlstmt.Refused(q, "its predicate reads a subquery that calls RAND(), NOW() or a function that is not deterministic, which MariaDB evaluates otherwise in the audited form's copy (a SELECT) than in an UPDATE or DELETE; compute the value first and pass it as an argument", a.Table)
+	}
+	if c.joined && c.volatile {
+		// A joined statement's predicate also picks the rows of the other
+		// tables its SET reads, so the restricted statement must keep it.
+		return sqlstmt.Refused(q, "the predicate of a multi-table statement is not a deterministic function of the rows (it calls RAND(), NOW(), a sequence or a stored function, or assigns a variable), and the audited form would evaluate it twice; compute the value first and pass it as an argument", a.Table)
 	}
 	return a
 }
@@ -297,6 +320,7 @@ func mysqlUpdateTargets(a *sqlstmt.Analysis, s *my.Update) string {
 			return ""
 		}
 	}
+	myClauses(a).joined = true
 	index := map[string]int{}
 	for _, e := range s.Exprs {
 		q := e.Name.Qualifier
@@ -336,6 +360,7 @@ func mysqlDeleteTargets(a *sqlstmt.Analysis, s *my.Delete) string {
 			return ""
 		}
 	}
+	myClauses(a).joined = true
 	for _, tn := range s.Targets {
 		name := tn.Name.String()
 		if !tn.Qualifier.IsEmpty() {

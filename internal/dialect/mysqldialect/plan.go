@@ -153,8 +153,12 @@ func fnv64(s string) string {
 type myPlan struct {
 	targets []myTarget // UPDATE, DELETE: the audited tables the statement changes
 	stmt    string     // the caller's statement, restricted to the copied keys or returning the new keys
-	hidden  int        // INSERT: key columns appended to RETURNING, dropped from the caller's rows
-	autoAt  int        // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
+	// stmtArgs deals the arguments to an UPDATE's or DELETE's stmt
+	stmtArgs []argSlot
+	// refused says why the statement cannot run audited, or ""
+	refused string
+	hidden  int // INSERT: key columns appended to RETURNING, dropped from the caller's rows
+	autoAt  int // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
 	// autoListed: the INSERT names the AUTO_INCREMENT column (or no
 	// columns), so its ids may be explicit
 	autoListed bool

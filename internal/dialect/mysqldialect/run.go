@@ -24,6 +24,9 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 		}
 	}
 	p := ex.Session.Shared.Plan(engine.PlanKey{Stmt: ex.Stmt, Table: ex.Table, WantRows: ex.WantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
+	if p.refused != "" {
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit this statement: "+p.refused, engine.Unsupported)
+	}
 	m := ex.Session.State.(*myConn)
 	if p.blocks[0] != "" && !m.noBlock {
 		if res, rows, ran, err := m.runBlock(ex, p); ran {
@@ -83,7 +86,7 @@ func (m *myConn) runPlan(ex *engine.Execution, p *myPlan) (driver.Result, driver
 func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driver.Rows, error) {
 	m.seq++
 	s := m.seq
-	copyArgs, stmtArgs := myChangeArgs(ex, s, len(p.targets))
+	copyArgs, stmtArgs := myChangeArgs(ex, p, s)
 	var copied int64
 	for _, tg := range p.targets {
 		if err := m.ensureCopy(ex, tg); err != nil {
@@ -104,6 +107,9 @@ func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		return nil, nil, err
 	}
 	for _, tg := range p.targets {
+		if tg.records == "" {
+			continue // another alias of a table already recorded
+		}
 		if _, err := ex.Session.PreparedExec(ex.Ctx, tg.records, engine.Named(m.recordArgs(ex, s)...)); err != nil {
 			return nil, nil, engine.RecordsFailed(ex.Query, tg.t.Display, err)
 		}
@@ -121,6 +127,9 @@ func (m *myConn) prune(ex *engine.Execution, p *myPlan, copied int64) error {
 		return nil
 	}
 	for _, tg := range p.targets {
+		if tg.records == "" {
+			continue // the copy table of a table already emptied
+		}
 		if _, err := ex.Session.RawExec(ex.Ctx, `DELETE FROM `+tg.copyName, nil); err != nil {
 			return err
 		}
@@ -131,17 +140,12 @@ func (m *myConn) prune(ex *engine.Execution, p *myPlan, copied int64) error {
 
 // myChangeArgs deals the caller's arguments to an UPDATE's or DELETE's
 // copy statement (its table references, its predicate and ORDER BY/LIMIT,
-// after the statement number s) and to the restricted statement (all of
-// them, with s once per target after the predicate's).
-func myChangeArgs(ex *engine.Execution, s int64, targets int) (copyArgs, stmtArgs []driver.Value) {
+// after the statement number s) and to the restricted statement (as the
+// plan's slots say).
+func myChangeArgs(ex *engine.Execution, p *myPlan, s int64) (copyArgs, stmtArgs []driver.Value) {
 	c, vals := myClauses(ex.Stmt), engine.Values(ex.Args)
-	cut := c.beforeWhere + c.whereArgs
 	copyArgs = append(append([]driver.Value{s}, vals[:c.beforeWhere-c.setArgs]...), vals[c.beforeWhere:]...)
-	stmtArgs = append(make([]driver.Value, 0, len(vals)+targets), vals[:cut]...)
-	for range targets {
-		stmtArgs = append(stmtArgs, s)
-	}
-	return copyArgs, append(stmtArgs, vals[cut:]...)
+	return copyArgs, dealArgs(vals, p.stmtArgs, s)
 }
 
 // recordArgs are the arguments of a target's records statement.

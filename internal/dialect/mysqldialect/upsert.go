@@ -3,6 +3,7 @@ package mysqldialect
 import (
 	"database/sql/driver"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 
@@ -39,6 +40,9 @@ func myUpsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPla
 	q := a.Text
 	p := &myPlan{hidden: 3, autoAt: -1, autoListed: myAutoListed(a, t)}
 	p.stmt = q[:myClauses(a).dupAt] + capture + q[myClauses(a).dupAt:] + ret
+	if n := a.NumParams + 4; n > myMaxParams {
+		p.refused = fmt.Sprintf("its audited form needs %d placeholders, more than MariaDB's %d; send fewer rows per statement", n, myMaxParams)
+	}
 	p.insert = func(n int) string {
 		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, ?, ` + mysqlString(t.Display) + `, ?, ?, ?, ?, ?)`
 		rows := make([]string, n)
