@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -27,10 +28,11 @@ type Shared struct {
 	SealRef   sqlstmt.TableRef // the seal table: the audit table's name + "_seal"
 	Seal      string           // the seal table, quoted for SQL
 
-	analyses *lru.Cache[string, *sqlstmt.Analysis]
-	plans    *lru.Cache[PlanKey, any]
-	tables   *lru.Cache[string, *TableInfo]
-	ddlGen   atomic.Uint64 // moves on with every DDL statement: catalogs are stale
+	qualified sync.Once // see QualifyAudit
+	analyses  *lru.Cache[string, *sqlstmt.Analysis]
+	plans     *lru.Cache[PlanKey, any]
+	tables    *lru.Cache[string, *TableInfo]
+	ddlGen    atomic.Uint64 // moves on with every DDL statement: catalogs are stale
 }
 
 // Cache sizes: distinct statement texts, plans, and catalog entries.
@@ -62,6 +64,21 @@ func (sh *Shared) quote(r sqlstmt.TableRef) string {
 		return sh.Dialect.Ident(r.Schema) + "." + sh.Dialect.Ident(r.Name)
 	}
 	return sh.Dialect.Ident(r.Name)
+}
+
+// QualifyAudit names the schema of the audit and seal tables when the
+// options did not, so that records always go to the one trail however a
+// session later changes its default schema (MariaDB's USE). The first call
+// decides, later ones do nothing; a dialect calls it from Open, before the
+// connection is used (so every use of the names happens after it).
+func (sh *Shared) QualifyAudit(schema string) {
+	sh.qualified.Do(func() {
+		if sh.AuditRef.Schema != "" || schema == "" {
+			return
+		}
+		sh.AuditRef.Schema, sh.SealRef.Schema = schema, schema
+		sh.Audit, sh.Seal = sh.quote(sh.AuditRef), sh.quote(sh.SealRef)
+	})
 }
 
 // Analysis returns the cached analysis of q, analysing it on a miss. A hit

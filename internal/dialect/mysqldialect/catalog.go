@@ -42,8 +42,11 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	m.noAuto = engine.AsString(rows[0][9]) == "0"
 	t := &engine.TableInfo{Schema: engine.AsString(rows[0][0]), Name: engine.AsString(rows[0][1])}
 	t.Quoted = mysqlIdent(t.Schema) + "." + mysqlIdent(t.Name)
+	// table_name is qualified outside the audit table's database (the
+	// session's, when that is not named), whatever database a USE made the
+	// session's default.
 	t.Display = t.Name
-	if engine.AsString(rows[0][5]) != "1" {
+	if home := c.Shared.AuditRef.Schema; home != "" && t.Schema != home || home == "" && engine.AsString(rows[0][5]) != "1" {
 		t.Display = t.Schema + "." + t.Name
 	}
 	if mode := engine.AsString(rows[0][8]); strings.Contains(mode, "ANSI_QUOTES") || strings.Contains(mode, "NO_BACKSLASH_ESCAPES") {

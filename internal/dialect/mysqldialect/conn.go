@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
 
 // savepoint names the savepoint a write inside the caller's transaction runs
@@ -40,6 +41,17 @@ type myConn struct {
 	// database, so plans built with it are shared safely
 	jsonEquals bool
 	seqName    string
+}
+
+// Passed drops the connection's prepared statements after a statement that
+// changes how their text reads — USE above all: MariaDB resolves a prepared
+// statement's unqualified table names (and DATABASE()) in the database of
+// the time it was prepared, so a statement cached before USE other_db would
+// still write the old database's table.
+func (m *myConn) Passed(a *sqlstmt.Analysis) {
+	if a.ResetsSession {
+		m.c.CloseStmts()
+	}
 }
 
 func (m *myConn) TxEnded() { m.tx, m.inTx = m.tx+1, false }

@@ -118,9 +118,14 @@ func (Dialect) Open(ctx context.Context, c *engine.Session) (engine.Conn, error)
 	// in get their types before any statement reads them: a variable still
 	// unset reads as a NULL constant in an INSERT … SELECT prepared before
 	// it was ever set (an upsert from SELECT recorded its updates as INSERTs).
-	rows, err := c.QueryAll(ctx, `SELECT VERSION(), @_sqa_o := '', @_sqa_c := 0, @_sqa_n := 0, @_sqa_t := -1, @_sqa_tx := 0`)
+	rows, err := c.QueryAll(ctx, `SELECT VERSION(), DATABASE(), @_sqa_o := '', @_sqa_c := 0, @_sqa_n := 0, @_sqa_t := -1, @_sqa_tx := 0`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
+	}
+	// The audit table is the one in the DSN's database: after USE other_db
+	// records still go there (an unqualified name would follow the USE).
+	if db, ok := rows[0][1].(string); ok {
+		c.Shared.QualifyAudit(db)
 	}
 	version := engine.AsString(rows[0][0])
 	if err := mysqlServerSupported(version); err != nil {
