@@ -43,8 +43,8 @@ func myBlock(p *myPlan, own bool) string {
 		begin, end, undo = "START TRANSACTION", ownCommit+"; ", "ROLLBACK"
 	}
 	return "BEGIN NOT ATOMIC DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN " + undo + "; RESIGNAL; END; " +
-		"SET @_sqa_stage = 'change'; " + begin + "; " +
-		tg.copy + "; SET @_sqa_copied = ROW_COUNT(); " +
+		"SET @_sqa_stage = 'copy'; " + begin + "; " +
+		tg.copy + "; SET @_sqa_copied = ROW_COUNT(), @_sqa_stage = 'change'; " +
 		p.stmt + "; SET @_sqa_changed = ROW_COUNT(); " +
 		"SET @_sqa_stage = 'records'; " + tg.records + "; " + end +
 		"SELECT @_sqa_changed, @_sqa_copied; END"
@@ -106,9 +106,19 @@ func readCounts(out driver.Rows) (changed, copied int64, err error) {
 }
 
 // blockError is the error of a failed block: the server's own, wrapped in
-// ErrRecord when writing the records failed.
+// ErrRecord when writing the records failed, or engine.ErrRunAgain when the
+// copy or the records failed because another client changed the table.
 func (m *myConn) blockError(ex *engine.Execution, tg myTarget, err error) error {
-	if stage, e := ex.Session.QueryAll(ex.Ctx, `SELECT @_sqa_stage`); e == nil && len(stage) == 1 && engine.AsString(stage[0][0]) == "records" {
+	stage := ""
+	if rows, e := ex.Session.QueryAll(ex.Ctx, `SELECT @_sqa_stage`); e == nil && len(rows) == 1 {
+		stage = engine.AsString(rows[0][0])
+	}
+	if stage == "copy" || stage == "records" {
+		if e := m.staleOr(ex, err); e == engine.ErrRunAgain {
+			return e
+		}
+	}
+	if stage == "records" {
 		return engine.RecordsFailed(ex.Query, tg.t.Display, err)
 	}
 	return engine.NoRetry(err)

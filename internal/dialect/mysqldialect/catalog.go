@@ -68,6 +68,9 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 		if strings.Contains(engine.AsString(r[7]), "auto_increment") {
 			ext.AutoInc = col
 		}
+		if !strings.Contains(strings.ToUpper(engine.AsString(r[7])), "INVISIBLE") {
+			ext.Visible++
+		}
 		if n, err := strconv.Atoi(engine.AsString(r[6])); err == nil {
 			key[n] = col
 		}
@@ -87,6 +90,7 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 type myTable struct {
 	Types   []string // DATA_TYPE by column, "json" for MariaDB's JSON
 	AutoInc string   // the AUTO_INCREMENT column, or ""
+	Visible int      // the columns SELECT * returns (INVISIBLE ones are not)
 }
 
 // myt is the MySQL part of t's entry (zero for views and hidden tables).

@@ -127,11 +127,17 @@ func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *engine.TableInfo, 
 	// as plain values): records compare and render them directly.
 	tg.copyDDL = `CREATE TEMPORARY TABLE ` + tg.copyName + ` (_sqa_s BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (_sqa_s, ` +
 		strings.Join(keyCols, ", ") + `)) ENGINE=InnoDB SELECT ` + strings.Join(cols, ", ") + ` FROM ` + t.Quoted + ` WHERE 1 = 0`
-	// IGNORE: a join may reach one row several times.
-	tg.copy = `INSERT IGNORE INTO ` + tg.copyName + ` (_sqa_s, ` + strings.Join(cols, ", ") + `) SELECT ?, ` +
-		strings.Join(qualCols, ", ") + ` FROM ` + c.tableText
+	// IGNORE: a join may reach one row several times. A single table's
+	// rows are copied without it: a key that another client made non-unique
+	// then fails the copy (see schema.go) instead of leaving rows out.
+	ignore := ""
+	if c.joined {
+		ignore = "IGNORE "
+	}
+	tg.copy = `INSERT ` + ignore + `INTO ` + tg.copyName + ` (_sqa_s, ` + strings.Join(cols, ", ") + `) SELECT ?, ` +
+		strings.Join(qualCols, ", ") + ` FROM ` + c.tableText + ` WHERE ` + mySentinel(t)
 	if c.where != "" {
-		tg.copy += ` WHERE ` + c.where
+		tg.copy += ` AND (` + c.where + `)`
 	}
 	if c.order != "" {
 		tg.copy += ` ` + c.order

@@ -49,7 +49,7 @@ func myInsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPla
 		for i := range tuples {
 			tuples[i] = myTuple(one)
 		}
-		return head + myTuple(keyCols) + ` IN (` + strings.Join(tuples, ", ") + `)`
+		return head + mySentinel(t) + ` AND ` + myTuple(keyCols) + ` IN (` + strings.Join(tuples, ", ") + `)`
 	}
 	return p
 }
@@ -101,7 +101,7 @@ func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		batch := keys[:min(len(keys), 512)]
 		keys = keys[len(batch):]
 		if err := m.insertRecords(ex, p, batch); err != nil {
-			return nil, nil, engine.RecordsFailed(ex.Query, ex.Table.Display, err)
+			return nil, nil, m.recordsFailed(ex, ex.Table, err)
 		}
 	}
 	switch {

@@ -138,6 +138,17 @@ func myRedact(t *engine.TableInfo, doc string) string {
 	return "JSON_REPLACE(" + strings.Join(parts, ", ") + ")"
 }
 
+// mySentinel is a condition that is always true, but that the server
+// refuses to prepare once table t has another number of visible columns than
+// the catalog says (1241: a row of that many NULLs against SELECT * of the
+// table): MariaDB prepares a cached statement again when the table's
+// definition changed, so a column another client added or dropped fails the
+// statement instead of leaving it out of the records (see schema.go).
+func mySentinel(t *engine.TableInfo) string {
+	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", max(myt(t).Visible, 1)), ", ")
+	return `ROW(` + nulls + `) NOT IN (SELECT * FROM ` + t.Quoted + ` WHERE FALSE)`
+}
+
 // myPath names a column in a JSON path; names with " or \ are refused by
 // the catalog.
 func myPath(col string) string { return mysqlString(`$."` + col + `"`) }

@@ -94,7 +94,7 @@ func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		}
 		res, err := ex.Session.PreparedExec(ex.Ctx, tg.copy, engine.Named(copyArgs...))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, m.staleOr(ex, err)
 		}
 		n, _ := res.RowsAffected()
 		copied += n
@@ -111,13 +111,22 @@ func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driv
 			continue // another alias of a table already recorded
 		}
 		if _, err := ex.Session.PreparedExec(ex.Ctx, tg.records, engine.Named(m.recordArgs(ex, s)...)); err != nil {
-			return nil, nil, engine.RecordsFailed(ex.Query, tg.t.Display, err)
+			return nil, nil, m.recordsFailed(ex, tg.t, err)
 		}
 	}
 	if err := m.prune(ex, p, copied); err != nil {
 		return nil, nil, err
 	}
 	return res, rows, nil
+}
+
+// recordsFailed is the error of a failed records statement: ErrRecord, or
+// engine.ErrRunAgain when another client changed the table (see schema.go).
+func (m *myConn) recordsFailed(ex *engine.Execution, t *engine.TableInfo, err error) error {
+	if e := m.staleOr(ex, err); e == engine.ErrRunAgain {
+		return e
+	}
+	return engine.RecordsFailed(ex.Query, t.Display, err)
 }
 
 // prune empties the copy tables once they hold many rows (copied adds to

@@ -31,7 +31,7 @@ func myUpsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPla
 	// Each step reads a variable, so that none is a constant the optimizer
 	// may fold away (INSERT … SELECT skipped "(@_sqa_n := ?) IS NULL").
 	capture := ` ` + k0 + ` = IF((@_sqa_o := JSON_OBJECT(` + strings.Join(old, ", ") + `)) IS NULL OR ` +
-		`(@_sqa_c := IF(@_sqa_n <=> ?, @_sqa_c, 0) + 1) IS NULL OR (@_sqa_n := ? + 0 * @_sqa_c) IS NULL, ` + k0 + `, ` + k0 + `),`
+		`(@_sqa_c := IF(@_sqa_n <=> ?, @_sqa_c, 0) + 1) IS NULL OR (@_sqa_n := ? + 0 * @_sqa_c) IS NULL OR NOT ` + mySentinel(t) + `, ` + k0 + `, ` + k0 + `),`
 	ret := ` RETURNING `
 	if a.Returning != "" {
 		ret = `, `
@@ -69,7 +69,7 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 	args := append(append(append([]driver.Value{}, vals[:cut]...), s, s), vals[cut:]...)
 	rows, err := ex.Session.PreparedQuery(ex.Ctx, p.stmt, engine.Named(append(args, s, s)...))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, m.staleOr(ex, err) // the capture names the columns too
 	}
 	cols := rows.Columns()
 	user := len(cols) - p.hidden
