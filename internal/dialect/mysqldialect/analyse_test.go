@@ -63,6 +63,14 @@ func TestMySQLStatementsThatMayWriteUnseenAreRefused(t *testing.T) {
 		"EXECUTE IMMEDIATE 'DELETE FROM t'",
 		"EXECUTE s",
 		"PREPARE s FROM 'DELETE FROM t'",
+		"DELETE HISTORY FROM t BEFORE SYSTEM_TIME '2020-01-01'",
+		"UPDATE t FOR PORTION OF p FROM '2000-01-01' TO '2001-01-01' SET a = 1",
+		"DELETE FROM t FOR PORTION OF p FROM '2000-01-01' TO '2001-01-01'",
+		"UPDATE t SET a = 1 WHERE NEXTVAL(s) > 1",
+		"UPDATE t SET a = 1 WHERE (@n := @n + 1) < 3",
+		"DELETE FROM t ORDER BY (@n := @n + 1) LIMIT 3",
+		"UPDATE t SET a = 1 WHERE id = (SELECT id FROM s ORDER BY RAND() LIMIT 1)",
+		"UPDATE t JOIN s ON s.id = t.id SET t.a = s.a WHERE RAND() < 0.5",
 	} {
 		if a := analyseMySQL(q); a.Kind != sqlstmt.Unsupported || a.Reason == "" {
 			t.Errorf("%s: kind %v, want refused with a reason", q, a.Kind)

@@ -45,9 +45,26 @@ func myBlock(p *myPlan, own bool) string {
 	return "BEGIN NOT ATOMIC DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN " + undo + "; RESIGNAL; END; " +
 		"SET @_sqa_stage = 'copy'; " + begin + "; " +
 		tg.copy + "; SET @_sqa_copied = ROW_COUNT(), @_sqa_stage = 'change'; " +
-		p.stmt + "; SET @_sqa_changed = ROW_COUNT(); " +
+		p.stmt + "; SET @_sqa_changed = ROW_COUNT(); " + keyCheck(tg) +
 		"SET @_sqa_stage = 'records'; " + tg.records + "; " + end +
 		"SELECT @_sqa_changed, @_sqa_copied; END"
+}
+
+// keyCheck fails the block when the UPDATE moved a key (see keyMoved).
+func keyCheck(tg myTarget) string {
+	if tg.keyMoved == "" {
+		return ""
+	}
+	return "IF " + tg.keyMoved + " THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '" + keyMovedText + "'; END IF; "
+}
+
+// keyMovedText is the message of the block's SIGNAL when a key moved.
+const keyMovedText = "sqlaudit: the UPDATE changed a primary key"
+
+// errKeyMoved is the refusal of an UPDATE or upsert that changed a key: it
+// is rolled back.
+func errKeyMoved(ex *engine.Execution, t *engine.TableInfo) error {
+	return engine.Fail(ex.Query, t.Display, "cannot audit a write that changes a primary key on MySQL (it was undone; assigning a key its own value is fine)", engine.Unsupported)
 }
 
 // runBlock runs ex as one compound statement. ran is false when the server
@@ -65,7 +82,11 @@ func (m *myConn) runBlock(ex *engine.Execution, p *myPlan) (res driver.Result, r
 	}
 	m.seq++
 	copyArgs, stmtArgs := myChangeArgs(ex, p, m.seq)
-	args := append(append(copyArgs, stmtArgs...), m.recordArgs(ex, m.seq)...)
+	args := append(copyArgs, stmtArgs...)
+	if tg.keyMoved != "" {
+		args = append(args, m.seq, m.seq)
+	}
+	args = append(args, m.recordArgs(ex, m.seq)...)
 	block := p.blocks[0]
 	if own {
 		block = p.blocks[1]
@@ -109,6 +130,10 @@ func readCounts(out driver.Rows) (changed, copied int64, err error) {
 // ErrRecord when writing the records failed, or engine.ErrRunAgain when the
 // copy or the records failed because another client changed the table.
 func (m *myConn) blockError(ex *engine.Execution, tg myTarget, err error) error {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.SQLState == [5]byte{'4', '5', '0', '0', '0'} && me.Message == keyMovedText {
+		return errKeyMoved(ex, tg.t)
+	}
 	stage := ""
 	if rows, e := ex.Session.QueryAll(ex.Ctx, `SELECT @_sqa_stage`); e == nil && len(rows) == 1 {
 		stage = engine.AsString(rows[0][0])

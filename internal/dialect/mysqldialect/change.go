@@ -26,6 +26,11 @@ type myTarget struct {
 	// foreign-key action of the statement would change, unseen
 	cascades []myCascade
 	set      []string // the columns the statement assigns in this table
+	// keyMoved is true when a copied row is no longer found by its key (two
+	// arguments: the statement number, twice): an UPDATE that assigns a key
+	// column may only assign the value it had, proven after the statement
+	// ran ("" when it assigns none)
+	keyMoved string
 }
 
 // myChangePlan builds an UPDATE's or DELETE's plan: per audited target a
@@ -147,6 +152,12 @@ func myTargetPlan(a *sqlstmt.Analysis, target mysqlTarget, t *engine.TableInfo, 
 	tg.keyRange = qualKeys[0] + ` BETWEEN (SELECT MIN(` + keyCols[0] + `) FROM ` + tg.copyName + ` WHERE _sqa_s = ?) AND (SELECT MAX(` +
 		keyCols[0] + `) FROM ` + tg.copyName + ` WHERE _sqa_s = ?)`
 	tg.cascades = myCascades(a, t, target.set, tg.copyName, join)
+	if a.Kind == sqlstmt.Update && assignsKey(target.set, t) {
+		// No key may move: MariaDB checks uniqueness row by row, so copied
+		// keys can only be all where they were, or some are missing.
+		tg.keyMoved = `(SELECT COUNT(*) FROM ` + tg.copyName + ` WHERE _sqa_s = ?) <> (SELECT COUNT(*) FROM ` + tg.copyName + ` o JOIN ` +
+			t.Quoted + ` x ON ` + strings.Join(join, " AND ") + ` WHERE o._sqa_s = ?)`
+	}
 	head := myRecordHead(audit)
 	if a.Kind == sqlstmt.Delete {
 		tg.records = head + `'DELETE', ` + mysqlString(t.Display) + `, ` + myObject(t, "o", t.Key) + `, ` + myRedact(t, myObject(t, "o", t.Columns)) +

@@ -51,6 +51,14 @@ func analyseMySQLWrite(q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
 	if end := sqlstmt.Lex(q+"\n0", sqlstmt.StyleMySQL); end[len(end)-1].Text(q+"\n0") != "0" {
 		return sqlstmt.Refused(q, "an unterminated string, quoted identifier or comment")
 	}
+	for i := 1; i+1 < len(toks); i++ {
+		switch {
+		case i == 1 && toks[i].Is(q, "HISTORY"):
+			return sqlstmt.Refused(q, "DELETE HISTORY removes a system-versioned table's history rows, which the trail does not hold; run it under audit_unsupported=warn")
+		case toks[i].Depth == 0 && toks[i].Is(q, "FOR") && toks[i+1].Is(q, "PORTION"):
+			return sqlstmt.Refused(q, "FOR PORTION OF splits the rows of an application-time period table, inserting the parts outside the portion, which the wrapper does not see; write the rows without it")
+		}
+	}
 	c := &mysqlClauses{returningAt: len(q), whereSpan: [2]int{-1, -1}}
 	end := len(toks)
 	for i, t := range toks {
@@ -134,45 +142,6 @@ func mysqlInsert(a *sqlstmt.Analysis, s *my.Insert, q string, toks []sqlstmt.Tok
 		}
 	}
 	return sqlstmt.Refused(q, "cannot locate ON DUPLICATE KEY UPDATE", a.Table)
-}
-
-// mysqlPlainAssignments turns the user-variable assignments @v := e of a
-// text into comparisons @v = e for the grammar, which does not know ":=";
-// the grammar only checks the structure and names the tables, and an
-// assignment stands where a comparison may. (The texts the plans rewrite are
-// sliced from the caller's text.)
-func mysqlPlainAssignments(q string) string {
-	toks := sqlstmt.Lex(q, sqlstmt.StyleMySQL)
-	var b []byte
-	for i := range toks {
-		if mysqlAssignAt(q, toks, i) {
-			if b == nil {
-				b = []byte(q)
-			}
-			b[toks[i].Start] = ' '
-		}
-	}
-	if b == nil {
-		return q
-	}
-	return string(b)
-}
-
-// mysqlAssigns reports a user-variable assignment (@v := e) among toks.
-func mysqlAssigns(q string, toks []sqlstmt.Token) bool {
-	for i := range toks {
-		if mysqlAssignAt(q, toks, i) {
-			return true
-		}
-	}
-	return false
-}
-
-// mysqlAssignAt: toks[i] and toks[i+1] are ":=" (the lexer cuts
-// punctuation into single characters).
-func mysqlAssignAt(q string, toks []sqlstmt.Token, i int) bool {
-	return i+1 < len(toks) && toks[i].Kind == sqlstmt.TokPunct && toks[i].Text(q) == ":" &&
-		toks[i+1].Text(q) == "=" && toks[i+1].Start == toks[i].End
 }
 
 // mysqlChange slices a single-table UPDATE or DELETE: the table reference,

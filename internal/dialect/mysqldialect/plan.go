@@ -24,6 +24,9 @@ func myPlanFor(ex *engine.Execution) *myPlan {
 // myCascades lists the audited children a DELETE (ON DELETE actions) or an
 // UPDATE of referenced columns (ON UPDATE actions) reaches. The copied rows
 // are locked, so no child can be added to them before the statement runs.
+// An UPDATE that assigns a key column must leave it as it was (checked
+// after it ran, see keyCheck), and InnoDB fires no action for a value that
+// did not change: a key column assigned does not count.
 func myCascades(a *sqlstmt.Analysis, t *engine.TableInfo, set []string, copyName string, join []string) []myCascade {
 	var out []myCascade
 	for _, fk := range t.Children {
@@ -33,7 +36,7 @@ func myCascades(a *sqlstmt.Analysis, t *engine.TableInfo, set []string, copyName
 			action = "ON UPDATE"
 			for _, s := range set {
 				for _, p := range fk.Parent {
-					fires = fires || strings.EqualFold(s, p)
+					fires = fires || strings.EqualFold(s, p) && !t.IsKey(p)
 				}
 			}
 		}

@@ -15,14 +15,6 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	if err := myCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
-	if ex.Stmt.Upsert && assignsKey(ex.Stmt.SetColumns, ex.Table) {
-		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit an upsert that changes the primary key on MySQL", engine.Unsupported)
-	}
-	for i, t := range ex.Targets {
-		if t != nil && ex.Stmt.Kind == sqlstmt.Update && assignsKey(myClauses(ex.Stmt).targets[i].set, t) {
-			return nil, nil, engine.Fail(ex.Query, t.Display, "cannot audit an UPDATE that changes the primary key on MySQL", engine.Unsupported)
-		}
-	}
 	p := ex.Session.Shared.Plan(engine.PlanKey{Stmt: ex.Stmt, Table: ex.Table, WantRows: ex.WantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
 	if p.refused != "" {
 		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit this statement: "+p.refused, engine.Unsupported)
@@ -105,6 +97,18 @@ func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driv
 	res, rows, err := m.runStmt(ex, p.stmt, engine.Named(stmtArgs...))
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, tg := range p.targets {
+		if tg.keyMoved == "" {
+			continue
+		}
+		moved, err := ex.Session.QueryAll(ex.Ctx, `SELECT `+tg.keyMoved, engine.Named(s, s)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		if engine.AsInt(moved[0][0]) != 0 {
+			return nil, nil, errKeyMoved(ex, tg.t)
+		}
 	}
 	for _, tg := range p.targets {
 		if tg.records == "" {

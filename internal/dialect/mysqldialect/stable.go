@@ -105,3 +105,32 @@ func words(s string) map[string]bool {
 	}
 	return m
 }
+
+// mysqlPlainAssignments turns the user-variable assignments @v := e of a
+// text into comparisons @v = e for the grammar, which does not know ":=";
+// the grammar only checks the structure and names the tables, and an
+// assignment stands where a comparison may. (The texts the plans rewrite are
+// sliced from the caller's text.)
+func mysqlPlainAssignments(q string) string {
+	toks := sqlstmt.Lex(q, sqlstmt.StyleMySQL)
+	var b []byte
+	for i := range toks {
+		if mysqlAssignAt(q, toks, i) {
+			if b == nil {
+				b = []byte(q)
+			}
+			b[toks[i].Start] = ' '
+		}
+	}
+	if b == nil {
+		return q
+	}
+	return string(b)
+}
+
+// mysqlAssignAt: toks[i] and toks[i+1] are ":=" (the lexer cuts
+// punctuation into single characters).
+func mysqlAssignAt(q string, toks []sqlstmt.Token, i int) bool {
+	return i+1 < len(toks) && toks[i].Kind == sqlstmt.TokPunct && toks[i].Text(q) == ":" &&
+		toks[i+1].Text(q) == "=" && toks[i+1].Start == toks[i].End
+}

@@ -3,6 +3,7 @@ package mysqldialect
 import (
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -96,6 +97,9 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		return nil, nil, err
 	}
 	sum, err := upsertRecords(ex.Table, m.jsonEquals, outcome)
+	if errors.Is(err, errUpsertMovedKey) {
+		return nil, nil, errKeyMoved(ex, ex.Table)
+	}
 	if err != nil {
 		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, err.Error(), engine.Record)
 	}

@@ -3,6 +3,7 @@ package mysqldialect
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -47,6 +48,11 @@ func upsertRecords(t *engine.TableInfo, jsonEquals bool, outcome []upsertRow) (u
 		case r.captured == prev+1 && r.old != nil:
 			sum.lii = auto(r.image)
 			key := jsonPick(r.old, t.Key)
+			for _, k := range t.Key {
+				if !sameRendering(t, k, r.old[k], r.image[k], jsonEquals) {
+					return sum, errUpsertMovedKey // the statement is undone: see runUpsert
+				}
+			}
 			if !changedRow(t, r.old, r.image, jsonEquals) {
 				break // unchanged: counts 0, no record
 			}
@@ -76,6 +82,10 @@ func upsertRecords(t *engine.TableInfo, jsonEquals bool, outcome []upsertRow) (u
 	sum.recs = kept
 	return sum, nil
 }
+
+// errUpsertMovedKey: an upsert's UPDATE list changed a row's key (it may
+// assign a key column its own value, as GORM's book_id = VALUES(book_id)).
+var errUpsertMovedKey = errors.New("the upsert changed a primary key")
 
 // changedRow reports whether any column's rendering differs.
 func changedRow(t *engine.TableInfo, old, img map[string]json.RawMessage, jsonEquals bool) bool {
