@@ -3,6 +3,7 @@ package mysqldialect
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
@@ -44,13 +45,24 @@ type myConn struct {
 }
 
 // Passed drops the connection's prepared statements after a statement that
-// changes how their text reads — USE above all: MariaDB resolves a prepared
-// statement's unqualified table names (and DATABASE()) in the database of
-// the time it was prepared, so a statement cached before USE other_db would
-// still write the old database's table.
+// changes how their text reads: MariaDB resolves a prepared statement's
+// unqualified table names (and DATABASE()) in the database of the time it
+// was prepared, so a statement cached before USE other_db would still write
+// the old database's table; and it parses it in the sql_mode of that time
+// (PIPES_AS_CONCAT makes || another operator).
 func (m *myConn) Passed(a *sqlstmt.Analysis) {
-	if a.ResetsSession {
-		m.c.CloseStmts()
+	if !a.ResetsSession {
+		return
+	}
+	texts := []string{a.Text}
+	for _, p := range a.Parts { // a multi-statement string
+		texts = append(texts, p.Text)
+	}
+	for _, q := range texts {
+		if lower := strings.ToLower(q); strings.HasPrefix(lower, "use") || strings.Contains(lower, "sql_mode") {
+			m.c.CloseStmts()
+			return
+		}
 	}
 }
 
