@@ -145,6 +145,8 @@ func (c *conn) decide(ctx context.Context, a *sqlstmt.Analysis, q string, ref sq
 		return nil, false, nil
 	case t.IsAudit:
 		return nil, false, engine.AuditTableRefused(q, t.Display)
+	case t.Redirects != "":
+		return nil, false, engine.Refuse(q, t.Display, "cannot audit a write to this table: "+t.Redirects)
 	case !t.Audited && !c.cascadesFrom(a, t) && !(t.Triggers && features.Has(engine.RecordsCascades)):
 		return t, false, nil
 	case !t.Audited && !features.Has(engine.RecordsCascades):

@@ -56,7 +56,7 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	switch engine.AsString(rows[0][4]) {
 	case "BASE TABLE", "SYSTEM VERSIONED":
 	case "VIEW":
-		t.Unsupported = "it is a view: a write through it changes its base table, whose rows the wrapper cannot follow through the view; write to the base table"
+		t.Redirects = "it is a view: a write through it changes its base table, whose rows the wrapper cannot follow through the view; write to the base table"
 		return t, nil
 	default:
 		t.Unsupported = "it is a " + strings.ToLower(engine.AsString(rows[0][4])) + ", not a base table"

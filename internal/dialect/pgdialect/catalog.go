@@ -58,8 +58,10 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	ext.PKey, ext.Kind = engine.AsString(r[7]), engine.AsString(r[9])
 	ext.PKIndex, ext.Natts = engine.AsInt(r[16]), int(engine.AsInt(r[17]))
 	switch {
+	case ext.Kind == "v":
+		t.Redirects = "it is a view: a write through it changes its base tables (or runs its rules or INSTEAD OF triggers), whose rows the wrapper cannot follow through the view; write to the base tables"
 	case pgBool(r[10]):
-		t.Unsupported = "it has rules, which rewrite statements on it into others the wrapper cannot see"
+		t.Redirects = "it has rules, which rewrite statements on it into others the wrapper cannot see"
 	case pgBool(r[12]):
 		t.Unsupported = "row-level security is active on it for this role, so the rows the wrapper reads are not the rows a statement changes"
 	}
