@@ -55,15 +55,20 @@ func TestReplayOfConcurrentRandomWritesRebuildsTheTable(t *testing.T) {
 			}
 			before := td.snap(t, "acc", "id")
 			since := td.maxID(t, "audit_log")
-			stats := runRandomWriters(t, db, c.drv, c.isolation, 4, *replayOps/4, false, merges(t, td))
+			stats := runRandomWriters(t, db, c.drv, c.isolation, 4, *replayOps/4, false, fromPG18(t, td))
 			after := td.snap(t, "acc", "id")
 			recs := td.trail(t, "audit_log", since)
 			final := replay(t, before, recs, "id")
 			lost, extra, inexact := compareSnaps(final, after)
-			t.Logf("%s %s: operations %d (committed %d, rolled back %d, failed %d), records %d, lost %d, extra %d, inexact %d",
-				c.drv, c.isolation, stats.ops.Load(), stats.committed.Load(), stats.rolledBack.Load(), stats.failed.Load(), len(recs), lost, extra, inexact)
+			t.Logf("%s %s: operations %d (committed %d, rolled back %d, failed %d, of them ErrConflict %d), records %d, lost %d, extra %d, inexact %d",
+				c.drv, c.isolation, stats.ops.Load(), stats.committed.Load(), stats.rolledBack.Load(), stats.failed.Load(), stats.conflicts.Load(), len(recs), lost, extra, inexact)
 			if lost+extra+inexact != 0 {
 				t.Fatalf("the trail does not rebuild the table: lost %d, extra %d, inexact %d", lost, extra, inexact)
+			}
+			// From 18 on an upsert reads the row it overwrote with RETURNING
+			// OLD, whatever a concurrent writer did to it: no ErrConflict.
+			if fromPG18(t, td) && stats.conflicts.Load() != 0 {
+				t.Fatalf("%d writes failed with ErrConflict on PostgreSQL 18, where upserts read their old rows with RETURNING OLD", stats.conflicts.Load())
 			}
 		})
 	}
@@ -98,7 +103,7 @@ func compareSnaps(got, want snapshot) (lost, extra, inexact int) {
 	return lost, extra, inexact
 }
 
-type writerStats struct{ ops, committed, rolledBack, failed atomic.Int64 }
+type writerStats struct{ ops, committed, rolledBack, failed, conflicts atomic.Int64 }
 
 // runRandomWriters runs workers × perWorker random operations; failures the
 // database reports for concurrency (deadlock, serialization, busy) count as
@@ -128,6 +133,9 @@ func runRandomWriters(t *testing.T, db *sql.DB, drv, isolation string, workers, 
 				}
 				if err != nil {
 					stats.failed.Add(1)
+				}
+				if errors.Is(err, sqlaudit.ErrConflict) {
+					stats.conflicts.Add(1)
 				}
 			}
 		}(w)
@@ -237,9 +245,10 @@ func randomStatement(drv string, rng *rand.Rand, nextID *atomic.Int64, merge boo
 	}
 }
 
-// merges reports whether the random writers send MERGE: PostgreSQL 18 and
-// newer audit it.
-func merges(t *testing.T, td *testDB) bool {
+// fromPG18 reports whether td is PostgreSQL 18 or newer, which audits
+// MERGE (the random writers send it there) and reads old rows with
+// RETURNING OLD.
+func fromPG18(t *testing.T, td *testDB) bool {
 	return !isSQLite(td.driver) && !isMySQL(td.driver) && pgVersion(t, td.plain) >= 180000
 }
 
@@ -311,7 +320,7 @@ func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
 					kills.Add(killOne(td, app))
 				}
 			}()
-			stats := runRandomWriters(t, db, drv, "", 4, 1500, true, merges(t, td))
+			stats := runRandomWriters(t, db, drv, "", 4, 1500, true, fromPG18(t, td))
 			close(stop)
 			<-done
 			waitIdle(t, td, "acc")
