@@ -1,7 +1,10 @@
 // Command sqlaudit-bench runs the audit benchmark of issues 5 and 8: every
 // workload through the plain driver (P), triggers (T), the naive
 // client-side sequence (N) and sqlaudit (L), interleaved, on pgx, lib/pq,
-// SQLite and MariaDB (go-sql-driver/mysql), and prints median, p90 and
+// SQLite (mattn/go-sqlite3, modernc.org/sqlite, and ncruces/go-sqlite3 when
+// built with the tag sqlaudit_ncruces and
+// -ldflags=-X=github.com/ncruces/go-sqlite3/driver.driverName=) and MariaDB
+// (go-sql-driver/mysql), and prints median, p90 and
 // ratio to P per operation, the machine and settings, and
 // benchstat-compatible lines.
 //
