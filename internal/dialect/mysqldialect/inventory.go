@@ -39,4 +39,6 @@ func (Dialect) Tables(ctx context.Context, s *engine.Session, schemas []string) 
 
 // RecordedAt compares occurred_at with the Unix time (seconds with
 // microseconds) of the next argument, as SealSQL.Before does.
-func (Dialect) RecordedAt(op string, _ int) string { return "a.occurred_at " + op + " FROM_UNIXTIME(?)" }
+func (Dialect) RecordedAt(op string, _ int) string {
+	return "a.occurred_at " + op + " FROM_UNIXTIME(?)"
+}
