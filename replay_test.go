@@ -55,7 +55,7 @@ func TestReplayOfConcurrentRandomWritesRebuildsTheTable(t *testing.T) {
 			}
 			before := td.snap(t, "acc", "id")
 			since := td.maxID(t, "audit_log")
-			stats := runRandomWriters(t, db, c.drv, c.isolation, 4, *replayOps/4, false)
+			stats := runRandomWriters(t, db, c.drv, c.isolation, 4, *replayOps/4, false, merges(t, td))
 			after := td.snap(t, "acc", "id")
 			recs := td.trail(t, "audit_log", since)
 			final := replay(t, before, recs, "id")
@@ -104,7 +104,7 @@ type writerStats struct{ ops, committed, rolledBack, failed atomic.Int64 }
 // database reports for concurrency (deadlock, serialization, busy) count as
 // failed operations, anything else fails the test unless tolerant (when
 // connections die under the workers).
-func runRandomWriters(t *testing.T, db *sql.DB, drv, isolation string, workers, perWorker int, tolerant bool) *writerStats {
+func runRandomWriters(t *testing.T, db *sql.DB, drv, isolation string, workers, perWorker int, tolerant, merge bool) *writerStats {
 	stats := &writerStats{}
 	var nextID atomic.Int64
 	nextID.Store(10000)
@@ -119,7 +119,7 @@ func runRandomWriters(t *testing.T, db *sql.DB, drv, isolation string, workers, 
 			actor := sqlaudit.WithActor(ctx, fmt.Sprintf("worker-%d", w))
 			for i := 0; i < perWorker && ctx.Err() == nil; {
 				n := 1 + rng.IntN(3)
-				err := randomTx(actor, db, drv, isolation, rng, &nextID, n, stats)
+				err := randomTx(actor, db, drv, isolation, rng, &nextID, n, stats, merge)
 				i += n
 				stats.ops.Add(int64(n))
 				if err != nil && !tolerant && !retryable(err) {
@@ -138,9 +138,9 @@ func runRandomWriters(t *testing.T, db *sql.DB, drv, isolation string, workers, 
 
 // randomTx runs n random statements: alone in autocommit, or together in a
 // transaction that commits or (one in five) rolls back.
-func randomTx(ctx context.Context, db *sql.DB, drv, isolation string, rng *rand.Rand, nextID *atomic.Int64, n int, stats *writerStats) error {
+func randomTx(ctx context.Context, db *sql.DB, drv, isolation string, rng *rand.Rand, nextID *atomic.Int64, n int, stats *writerStats, merge bool) error {
 	if n == 1 {
-		_, err := db.ExecContext(ctx, randomStatement(drv, rng, nextID))
+		err := execRandom(ctx, db, randomStatement(drv, rng, nextID, merge))
 		if err == nil {
 			stats.committed.Add(1)
 		}
@@ -155,7 +155,7 @@ func randomTx(ctx context.Context, db *sql.DB, drv, isolation string, rng *rand.
 		return err
 	}
 	for i := 0; i < n; i++ {
-		stmts := []string{randomStatement(drv, rng, nextID)}
+		stmts := []string{randomStatement(drv, rng, nextID, merge)}
 		if rng.IntN(4) == 0 { // a savepoint around it, kept or rolled back (nested ORM transactions)
 			end := "RELEASE SAVEPOINT item"
 			if rng.IntN(3) == 0 {
@@ -164,7 +164,7 @@ func randomTx(ctx context.Context, db *sql.DB, drv, isolation string, rng *rand.
 			stmts = []string{"SAVEPOINT item", stmts[0], end}
 		}
 		for _, q := range stmts {
-			if _, err := tx.ExecContext(ctx, q); err != nil {
+			if err := execRandom(ctx, tx, q); err != nil {
 				tx.Rollback()
 				return err
 			}
@@ -181,11 +181,35 @@ func randomTx(ctx context.Context, db *sql.DB, drv, isolation string, rng *rand.
 	return nil
 }
 
+// errMergeInsertRace marks the errors PostgreSQL's MERGE raises by itself
+// under concurrent writers, audited or not, which the writer retries as it
+// would a serialization failure: a NOT MATCHED insert that meets a key a
+// concurrent transaction inserted after the MERGE's snapshot (23505, as
+// its documentation says), and — seen on 18.4 with the plain driver as
+// with the audited ones — an insert of the all-NULL source row (23502 on
+// the key) when a row a WHEN NOT MATCHED BY SOURCE action was to change
+// is changed under it.
+var errMergeInsertRace = errors.New("MERGE's insert met a concurrent writer")
+
+// execRandom runs one random statement, marking MERGE's own races.
+func execRandom(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, q string) error {
+	_, err := db.ExecContext(ctx, q)
+	if err != nil && strings.HasPrefix(q, "MERGE") && (strings.Contains(err.Error(), "23505") || strings.Contains(err.Error(), "23502")) {
+		return fmt.Errorf("%w: %w", errMergeInsertRace, err)
+	}
+	return err
+}
+
 // randomStatement picks a write: hot rows 1–5 half the time.
-func randomStatement(drv string, rng *rand.Rand, nextID *atomic.Int64) string {
+func randomStatement(drv string, rng *rand.Rand, nextID *atomic.Int64, merge bool) string {
 	id := 1 + rng.IntN(200)
 	if rng.IntN(2) == 0 {
 		id = 1 + rng.IntN(5)
+	}
+	if merge && rng.IntN(8) == 0 {
+		return randomMerge(rng, id, nextID)
 	}
 	switch rng.IntN(10) {
 	case 0, 1:
@@ -213,10 +237,32 @@ func randomStatement(drv string, rng *rand.Rand, nextID *atomic.Int64) string {
 	}
 }
 
+// merges reports whether the random writers send MERGE: PostgreSQL 18 and
+// newer audit it.
+func merges(t *testing.T, td *testDB) bool {
+	return !isSQLite(td.driver) && !isMySQL(td.driver) && pgVersion(t, td.plain) >= 180000
+}
+
+// randomMerge is a MERGE of hot or random rows from a VALUES source: each
+// source row updates, deletes or inserts, and (by source) rows of a group
+// that no source row matches are updated or left alone.
+func randomMerge(rng *rand.Rand, id int, nextID *atomic.Int64) string {
+	src := fmt.Sprintf("(%d, %d, %d), (%d, %d, %d)", id, rng.IntN(10), 1+rng.IntN(3), nextID.Add(1), rng.IntN(10), 1+rng.IntN(3))
+	bySource := ""
+	if rng.IntN(3) == 0 { // a few rows of one group the source does not name
+		bySource = fmt.Sprintf(" WHEN NOT MATCHED BY SOURCE AND acc.grp = %d AND acc.id < 40 THEN UPDATE SET note = 'unmatched'", rng.IntN(10))
+	}
+	return `MERGE INTO acc USING (VALUES ` + src + `) AS s(id, grp, v) ON acc.id = s.id
+		WHEN MATCHED AND s.v = 3 THEN DELETE
+		WHEN MATCHED THEN UPDATE SET v = acc.v + s.v, note = 'merged'
+		WHEN NOT MATCHED THEN INSERT (id, grp, v) VALUES (s.id, s.grp, s.v)` + bySource
+}
+
 // retryable reports the errors concurrency causes by design: deadlock,
-// serialization failure, SQLite busy, and the wrapper's own ErrConflict.
+// serialization failure, SQLite busy, MERGE's insert race, and the
+// wrapper's own ErrConflict.
 func retryable(err error) bool {
-	if errors.Is(err, sqlaudit.ErrConflict) {
+	if errors.Is(err, sqlaudit.ErrConflict) || errors.Is(err, errMergeInsertRace) {
 		return true
 	}
 	for _, s := range []string{"40001", "40P01", "deadlock", "could not serialize", "database is locked", "busy", "lock wait timeout"} {
@@ -265,7 +311,7 @@ func TestKilledBackendsNeverSplitChangesFromRecords(t *testing.T) {
 					kills.Add(killOne(td, app))
 				}
 			}()
-			stats := runRandomWriters(t, db, drv, "", 4, 1500, true)
+			stats := runRandomWriters(t, db, drv, "", 4, 1500, true, merges(t, td))
 			close(stop)
 			<-done
 			waitIdle(t, td, "acc")

@@ -29,7 +29,7 @@ type TableInfo struct {
 	// even when the name is excluded, as the tables it changes may be
 	// audited.
 	Redirects string
-	Ext          any    // the dialect's own facts about the table
+	Ext       any // the dialect's own facts about the table
 }
 
 // ChildFK is a foreign key referencing a table with an action (CASCADE, SET

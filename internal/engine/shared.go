@@ -27,10 +27,10 @@ type Shared struct {
 	SealRef   sqlstmt.TableRef // the seal table: the audit table's name + "_seal"
 	Seal      string           // the seal table, quoted for SQL
 
-	analyses  *lru.Cache[string, *sqlstmt.Analysis]
-	plans     *lru.Cache[PlanKey, any]
-	tables    *lru.Cache[string, *TableInfo]
-	ddlGen    atomic.Uint64 // moves on with every DDL statement: catalogs are stale
+	analyses *lru.Cache[string, *sqlstmt.Analysis]
+	plans    *lru.Cache[PlanKey, any]
+	tables   *lru.Cache[string, *TableInfo]
+	ddlGen   atomic.Uint64 // moves on with every DDL statement: catalogs are stale
 }
 
 // Cache sizes: distinct statement texts, plans, and catalog entries.
