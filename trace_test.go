@@ -75,10 +75,7 @@ func TestRecordsCarryTheSpanOfTheirContext(t *testing.T) {
 				}
 			}
 
-			head, err := sqlaudit.Seal(context.Background(), traced)
-			if err != nil {
-				t.Fatal(err)
-			}
+			head := mustSeal(t, traced, int64(len(cases)))
 			if rep, err := sqlaudit.Verify(context.Background(), traced, sqlaudit.VerifyOptions{Head: &head}); err != nil || rep.Checked != int64(len(cases)) {
 				t.Fatalf("verify after sealing records with trace ids: %+v, %v", rep, err)
 			}
