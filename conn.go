@@ -49,7 +49,7 @@ func (c *conn) ExecContext(ctx context.Context, q string, args []driver.NamedVal
 		return nil, driver.ErrSkip
 	}
 	res, _, err := c.run(ctx, q, args, false, false)
-	return res, public(err)
+	return res, c.public(err)
 }
 
 // QueryContext runs q; a write with RETURNING returns exactly the rows the
@@ -62,7 +62,7 @@ func (c *conn) QueryContext(ctx context.Context, q string, args []driver.NamedVa
 		return nil, driver.ErrSkip
 	}
 	_, rows, err := c.run(ctx, q, args, true, false)
-	return rows, public(err)
+	return rows, c.public(err)
 }
 
 // Prepare is the legacy form of PrepareContext.
@@ -79,7 +79,7 @@ func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error
 	if !sqlstmt.IsPlainRead(q) {
 		a = c.c.sh.Analysis(q)
 		if st, err := c.prepareCopy(ctx, a); st != nil || err != nil {
-			return st, public(err)
+			return st, c.public(err)
 		}
 		if err := c.serverReads(ctx, a); err != nil {
 			return nil, err // a mistake fails at Prepare, as without the wrapper

@@ -20,6 +20,8 @@ type connector struct {
 	log  *slog.Logger
 	sh   *engine.Shared
 
+	stats counters // what became of the writes (stats.go)
+
 	createMu sync.Mutex
 	created  bool // the audit table exists
 	located  bool // the first connection has looked for it (see prepareAudit)

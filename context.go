@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type actorKey struct{}
@@ -41,13 +43,27 @@ func MetadataFrom(ctx context.Context) map[string]any {
 	return m
 }
 
+// Metadata keys the wrapper fills in itself from the context's
+// OpenTelemetry span (unless Options.NoTrace): the trace and span ids as
+// lower-case hex, as OpenTelemetry prints them.
+const (
+	TraceIDKey = "trace_id"
+	SpanIDKey  = "span_id"
+)
+
 // who renders the actor and metadata of ctx as statement arguments: nil for
-// SQL NULL, strings otherwise.
-func who(ctx context.Context) (actor, metadata any, err error) {
+// SQL NULL, strings otherwise. With withTrace, a valid span context in ctx
+// adds its ids to the metadata (a trace_id or span_id the application set
+// with WithMetadata is kept as it set it).
+func who(ctx context.Context, withTrace bool) (actor, metadata any, err error) {
 	if a, ok := ActorFrom(ctx); ok {
 		actor = a
 	}
-	if m := MetadataFrom(ctx); m != nil {
+	m := MetadataFrom(ctx)
+	if sc := trace.SpanContextFromContext(ctx); withTrace && sc.IsValid() {
+		m = withSpan(m, sc)
+	}
+	if m != nil {
 		b, err := json.Marshal(m)
 		if err != nil {
 			return nil, nil, fmt.Errorf("sqlaudit: metadata from WithMetadata is not JSON-encodable: %w", err)
@@ -55,4 +71,14 @@ func who(ctx context.Context) (actor, metadata any, err error) {
 		metadata = string(b)
 	}
 	return actor, metadata, nil
+}
+
+// withSpan is m with the ids of sc added, m itself left unchanged (it is
+// the context's, shared by every statement of it).
+func withSpan(m map[string]any, sc trace.SpanContext) map[string]any {
+	out := make(map[string]any, len(m)+2)
+	out[TraceIDKey] = sc.TraceID().String()
+	out[SpanIDKey] = sc.SpanID().String()
+	maps.Copy(out, m)
+	return out
 }

@@ -72,7 +72,7 @@ func (s *copyStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (d
 		return s.cp.Rows.Exec(engine.Values(args)) //nolint:staticcheck // lib/pq's copyin offers nothing else
 	}
 	res, err := s.finish(ctx)
-	return res, public(err)
+	return res, s.c.public(err)
 }
 
 // finish ends the COPY into the staging table and moves the rows into the
@@ -99,7 +99,7 @@ func (s *copyStmt) Close() error {
 	if !s.done {
 		_, err = s.finish(context.Background())
 	}
-	return errors.Join(public(err), s.cp.Rows.Close())
+	return errors.Join(s.c.public(err), s.cp.Rows.Close())
 }
 
 func (s *copyStmt) CheckNamedValue(nv *driver.NamedValue) error { return s.c.CheckNamedValue(nv) }

@@ -27,7 +27,9 @@
 //
 // This package is the public face: the driver objects (driver.go,
 // connector.go, conn.go, stmt.go, tx.go, copy.go), the options and DSN
-// parameters, the context, the errors, and Seal, Verify and Prune. A
+// parameters, the context (with the OpenTelemetry span's ids it adds to
+// the metadata), the errors, Seal, Verify and Prune, and Coverage with the
+// counters (coverage.go, stats.go, metrics.go). A
 // statement's way through it is write.go: the analysis comes from
 // internal/sqlstmt, the decision for each table it writes is made here
 // (decide, policy.go), and the dialect of internal/dialect/… runs it

@@ -26,17 +26,24 @@ var dsnParams = map[string]func(*Options, string) error{
 		}
 		return nil
 	},
-	"audit_create": func(o *Options, v string) error {
+	"audit_create":        boolParam("audit_create", func(o *Options, b bool) { o.NoCreate = !b }),
+	"audit_trace":         boolParam("audit_trace", func(o *Options, b bool) { o.NoTrace = !b }),
+	"audit_require_actor": boolParam("audit_require_actor", func(o *Options, b bool) { o.RequireActor = b }),
+}
+
+// boolParam is the setter of a boolean DSN parameter named name.
+func boolParam(name string, set func(*Options, bool)) func(*Options, string) error {
+	return func(o *Options, v string) error {
 		switch strings.ToLower(v) {
 		case "true", "1", "yes", "on":
-			o.NoCreate = false
+			set(o, true)
 		case "false", "0", "no", "off":
-			o.NoCreate = true
+			set(o, false)
 		default:
-			return fmt.Errorf("audit_create=%q: want true or false", v)
+			return fmt.Errorf("%s=%q: want true or false", name, v)
 		}
 		return nil
-	},
+	}
 }
 
 func splitList(v string) []string {
@@ -66,7 +73,7 @@ func parseDSN(dsn string, base Options, keywords bool) (string, Options, error) 
 		}
 		set, ok := dsnParams[k]
 		if !ok && err == nil {
-			err = fmt.Errorf("sqlaudit: unknown DSN parameter %q (known: audit_table, audit_include, audit_exclude, audit_redact, audit_unsupported, audit_create)", k)
+			err = fmt.Errorf("sqlaudit: unknown DSN parameter %q (known: audit_table, audit_include, audit_exclude, audit_redact, audit_unsupported, audit_create, audit_trace, audit_require_actor)", k)
 		}
 		if ok && err == nil {
 			err = set(&opts, v)

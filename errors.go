@@ -27,6 +27,10 @@ var (
 	// statement (its records could not be written, or the table's columns
 	// not read); nothing was changed.
 	ErrRecord = errors.New("audit records could not be written; nothing was changed")
+	// ErrNoActor is wrapped by the error of a write refused under
+	// Options.RequireActor (audit_require_actor=true): its context carries
+	// no actor (sqlaudit.WithActor). Nothing ran.
+	ErrNoActor = errors.New("no actor in the context (sqlaudit.WithActor) and the actor is required")
 )
 
 // StatementError describes why the wrapper refused or failed a statement.
@@ -71,6 +75,7 @@ var sentinels = map[engine.Code]error{
 	engine.NoKey:           ErrNoKey,
 	engine.Conflict:        ErrConflict,
 	engine.Record:          ErrRecord,
+	engine.NoActor:         ErrNoActor,
 }
 
 // public turns the engine's errors into this package's exported ones; every

@@ -41,6 +41,17 @@ type Options struct {
 	// NoCreate disables creating the audit table on the first connection;
 	// use it when migrations own the schema (see DDL).
 	NoCreate bool
+	// NoTrace leaves the OpenTelemetry trace and span ids out of the
+	// records' metadata. By default, when a statement's context carries a
+	// valid span context (go.opentelemetry.io/otel/trace), its metadata
+	// holds "trace_id" and "span_id" (TraceIDKey, SpanIDKey).
+	NoTrace bool
+	// RequireActor refuses a write that would write records when its
+	// context carries no actor (no WithActor, or an empty one): the
+	// statement fails with an error wrapping ErrNoActor and nothing runs,
+	// whatever the Unsupported policy. Meant for tests and CI, to find the
+	// code paths that forget WithActor.
+	RequireActor bool
 	// Logger receives warnings (Warn policy). Default slog.Default().
 	Logger *slog.Logger
 }

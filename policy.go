@@ -13,6 +13,7 @@ import (
 // auditing.
 func (c *conn) admit(ctx context.Context, a *sqlstmt.Analysis) error {
 	audited := len(a.Tables) == 0 // unknown tables: assume audited ones
+	var names []string            // the audited tables it writes, for the counters
 	for _, ref := range a.Tables {
 		if ref.Name == "" {
 			audited = true
@@ -29,12 +30,16 @@ func (c *conn) admit(ctx context.Context, a *sqlstmt.Analysis) error {
 			return engine.AuditTableRefused(a.Text, t.Display)
 		}
 		audited = audited || t.Audited
+		if t.Audited {
+			names = append(names, t.Display)
+		}
 	}
 	if !audited {
 		return nil
 	}
 	if c.c.opts.Unsupported == Warn {
 		c.c.log.WarnContext(ctx, "sqlaudit: statement runs unaudited", "reason", a.Reason, "query", engine.Truncate(a.Text))
+		c.c.count(warned, names, false, "cannot audit this statement: "+a.Reason, engine.Truncate(a.Text))
 		return nil
 	}
 	return engine.Fail(a.Text, "", "cannot audit this statement: "+a.Reason, engine.Unsupported)

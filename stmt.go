@@ -56,7 +56,7 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	if s.raw == nil {
 		res, _, err := s.c.run(ctx, s.query, args, false, true)
-		return res, public(err)
+		return res, s.c.public(err)
 	}
 	var res driver.Result
 	var err error
@@ -73,7 +73,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	if s.raw == nil {
 		_, rows, err := s.c.run(ctx, s.query, args, true, true)
-		return rows, public(err)
+		return rows, s.c.public(err)
 	}
 	var rows driver.Rows
 	var err error

@@ -57,6 +57,7 @@ func (c *conn) runWrite(ctx context.Context, a *sqlstmt.Analysis, q string, args
 			var res driver.Result
 			var rows driver.Rows
 			if res, rows, err = c.c.sh.Dialect.Run(ex); err == nil {
+				c.c.count(audited, ex.AuditedTables(), ex.Actor == nil || ex.Actor == "", "", "")
 				return res, rows, nil
 			}
 		}
@@ -84,6 +85,7 @@ func (c *conn) warned(ctx context.Context, err error) bool {
 		return false
 	}
 	c.c.log.WarnContext(ctx, "sqlaudit: statement runs unaudited", "reason", e.Reason, "table", e.Table, "query", e.Query)
+	c.c.count(warned, []string{e.Table}, false, e.Reason, e.Query)
 	return true
 }
 
@@ -117,8 +119,11 @@ func (c *conn) execution(ctx context.Context, a *sqlstmt.Analysis, q string, arg
 		return nil, nil
 	}
 	var err error
-	if ex.Actor, ex.Metadata, err = who(ctx); err != nil {
+	if ex.Actor, ex.Metadata, err = who(ctx, !c.c.opts.NoTrace); err != nil {
 		return nil, err
+	}
+	if c.c.opts.RequireActor && (ex.Actor == nil || ex.Actor == "") {
+		return nil, engine.ActorMissing(q, ex.Table.Display)
 	}
 	return ex, nil
 }

@@ -1,9 +1,12 @@
 package trail
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sqlaudit/sqlaudit"
 )
 
 // Filter selects records; zero fields match everything, set fields must all
@@ -22,6 +25,11 @@ type Filter struct {
 	// number or boolean (request_id=abc, user_id=42, replayed=true); a
 	// JSON null matches no value.
 	Metadata map[string]string
+	// TraceID matches records written under that OpenTelemetry trace: their
+	// metadata's trace_id (32 lower-case hex digits, as the wrapper records
+	// it; upper case is accepted). It is Metadata["trace_id"] by another
+	// name, and ValidTraceID checks one.
+	TraceID string
 	// Column matches records that changed the column: an UPDATE of it, or
 	// an INSERT or DELETE of a row that has it (the record's old or new
 	// values hold it).
@@ -118,6 +126,9 @@ func (c *config) conds(f Filter, a *argList) []string {
 	for _, k := range sortedKeys(f.Metadata) {
 		conds = append(conds, c.d.metaCond(k, f.Metadata[k], a))
 	}
+	if f.TraceID != "" {
+		conds = append(conds, c.d.metaCond(sqlaudit.TraceIDKey, strings.ToLower(f.TraceID), a))
+	}
 	if f.Column != "" {
 		conds = append(conds, c.d.columnCond(f.Column, a))
 	}
@@ -142,4 +153,16 @@ func likePattern(text string) string {
 // backslashes escaped.
 func jsonMember(col string) string {
 	return `$."` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(col) + `"`
+}
+
+// ValidTraceID checks a trace id given to filter by: 32 hex digits, not all
+// zero (OpenTelemetry's invalid id, which no record carries).
+func ValidTraceID(id string) error {
+	if len(id) != 32 || strings.Trim(strings.ToLower(id), "0123456789abcdef") != "" {
+		return fmt.Errorf("bad trace id %q: want 32 hex digits (e.g. 4bf92f3577b34da6a3ce929d0e0e4736)", id)
+	}
+	if strings.Trim(id, "0") == "" {
+		return errors.New("bad trace id: all zeros is no trace")
+	}
+	return nil
 }

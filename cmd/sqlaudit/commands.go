@@ -12,7 +12,7 @@ import (
 // filterFlags are the record filters of log and export.
 type filterFlags struct {
 	table, actor, action, since, until, key, tx string
-	column, text                                string
+	column, text, trace                         string
 	meta                                        []string
 	limit                                       int
 	after, before                               int64
@@ -29,6 +29,7 @@ func (f *filterFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.key, "key", "", "only this row (needs --table for a bare value)")
 	fl.StringVar(&f.tx, "tx", "", "only this transaction")
 	fl.StringArrayVar(&f.meta, "meta", nil, "only records whose metadata has KEY=VALUE (VALUE as text: abc, 42, true; repeatable)")
+	fl.StringVar(&f.trace, "trace", "", "only records written under this OpenTelemetry trace id (32 hex digits; the metadata's trace_id)")
 	fl.StringVar(&f.column, "column", "", "only records that changed this column (UPDATEs of it, INSERTs and DELETEs of rows with it)")
 	fl.StringVar(&f.text, "text", "", "only records whose statement contains this text (ignoring case)")
 }
@@ -47,6 +48,12 @@ func (f *filterFlags) filter() (trail.Filter, error) {
 			out.Metadata = map[string]string{}
 		}
 		out.Metadata[k] = v
+	}
+	if f.trace != "" {
+		if err := trail.ValidTraceID(f.trace); err != nil {
+			return out, usagef("--trace: %v", err)
+		}
+		out.TraceID = f.trace
 	}
 	if f.before != 0 && !f.newest {
 		return out, usagef("--before pages newest first: add --newest-first (oldest first pages with --after)")
@@ -95,7 +102,8 @@ many records (in how many transactions) the filters select instead.`,
   sqlaudit log --table orders --key 42 -o json
   sqlaudit log --action DELETE --limit 50 --after 1200 -o csv
   sqlaudit log --meta request_id=abc --column price --newest-first --limit 20
-  sqlaudit log --text "delete from orders" --count`,
+  sqlaudit log --text "delete from orders" --count
+  sqlaudit log --trace 4bf92f3577b34da6a3ce929d0e0e4736   # the records of one request's trace`,
 		Args: nArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.printRecords(cmd, &f, format)

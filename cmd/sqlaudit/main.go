@@ -121,7 +121,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.auditTable, "audit-table", "audit_log", "the audit table")
 	root.PersistentFlags().StringVar(&g.color, "color", "auto", "color output: auto (terminal, unless NO_COLOR is set), always, never")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g), serveCmd(g))
+	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g), serveCmd(g), coverageCmd(g))
 	return root
 }
 

@@ -211,6 +211,11 @@ func TestUsageErrors(t *testing.T) {
 		{"show", "--dsn", "x.db", "abc"},
 		{"log", "--dsn", "x.db", "--meta", "request_id"},
 		{"log", "--dsn", "x.db", "--before", "5"},
+		{"log", "--dsn", "x.db", "--trace", "not-a-trace-id"},
+		{"log", "--dsn", "x.db", "--trace", "00000000000000000000000000000000"},
+		{"coverage", "--dsn", "x.db", "--since", "soon"},
+		{"coverage", "--dsn", "x.db", "-o", "csv"},
+		{"coverage", "--dsn", "x.db", "--counters", "::bad"},
 	} {
 		t.Setenv("SQLAUDIT_DSN", "")
 		code, _, errs := cli(t, args...)

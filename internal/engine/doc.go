@@ -3,7 +3,8 @@
 // its named abilities, the Session a dialect runs its statements on (raw
 // execution, prepared-statement cache, catalog), what all connections of a
 // database share (Shared: analysis, plan and catalog-entry caches), the
-// Execution of one audited write, and the helpers every dialect needs
+// Execution of one audited write, the Inventory a coverage report reads
+// (inventory.go), and the helpers every dialect needs
 // (rows, values, the internal Error type).
 //
 // A statement travels: root conn → Shared.Analysis (internal/sqlstmt) → the

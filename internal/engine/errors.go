@@ -23,6 +23,8 @@ const (
 	// Record: the audit machinery failed around the statement; nothing
 	// changed.
 	Record
+	// NoActor: the options require an actor and the context has none.
+	NoActor
 )
 
 // Error is why the wrapper refused or failed a statement. Dialects return it
@@ -81,6 +83,12 @@ func AuditTableRefused(query, table string) error {
 // KeyMissing: an audited table without a primary key.
 func KeyMissing(query, table string) error {
 	return &Error{Query: Truncate(query), Table: table, Reason: "cannot identify rows: add a primary key or exclude the table", Code: NoKey, Refused: true}
+}
+
+// ActorMissing: a write without an actor under RequireActor. It is not
+// Refused: the warn policy must not run it unaudited either.
+func ActorMissing(query, table string) error {
+	return Fail(query, table, "refused a write without an actor: the options require one (sqlaudit.WithActor)", NoActor)
 }
 
 // RecordsFailed: the records could not be written.

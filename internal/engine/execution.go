@@ -42,3 +42,17 @@ type PlanKey struct {
 	WantRows bool
 	NArgs    int
 }
+
+// AuditedTables are the recorded names of the audited tables ex writes.
+func (ex *Execution) AuditedTables() []string {
+	var out []string
+	for _, t := range ex.Targets {
+		if t != nil && t.Audited {
+			out = append(out, t.Display)
+		}
+	}
+	if len(out) == 0 && ex.Table != nil { // an excluded table whose cascades are recorded
+		out = append(out, ex.Table.Display)
+	}
+	return out
+}

@@ -184,6 +184,8 @@ func TestAPIAnswersBadInputWithJSONErrors(t *testing.T) {
 			{"/api/records?tx=x", 400, "bad tx"},
 			{"/api/records?table=nope&key=3", 404, "no records of table"},
 			{"/api/count?meta==x", 400, "bad metadata filter"},
+			{"/api/count?trace=xyz", 400, "bad trace id"},
+			{"/api/records?trace=00000000000000000000000000000000", 400, "bad trace id"},
 			{"/api/row?table=nope&key=1", 404, "no records of table"},
 			{"/api/row?table=" + url.QueryEscape(s.tbl("orders")) + "&key=%5B1%5D", 400, "bad key"},
 			{"/api/row/asof?table=" + url.QueryEscape(s.tbl("orders")) + "&key=10", 400, "as of what"},

@@ -8,7 +8,8 @@
 //
 //	/                 the timeline: transactions newest first, filtered by table,
 //	                  actor, action, time range (absolute or 15m, 2h, 7d …),
-//	                  metadata KEY=VALUE, column changed and statement text;
+//	                  metadata KEY=VALUE, OpenTelemetry trace id (trace=),
+//	                  column changed and statement text;
 //	                  keyset pages (before / after cursors)
 //	/tx/{id}          one transaction: its statements, each with its records and
 //	                  the rows its foreign-key actions changed; the revert's dry

@@ -106,7 +106,7 @@ func openShop(t testing.TB, driver string) *shop {
 		`INSERT INTO customers VALUES (1, 'Ann'), (2, 'Bob')`,
 		`INSERT INTO orders VALUES (10, 1, 'first', 9.50), (11, 2, '`+hostileScript+`', 3.00), (12, 1, '`+hostileImg+`', 1.00)`,
 		`INSERT INTO codes VALUES ('42', 1)`)
-	s.step(t, "bob", map[string]any{"request_id": "req-2"}, `UPDATE orders SET total = 12.00 WHERE id = 10`)
+	s.step(t, "bob", map[string]any{"request_id": "req-2", "trace_id": bobTrace}, `UPDATE orders SET total = 12.00 WHERE id = 10`)
 	if s.cascades() {
 		s.step(t, "carol", map[string]any{"request_id": "req-3"}, `DELETE FROM customers WHERE id = 2`)
 	} else {
@@ -115,6 +115,10 @@ func openShop(t testing.TB, driver string) *shop {
 	s.step(t, hostileImg, map[string]any{"note": hostileScript}, `UPDATE customers SET name = 'Ann B.' WHERE id = 1`, `UPDATE codes SET v = 5 WHERE code = '42'`)
 	return s
 }
+
+// bobTrace is the OpenTelemetry trace id of bob's step (as the wrapper
+// records a span's: the metadata's trace_id).
+const bobTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 // step runs statements in one transaction as actor with metadata.
 func (s *shop) step(t testing.TB, actor string, meta map[string]any, stmts ...string) {

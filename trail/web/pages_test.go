@@ -38,7 +38,8 @@ func TestTimelineShowsTransactionsNewestFirstFilteredAndPaged(t *testing.T) {
 		if got, want := timelineTxs(body), ids(s.txs[3], s.txs[2], s.txs[1]); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("first page %v, want %v", got, want)
 		}
-		contains(t, "timeline", body, "request_id=req-2", s.tbl("orders"), "1 UPDATE", `rel="next"`, "api/count?")
+		contains(t, "timeline", body, "request_id=req-2", s.tbl("orders"), "1 UPDATE", `rel="next"`, "api/count?",
+			`href="./?trace=`+bobTrace+`"`, `name="trace"`)
 		older := regexp.MustCompile(`href="(\./\?before=\d+)" rel="next"`).FindStringSubmatch(body)
 		if older == nil {
 			t.Fatalf("no Older link:\n%s", body)
@@ -56,6 +57,9 @@ func TestTimelineShowsTransactionsNewestFirstFilteredAndPaged(t *testing.T) {
 			{"table=" + url.QueryEscape(s.tbl("codes")), []int64{s.txs[3], s.txs[0]}},
 			{"action=delete", []int64{s.txs[2]}},
 			{"meta=request_id%3Dreq-1", []int64{s.txs[0]}},
+			{"trace=" + bobTrace, []int64{s.txs[1]}},
+			{"trace=" + strings.ToUpper(bobTrace), []int64{s.txs[1]}},
+			{"trace=0af7651916cd43dd8448eb211c80319c", nil},
 			{"column=total&action=UPDATE", []int64{s.txs[1]}},
 			{"q=" + url.QueryEscape("update CODES"), []int64{s.txs[3]}},
 			{"since=1h", []int64{s.txs[3], s.txs[2], s.txs[1]}},

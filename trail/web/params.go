@@ -16,6 +16,7 @@ import (
 // filterForm is a timeline filter as typed into the form (and the URL).
 type filterForm struct {
 	Table, Actor, Action, Since, Until, Column, Text string
+	Trace                                            string   // an OpenTelemetry trace id
 	Meta                                             []string // KEY=VALUE each
 }
 
@@ -24,7 +25,7 @@ func readForm(q url.Values) filterForm {
 	f := filterForm{
 		Table: strings.TrimSpace(q.Get("table")), Actor: q.Get("actor"), Action: strings.ToUpper(strings.TrimSpace(q.Get("action"))),
 		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until")),
-		Column: strings.TrimSpace(q.Get("column")), Text: q.Get("q"),
+		Column: strings.TrimSpace(q.Get("column")), Text: q.Get("q"), Trace: strings.TrimSpace(q.Get("trace")),
 	}
 	for _, m := range q["meta"] {
 		if m = strings.TrimSpace(m); m != "" {
@@ -49,6 +50,7 @@ func (f filterForm) values() url.Values {
 	set("until", f.Until)
 	set("column", f.Column)
 	set("q", f.Text)
+	set("trace", f.Trace)
 	for _, m := range f.Meta {
 		v.Add("meta", m)
 	}
@@ -63,6 +65,12 @@ func (f filterForm) filter(now time.Time) (trail.Filter, error) {
 		out.Action = f.Action
 	default:
 		return out, errorf(http.StatusBadRequest, "bad action %q: want INSERT, UPDATE or DELETE", f.Action)
+	}
+	if f.Trace != "" {
+		if err := trail.ValidTraceID(f.Trace); err != nil {
+			return out, errorf(http.StatusBadRequest, "%v", err)
+		}
+		out.TraceID = f.Trace
 	}
 	var err error
 	if out.Since, err = parseWhen("since", f.Since, now); err != nil {

@@ -1,0 +1,43 @@
+package sqlitedialect
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
+)
+
+// liteTablesQuery lists the tables (and virtual tables, which have no key
+// to record) of the schemas named in the JSON array ?1, or of main and the
+// attached schemas when it is empty; SQLite's own sqlite_* tables and the
+// TEMP schema (the connection's own, not the application's) are left out.
+const liteTablesQuery = `SELECT schema, name FROM pragma_table_list
+WHERE type IN ('table', 'virtual') AND schema <> 'temp' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'
+  AND (?1 = '[]' OR schema IN (SELECT value FROM json_each(?1)))
+ORDER BY CASE schema WHEN 'main' THEN 0 ELSE 1 END, schema, name`
+
+// Tables lists the tables of schemas (engine.Inventory).
+func (Dialect) Tables(ctx context.Context, s *engine.Session, schemas []string) ([]sqlstmt.TableRef, error) {
+	if schemas == nil {
+		schemas = []string{}
+	}
+	names, err := json.Marshal(schemas)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.QueryAll(ctx, liteTablesQuery, engine.Named(string(names))...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sqlstmt.TableRef, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, sqlstmt.TableRef{Schema: engine.AsString(r[0]), Name: engine.AsString(r[1])})
+	}
+	return out, nil
+}
+
+// RecordedAt compares occurred_at (ISO-8601 UTC text, which orders as
+// time) with the text argument n.
+func (Dialect) RecordedAt(op string, n int) string { return fmt.Sprintf("a.occurred_at %s ?%d", op, n) }
