@@ -78,6 +78,7 @@ var seq atomic.Int64
 // env is one test's database: db is audited; tbl qualifies a table name as
 // the trail records it (PostgreSQL tests run in their own schema).
 type env struct {
+	driver string
 	db     *sql.DB // audited
 	plain  *sql.DB // the same database, not audited
 	schema string
@@ -96,7 +97,7 @@ func open(t *testing.T, driver string) *env {
 	if !driverSelected(driver) {
 		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", driver, os.Getenv("SQLAUDIT_DRIVERS"))
 	}
-	e := &env{}
+	e := &env{driver: driver}
 	var dsn string
 	switch driver {
 	case "audit-sqlite3":
