@@ -62,7 +62,7 @@ type Conflict struct {
 	Table    string `json:"table"`
 	Key      Key    `json:"key"`
 	RecordID int64  `json:"record_id,omitempty"` // the later record, 0 when only the current row differs
-	Reason   string `json:"reason"`             // in words
+	Reason   string `json:"reason"`              // in words
 }
 
 // ConflictError refuses a revert: rows changed after the transaction.
