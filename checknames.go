@@ -12,9 +12,11 @@ import (
 // checkNames warns, on the database's first connection, about the tables
 // that Include, Exclude and Redact name but that do not exist: a mistyped
 // audit_exclude=userz would otherwise audit users without a word. A name
-// may be schema-qualified ("billing.invoices") or bare (that table in any
-// schema). A table created later by the application's migrations is
-// warned about too, once; the options apply to it all the same.
+// may be schema-qualified ("billing.invoices") or bare, looked up where the
+// connection resolves bare names (PostgreSQL's search_path, MariaDB's
+// database, SQLite's attached schemas). A table created later by the
+// application's migrations is warned about too, once; the options apply to
+// it all the same.
 func (c *connector) checkNames(ctx context.Context, s *engine.Session) {
 	check := func(option string, names []string) {
 		for _, n := range names {
@@ -50,12 +52,11 @@ func (c *connector) tableExists(ctx context.Context, s *engine.Session, name str
 	switch c.sh.Dialect.Name() {
 	case "postgres":
 		q = `SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-			WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND ($1 = '' OR n.nspname = $1) AND c.relname = $2`
+			WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND CASE $1 WHEN '' THEN pg_catalog.pg_table_is_visible(c.oid) ELSE n.nspname = $1 END AND c.relname = $2`
 	case "sqlite":
 		q = `SELECT 1 FROM pragma_table_list WHERE (?1 = '' OR schema = ?1) AND name = ?2`
 	case "mysql":
-		q = `SELECT 1 FROM information_schema.TABLES WHERE (? = '' OR TABLE_SCHEMA = ?) AND TABLE_NAME = ?`
-		args = engine.Named(schema, schema, table)
+		q = `SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ?`
 	default:
 		return true, nil
 	}
