@@ -55,3 +55,19 @@ func TestOptionsNamingNoTableAreWarnedAbout(t *testing.T) {
 		})
 	}
 }
+
+// A tamper message names the seal and the record it knows, never "record 0".
+func TestTamperMessagesNameOnlyWhatIsKnown(t *testing.T) {
+	for _, c := range []struct {
+		e    sqlaudit.TamperError
+		want string
+	}{
+		{sqlaudit.TamperError{Seq: 2, RecordID: 2, Reason: "edited"}, "tampered with at seal 2 (record 2): edited"},
+		{sqlaudit.TamperError{Seq: 3, Reason: "a seal is missing"}, "tampered with at seal 3: a seal is missing"},
+		{sqlaudit.TamperError{RecordID: 9, Reason: "inserted after sealing"}, "tampered with at record 9: inserted after sealing"},
+	} {
+		if got := c.e.Error(); !strings.HasSuffix(got, c.want) || strings.Contains(got, "record 0") {
+			t.Errorf("%+v: %q, want …%q", c.e, got, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"weak"
 )
 
 // A key the caller gives is typed as the trail records the table's keys
@@ -252,15 +253,17 @@ type headDetector interface {
 }
 
 // keyHeads caches, per database handle and audit table, whether the audit
-// table has its key-head column (one catalog query per process).
+// table has its key-head column (one catalog query per handle). The handle
+// is held weakly: the cache keeps no handle alive, and a new handle at a
+// collected one's address is another key.
 var keyHeads sync.Map
 
 func (c *config) keyHead(ctx context.Context, q querier, hd headDetector) (bool, error) {
 	type id struct {
-		db    *sql.DB
+		db    weak.Pointer[sql.DB]
 		table string
 	}
-	k := id{c.db, c.table}
+	k := id{weak.Make(c.db), c.table}
 	if v, ok := keyHeads.Load(k); ok {
 		return v.(bool), nil
 	}

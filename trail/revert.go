@@ -42,9 +42,9 @@ type RevertOptions struct {
 
 // Statement is one SQL statement with its arguments.
 type Statement struct {
-	SQL  string
-	Args []any
-	Rows int // the rows it changes: one, or a batch given as one JSON argument
+	SQL  string `json:"sql"`
+	Args []any  `json:"args"`
+	Rows int    `json:"rows"` // the rows it changes: one, or a batch (given as one JSON argument on PostgreSQL and SQLite)
 }
 
 // RevertResult is what Revert did (or, with DryRun, would do).
