@@ -2,6 +2,8 @@ package sqlaudit_test
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"log/slog"
 	"strings"
 	"sync"
@@ -69,5 +71,52 @@ func TestTamperMessagesNameOnlyWhatIsKnown(t *testing.T) {
 		if got := c.e.Error(); !strings.HasSuffix(got, c.want) || strings.Contains(got, "record 0") {
 			t.Errorf("%+v: %q, want …%q", c.e, got, c.want)
 		}
+	}
+}
+
+// The first audited statement on a new MariaDB connection records all its
+// rows under one transaction (MariaDB took the transaction's session
+// variable, not yet created, for NULL throughout that statement).
+func TestMySQLFirstWriteOfAConnectionIsOneTransaction(t *testing.T) {
+	if !driverSelected("audit-mysql") {
+		t.Skip("audit-mysql is not among SQLAUDIT_DRIVERS")
+	}
+	_, td := mustOpen(t, "audit-mysql")
+	mustExec(t, td.plain, `CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER)`, `INSERT INTO items VALUES (1, 1), (2, 1), (3, 1)`)
+	db, err := sql.Open("audit-mysql", td.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustExec(t, db, `UPDATE items SET qty = qty + 1`)
+	var txs, recs int
+	if err := td.plain.QueryRow(`SELECT count(DISTINCT tx_id), count(*) FROM audit_log WHERE table_name = 'items'`).Scan(&txs, &recs); err != nil {
+		t.Fatal(err)
+	}
+	if recs != 3 || txs != 1 {
+		t.Errorf("%d records in %d transactions, want 3 in 1", recs, txs)
+	}
+}
+
+// Seal on a database without an audit table says so and creates no seal
+// table beside nothing.
+func TestSealWithoutAnAuditTableLeavesNothing(t *testing.T) {
+	for _, drv := range auditDrivers {
+		t.Run(drv, func(t *testing.T) {
+			_, td := mustOpen(t, drv)
+			db := mustOpenDB(t, drv, td.dsn, sqlaudit.Options{Table: "no_audit", NoCreate: true})
+			_, err := sqlaudit.Seal(context.Background(), db)
+			if err == nil || !strings.Contains(err.Error(), "sqlaudit migrate") {
+				t.Fatalf("Seal: %v", err)
+			}
+			var n int
+			q := `SELECT count(*) FROM information_schema.tables WHERE table_name = 'no_audit_seal'`
+			if isSQLite(drv) {
+				q = `SELECT count(*) FROM sqlite_master WHERE name = 'no_audit_seal'`
+			}
+			if err := td.plain.QueryRow(q).Scan(&n); err != nil || n != 0 {
+				t.Errorf("seal tables left: %d %v", n, err)
+			}
+		})
 	}
 }

@@ -32,8 +32,10 @@ func TestWritesAreRecordedWithTheUserAndTheRequestID(t *testing.T) {
 		}
 	})
 	h := audithttp.Middleware(audithttp.Options{
-		User:     func(r *http.Request) string { u, _, _ := r.BasicAuth(); return u },
-		Metadata: func(r *http.Request) map[string]any { return map[string]any{"path": r.URL.Path, "request_id": "overridden"} },
+		User: func(r *http.Request) string { u, _, _ := r.BasicAuth(); return u },
+		Metadata: func(r *http.Request) map[string]any {
+			return map[string]any{"path": r.URL.Path, "request_id": "overridden"}
+		},
 	})(app)
 	for _, c := range []struct {
 		user, sentID string

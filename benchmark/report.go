@@ -73,10 +73,25 @@ func (r *report) writeHeader(b *strings.Builder) {
 	if len(r.probes) > 0 {
 		fmt.Fprintf(b, "Connections: every target gets a new PostgreSQL or MariaDB connection every %d measured rounds (one unmeasured round after), so each variant is measured over many connections\n", reconnectEvery)
 	}
-	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved P T N L per workload%s\n",
-		r.rows, r.limits())
+	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved %s per workload%s\n",
+		r.rows, strings.Join(variantNames(r.cfg), " "), r.limits())
 	b.WriteString("Variants: P plain driver, autocommit (baseline 1.00) | T AFTER … FOR EACH ROW trigger → audit_log_trigger |" +
-		" N naive: BEGIN; SELECT … FOR UPDATE; the statement (RETURNING); INSERT records from Go; COMMIT | L sqlaudit\n\n")
+		" N naive: BEGIN; SELECT … FOR UPDATE; the statement (RETURNING); INSERT records from Go; COMMIT | L sqlaudit")
+	if r.cfg.IndexCost {
+		b.WriteString(" | B sqlaudit, audit table without the reading indexes (T, N and L have them)")
+		if len(r.cfg.BareKeep) > 0 {
+			b.WriteString(" but " + strings.Join(r.cfg.BareKeep, ", "))
+		}
+	}
+	b.WriteString("\n\n")
+}
+
+func variantNames(c Config) []string {
+	var out []string
+	for _, v := range c.variants() {
+		out = append(out, string(v))
+	}
+	return out
 }
 
 // limits describes the rounds and time cap.
@@ -119,8 +134,13 @@ func (r *report) writeTable(b *strings.Builder) {
 
 // writeSummary is the ratios of medians to P, one line per workload.
 func (r *report) writeSummary(b *strings.Builder) {
-	b.WriteString("\nRatio of medians to P (T / N / L):\n")
-	row := "%-15s" + strings.Repeat(" %-22s", len(drivers)) + "\n"
+	names := []string{}
+	for _, v := range r.cfg.variants()[1:] {
+		names = append(names, string(v))
+	}
+	fmt.Fprintf(b, "\nRatio of medians to P (%s):\n", strings.Join(names, " / "))
+	width := 7 * len(names)
+	row := "%-15s" + strings.Repeat(fmt.Sprintf(" %%-%ds", width), len(drivers)) + "\n"
 	head := []any{"workload"}
 	for _, d := range drivers {
 		head = append(head, d.name)

@@ -115,7 +115,11 @@ func mySeq(table string) string {
 }
 
 func (Dialect) Open(ctx context.Context, c *engine.Session) (engine.Conn, error) {
-	rows, err := c.QueryAll(ctx, `SELECT VERSION()`)
+	// SELECT @_sqa_t := …, @_sqa_tx := … creates the variables myTxID
+	// reads: MariaDB takes a user variable that does not exist yet for a
+	// NULL constant for the whole statement that first assigns it, so the
+	// first audited statement of a connection drew a new tx_id per row.
+	rows, err := c.QueryAll(ctx, `SELECT VERSION(), @_sqa_t := -1, @_sqa_tx := 0`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
 	}
