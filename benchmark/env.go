@@ -15,13 +15,14 @@ import (
 	"github.com/sqlaudit/sqlaudit"
 )
 
-// Variant is one way of running a workload: P, T, N or L.
+// Variant is one way of running a workload: P, T, S, N or L.
 type Variant string
 
 // The variants, in the order of every round.
 const (
 	Plain   Variant = "P" // the plain driver, autocommit: the baseline
 	Trigger Variant = "T" // AFTER … FOR EACH ROW triggers
+	SetTrig Variant = "S" // AFTER … FOR EACH STATEMENT triggers over transition tables (PostgreSQL)
 	Naive   Variant = "N" // the naive client-side sequence
 	Library Variant = "L" // sqlaudit
 	// Bare is sqlaudit writing into an audit table with its primary key
@@ -30,8 +31,27 @@ const (
 	Bare Variant = "B"
 )
 
-// Variants lists the variants in round order (Bare, with -index-cost, last).
-var Variants = []Variant{Plain, Trigger, Naive, Library}
+// Variants lists the variants in round order (Bare, with -index-cost,
+// last: Config.variantsOf).
+var Variants = []Variant{Plain, Trigger, SetTrig, Naive, Library}
+
+// variantsOf lists the variants a dialect runs: statement-level triggers
+// with transition tables are PostgreSQL's (SQLite has row triggers only,
+// MariaDB no transition tables).
+func (c Config) variantsOf(d *dialect) []Variant {
+	vs := Variants
+	if !d.pg {
+		vs = []Variant{Plain, Trigger, Naive, Library}
+	}
+	if c.IndexCost {
+		vs = append(slices.Clone(vs), Bare)
+	}
+	return vs
+}
+
+// isTrigger: the variant audits by triggers, which also record the untimed
+// undo work.
+func (v Variant) isTrigger() bool { return v == Trigger || v == SetTrig }
 
 // variants are the variants of a run in round order.
 func (c Config) variants() []Variant {
@@ -52,7 +72,7 @@ type target struct {
 	schema string  // PostgreSQL: the variant's schema; MariaDB: its database
 }
 
-// env is one driver's four targets with identical data.
+// env is one driver's targets, one per variant, with identical data.
 type env struct {
 	keep    []string // the reading indexes the Bare target keeps
 	spec    *driverSpec
@@ -65,8 +85,8 @@ type env struct {
 
 var envSeq atomic.Int64
 
-// openEnv creates the four targets of spec, each holding items with keys
-// 1 … rows, and installs T's triggers and N's audit table.
+// openEnv creates the targets of spec, each holding items with keys
+// 1 … rows, and installs T's and S's triggers and N's audit table.
 func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (_ *env, err error) {
 	e := &env{spec: spec, rows: rows, keep: cfg.BareKeep}
 	defer func() {
@@ -78,7 +98,7 @@ func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (_ *en
 		return nil, err
 	}
 	seq := envSeq.Add(1)
-	for _, v := range cfg.variants() {
+	for _, v := range cfg.variantsOf(spec.d) {
 		t := &target{v: v}
 		e.targets = append(e.targets, t) // closed with e, also when half open
 		if err := e.openTarget(ctx, cfg, t, seq); err != nil {
@@ -187,7 +207,7 @@ func (e *env) fill(ctx context.Context, t *target) error {
 	d := e.spec.d
 	stmts := []string{d.itemsDDL}
 	switch t.v {
-	case Trigger:
+	case Trigger, SetTrig:
 		stmts = append(stmts, triggerTableDDL(d)...)
 	case Naive:
 		stmts = append(stmts, auditDDL(d, "audit_log")...)
@@ -200,8 +220,11 @@ func (e *env) fill(ctx context.Context, t *target) error {
 	if _, err := t.plain.ExecContext(ctx, d.fill, 1, e.rows); err != nil {
 		return fmt.Errorf("filling items: %w", err)
 	}
-	if t.v == Trigger {
+	switch t.v {
+	case Trigger:
 		return execAll(ctx, t.plain, triggerDDL(d))
+	case SetTrig:
+		return execAll(ctx, t.plain, pgStatementTriggerDDL)
 	}
 	return nil
 }

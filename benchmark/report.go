@@ -73,12 +73,13 @@ func (r *report) writeHeader(b *strings.Builder) {
 	if len(r.probes) > 0 {
 		fmt.Fprintf(b, "Connections: every target gets a new PostgreSQL or MariaDB connection every %d measured rounds (one unmeasured round after), so each variant is measured over many connections\n", reconnectEvery)
 	}
-	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved %s per workload%s\n",
-		r.rows, strings.Join(variantNames(r.cfg), " "), r.limits())
+	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved %s per workload (S on PostgreSQL only)%s\n",
+		r.rows, strings.Join(variantNames(r.cfg.variants()), " "), r.limits())
 	b.WriteString("Variants: P plain driver, autocommit (baseline 1.00) | T AFTER … FOR EACH ROW trigger → audit_log_trigger |" +
+		" S AFTER … FOR EACH STATEMENT triggers over transition tables → audit_log_trigger (PostgreSQL) |" +
 		" N naive: BEGIN; SELECT … FOR UPDATE; the statement (RETURNING); INSERT records from Go; COMMIT | L sqlaudit")
 	if r.cfg.IndexCost {
-		b.WriteString(" | B sqlaudit, audit table without the reading indexes (T, N and L have them)")
+		b.WriteString(" | B sqlaudit, audit table without the reading indexes (T, S, N and L have them)")
 		if len(r.cfg.BareKeep) > 0 {
 			b.WriteString(" but " + strings.Join(r.cfg.BareKeep, ", "))
 		}
@@ -86,9 +87,9 @@ func (r *report) writeHeader(b *strings.Builder) {
 	b.WriteString("\n\n")
 }
 
-func variantNames(c Config) []string {
+func variantNames(vs []Variant) []string {
 	var out []string
-	for _, v := range c.variants() {
+	for _, v := range vs {
 		out = append(out, string(v))
 	}
 	return out
@@ -134,13 +135,9 @@ func (r *report) writeTable(b *strings.Builder) {
 
 // writeSummary is the ratios of medians to P, one line per workload.
 func (r *report) writeSummary(b *strings.Builder) {
-	names := []string{}
-	for _, v := range r.cfg.variants()[1:] {
-		names = append(names, string(v))
-	}
-	fmt.Fprintf(b, "\nRatio of medians to P (%s):\n", strings.Join(names, " / "))
-	width := 7 * len(names)
-	row := "%-15s" + strings.Repeat(fmt.Sprintf(" %%-%ds", width), len(drivers)) + "\n"
+	names := variantNames(r.cfg.variants()[1:])
+	fmt.Fprintf(b, "\nRatio of medians to P (%s; S is PostgreSQL's only):\n", strings.Join(names, " / "))
+	row := "%-15s" + strings.Repeat(fmt.Sprintf(" %%-%ds", 7*len(names)+1), len(drivers)) + "\n"
 	head := []any{"workload"}
 	for _, d := range drivers {
 		head = append(head, d.name)
@@ -159,25 +156,30 @@ func (r *report) writeSummary(b *strings.Builder) {
 		cols := make([]any, 0, 1+len(drivers))
 		cols = append(cols, w.name)
 		for _, d := range drivers {
-			cols = append(cols, ratios(byWorkload[w][d]))
+			cols = append(cols, ratios(byWorkload[w][d], r.cfg.variants()[1:]))
 		}
 		fmt.Fprintf(b, row, cols...)
 	}
 }
 
-// ratios is "T / N / L" of a cell, or "-" when it did not run.
-func ratios(c *cell) string {
+// ratios is "T / S / N / L" (and B) of a cell ("-" for a variant the driver does
+// not run), or "-" when the cell did not run.
+func ratios(c *cell, vs []Variant) string {
 	if c == nil {
 		return "-"
 	}
 	base := c.series[0].median()
-	parts := make([]string, 0, 3)
-	for _, s := range c.series[1:] {
-		if s.refused != "" {
+	parts := make([]string, 0, len(vs))
+	for _, v := range vs {
+		i := slices.IndexFunc(c.series, func(s *series) bool { return s.v == v })
+		switch {
+		case i < 0:
+			parts = append(parts, "-")
+		case c.series[i].refused != "":
 			parts = append(parts, "refused")
-			continue
+		default:
+			parts = append(parts, ratio(c.series[i].median(), base))
 		}
-		parts = append(parts, ratio(s.median(), base))
 	}
 	return strings.Join(parts, " / ")
 }
@@ -202,7 +204,7 @@ func (r *report) writeNotes(b *strings.Builder) {
 		}
 	}
 	if agree {
-		b.WriteString("- records checked: in every workload and driver, T and L wrote as many records per action as N (T's records of the untimed undo work left out).\n")
+		b.WriteString("- records checked: in every workload and driver, T, S and L wrote as many records per action as N (the triggers' records of the untimed undo work left out).\n")
 	}
 	r.writeStatements(b)
 	b.WriteString("- T records no actor (a trigger cannot know the application's user) and, on SQLite, no statement text and a per-row tx_id;" +
