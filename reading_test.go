@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -116,6 +117,35 @@ func TestSealWithoutAnAuditTableLeavesNothing(t *testing.T) {
 			}
 			if err := td.plain.QueryRow(q).Scan(&n); err != nil || n != 0 {
 				t.Errorf("seal tables left: %d %v", n, err)
+			}
+		})
+	}
+}
+
+// An audit table dropped while the application runs: every later write
+// fails with ErrRecord naming the audit table, and changes nothing (the
+// database's own "does not exist" alone says nothing of the trail).
+func TestDroppedAuditTableFailsWritesWithErrRecord(t *testing.T) {
+	for _, drv := range auditDrivers {
+		t.Run(drv, func(t *testing.T) {
+			db, td := mustOpen(t, drv)
+			mustExec(t, td.plain, accountsDDL)
+			mustExec(t, db, `INSERT INTO accounts (id, region) VALUES (1, 'eu')`)
+			mustExec(t, td.plain, `DROP TABLE audit_log`)
+			for _, q := range []string{
+				`INSERT INTO accounts (id, region) VALUES (2, 'us')`,
+				`UPDATE accounts SET region = 'us' WHERE id = 1`,
+				`DELETE FROM accounts WHERE id = 1`,
+			} {
+				_, err := db.Exec(q)
+				if !errors.Is(err, sqlaudit.ErrRecord) || !strings.Contains(err.Error(), "audit table") {
+					t.Errorf("%s after the audit table was dropped: %v, want ErrRecord naming the audit table", q, err)
+				}
+			}
+			var n int
+			var region string
+			if err := td.plain.QueryRow(`SELECT count(*), min(region) FROM accounts`).Scan(&n, &region); err != nil || n != 1 || region != "eu" {
+				t.Errorf("accounts after the refused writes: %d rows, region %q (%v); want 1, eu", n, region, err)
 			}
 		})
 	}

@@ -13,6 +13,7 @@
 //	sqlaudit-bench -viewer              # the web viewer on a 1,000,000-record trail per database
 //	sqlaudit-bench -index-cost          # adds B: L without the reading indexes
 //	sqlaudit-bench -reading             # history, asof, log, export, revert on a 1,000,000-record trail
+//	sqlaudit-bench -reading -reading-bare   # the same without the reading indexes
 package main
 
 import (
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 	viewerRun := fs.Bool("viewer", false, "measure the web viewer (trail/web) on a generated trail instead, with and without reading indexes")
 	records := fs.Int("viewer-records", benchmark.DefaultViewerRecords, "records of the generated trail of -viewer and -reading")
 	fs.BoolVar(&reading.on, "reading", false, "measure the trail's readers (history, asof, log, export) and a revert on a generated trail instead")
+	fs.BoolVar(&cfg.ReadingBare, "reading-bare", false, "with -reading: the audit table without its reading indexes (their effect on the readers)")
 	fs.IntVar(&reading.revertRows, "revert-rows", benchmark.DefaultRevertRows, "rows of -reading's reverted transaction")
 	if err = fs.Parse(args); err != nil {
 		return cfg, false, 0, err

@@ -215,6 +215,9 @@ func (g *globals) printRecords(cmd *cobra.Command, f *filterFlags, format string
 	if err := w.flush(); err != nil {
 		return err
 	}
+	if shown == 0 && format == "table" { // a header alone reads like a failure
+		fmt.Fprintln(cmd.ErrOrStderr(), "-- no records match")
+	}
 	if more {
 		cursor := "--after"
 		if f.newest {

@@ -125,7 +125,7 @@ func newRoot(g *globals) *cobra.Command {
   sqlaudit log --actor alice --since 2025-05-01
   sqlaudit history orders 42`,
 	}
-	root.PersistentFlags().StringVar(&g.dsn, "dsn", os.Getenv("SQLAUDIT_DSN"), "PostgreSQL URL or SQLite path (default $SQLAUDIT_DSN)")
+	root.PersistentFlags().StringVar(&g.dsn, "dsn", os.Getenv("SQLAUDIT_DSN"), "PostgreSQL URL or keyword string, MariaDB user@tcp(host:3306)/db, or SQLite file (default $SQLAUDIT_DSN)")
 	root.PersistentFlags().StringVar(&g.auditTable, "audit-table", "audit_log", "the audit table")
 	root.PersistentFlags().StringVar(&g.color, "color", "auto", "color output: auto (terminal, unless NO_COLOR is set), always, never")
 	root.SetVersionTemplate("sqlaudit {{.Version}}\n")

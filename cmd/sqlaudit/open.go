@@ -71,7 +71,7 @@ func (g *globals) open(ctx context.Context, create bool) (*sql.DB, error) {
 		path := strings.TrimPrefix(g.dsn, "file:")
 		path, _, _ = strings.Cut(path, "?")
 		if _, err := os.Stat(path); err != nil && !create && !g.newFile {
-			return nil, fmt.Errorf("SQLite database %s: no such file (a PostgreSQL DSN starts with postgres://)", path)
+			return nil, fmt.Errorf("SQLite database %s: no such file (a PostgreSQL DSN starts with postgres://, a MariaDB one is user@tcp(host:3306)/db)", path)
 		}
 		if !strings.HasPrefix(dsn, "file:") {
 			dsn = "file:" + dsn

@@ -38,6 +38,10 @@ seal table; keep the printed head somewhere else and give it to verify --head.`,
 			if err != nil {
 				return err
 			}
+			if head.Seq == 0 { // "head 0:" is no head to keep
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), "nothing sealed: the trail has no committed records to chain yet")
+				return err
+			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "sealed: %d records in the chain; head %d:%s\n", head.Seq, head.Seq, head.Hash)
 			return err
 		},
@@ -76,6 +80,10 @@ Exit code 4 when the trail was tampered with.`,
 			opts.Progress = progressBar(cmd.ErrOrStderr(), "verifying")
 			rep, err := sqlaudit.Verify(cmd.Context(), db, opts)
 			if err != nil {
+				return err
+			}
+			if rep.Head.Seq == 0 {
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "ok: nothing sealed yet (%d records not sealed; run 'sqlaudit seal')\n", rep.Unsealed)
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "ok: %d sealed records verified, %d not sealed yet; head %d:%s\n",
