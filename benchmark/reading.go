@@ -249,7 +249,7 @@ func writeReading(w io.Writer, cfg Config, n, revertRows, rounds int, rs []readR
 	}
 	fmt.Fprintf(&b, "Reading benchmark: package trail on a generated trail of %d records (%d transactions of %d), %s\n",
 		n, n/viewerTxSize, viewerTxSize, table)
-	fmt.Fprintf(&b, "Machine: %s\n", describeMachine())
+	fmt.Fprintf(&b, "Machine: %s; load average at the end: %s\n", describeMachine(), loadAverage())
 	fmt.Fprintf(&b, "Reads: 1 warm-up + %d measured; export: once; revert: 3 rounds of a %d-row UPDATE (each reverting the previous revert)\n\n", rounds, revertRows)
 	fmt.Fprintf(&b, "%-46s %-7s %12s %12s  %s\n", "operation", "driver", "median", "max", "bounded by")
 	var names []string
@@ -264,6 +264,9 @@ func writeReading(w io.Writer, cfg Config, n, revertRows, rounds int, rs []readR
 				continue
 			}
 			note := r.bounds
+			if cfg.ReadingBare && !strings.HasPrefix(note, "primary key") && !strings.HasPrefix(note, "one streaming") {
+				note = "without the reading indexes (was: " + note + ")"
+			}
 			if r.note != "" {
 				note = r.note + "; " + note
 			}
