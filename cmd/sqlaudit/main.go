@@ -13,7 +13,8 @@
 //	sqlaudit serve [--addr 127.0.0.1:8080] the web viewer (loopback only by default)
 //
 // The database is --dsn or $SQLAUDIT_DSN: a PostgreSQL URL
-// (postgres://…) or keyword string (host=… dbname=…), else a SQLite file.
+// (postgres://…) or keyword string (host=… dbname=…), a MariaDB
+// go-sql-driver DSN (user@tcp(host:3306)/db), else a SQLite file.
 //
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 revert refused
 // because rows changed after the transaction, 4 verify found the trail

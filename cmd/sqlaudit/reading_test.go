@@ -217,6 +217,9 @@ func TestRevertActorAndConflictReports(t *testing.T) {
 		if code != exitConflict || !strings.Contains(errs, "30 rows changed") || !strings.Contains(errs, "… and 20 more (all of them: -o json)") {
 			t.Errorf("text report: %d %q", code, errs)
 		}
+		if last := errs[strings.LastIndex(strings.TrimSuffix(errs, "\n"), "\n")+1:]; last != fmt.Sprintf("sqlaudit: revert refused: 30 rows changed after transaction %d (use --force to overwrite)\n", bulk) {
+			t.Errorf("the refusal's last line: %q", last)
+		}
 		code, out, _ := cli(t, "revert", dsn, fmt.Sprint(bulk), "-o", "json")
 		var r struct {
 			Conflicts []struct{ Table string }

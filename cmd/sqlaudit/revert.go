@@ -68,7 +68,7 @@ func revertCmd(g *globals) *cobra.Command {
 				return perr
 			}
 			if ce != nil {
-				return fmt.Errorf("revert refused: %d rows changed after transaction %d (use --force to overwrite): %w", len(ce.Conflicts), tx, trail.ErrConflict)
+				return refusal(fmt.Sprintf("revert refused: %d rows changed after transaction %d (use --force to overwrite)", len(ce.Conflicts), tx))
 			}
 			return nil
 		},
@@ -152,3 +152,10 @@ func printRevertJSON(out io.Writer, tx int64, dry bool, res *trail.RevertResult,
 	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
 }
+
+// refusal is revert's refusal: its own sentence (the conflicts are listed
+// above it), trail.ErrConflict underneath for exit code 3.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+func (r refusal) Unwrap() error { return trail.ErrConflict }
