@@ -100,6 +100,14 @@ func (c *connector) prepareAudit(ctx context.Context, s *engine.Session) {
 		return
 	}
 	c.located = true
+	c.locateAudit(ctx, s)
+	c.syncSettings(ctx, s)
+	c.checkNames(ctx, s)
+}
+
+// locateAudit qualifies an unqualified audit table with the schema its name
+// resolves to on this connection (see prepareAudit).
+func (c *connector) locateAudit(ctx context.Context, s *engine.Session) {
 	loc, ok := c.sh.Dialect.(engine.AuditLocator)
 	if !ok || c.sh.AuditRef.Schema != "" {
 		return
@@ -120,7 +128,7 @@ func (c *connector) createAudit(ctx context.Context, s *engine.Session) error {
 		c.created = true
 		return nil
 	}
-	for _, stmt := range c.sh.Dialect.AuditDDL(c.sh.Audit) {
+	for _, stmt := range append(c.sh.Dialect.AuditDDL(c.sh.Audit), settingsDDL(c.settingsTable())) {
 		if _, err := s.RawExec(ctx, stmt, nil); err != nil {
 			return err
 		}

@@ -62,10 +62,13 @@ func DialectOf(db *sql.DB) (Dialect, bool) {
 }
 
 // DDL returns the SQL that creates the audit table named table for dialect
-// d, for migrations that own the schema (see Options.NoCreate).
+// d, with its indexes and its settings table (table + "_settings", where
+// the redacted columns are kept for every writer), for migrations that own
+// the schema (see Options.NoCreate). Each statement ends with ";\n" and is
+// idempotent.
 func DDL(d Dialect, table string) string {
 	var s strings.Builder
-	for _, stmt := range d.impl().AuditDDL(table) {
+	for _, stmt := range append(d.impl().AuditDDL(table), settingsDDL(settingsName(table))) {
 		s.WriteString(stmt + ";\n")
 	}
 	return s.String()

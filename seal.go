@@ -68,13 +68,19 @@ func withRawConn(ctx context.Context, db *sql.DB, f func(*conn) error) error {
 func (c *conn) seal(ctx context.Context) (Head, error) {
 	seal := c.c.sh.Seal
 	s := c.c.sh.Dialect.Sealing(c.c.sh.AuditRef, c.c.sh.SealRef)
+	// No seal table beside a missing audit table.
+	rows, err := c.s.RawQuery(ctx, `SELECT 1 FROM `+c.c.sh.Audit+` WHERE 1 = 0`, nil)
+	if err != nil {
+		return Head{}, fmt.Errorf("sqlaudit: the audit table %s cannot be read (create it with sqlaudit.DDL or `sqlaudit migrate`): %w", c.c.opts.Table, err)
+	}
+	rows.Close()
 	for _, q := range s.DDL {
 		if _, err := c.s.RawExec(ctx, q, nil); err != nil {
 			return Head{}, fmt.Errorf("sqlaudit: creating the seal table: %w", err)
 		}
 	}
 	var head Head
-	err := c.sealerTx(ctx, s, func() (err error) {
+	err = c.sealerTx(ctx, s, func() (err error) {
 		head, err = c.sealWithin(ctx, s, seal)
 		return err
 	})

@@ -20,7 +20,14 @@ type TamperError struct {
 }
 
 func (e *TamperError) Error() string {
-	return fmt.Sprintf("sqlaudit: audit trail tampered with at seal %d (record %d): %s", e.Seq, e.RecordID, e.Reason)
+	where := fmt.Sprintf("at seal %d", e.Seq)
+	switch {
+	case e.Seq == 0 && e.RecordID != 0:
+		where = fmt.Sprintf("at record %d", e.RecordID)
+	case e.RecordID != 0:
+		where += fmt.Sprintf(" (record %d)", e.RecordID)
+	}
+	return "sqlaudit: audit trail tampered with " + where + ": " + e.Reason
 }
 
 func (e *TamperError) Unwrap() error { return ErrTampered }

@@ -14,7 +14,7 @@ func auditTable(v Variant) string {
 	switch v {
 	case Trigger, SetTrig:
 		return triggerTable
-	case Naive, Library:
+	case Naive, Library, Bare:
 		return "audit_log"
 	}
 	return ""
@@ -80,7 +80,7 @@ func checkRecords(ss []*series, counts []map[string]int) string {
 	var diffs []string
 	for i, s := range ss {
 		v := s.v
-		if !v.isTrigger() && v != Library || s.refused != "" {
+		if !v.isTrigger() && !v.audited() || s.refused != "" {
 			continue
 		}
 		got := counts[i]
@@ -130,7 +130,7 @@ func MissingResults(report string, cfg Config) ([]string, error) {
 	var missing []string
 	for _, w := range ws {
 		for _, d := range ds {
-			for _, v := range variantsOf(d.d) {
+			for _, v := range cfg.variantsOf(d.d) {
 				name := w.name + "/" + d.name + "/" + string(v)
 				if !seen[name] && !strings.Contains(report, name+" refused") {
 					missing = append(missing, name)
@@ -142,4 +142,4 @@ func MissingResults(report string, cfg Config) ([]string, error) {
 }
 
 // benchLine is a benchstat line of the report.
-var benchLine = regexp.MustCompile(`(?m)^Benchmark(\w+)/(\w+)/([PTSNL]) \t +\d+ \t +\d+ ns/op`)
+var benchLine = regexp.MustCompile(`(?m)^Benchmark(\w+)/(\w+)/([PTSNLB]) \t +\d+ \t +\d+ ns/op`)

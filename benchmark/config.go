@@ -29,6 +29,9 @@ type Config struct {
 	Iterations   int           // measured rounds per workload and driver; 0: each workload's default
 	Duration     time.Duration // at most this long per workload and driver (after a minimum of rounds); 0: no limit
 	Progress     io.Writer     // receives one line per finished workload and driver; nil: none
+	IndexCost    bool          // a fifth variant, B: sqlaudit into an audit table without the reading indexes
+	BareKeep     []string      // the reading indexes B keeps, by suffix (tx_idx, row_idx, actor_idx, time_idx): one index's cost is L / B with the others kept
+	ReadingBare  bool          // -reading on an audit table without the reading indexes (their effect on the readers)
 }
 
 // DefaultConfig is the default run: every driver and workload, the

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -24,24 +25,44 @@ const (
 	SetTrig Variant = "S" // AFTER … FOR EACH STATEMENT triggers over transition tables (PostgreSQL)
 	Naive   Variant = "N" // the naive client-side sequence
 	Library Variant = "L" // sqlaudit
+	// Bare is sqlaudit writing into an audit table with its primary key
+	// alone (and MariaDB's tx_id key), without the reading indexes: L / B
+	// is what those indexes cost every audited write (-index-cost).
+	Bare Variant = "B"
 )
 
-// Variants lists the variants in round order.
+// Variants lists the variants in round order (Bare, with -index-cost,
+// last: Config.variantsOf).
 var Variants = []Variant{Plain, Trigger, SetTrig, Naive, Library}
 
 // variantsOf lists the variants a dialect runs: statement-level triggers
 // with transition tables are PostgreSQL's (SQLite has row triggers only,
 // MariaDB no transition tables).
-func variantsOf(d *dialect) []Variant {
-	if d.pg {
-		return Variants
+func (c Config) variantsOf(d *dialect) []Variant {
+	vs := Variants
+	if !d.pg {
+		vs = []Variant{Plain, Trigger, Naive, Library}
 	}
-	return []Variant{Plain, Trigger, Naive, Library}
+	if c.IndexCost {
+		vs = append(slices.Clone(vs), Bare)
+	}
+	return vs
 }
 
 // isTrigger: the variant audits by triggers, which also record the untimed
 // undo work.
 func (v Variant) isTrigger() bool { return v == Trigger || v == SetTrig }
+
+// variants are the variants of a run in round order.
+func (c Config) variants() []Variant {
+	if c.IndexCost {
+		return append(slices.Clone(Variants), Bare)
+	}
+	return Variants
+}
+
+// audited reports the variants that write through sqlaudit.
+func (v Variant) audited() bool { return v == Library || v == Bare }
 
 // target is one variant's own database on one driver.
 type target struct {
@@ -53,6 +74,7 @@ type target struct {
 
 // env is one driver's targets, one per variant, with identical data.
 type env struct {
+	keep    []string // the reading indexes the Bare target keeps
 	spec    *driverSpec
 	rows    int
 	targets []*target
@@ -66,7 +88,7 @@ var envSeq atomic.Int64
 // openEnv creates the targets of spec, each holding items with keys
 // 1 … rows, and installs T's and S's triggers and N's audit table.
 func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (_ *env, err error) {
-	e := &env{spec: spec, rows: rows}
+	e := &env{spec: spec, rows: rows, keep: cfg.BareKeep}
 	defer func() {
 		if err != nil {
 			e.close() // e, not the result: that is nil by now
@@ -76,7 +98,7 @@ func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (_ *en
 		return nil, err
 	}
 	seq := envSeq.Add(1)
-	for _, v := range variantsOf(spec.d) {
+	for _, v := range cfg.variantsOf(spec.d) {
 		t := &target{v: v}
 		e.targets = append(e.targets, t) // closed with e, also when half open
 		if err := e.openTarget(ctx, cfg, t, seq); err != nil {
@@ -133,7 +155,7 @@ func (e *env) openTarget(ctx context.Context, cfg Config, t *target, seq int64) 
 	if err := e.fill(ctx, t); err != nil {
 		return err
 	}
-	if t.v != Library {
+	if !t.v.audited() {
 		return nil
 	}
 	if t.db, err = openPool(e.spec.audit, dsn); err != nil {
@@ -189,6 +211,8 @@ func (e *env) fill(ctx context.Context, t *target) error {
 		stmts = append(stmts, triggerTableDDL(d)...)
 	case Naive:
 		stmts = append(stmts, auditDDL(d, "audit_log")...)
+	case Bare: // the audit driver finds the table and creates nothing
+		stmts = append(stmts, bareAuditDDL(d, "audit_log", e.keep...)...)
 	}
 	if err := execAll(ctx, t.plain, stmts); err != nil {
 		return err
@@ -234,6 +258,27 @@ func auditDDL(d *dialect, table string) []string {
 		dia = sqlaudit.MySQL
 	}
 	return splitStatements(sqlaudit.DDL(dia, table))
+}
+
+// bareAuditDDL is auditDDL without the reading indexes but those named by
+// their suffix in keep (and without MariaDB's row_key_first column unless
+// its index is kept).
+func bareAuditDDL(d *dialect, table string, keep ...string) []string {
+	kept := func(s string) bool {
+		for _, k := range keep {
+			if strings.Contains(s, "_"+k+" ") || k == "row_idx" && strings.HasPrefix(s, "ALTER TABLE") {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	for _, s := range auditDDL(d, table) {
+		if !strings.HasPrefix(s, "CREATE INDEX") && !strings.HasPrefix(s, "ALTER TABLE") || kept(s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // splitStatements splits DDL at the ";\n" that ends each statement.

@@ -81,3 +81,14 @@ func pgEndpoint(dsn string) string {
 	}
 	return "keyword DSN"
 }
+
+// loadAverage is /proc/loadavg's 1, 5 and 15 minute averages ("" where
+// there is none): on a shared machine it says how much of the wall-clock
+// time was waiting for a core.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
+}

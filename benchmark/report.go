@@ -80,11 +80,26 @@ func (r *report) writeHeader(b *strings.Builder) {
 	if len(r.probes) > 0 {
 		fmt.Fprintf(b, "Connections: every target gets a new PostgreSQL or MariaDB connection every %d measured rounds (one unmeasured round after), so each variant is measured over many connections\n", reconnectEvery)
 	}
-	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved P T S N L per workload (S on PostgreSQL only)%s\n",
-		r.rows, r.limits())
+	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved %s per workload (S on PostgreSQL only)%s\n",
+		r.rows, strings.Join(variantNames(r.cfg.variants()), " "), r.limits())
 	b.WriteString("Variants: P plain driver, autocommit (baseline 1.00) | T AFTER … FOR EACH ROW trigger → audit_log_trigger |" +
 		" S AFTER … FOR EACH STATEMENT triggers over transition tables → audit_log_trigger (PostgreSQL) |" +
-		" N naive: BEGIN; SELECT … FOR UPDATE; the statement (RETURNING); INSERT records from Go; COMMIT | L sqlaudit\n\n")
+		" N naive: BEGIN; SELECT … FOR UPDATE; the statement (RETURNING); INSERT records from Go; COMMIT | L sqlaudit")
+	if r.cfg.IndexCost {
+		b.WriteString(" | B sqlaudit, audit table without the reading indexes (T, S, N and L have them)")
+		if len(r.cfg.BareKeep) > 0 {
+			b.WriteString(" but " + strings.Join(r.cfg.BareKeep, ", "))
+		}
+	}
+	b.WriteString("\n\n")
+}
+
+func variantNames(vs []Variant) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, string(v))
+	}
+	return out
 }
 
 // limits describes the rounds and time cap.
@@ -127,8 +142,9 @@ func (r *report) writeTable(b *strings.Builder) {
 
 // writeSummary is the ratios of medians to P, one line per workload.
 func (r *report) writeSummary(b *strings.Builder) {
-	b.WriteString("\nRatio of medians to P (T / S / N / L; S is PostgreSQL's only):\n")
-	row := "%-15s" + strings.Repeat(" %-29s", len(drivers)) + "\n"
+	names := variantNames(r.cfg.variants()[1:])
+	fmt.Fprintf(b, "\nRatio of medians to P (%s; S is PostgreSQL's only):\n", strings.Join(names, " / "))
+	row := "%-15s" + strings.Repeat(fmt.Sprintf(" %%-%ds", 7*len(names)+1), len(drivers)) + "\n"
 	head := []any{"workload"}
 	for _, d := range drivers {
 		head = append(head, d.name)
@@ -147,21 +163,21 @@ func (r *report) writeSummary(b *strings.Builder) {
 		cols := make([]any, 0, 1+len(drivers))
 		cols = append(cols, w.name)
 		for _, d := range drivers {
-			cols = append(cols, ratios(byWorkload[w][d]))
+			cols = append(cols, ratios(byWorkload[w][d], r.cfg.variants()[1:]))
 		}
 		fmt.Fprintf(b, row, cols...)
 	}
 }
 
-// ratios is "T / S / N / L" of a cell ("-" for a variant the driver does
+// ratios is "T / S / N / L" (and B) of a cell ("-" for a variant the driver does
 // not run), or "-" when the cell did not run.
-func ratios(c *cell) string {
+func ratios(c *cell, vs []Variant) string {
 	if c == nil {
 		return "-"
 	}
 	base := c.series[0].median()
-	parts := make([]string, 0, len(Variants)-1)
-	for _, v := range Variants[1:] {
+	parts := make([]string, 0, len(vs))
+	for _, v := range vs {
 		i := slices.IndexFunc(c.series, func(s *series) bool { return s.v == v })
 		switch {
 		case i < 0:

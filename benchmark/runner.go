@@ -188,7 +188,7 @@ func (t *target) exec(ctx context.Context, d *dialect, o *op) error {
 		return read(ctx, t.db, o)
 	case t.v == Naive:
 		return naive(ctx, t.db, d, o)
-	case t.v == Library:
+	case t.v.audited():
 		ctx = sqlaudit.WithActor(ctx, actor)
 	}
 	_, err := t.db.ExecContext(ctx, o.query, o.args...)

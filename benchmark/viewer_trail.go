@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/sqlaudit/sqlaudit"
 )
 
 // The viewer benchmark's trail: n synthetic records written straight into
@@ -38,12 +36,24 @@ type viewerTrail struct {
 	cleanup func()
 	// withIndexes: the reading indexes have been created
 	withIndexes bool
+	// shipped: the audit table has sqlaudit's DDL as shipped, its reading
+	// indexes included (the reading benchmark); else the primary key alone
+	// (the viewer benchmark adds its own indexes)
+	shipped bool
+	// txBase is added to the generated tx_ids, clear of the transaction
+	// ids a PostgreSQL server hands out to real writes (the reading
+	// benchmark writes some)
+	txBase int64
 }
 
 // makeViewerTrail creates the schema, database or file of d and fills its
 // audit table with n records.
 func makeViewerTrail(ctx context.Context, cfg Config, spec *driverSpec, n int) (*viewerTrail, error) {
-	v := &viewerTrail{d: spec.d, name: fmt.Sprintf("sqab_viewer_%d", os.Getpid())}
+	return makeTrail(ctx, cfg, spec, n, &viewerTrail{d: spec.d, name: fmt.Sprintf("sqab_viewer_%d", os.Getpid())})
+}
+
+// makeTrail makes v's database and fills its trail (see makeViewerTrail).
+func makeTrail(ctx context.Context, cfg Config, spec *driverSpec, n int, v *viewerTrail) (*viewerTrail, error) {
 	var err error
 	switch {
 	case spec.d.pg || spec.d.my:
@@ -106,11 +116,11 @@ func (v *viewerTrail) close() {
 
 // fill writes the audit table and n records in chunks of 100,000.
 func (v *viewerTrail) fill(ctx context.Context, n int) error {
-	dia := map[string]sqlaudit.Dialect{"postgres": sqlaudit.PostgreSQL, "sqlite": sqlaudit.SQLite, "mysql": sqlaudit.MySQL}[v.d.name]
-	for _, s := range strings.Split(sqlaudit.DDL(dia, "audit_log"), ";\n") {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
+	ddl := bareAuditDDL(v.d, "audit_log")
+	if v.shipped {
+		ddl = auditDDL(v.d, "audit_log")
+	}
+	for _, s := range ddl {
 		if _, err := v.plain.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("%.60s: %w", s, err)
 		}
@@ -126,8 +136,11 @@ func (v *viewerTrail) fill(ctx context.Context, n int) error {
 	case v.d.pg:
 		_, err := v.plain.ExecContext(ctx, "ANALYZE audit_log")
 		return err
-	case v.d.my:
-		_, err := v.plain.ExecContext(ctx, "ANALYZE TABLE audit_log")
+	case v.d.my: // the ids were given: the audit driver's sequence starts after them
+		_, err := v.plain.ExecContext(ctx, fmt.Sprintf("SELECT SETVAL(audit_log_seq, %d)", n+1))
+		if err == nil {
+			_, err = v.plain.ExecContext(ctx, "ANALYZE TABLE audit_log")
+		}
 		return err
 	}
 	_, err := v.plain.ExecContext(ctx, "ANALYZE")
@@ -164,7 +177,7 @@ func (v *viewerTrail) insert(lo, hi int) string {
 	new := "CASE WHEN i % 10 < 6 THEN " + cat(`'{"price":'`, str("i % 1000 + 1"), `'}'`) + " WHEN i % 10 < 8 THEN " + row + " END"
 	meta := cat(`'{"request_id":"req-'`, str(k), `'"}'`)
 	query := cat("'UPDATE '", table, "' SET price = price + 1 WHERE id = ?'")
-	txID := k + " * 10 + 1"
+	txID := fmt.Sprintf("%d + %s * 10 + 1", v.txBase, k)
 	cols := "tx_id, occurred_at, actor, action, table_name, row_key, old_values, new_values, metadata, query"
 	switch {
 	case v.d.pg:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,8 +23,11 @@ type dialect interface {
 	timeCond(op string, t time.Time, a *argList) string
 	// table quotes a recorded table name, "schema.table" or "table".
 	table(name string) string
-	// keyCond is a condition on row_key equal to key.
-	keyCond(key Key, a *argList) string
+	// keyColumn is row_key as JSON text.
+	keyColumn() string
+	// keyCond is a condition on row_key equal to k.key (typed), using the
+	// row index where k says how.
+	keyCond(k keyLookup, a *argList) string
 	// metaCond is a condition on metadata member k having the text v
 	// (see Filter.Metadata).
 	metaCond(k, v string, a *argList) string
@@ -44,6 +48,7 @@ type dialect interface {
 	insert(table string, row map[string]any) Statement
 	update(table string, set map[string]any, key Key) Statement
 	del(table string, key Key) Statement
+	batchDialect
 	// missingTable reports an error saying that a table does not exist.
 	missingTable(err error) bool
 }
@@ -81,8 +86,11 @@ func (pgDialect) timeCond(op string, t time.Time, a *argList) string {
 
 func (pgDialect) table(name string) string { return quoteTable(name) }
 
-func (pgDialect) keyCond(key Key, a *argList) string {
-	return "row_key = " + a.add(jsonText(key)) + "::jsonb"
+func (pgDialect) keyColumn() string { return "row_key::text" }
+
+// keyCond compares jsonb values: numbers by value, members in any order.
+func (pgDialect) keyCond(k keyLookup, a *argList) string {
+	return "row_key = " + a.add(jsonText(k.key)) + "::jsonb"
 }
 
 func (pgDialect) metaCond(k, v string, a *argList) string {
@@ -166,10 +174,24 @@ func (liteDialect) timeCond(op string, t time.Time, a *argList) string {
 
 func (liteDialect) table(name string) string { return quoteTable(name) }
 
-func (liteDialect) keyCond(key Key, a *argList) string {
+func (liteDialect) keyColumn() string { return "row_key" }
+
+// keyCond renders the key as the triggers do — json_object of the key
+// columns in the recorded order, each value read back from a JSON array so
+// that it keeps its type — and compares the text, which the row index
+// serves. Without the trail's shape it compares member by member.
+func (liteDialect) keyCond(k keyLookup, a *argList) string {
+	if k.shape.matches(k.key) {
+		arr := k.shape.keyValues(k.key)
+		parts := make([]string, len(k.shape.names))
+		for i, n := range k.shape.names {
+			parts[i] = quoteLiteral(n) + ", json_extract(" + a.add(arr) + ", '$[" + strconv.Itoa(i) + "]')"
+		}
+		return "row_key = json_object(" + strings.Join(parts, ", ") + ")"
+	}
 	var conds []string
-	for _, k := range sortedKeys(key) {
-		conds = append(conds, "json_extract(row_key, "+jsonPath(k)+") = "+a.add(native(key[k])))
+	for _, col := range sortedKeys(k.key) {
+		conds = append(conds, "json_extract(row_key, "+jsonPath(col)+") = "+a.add(native(k.key[col])))
 	}
 	return "(" + strings.Join(conds, " AND ") + ")"
 }
@@ -205,23 +227,33 @@ func (liteDialect) keyWhere(key Key, a *argList) string {
 }
 
 func (d liteDialect) currentRow(ctx context.Context, q querier, table string, key Key) (map[string]any, bool, error) {
-	rows, err := q.QueryContext(ctx, "SELECT * FROM "+quoteTable(table)+" LIMIT 0")
+	obj, err := d.rowObject(ctx, q, table)
 	if err != nil {
 		return nil, false, err
+	}
+	a := &argList{d: d}
+	query := "SELECT " + obj + " FROM " + quoteTable(table) + " WHERE " + d.keyWhere(key, a)
+	return scanRow(ctx, q, query, a.vals...)
+}
+
+// rowObject is the json_object of a row of table as the triggers render it
+// (BLOBs as hex).
+func (liteDialect) rowObject(ctx context.Context, q querier, table string) (string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT * FROM "+quoteTable(table)+" LIMIT 0")
+	if err != nil {
+		return "", err
 	}
 	cols, err := rows.Columns()
 	rows.Close()
 	if err != nil {
-		return nil, false, err
+		return "", err
 	}
 	parts := make([]string, 0, 2*len(cols))
 	for _, c := range cols {
 		v := quoteIdent(c)
 		parts = append(parts, quoteLiteral(c), "CASE WHEN typeof("+v+") = 'blob' THEN hex("+v+") ELSE "+v+" END")
 	}
-	a := &argList{d: d}
-	query := "SELECT json_object(" + strings.Join(parts, ", ") + ") FROM " + quoteTable(table) + " WHERE " + d.keyWhere(key, a)
-	return scanRow(ctx, q, query, a.vals...)
+	return "json_object(" + strings.Join(parts, ", ") + ")", nil
 }
 
 func (d liteDialect) insert(table string, row map[string]any) Statement {

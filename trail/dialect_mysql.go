@@ -3,6 +3,7 @@ package trail
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -39,13 +40,55 @@ func (myDialect) table(name string) string {
 
 func myIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
-func (myDialect) keyCond(key Key, a *argList) string {
+func (myDialect) keyColumn() string { return "row_key" }
+
+// keyCond compares each member with JSON_VALUE (numbers by value, members
+// in any order). When the audit table has its row_key_first column — the
+// text of the first member as stored, which the row index covers — it also
+// asks for that to be the text of one of the key's values: a superset of
+// the row's records whichever member the writer put first. Numbers with a
+// fraction or exponent are left to JSON_VALUE (their text varies: 1.5,
+// 1.50).
+func (myDialect) keyCond(k keyLookup, a *argList) string {
 	var conds []string
-	for _, k := range sortedKeys(key) {
-		path := `'$."` + strings.ReplaceAll(k, `'`, `''`) + `"'`
-		conds = append(conds, "JSON_VALUE(row_key, "+path+") = "+a.add(native(key[k])))
+	if k.head && k.shape.matches(k.key) && narrowable(k.shape) {
+		arr := k.shape.keyValues(k.key)
+		var texts []string
+		for i := range k.shape.names {
+			texts = append(texts, "LEFT(JSON_VALUE("+a.add(arr)+", '$["+strconv.Itoa(i)+"]'), 190)")
+		}
+		conds = append(conds, "row_key_first IN ("+strings.Join(texts, ", ")+")")
+	}
+	for _, col := range sortedKeys(k.key) {
+		conds = append(conds, "JSON_VALUE(row_key, "+a.add(jsonMember(col))+") = "+a.add(native(k.key[col])))
 	}
 	return "(" + strings.Join(conds, " AND ") + ")"
+}
+
+// narrowable: every member is text or an integer, whose text is one.
+func narrowable(s *keyShape) bool {
+	for _, k := range s.kinds {
+		if k != kindString && k != kindInt {
+			return false
+		}
+	}
+	return true
+}
+
+// hasKeyHead asks the catalog for the row_key_first column (sqlaudit
+// migrate adds it to audit tables made before it existed).
+func (d myDialect) hasKeyHead(ctx context.Context, q querier, audit string) (bool, error) {
+	schema, name, ok := strings.Cut(audit, ".")
+	if !ok {
+		schema, name = "", audit
+	}
+	rows, err := q.QueryContext(ctx, `SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE())
+		AND TABLE_NAME = ? AND COLUMN_NAME = 'row_key_first'`, schema, name)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	return rows.Next(), rows.Err()
 }
 
 // metaCond unquotes a string member and keeps any other's JSON text
@@ -83,6 +126,18 @@ func (d myDialect) keyWhere(key Key, a *argList) string {
 }
 
 func (d myDialect) currentRow(ctx context.Context, q querier, table string, key Key) (map[string]any, bool, error) {
+	obj, err := d.rowObject(ctx, q, table)
+	if err != nil {
+		return nil, false, err
+	}
+	a := &argList{d: d}
+	query := "SELECT " + obj + " FROM " + d.table(table) + " WHERE " + d.keyWhere(key, a)
+	return scanRow(ctx, q, query, a.vals...)
+}
+
+// rowObject is the JSON_OBJECT of a row of table as the audit driver renders
+// row images: binary strings, BLOBs and geometry as hex, BIT as a number.
+func (d myDialect) rowObject(ctx context.Context, q querier, table string) (string, error) {
 	schema, name, ok := strings.Cut(table, ".")
 	if !ok {
 		schema, name = "", table
@@ -90,14 +145,14 @@ func (d myDialect) currentRow(ctx context.Context, q querier, table string, key 
 	rows, err := q.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, schema, name)
 	if err != nil {
-		return nil, false, err
+		return "", err
 	}
+	defer rows.Close()
 	var parts []string
 	for rows.Next() {
 		var col, typ string
 		if err := rows.Scan(&col, &typ); err != nil {
-			rows.Close()
-			return nil, false, err
+			return "", err
 		}
 		v := myIdent(col)
 		switch typ {
@@ -109,13 +164,13 @@ func (d myDialect) currentRow(ctx context.Context, q querier, table string, key 
 		}
 		parts = append(parts, quoteLiteral(col), v)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, false, err
+		return "", err
 	}
-	a := &argList{d: d}
-	query := "SELECT JSON_OBJECT(" + strings.Join(parts, ", ") + ") FROM " + d.table(table) + " WHERE " + d.keyWhere(key, a)
-	return scanRow(ctx, q, query, a.vals...)
+	if len(parts) == 0 {
+		return "", fmt.Errorf("trail: table %s does not exist", table)
+	}
+	return "JSON_OBJECT(" + strings.Join(parts, ", ") + ")", nil
 }
 
 func (d myDialect) insert(table string, row map[string]any) Statement {

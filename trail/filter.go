@@ -46,6 +46,8 @@ type Filter struct {
 	after     time.Time // occurred_at > after (AsOf)
 	notTx     int64     // tx_id <> notTx (Revert)
 	newestOne bool      // only the newest match
+	shape     *keyShape // how the trail records Table's keys (see prepare)
+	keyHead   bool      // MariaDB: the row index's column exists
 }
 
 // build renders the SELECT of f.
@@ -107,6 +109,9 @@ func (c *config) conds(f Filter, a *argList) []string {
 	}
 	if f.TxID != 0 {
 		eq("tx_id", f.TxID)
+		if c.d.seqScale() { // its records start at its tx_id: the primary key bounds the scan without the tx_id index
+			conds = append(conds, "id >= "+a.add(f.TxID))
+		}
 	}
 	if f.notTx != 0 {
 		conds = append(conds, "tx_id <> "+a.add(f.notTx))
@@ -121,7 +126,7 @@ func (c *config) conds(f Filter, a *argList) []string {
 		conds = append(conds, c.d.timeCond(">", f.after, a))
 	}
 	if len(f.Key) > 0 {
-		conds = append(conds, c.d.keyCond(f.Key, a))
+		conds = append(conds, c.d.keyCond(keyLookup{f.Key, f.shape, f.keyHead}, a))
 	}
 	for _, k := range sortedKeys(f.Metadata) {
 		conds = append(conds, c.d.metaCond(k, f.Metadata[k], a))

@@ -78,6 +78,8 @@ var seq atomic.Int64
 // env is one test's database: db is audited; tbl qualifies a table name as
 // the trail records it (PostgreSQL tests run in their own schema).
 type env struct {
+	driver string
+	dsn    string  // of both handles
 	db     *sql.DB // audited
 	plain  *sql.DB // the same database, not audited
 	schema string
@@ -96,7 +98,7 @@ func open(t *testing.T, driver string) *env {
 	if !driverSelected(driver) {
 		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", driver, os.Getenv("SQLAUDIT_DRIVERS"))
 	}
-	e := &env{}
+	e := &env{driver: driver}
 	var dsn string
 	switch driver {
 	case "audit-sqlite3":
@@ -130,6 +132,7 @@ func open(t *testing.T, driver string) *env {
 		})
 		dsn = pgURL() + "&search_path=" + e.schema
 	}
+	e.dsn = dsn
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -157,4 +160,24 @@ func mustExec(t *testing.T, db *sql.DB, stmts ...string) {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
+}
+
+// withParam adds a DSN parameter to e's DSN.
+func (e *env) withParam(k, v string) string {
+	sep := "?"
+	if strings.Contains(e.dsn, "?") {
+		sep = "&"
+	}
+	return e.dsn + sep + k + "=" + v
+}
+
+// another opens a new handle on e's database through its audit driver.
+func (e *env) another(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(e.driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -35,7 +35,7 @@ type Record struct {
 	ID         int64          `json:"id"`
 	TxID       int64          `json:"tx_id"`
 	OccurredAt time.Time      `json:"occurred_at"`
-	Actor      string         `json:"actor"` // "" when none was set
+	Actor      string         `json:"actor"` // "" when none was set (JSON: null)
 	Action     string         `json:"action"`
 	Table      string         `json:"table_name"`
 	Key        Key            `json:"row_key"`
@@ -43,6 +43,35 @@ type Record struct {
 	New        map[string]any `json:"new_values"`
 	Metadata   map[string]any `json:"metadata"`
 	Query      string         `json:"query"`
+
+	rawKey string // row_key as the database returned it (revert: the key's member order)
+}
+
+// MarshalJSON encodes the record with its JSON field names, the actor null
+// when none was set (as the audit table holds it), so that JSON output
+// tells "no actor" from an actor named "".
+func (r Record) MarshalJSON() ([]byte, error) {
+	var actor *string
+	if r.Actor != "" {
+		actor = &r.Actor
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // an encoder that escapes HTML still does so on the result
+	err := enc.Encode(struct {
+		ID         int64          `json:"id"`
+		TxID       int64          `json:"tx_id"`
+		OccurredAt time.Time      `json:"occurred_at"`
+		Actor      *string        `json:"actor"`
+		Action     string         `json:"action"`
+		Table      string         `json:"table_name"`
+		Key        Key            `json:"row_key"`
+		Old        map[string]any `json:"old_values"`
+		New        map[string]any `json:"new_values"`
+		Metadata   map[string]any `json:"metadata"`
+		Query      string         `json:"query"`
+	}{r.ID, r.TxID, r.OccurredAt, actor, r.Action, r.Table, r.Key, r.Old, r.New, r.Metadata, r.Query})
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), err
 }
 
 // Option configures how a trail is read.
@@ -56,13 +85,14 @@ func WithTable(name string) Option { return func(c *config) { c.table = name } }
 func WithDialect(d sqlaudit.Dialect) Option { return func(c *config) { c.dialect = d } }
 
 type config struct {
+	db      *sql.DB
 	table   string
 	dialect sqlaudit.Dialect
 	d       dialect
 }
 
 func configure(db *sql.DB, opts []Option) (*config, error) {
-	c := &config{table: "audit_log"}
+	c := &config{db: db, table: "audit_log"}
 	for _, o := range opts {
 		o(c)
 	}
@@ -131,6 +161,10 @@ func Transaction(ctx context.Context, db *sql.DB, txID int64, opts ...Option) ([
 // query streams the records f selects from q.
 func (c *config) query(ctx context.Context, q querier, f Filter) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
+		if err := c.prepare(ctx, q, &f); err != nil {
+			yield(Record{}, err)
+			return
+		}
 		query, args := c.build(f)
 		rows, err := q.QueryContext(ctx, query, args...)
 		if err != nil {
@@ -138,8 +172,9 @@ func (c *config) query(ctx context.Context, q querier, f Filter) iter.Seq2[Recor
 			return
 		}
 		defer rows.Close()
+		var last string // the previous record's statement, shared by the records of one statement
 		for rows.Next() {
-			r, err := scanRecord(rows)
+			r, err := scanRecordAfter(rows, &last)
 			if !yield(r, err) || err != nil {
 				return
 			}
@@ -158,13 +193,26 @@ func (c *config) wrap(err error) error {
 }
 
 func scanRecord(rows *sql.Rows) (Record, error) {
+	var last string
+	return scanRecordAfter(rows, &last)
+}
+
+// scanRecordAfter scans a record whose statement, when it is *last (the
+// previous record's), shares its string: the records of a statement that
+// changed many rows hold one copy of its text.
+func scanRecordAfter(rows *sql.Rows, last *string) (Record, error) {
 	var r Record
 	var at any
 	var actor, old, new, meta sql.NullString
-	var key string
-	if err := rows.Scan(&r.ID, &r.TxID, &at, &actor, &r.Action, &r.Table, &key, &old, &new, &meta, &r.Query); err != nil {
+	var query sql.RawBytes
+	if err := rows.Scan(&r.ID, &r.TxID, &at, &actor, &r.Action, &r.Table, &r.rawKey, &old, &new, &meta, &query); err != nil {
 		return r, err
 	}
+	if string(query) != *last {
+		*last = string(query)
+	}
+	r.Query = *last
+	key := r.rawKey
 	r.Actor = actor.String
 	var err error
 	if r.OccurredAt, err = parseTime(at); err != nil {

@@ -20,6 +20,9 @@ func Count(ctx context.Context, db *sql.DB, f Filter, opts ...Option) (Counts, e
 	if err != nil {
 		return Counts{}, err
 	}
+	if err := c.prepare(ctx, db, &f); err != nil {
+		return Counts{}, err
+	}
 	a := &argList{d: c.d}
 	q := "SELECT count(*), count(DISTINCT tx_id) FROM " + c.d.table(c.table) + where(c.conds(f, a))
 	var n Counts

@@ -70,6 +70,9 @@ func Transactions(ctx context.Context, db *sql.DB, f Filter, opts ...Option) (Tx
 		return TxPage{}, err
 	}
 	defer tx.Rollback()
+	if err := c.prepare(ctx, tx, &f); err != nil {
+		return TxPage{}, err
+	}
 	s := &txScan{c: c, q: tx, f: f, sums: map[int64]*TxSummary{}}
 	var page TxPage
 	if f.AfterID != 0 {

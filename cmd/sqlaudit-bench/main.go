@@ -14,6 +14,9 @@
 //	sqlaudit-bench -drivers mysql -mysql-dsn 'app:pw@tcp(db:3306)/'   # each variant gets its own database
 //	sqlaudit-bench > new.txt && benchstat new.txt
 //	sqlaudit-bench -viewer              # the web viewer on a 1,000,000-record trail per database
+//	sqlaudit-bench -index-cost          # adds B: L without the reading indexes
+//	sqlaudit-bench -reading             # history, asof, log, export, revert on a 1,000,000-record trail
+//	sqlaudit-bench -reading -reading-bare   # the same without the reading indexes
 package main
 
 import (
@@ -40,6 +43,13 @@ func main() {
 // benchmark failed, 2 bad usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, list, viewer, err := parseFlags(args, stderr)
+	if err == nil && reading.on {
+		if err := benchmark.RunReading(ctx, cfg, reading.records, reading.revertRows, stdout); err != nil {
+			fmt.Fprintln(stderr, "sqlaudit-bench:", err)
+			return 1
+		}
+		return 0
+	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
@@ -64,6 +74,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// reading holds -reading's flags (parseFlags sets them).
+var reading struct {
+	on                  bool
+	records, revertRows int
+}
+
 // parseFlags turns the command line into a Config; list reports -list,
 // viewer the records of -viewer's trail (0 without -viewer).
 func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list bool, viewer int, err error) {
@@ -80,9 +96,14 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 	fs.StringVar(&cfg.SQLiteParams, "sqlite", cfg.SQLiteParams, "go-sqlite3 DSN parameters of the SQLite files")
 	fs.StringVar(&cfg.Dir, "dir", "", "directory for the SQLite files (default: a temporary one)")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	fs.BoolVar(&cfg.IndexCost, "index-cost", false, "add variant B: sqlaudit into an audit table without the reading indexes (L / B is their cost on writes)")
+	keep := fs.String("bare-keep", "", "with -index-cost: the reading indexes B keeps (tx_idx,row_idx,actor_idx,time_idx)")
 	fs.BoolVar(&list, "list", false, "list the drivers and workloads and exit")
 	viewerRun := fs.Bool("viewer", false, "measure the web viewer (trail/web) on a generated trail instead, with and without reading indexes")
-	records := fs.Int("viewer-records", benchmark.DefaultViewerRecords, "records of -viewer's trail")
+	records := fs.Int("viewer-records", benchmark.DefaultViewerRecords, "records of the generated trail of -viewer and -reading")
+	fs.BoolVar(&reading.on, "reading", false, "measure the trail's readers (history, asof, log, export) and a revert on a generated trail instead")
+	fs.BoolVar(&cfg.ReadingBare, "reading-bare", false, "with -reading: the audit table without its reading indexes (their effect on the readers)")
+	fs.IntVar(&reading.revertRows, "revert-rows", benchmark.DefaultRevertRows, "rows of -reading's reverted transaction")
 	if err = fs.Parse(args); err != nil {
 		return cfg, false, 0, err
 	}
@@ -97,7 +118,9 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 		}
 		viewer = *records
 	}
+	reading.records = *records
 	cfg.Drivers, cfg.Workloads = benchmark.SplitList(*drivers), benchmark.SplitList(*workloads)
+	cfg.BareKeep = benchmark.SplitList(*keep)
 	if !*quiet {
 		cfg.Progress = stderr
 	}

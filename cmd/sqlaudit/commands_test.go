@@ -123,7 +123,7 @@ func TestRevertCommand(t *testing.T) {
 			t.Errorf("conflict: exit %d %q", code, errs)
 		}
 		out := mustCLI(t, "revert", dsn, "--actor", "ops", fmt.Sprint(s.txs[3]))
-		if !strings.Contains(out, "1 statements, 1 rows") {
+		if !strings.Contains(out, "reverted transaction") || !strings.Contains(out, ": 1 rows in 1 statements") {
 			t.Errorf("revert: %q", out)
 		}
 		var name string

@@ -19,7 +19,12 @@ import (
 // demo runs a small shop through the audit-sqlite3 driver: two actors make
 // changes, one transaction rolls back, and the trail is printed.
 func demo(ctx context.Context, path string, out io.Writer) error {
-	if path == "" {
+	kept := path
+	if path != "" {
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("%s exists: the demo makes a new database (remove it, or name another file with --db)", path)
+		}
+	} else {
 		dir, err := os.MkdirTemp("", "sqlaudit-demo-")
 		if err != nil {
 			return err
@@ -75,12 +80,25 @@ func demo(ctx context.Context, path string, out io.Writer) error {
 	if err := printTrail(ctx, db, out); err != nil {
 		return err
 	}
-	return printDemoReads(ctx, db, out, beforeDelete)
+	dsn := ""
+	if kept != "" {
+		dsn = " --dsn " + kept
+	}
+	if err := printDemoReads(ctx, db, out, beforeDelete, dsn); err != nil {
+		return err
+	}
+	if kept == "" {
+		_, err = fmt.Fprintln(out, "\n-- the database was temporary: 'sqlaudit demo --db shop.db' keeps it, to run the commands above (and 'sqlaudit serve --dsn shop.db')")
+		return err
+	}
+	_, err = fmt.Fprintf(out, "\n-- the database is kept in %s; try:\n   sqlaudit log%s -v\n   sqlaudit show%s 4\n   sqlaudit revert%s 8 --dry-run\n   sqlaudit serve%s\n",
+		kept, dsn, dsn, dsn, dsn)
+	return err
 }
 
 // printTrail prints the audit table as an aligned table.
 func printTrail(ctx context.Context, db *sql.DB, out io.Writer) error {
-	w, _ := newRecordWriter("table", out)
+	w, _ := newRecordWriter("table", out, writerOptions{order: newColumnOrders(ctx, db, nil)})
 	for r, err := range trail.Query(ctx, db, trail.Filter{}) {
 		if err != nil {
 			return err
@@ -92,25 +110,26 @@ func printTrail(ctx context.Context, db *sql.DB, out io.Writer) error {
 
 // printDemoReads shows the history of coffee and its row as of before it
 // was deleted.
-func printDemoReads(ctx context.Context, db *sql.DB, out io.Writer, beforeDelete time.Time) error {
+func printDemoReads(ctx context.Context, db *sql.DB, out io.Writer, beforeDelete time.Time, dsn string) error {
 	key := trail.Key{"id": 2}
 	recs, err := trail.History(ctx, db, "products", key)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n-- sqlaudit history products 2\n")
+	fmt.Fprintf(out, "\n-- sqlaudit history%s products 2\n", dsn)
 	p, _ := newPalette("never", out)
-	printHistory(out, p, recs)
+	order := []string{"id", "name", "price", "stock"}
+	printHistory(out, p, recs, order, false)
 	row, ok, err := trail.AsOf(ctx, db, "products", key, beforeDelete)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n-- sqlaudit asof products 2 %s   (before alice deleted it)\n", beforeDelete.UTC().Format(timeFormat))
+	fmt.Fprintf(out, "\n-- sqlaudit asof%s products 2 %s   (before alice deleted it)\n", dsn, beforeDelete.UTC().Format(timeFormat))
 	if !ok {
 		return fmt.Errorf("coffee did not exist before its deletion")
 	}
 	var rows [][]string
-	for _, c := range sortedKeys(row) {
+	for _, c := range inOrder(row, order) {
 		rows = append(rows, []string{c, jsonText(row[c])})
 	}
 	return renderTable(out, []string{"COLUMN", "VALUE"}, rows)
@@ -130,6 +149,6 @@ history of one product and that product as it was before it was deleted.`,
 			return demo(cmd.Context(), path, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVar(&path, "db", "", "SQLite file to use (default: a new temporary file, removed afterwards)")
+	cmd.Flags().StringVar(&path, "db", "", "SQLite file to create and keep, to try the other commands on (default: a temporary file, removed afterwards)")
 	return cmd
 }

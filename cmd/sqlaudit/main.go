@@ -9,13 +9,16 @@
 //	sqlaudit asof TABLE KEY TIME          a row as it was at a time
 //	sqlaudit revert TX [--dry-run]        undo a transaction (itself audited)
 //	sqlaudit export [-o json|csv]         stream the whole trail
+//	sqlaudit seal | verify | prune        tamper evidence and retention
 //	sqlaudit serve [--addr 127.0.0.1:8080] the web viewer (loopback only by default)
 //
 // The database is --dsn or $SQLAUDIT_DSN: a PostgreSQL URL
-// (postgres://…) or keyword string (host=… dbname=…), else a SQLite file.
+// (postgres://…) or keyword string (host=… dbname=…), a MariaDB
+// go-sql-driver DSN (user@tcp(host:3306)/db), else a SQLite file.
 //
 // Exit codes: 0 success, 1 failure, 2 usage error, 3 revert refused
-// because rows changed after the transaction.
+// because rows changed after the transaction, 4 verify found the trail
+// tampered with.
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 
@@ -57,6 +61,8 @@ type globals struct {
 	auditTable string
 	color      string
 	stdout     io.Writer
+	params     url.Values // more DSN parameters for the audit driver (migrate --redact)
+	newFile    bool       // a SQLite file may be created (migrate)
 }
 
 // run executes one command and returns the process exit code.
@@ -70,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "sqlaudit:", err)
+	fmt.Fprintln(stderr, "sqlaudit:", strings.TrimPrefix(err.Error(), "sqlaudit: ")) // the library's errors name it already
 	var ue usageError
 	switch {
 	case errors.Is(err, trail.ErrConflict):
@@ -98,8 +104,10 @@ audit drivers, so they are recorded too.
 
 Tables are named as the trail records them: schema-qualified when not in the
 default schema (public, main). KEY is a primary-key value (42), col=value
-pairs (order_id=7,line=2) or a JSON object ({"id":42}). TIME is RFC 3339
-(2025-05-01T12:00:00Z), "2025-05-01 12:00:00" (local time) or 2025-05-01.
+pairs (order_id=7,line=2) or a JSON object ({"id":42}); its values are typed
+as the trail records the table's keys.
+
+Every time shown is UTC. ` + trail.TimeHelp + `.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 3 revert refused because rows
 changed after the transaction (use --force), 4 verify found the trail tampered
@@ -112,14 +120,16 @@ func newRoot(g *globals) *cobra.Command {
 		Long:          rootLong,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 		Example: `  sqlaudit demo
   export SQLAUDIT_DSN=postgres://app@localhost/shop?sslmode=disable
   sqlaudit log --actor alice --since 2025-05-01
   sqlaudit history orders 42`,
 	}
-	root.PersistentFlags().StringVar(&g.dsn, "dsn", os.Getenv("SQLAUDIT_DSN"), "PostgreSQL URL or SQLite path (default $SQLAUDIT_DSN)")
+	root.PersistentFlags().StringVar(&g.dsn, "dsn", os.Getenv("SQLAUDIT_DSN"), "PostgreSQL URL or keyword string, MariaDB user@tcp(host:3306)/db, or SQLite file (default $SQLAUDIT_DSN)")
 	root.PersistentFlags().StringVar(&g.auditTable, "audit-table", "audit_log", "the audit table")
 	root.PersistentFlags().StringVar(&g.color, "color", "auto", "color output: auto (terminal, unless NO_COLOR is set), always, never")
+	root.SetVersionTemplate("sqlaudit {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g), serveCmd(g), coverageCmd(g))
 	return root

@@ -206,8 +206,10 @@ func TestUsageErrors(t *testing.T) {
 		{"frobnicate"},
 		{"log", "--bogus"},
 		{"history", "items"},
-		{"log", "--dsn", "x.db", "--since", "yesterday"},
-		{"log"}, // no DSN
+		{"log", "--dsn", "x.db", "--since", "soon"},
+		{"log", "--dsn", "x.db", "--limit", "-1"},
+		{"log", "--dsn", "x.db", "--key", "42"}, // a bare key needs --table
+		{"log"},                                 // no DSN
 		{"show", "--dsn", "x.db", "abc"},
 		{"log", "--dsn", "x.db", "--meta", "request_id"},
 		{"log", "--dsn", "x.db", "--before", "5"},
@@ -223,7 +225,7 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}
 	}
-	if code, _, errs := cli(t, "log", "--since", "yesterday", "--dsn", "x.db"); !strings.Contains(errs, "RFC 3339") {
+	if code, _, errs := cli(t, "log", "--since", "soon", "--dsn", "x.db"); !strings.Contains(errs, "UTC") || !strings.Contains(errs, "yesterday") {
 		t.Errorf("bad time: %d %q", code, errs)
 	}
 	if code, out, _ := cli(t, "revert", "--help"); code != 0 || !strings.Contains(out, "--dry-run") || !strings.Contains(out, "Examples:") {

@@ -53,6 +53,9 @@ func (g *globals) open(ctx context.Context, create bool) (*sql.DB, error) {
 		return nil, usagef("no database: pass --dsn or set SQLAUDIT_DSN (a postgres:// URL, a MariaDB user@tcp(host:3306)/db or a SQLite file)")
 	}
 	params := url.Values{}
+	for k, v := range g.params {
+		params[k] = v
+	}
 	if !create {
 		params.Set("audit_create", "false")
 	}
@@ -67,8 +70,8 @@ func (g *globals) open(ctx context.Context, create bool) (*sql.DB, error) {
 		driver = "audit-sqlite3"
 		path := strings.TrimPrefix(g.dsn, "file:")
 		path, _, _ = strings.Cut(path, "?")
-		if _, err := os.Stat(path); err != nil && !create {
-			return nil, fmt.Errorf("SQLite database %s: no such file (a PostgreSQL DSN starts with postgres://)", path)
+		if _, err := os.Stat(path); err != nil && !create && !g.newFile {
+			return nil, fmt.Errorf("SQLite database %s: no such file (a PostgreSQL DSN starts with postgres://, a MariaDB one is user@tcp(host:3306)/db)", path)
 		}
 		if !strings.HasPrefix(dsn, "file:") {
 			dsn = "file:" + dsn
@@ -117,14 +120,15 @@ func (g *globals) friendly(err error) error {
 }
 
 // parseKey reads KEY: a JSON object, col=value pairs, or a bare value for
-// the table's single key column (looked up in the trail).
+// the table's single key column (looked up in the trail). The trail types
+// the values as it records the table's keys (42 finds a text key "42").
 func parseKey(ctx context.Context, g *globals, db *sql.DB, table, s string) (trail.Key, error) {
 	if strings.HasPrefix(strings.TrimSpace(s), "{") {
 		dec := json.NewDecoder(strings.NewReader(s))
 		dec.UseNumber()
 		var k trail.Key
-		if err := dec.Decode(&k); err != nil {
-			return nil, usagef("bad KEY %q: %v", s, err)
+		if err := dec.Decode(&k); err != nil || len(k) == 0 {
+			return nil, usagef("bad KEY %q: want a JSON object of the key columns, e.g. {\"id\":42}", s)
 		}
 		return k, nil
 	}
@@ -132,12 +136,15 @@ func parseKey(ctx context.Context, g *globals, db *sql.DB, table, s string) (tra
 		k := trail.Key{}
 		for _, kv := range strings.Split(s, ",") {
 			col, v, ok := strings.Cut(kv, "=")
-			if !ok {
+			if !ok || strings.TrimSpace(col) == "" {
 				return nil, usagef("bad KEY %q: want col=value[,col=value]", s)
 			}
 			k[strings.TrimSpace(col)] = keyValue(strings.TrimSpace(v))
 		}
 		return k, nil
+	}
+	if table == "" {
+		return nil, usagef("a bare key %q needs the table (--table), or name its column: id=%s", s, s)
 	}
 	recs, err := trail.Log(ctx, db, trail.Filter{Table: table, Limit: 1}, g.opts()...)
 	if err != nil {
@@ -147,7 +154,7 @@ func parseKey(ctx context.Context, g *globals, db *sql.DB, table, s string) (tra
 		return nil, fmt.Errorf("the trail has no records of table %s (names are as recorded: schema-qualified outside the default schema)", table)
 	}
 	if len(recs[0].Key) != 1 {
-		return nil, usagef("table %s has a composite key: give KEY as col=value,col=value", table)
+		return nil, usagef("table %s has a composite key (%s): give KEY as col=value,col=value", table, strings.Join(sortedKeys(recs[0].Key), ", "))
 	}
 	for col := range recs[0].Key {
 		return trail.Key{col: keyValue(s)}, nil
@@ -155,31 +162,39 @@ func parseKey(ctx context.Context, g *globals, db *sql.DB, table, s string) (tra
 	return nil, nil
 }
 
-// keyValue is a number when s is one, else the string.
+// keyHint says how the trail keys table, for a message about a key that
+// found nothing.
+func keyHint(ctx context.Context, g *globals, db *sql.DB, table string) string {
+	recs, err := trail.Log(ctx, db, trail.Filter{Table: table, Limit: 1}, g.opts()...)
+	switch {
+	case err != nil:
+		return ""
+	case len(recs) == 0:
+		return fmt.Sprintf(" (the trail has no records of table %s: tables are named as recorded, schema-qualified outside the default schema)", table)
+	}
+	return fmt.Sprintf(" (the trail keys %s by %s, e.g. %s)", table, strings.Join(sortedKeys(recs[0].Key), ", "), jsonText(recs[0].Key))
+}
+
+// keyValue is a number when s is one, a string without its quotes when
+// quoted, else the string.
 func keyValue(s string) any {
 	var n json.Number
 	if json.Unmarshal([]byte(s), &n) == nil {
 		return n
 	}
-	return strings.Trim(s, `"`)
+	if uq, err := strconv.Unquote(s); err == nil && strings.HasPrefix(s, `"`) {
+		return uq
+	}
+	return s
 }
 
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"}
-
-// parseTime reads a time flag or argument; times without a zone are local.
+// parseTime reads a time flag or argument (trail.TimeHelp).
 func parseTime(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
+	t, err := trail.ParseTime(s, time.Now())
+	if err != nil {
+		return time.Time{}, usagef("%s: %v (times are UTC unless they name their zone)", name, err)
 	}
-	if s == "now" {
-		return time.Now(), nil
-	}
-	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, s, time.Local); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, usagef("bad %s %q: use RFC 3339 (2025-05-01T12:00:00Z), \"2025-05-01 12:00:00\" (local time) or 2025-05-01", name, s)
+	return t, nil
 }
 
 // parseTx reads a transaction id.

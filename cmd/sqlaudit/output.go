@@ -4,34 +4,43 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/fatih/color"
-	"github.com/mattn/go-isatty"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/mattn/go-runewidth"
 	"github.com/sqlaudit/sqlaudit/trail"
 )
 
-const timeFormat = "2006-01-02T15:04:05.000Z"
+// timeFormat is how the table, history and messages show times: UTC with
+// milliseconds. CSV and JSON keep microseconds (csvTimeFormat).
+const (
+	timeFormat    = "2006-01-02T15:04:05.000Z"
+	csvTimeFormat = "2006-01-02T15:04:05.000000Z"
+)
 
-// recordWriter writes records in one output format.
+// recordWriter writes records in one output format, one at a time.
 type recordWriter interface {
 	write(r trail.Record) error
 	flush() error
 }
 
+// writerOptions are what the writers need besides the output.
+type writerOptions struct {
+	verbose bool          // table: METADATA and STATEMENT columns too
+	order   *columnOrders // table: values in table order
+}
+
 // newRecordWriter returns the writer of format: table, json or csv.
-func newRecordWriter(format string, out io.Writer) (recordWriter, error) {
+func newRecordWriter(format string, out io.Writer, o writerOptions) (recordWriter, error) {
 	switch format {
 	case "table", "":
-		return &tableWriter{out: out}, nil
+		header := []string{"ID", "TX", "TIME", "ACTOR", "ACTION", "TABLE", "KEY", "CHANGES"}
+		if o.verbose {
+			header = append(header, "METADATA", "STATEMENT")
+		}
+		return &tableWriter{t: newStreamTable(out, header), o: o}, nil
 	case "json", "jsonl":
 		enc := json.NewEncoder(out)
 		enc.SetEscapeHTML(false)
@@ -61,7 +70,7 @@ func (c *csvWriter) write(r trail.Record) error {
 			return err
 		}
 	}
-	return c.w.Write([]string{strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.TxID, 10), r.OccurredAt.UTC().Format(timeFormat),
+	return c.w.Write([]string{strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.TxID, 10), r.OccurredAt.UTC().Format(csvTimeFormat),
 		r.Actor, r.Action, r.Table, jsonOrEmpty(r.Key), jsonOrEmpty(r.Old), jsonOrEmpty(r.New), jsonOrEmpty(r.Metadata), r.Query})
 }
 
@@ -73,131 +82,136 @@ func (c *csvWriter) flush() error {
 	return c.w.Error()
 }
 
+// tableWriter writes records as an aligned table, streaming.
 type tableWriter struct {
-	out  io.Writer
-	rows [][]string
+	t *streamTable
+	o writerOptions
 }
 
-func (t *tableWriter) write(r trail.Record) error {
-	t.rows = append(t.rows, []string{strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.TxID, 10), r.OccurredAt.UTC().Format(timeFormat),
-		orDash(r.Actor), r.Action, r.Table, jsonText(r.Key), changes(r)})
+func (w *tableWriter) write(r trail.Record) error {
+	cells := []string{strconv.FormatInt(r.ID, 10), strconv.FormatInt(r.TxID, 10), r.OccurredAt.UTC().Format(timeFormat),
+		orDash(r.Actor), r.Action, r.Table, jsonText(r.Key), changes(r, w.o.order.of(r.Table))}
+	if w.o.verbose {
+		meta := "-"
+		if r.Metadata != nil {
+			meta = jsonText(r.Metadata)
+		}
+		cells = append(cells, meta, strings.Join(strings.Fields(r.Query), " "))
+	}
+	return w.t.row(cells)
+}
+
+func (w *tableWriter) flush() error { return w.t.flush() }
+
+// streamTable prints an aligned, borderless table without trailing blanks
+// in constant memory: the first rows (up to alignRows) set the column
+// widths, later rows are printed at once, a wider cell widening its column
+// from then on.
+type streamTable struct {
+	out     io.Writer
+	widths  []int
+	pending [][]string // rows not printed yet (before the widths are set)
+	started bool
+}
+
+// alignRows is how many rows are held to align the columns.
+const alignRows = 200
+
+func newStreamTable(out io.Writer, header []string) *streamTable {
+	return &streamTable{out: out, widths: make([]int, len(header)), pending: [][]string{header}}
+}
+
+func (t *streamTable) row(cells []string) error {
+	if t.started {
+		return t.print(cells)
+	}
+	t.pending = append(t.pending, cells)
+	if len(t.pending) > alignRows {
+		return t.flush()
+	}
 	return nil
 }
 
-func (t *tableWriter) flush() error {
-	return renderTable(t.out, []string{"ID", "TX", "TIME", "ACTOR", "ACTION", "TABLE", "KEY", "CHANGES"}, t.rows)
-}
-
-// renderTable prints an aligned, borderless table without trailing blanks.
-func renderTable(out io.Writer, header []string, rows [][]string) error {
-	var buf bytes.Buffer
-	tbl := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders:  tw.BorderNone,
-			Symbols:  tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithPadding(tw.Padding{Right: "  ", Overwrite: true}),
-	)
-	tbl.Header(header)
-	if err := tbl.Bulk(rows); err != nil {
-		return err
-	}
-	if err := tbl.Render(); err != nil {
-		return err
-	}
-	for _, l := range strings.SplitAfter(buf.String(), "\n") {
-		if l == "" {
-			continue
+// flush prints the rows held.
+func (t *streamTable) flush() error {
+	for _, r := range t.pending {
+		for i, c := range r {
+			t.widths[i] = max(t.widths[i], runewidth.StringWidth(c))
 		}
-		if _, err := io.WriteString(out, strings.TrimRight(l, " \n")+"\n"); err != nil {
+	}
+	t.started = true
+	for _, r := range t.pending {
+		if err := t.print(r); err != nil {
 			return err
 		}
 	}
+	t.pending = nil
 	return nil
 }
 
-// changes summarises a record's values: col: old → new for an UPDATE, the
-// row image for an INSERT or DELETE.
-func changes(r trail.Record) string {
+func (t *streamTable) print(cells []string) error {
+	var b strings.Builder
+	for i, c := range cells {
+		b.WriteString(c)
+		if i < len(cells)-1 {
+			w := runewidth.StringWidth(c)
+			t.widths[i] = max(t.widths[i], w)
+			b.WriteString(strings.Repeat(" ", t.widths[i]-w+2))
+		}
+	}
+	_, err := io.WriteString(t.out, strings.TrimRight(b.String(), " ")+"\n")
+	return err
+}
+
+// renderTable prints a small table at once.
+func renderTable(out io.Writer, header []string, rows [][]string) error {
+	t := newStreamTable(out, header)
+	for _, r := range rows {
+		if err := t.row(r); err != nil {
+			return err
+		}
+	}
+	return t.flush()
+}
+
+// changes summarises a record's values, in the table's column order: col:
+// old → new for an UPDATE, the row image for an INSERT or DELETE.
+func changes(r trail.Record, order []string) string {
 	var parts []string
 	switch r.Action {
 	case "UPDATE":
-		for _, c := range sortedKeys(r.New) {
+		for _, c := range inOrder(r.New, order) {
 			parts = append(parts, c+": "+jsonText(r.Old[c])+" → "+jsonText(r.New[c]))
 		}
 	case "INSERT":
-		for _, c := range sortedKeys(r.New) {
+		for _, c := range inOrder(r.New, order) {
 			parts = append(parts, c+"="+jsonText(r.New[c]))
 		}
 	case "DELETE":
-		for _, c := range sortedKeys(r.Old) {
+		for _, c := range inOrder(r.Old, order) {
 			parts = append(parts, c+"="+jsonText(r.Old[c]))
 		}
 	}
 	return strings.Join(parts, ", ")
 }
 
-// palette colors the history; its colors are off unless enabled.
-type palette struct{ head, old, new *color.Color }
-
-// newPalette enables color for mode always, or for auto when out is a
-// terminal and NO_COLOR is not set.
-func newPalette(mode string, out io.Writer) (*palette, error) {
-	p := &palette{color.New(color.Bold), color.New(color.FgRed), color.New(color.FgGreen)}
-	on := false
-	switch mode {
-	case "always":
-		on = true
-	case "never":
-	case "auto", "":
-		f, ok := out.(*os.File)
-		_, noColor := os.LookupEnv("NO_COLOR")
-		on = ok && !noColor && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
-	default:
-		return nil, usagef("bad --color %q: want auto, always or never", mode)
-	}
-	for _, c := range []*color.Color{p.head, p.old, p.new} {
-		if on {
-			c.EnableColor()
-		} else {
-			c.DisableColor()
+// inOrder is m's keys in order's order, those order lacks (columns since
+// dropped) after them, sorted.
+func inOrder[M ~map[string]any](m M, order []string) []string {
+	keys := sortedKeys(m)
+	slices.SortStableFunc(keys, func(a, b string) int {
+		ia, ib := slices.Index(order, a), slices.Index(order, b)
+		switch {
+		case ia == ib:
+			return 0
+		case ia < 0:
+			return 1
+		case ib < 0:
+			return -1
 		}
-	}
-	return p, nil
-}
-
-// printHistory prints a timeline: one header line per record, then one
-// line per column with its old → new value.
-func printHistory(out io.Writer, p *palette, recs []trail.Record) {
-	for _, r := range recs {
-		fmt.Fprintln(out, p.head.Sprintf("%s  tx %d  %s  %s", r.OccurredAt.UTC().Format(timeFormat), r.TxID, orDash(r.Actor), r.Action))
-		cols := sortedKeys(r.New)
-		if r.Action == "DELETE" {
-			cols = sortedKeys(r.Old)
-		}
-		width := 0
-		for _, c := range cols {
-			width = max(width, len(c))
-		}
-		for _, c := range cols {
-			fmt.Fprintf(out, "    %-*s  %s → %s\n", width, c, p.old.Sprint(valueOrNone(r.Old, c)), p.new.Sprint(valueOrNone(r.New, c)))
-		}
-		if len(r.Metadata) > 0 {
-			fmt.Fprintf(out, "    (metadata %s)\n", jsonText(r.Metadata))
-		}
-	}
-}
-
-func valueOrNone(m map[string]any, c string) string {
-	if v, ok := m[c]; ok {
-		return jsonText(v)
-	}
-	return "∅"
+		return ia - ib
+	})
+	return keys
 }
 
 func orDash(s string) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,12 +11,18 @@ import (
 
 func historyCmd(g *globals) *cobra.Command {
 	var format string
+	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "history TABLE KEY",
 		Short: "Show the timeline of one row",
 		Long: `Show every change of one row, oldest first: a line per record (time,
-transaction, actor, action), then old → new per column (∅: no value).
-Colored when writing to a terminal, unless NO_COLOR is set (see --color).`,
+transaction, actor, action), then old → new per column in the table's order
+(∅: no value), the metadata and, with -v, the statement. Colored when writing
+to a terminal, unless NO_COLOR is set (see --color).
+
+KEY is a value of the table's key column (42; typed as the trail records it, so
+42 finds a text key "42" too), col=value pairs (order_id=7,line=2) or a JSON
+object ({"id":42}).`,
 		Example: `  sqlaudit history orders 42
   sqlaudit history billing.invoices id=7
   sqlaudit history order_lines order_id=42,line=1 -o json`,
@@ -26,7 +33,7 @@ Colored when writing to a terminal, unless NO_COLOR is set (see --color).`,
 				return err
 			}
 			if format != "text" {
-				if _, err := newRecordWriter(format, nil); err != nil {
+				if _, err := newRecordWriter(format, nil, writerOptions{}); err != nil {
 					return err
 				}
 			}
@@ -44,13 +51,14 @@ Colored when writing to a terminal, unless NO_COLOR is set (see --color).`,
 				return g.friendly(err)
 			}
 			if len(recs) == 0 {
-				return fmt.Errorf("no records of %s %s", args[0], jsonText(key))
+				return fmt.Errorf("no records of %s %s%s", args[0], jsonText(key), keyHint(cmd.Context(), g, db, args[0]))
 			}
+			order := newColumnOrders(cmd.Context(), db, g.opts())
 			if format == "text" {
-				printHistory(cmd.OutOrStdout(), p, recs)
+				printHistory(cmd.OutOrStdout(), p, recs, order.of(args[0]), verbose)
 				return nil
 			}
-			w, _ := newRecordWriter(format, cmd.OutOrStdout())
+			w, _ := newRecordWriter(format, cmd.OutOrStdout(), writerOptions{verbose: verbose, order: order})
 			for _, r := range recs {
 				if err := w.write(r); err != nil {
 					return err
@@ -60,6 +68,7 @@ Colored when writing to a terminal, unless NO_COLOR is set (see --color).`,
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", "text", "output format: text (timeline), table, json or csv")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show each record's statement too")
 	return cmd
 }
 
@@ -69,9 +78,14 @@ func asofCmd(g *globals) *cobra.Command {
 		Use:   "asof TABLE KEY TIME",
 		Short: "Show a row as it was at a time",
 		Long: `Show a row as it was at TIME, rebuilt from the current row and the trail
-written since, or say that it did not exist then.`,
+written since, or say that it did not exist then. A row that exists but has no
+record at all has an unknown past: asof says so instead of showing the
+current row.
+
+` + trail.TimeHelp + `.`,
 		Example: `  sqlaudit asof orders 42 2025-05-01T12:00:00Z
-  sqlaudit asof orders 42 "2025-05-01 14:00" -o json`,
+  sqlaudit asof orders 42 "2025-05-01 14:00" -o json
+  sqlaudit asof orders 42 yesterday`,
 		Args: nArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			at, err := parseTime("TIME", args[2])
@@ -91,17 +105,21 @@ written since, or say that it did not exist then.`,
 				return err
 			}
 			row, ok, err := trail.AsOf(cmd.Context(), db, args[0], key, at, g.opts()...)
+			if errors.Is(err, trail.ErrNoRecords) {
+				return err // names the trail's key
+			}
 			if err != nil {
 				return g.friendly(err)
 			}
-			return printRow(cmd, format, args[0], key, at, row, ok)
+			order := newColumnOrders(cmd.Context(), db, g.opts())
+			return printRow(cmd, format, args[0], key, at, row, ok, order.of(args[0]))
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", "table", "output format: table or json (the row, or null)")
 	return cmd
 }
 
-func printRow(cmd *cobra.Command, format, table string, key trail.Key, at time.Time, row map[string]any, ok bool) error {
+func printRow(cmd *cobra.Command, format, table string, key trail.Key, at time.Time, row map[string]any, ok bool, order []string) error {
 	out := cmd.OutOrStdout()
 	if format == "json" {
 		if !ok {
@@ -115,7 +133,7 @@ func printRow(cmd *cobra.Command, format, table string, key trail.Key, at time.T
 		return err
 	}
 	var rows [][]string
-	for _, c := range sortedKeys(row) {
+	for _, c := range inOrder(row, order) {
 		rows = append(rows, []string{c, jsonText(row[c])})
 	}
 	return renderTable(out, []string{"COLUMN", "VALUE"}, rows)

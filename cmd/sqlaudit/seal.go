@@ -1,17 +1,15 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
 
-	"github.com/mattn/go-isatty"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/trail"
 )
 
 func sealCmd(g *globals) *cobra.Command {
@@ -31,8 +29,17 @@ seal table; keep the printed head somewhere else and give it to verify --head.`,
 				return err
 			}
 			defer db.Close()
+			if err := g.requireAudit(cmd, db); err != nil {
+				return err
+			}
+			stop := spinner(cmd.ErrOrStderr(), "sealing")
 			head, err := sqlaudit.Seal(cmd.Context(), db)
+			stop()
 			if err != nil {
+				return err
+			}
+			if head.Seq == 0 { // "head 0:" is no head to keep
+				_, err = fmt.Fprintln(cmd.OutOrStdout(), "nothing sealed: the trail has no committed records to chain yet")
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "sealed: %d records in the chain; head %d:%s\n", head.Seq, head.Seq, head.Hash)
@@ -67,9 +74,16 @@ Exit code 4 when the trail was tampered with.`,
 				return err
 			}
 			defer db.Close()
-			opts.Progress = progressBar(cmd.ErrOrStderr())
+			if err := g.requireAudit(cmd, db); err != nil {
+				return err
+			}
+			opts.Progress = progressBar(cmd.ErrOrStderr(), "verifying")
 			rep, err := sqlaudit.Verify(cmd.Context(), db, opts)
 			if err != nil {
+				return err
+			}
+			if rep.Head.Seq == 0 {
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "ok: nothing sealed yet (%d records not sealed; run 'sqlaudit seal')\n", rep.Unsealed)
 				return err
 			}
 			_, err = fmt.Fprintf(cmd.OutOrStdout(), "ok: %d sealed records verified, %d not sealed yet; head %d:%s\n",
@@ -100,7 +114,9 @@ func pruneCmd(g *globals) *cobra.Command {
 		Short: "Delete sealed records written before TIME, keeping verify working",
 		Long: `Prune deletes the sealed records written before TIME (a prefix of the chain;
 never an unsealed record: run seal first) and leaves a checkpoint that verify
-continues from. Heads printed by seal before the prune stay valid for verify --head.`,
+continues from. Heads printed by seal before the prune stay valid for verify --head.
+
+` + trail.TimeHelp + `.`,
 		Example: `  sqlaudit prune --dsn postgres://auditor@db/app --before 2025-01-01`,
 		Args:    nArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -116,11 +132,16 @@ continues from. Heads printed by seal before the prune stay valid for verify --h
 				return err
 			}
 			defer db.Close()
+			if err := g.requireAudit(cmd, db); err != nil {
+				return err
+			}
+			stop := spinner(cmd.ErrOrStderr(), "pruning")
 			n, err := sqlaudit.Prune(cmd.Context(), db, at)
+			stop()
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "pruned %d records written before %s\n", n, at.UTC().Format("2006-01-02T15:04:05.000Z"))
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "pruned %d records written before %s\n", n, at.UTC().Format(timeFormat))
 			return err
 		},
 	}
@@ -128,22 +149,9 @@ continues from. Heads printed by seal before the prune stay valid for verify --h
 	return cmd
 }
 
-// progressBar shows verify's progress on a terminal (stderr), for trails
-// large enough to wait for; elsewhere it reports nothing.
-func progressBar(w io.Writer) func(checked, total int64) {
-	f, ok := w.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) {
-		return nil
-	}
-	var bar *progressbar.ProgressBar
-	return func(checked, total int64) {
-		if bar == nil {
-			bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("verifying"),
-				progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-		}
-		bar.Set64(checked)
-		if checked == total {
-			bar.Finish()
-		}
-	}
+// requireAudit fails, as the reading commands do, when the audit table is
+// missing: before seal creates its seal table beside nothing.
+func (g *globals) requireAudit(cmd *cobra.Command, db *sql.DB) error {
+	_, err := trail.Log(cmd.Context(), db, trail.Filter{Limit: 1}, g.opts()...)
+	return g.friendly(err)
 }

@@ -48,6 +48,27 @@ func TestSealAndVerifyCommands(t *testing.T) {
 	})
 }
 
+// On an empty trail seal and verify say there is nothing sealed, not a
+// head "0:" to keep; log's empty table says that nothing matched.
+func TestEmptyTrailIsSaidSo(t *testing.T) {
+	dsn := "--dsn=" + t.TempDir() + "/empty.db"
+	mustCLI(t, "migrate", dsn)
+	for _, c := range []struct {
+		args      []string
+		out, errs string
+	}{
+		{[]string{"seal", dsn}, "nothing sealed: the trail has no committed records to chain yet\n", ""},
+		{[]string{"verify", dsn}, "ok: nothing sealed yet (0 records not sealed; run 'sqlaudit seal')\n", ""},
+		{[]string{"log", dsn, "-o", "table"}, "ID  TX  TIME  ACTOR  ACTION  TABLE  KEY  CHANGES\n", "-- no records match\n"},
+		{[]string{"log", dsn, "-o", "json"}, "", ""},
+	} {
+		code, out, errs := cli(t, c.args...)
+		if code != 0 || out != c.out || errs != c.errs {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0, %q, %q", c.args, code, out, errs, c.out, c.errs)
+		}
+	}
+}
+
 // tamper runs q on the shop's database through the plain driver, as an
 // attacker with direct access would.
 func (s *shop) tamper(t *testing.T, q string) {

@@ -96,6 +96,15 @@ func RecordsFailed(query, table string, err error) error {
 	return Fail(query, table, "writing the audit records failed", Record, err)
 }
 
+// AuditTableMissing: the audit table named audit does not exist where the
+// records go (dropped while the application ran, or never created): the
+// write fails and changes nothing, saying so rather than with the
+// database's bare "does not exist".
+func AuditTableMissing(query, table, audit string, err error) error {
+	return Fail(query, table, "the audit table "+audit+
+		" does not exist (dropped, or never created: create it with sqlaudit.DDL or `sqlaudit migrate`); nothing was changed", Record, err)
+}
+
 // ArgsMismatch: the rewrite moves arguments around, so their number must be
 // the statement's.
 func ArgsMismatch(query, table string, placeholders, args int) error {

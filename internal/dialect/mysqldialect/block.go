@@ -144,7 +144,17 @@ func (m *myConn) blockError(ex *engine.Execution, tg myTarget, err error) error 
 		}
 	}
 	if stage == "records" {
-		return engine.RecordsFailed(ex.Query, tg.t.Display, err)
+		return recordsError(ex, tg.t.Display, err)
 	}
 	return engine.NoRetry(err)
+}
+
+// recordsError is ErrRecord for records that could not be written, saying
+// so when the audit table is gone (1146 naming it).
+func recordsError(ex *engine.Execution, table string, err error) error {
+	var me *mysql.MySQLError
+	if name := ex.Session.Shared.AuditRef.Name; errors.As(err, &me) && me.Number == 1146 && strings.Contains(me.Message, "."+name+"' doesn't exist") {
+		return engine.AuditTableMissing(ex.Query, table, ex.Session.Shared.AuditName, err)
+	}
+	return engine.RecordsFailed(ex.Query, table, err)
 }

@@ -90,9 +90,10 @@ func unwrapAll(err error) []error {
 // names NEXT VALUE FOR in its own INSERTs: MariaDB 10.11 crashes (signal
 // 11 in Item_func_nextval) evaluating a sequence DEFAULT in a prepared
 // INSERT … SELECT under concurrency, found by this package's load test.
+// The indexes the reading side uses follow (readingIndexes).
 func (Dialect) AuditDDL(table string) []string {
 	seq := mySeq(table)
-	return []string{
+	return append([]string{
 		`CREATE SEQUENCE IF NOT EXISTS ` + seq,
 		`CREATE TABLE IF NOT EXISTS ` + table + ` (
     id          BIGINT       NOT NULL DEFAULT (NEXT VALUE FOR ` + seq + `) PRIMARY KEY,
@@ -108,7 +109,7 @@ func (Dialect) AuditDDL(table string) []string {
     query       LONGTEXT     NOT NULL,
     KEY (tx_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
-	}
+	}, readingIndexes(table)...)
 }
 
 // mySeq names the sequence of the audit table (quoted as the table is).

@@ -130,7 +130,7 @@ func (m *myConn) recordsFailed(ex *engine.Execution, t *engine.TableInfo, err er
 	if e := m.staleOr(ex, err); e == engine.ErrRunAgain {
 		return e
 	}
-	return engine.RecordsFailed(ex.Query, t.Display, err)
+	return recordsError(ex, t.Display, err)
 }
 
 // prune empties the copy tables once they hold many rows (copied adds to

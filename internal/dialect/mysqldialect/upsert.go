@@ -110,7 +110,7 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 	c := myClauses(ex.Stmt)
 	affected, lastID := sum.affected, upsertLastID(sum, generated, c.setsLastInsertID, c.fromSelect)
 	if err := m.writeRecordRows(ex, p, sum.recs); err != nil {
-		return nil, nil, engine.RecordsFailed(ex.Query, ex.Table.Display, err)
+		return nil, nil, recordsError(ex, ex.Table.Display, err)
 	}
 	if ex.WantRows {
 		if ex.Stmt.Returning == "" {

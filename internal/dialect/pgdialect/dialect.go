@@ -54,8 +54,10 @@ func (Dialect) CommitAmbiguous(err error) bool {
 		!strings.Contains(msg, "could not complete operation in a failed transaction")
 }
 
+// AuditDDL creates the audit table with the indexes the reading side uses
+// (see readingIndexes); each statement is idempotent.
 func (Dialect) AuditDDL(table string) []string {
-	return []string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
+	return append([]string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tx_id       bigint      NOT NULL,
     occurred_at timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -67,7 +69,7 @@ func (Dialect) AuditDDL(table string) []string {
     new_values  jsonb,
     metadata    jsonb,
     query       text        NOT NULL
-)`}
+)`}, readingIndexes(table)...)
 }
 
 func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {

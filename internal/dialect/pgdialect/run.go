@@ -268,8 +268,7 @@ func pgError(ex *pgExec, err error) error {
 		}
 	case "42P01":
 		if audit := ex.Session.Shared.AuditRef; strings.Contains(err.Error(), `"`+audit.Name+`"`) || strings.Contains(err.Error(), `"`+audit.Schema+"."+audit.Name+`"`) {
-			return engine.Fail(ex.Query, ex.Table.Display, "the audit table "+ex.Session.Shared.AuditName+
-				" does not exist (dropped, or never created: create it with sqlaudit.DDL or `sqlaudit migrate`); nothing was changed", engine.Record, err)
+			return engine.AuditTableMissing(ex.Query, ex.Table.Display, ex.Session.Shared.AuditName, err)
 		}
 	}
 	return engine.NoRetry(err)

@@ -37,8 +37,10 @@ func (Dialect) Analyse(q string) *sqlstmt.Analysis {
 }
 func (Dialect) Ident(s string) string { return sqlstmt.QuoteIdent(s) }
 
+// AuditDDL creates the audit table with the indexes the reading side uses
+// (see readingIndexes); each statement is idempotent.
 func (Dialect) AuditDDL(table string) []string {
-	return []string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
+	return append([]string{`CREATE TABLE IF NOT EXISTS ` + table + ` (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     tx_id       INTEGER NOT NULL,
     occurred_at TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -50,7 +52,7 @@ func (Dialect) AuditDDL(table string) []string {
     new_values  TEXT,
     metadata    TEXT,
     query       TEXT    NOT NULL
-)`}
+)`}, readingIndexes(table)...)
 }
 
 func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {

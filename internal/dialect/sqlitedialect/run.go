@@ -78,10 +78,26 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	if !inTx {
 		lc.TxEnded() // committed, or the error rolled the whole transaction back
 	}
+	if err != nil && auditTableGone(err, ex.Session.Shared.AuditRef.Name) {
+		return nil, nil, engine.AuditTableMissing(ex.Query, ex.Table.Display, ex.Session.Shared.AuditName, err)
+	}
 	if err != nil {
 		return nil, nil, engine.NoRetry(err)
 	}
 	return res, rows, nil
+}
+
+// auditTableGone reports SQLite's "no such table" for the audit table,
+// which the triggers write into: it was dropped while they stayed.
+func auditTableGone(err error, name string) bool {
+	msg := err.Error()
+	i := strings.Index(msg, "no such table: ")
+	if i < 0 {
+		return false
+	}
+	t, _, _ := strings.Cut(msg[i+len("no such table: "):], " ")
+	t = strings.TrimSuffix(t, ",")
+	return t == name || strings.HasSuffix(t, "."+name)
 }
 
 // setCtx makes the context row live in mode (1 direct, 2 staged) with
