@@ -43,6 +43,9 @@ type Record struct {
 	New        map[string]any `json:"new_values"`
 	Metadata   map[string]any `json:"metadata"`
 	Query      string         `json:"query"`
+	// Source is the service a central store (see WithSources) gathered the
+	// record from; "" in a service's own trail.
+	Source string `json:"source,omitempty"`
 }
 
 // Option configures how a trail is read.
@@ -59,6 +62,7 @@ type config struct {
 	table   string
 	dialect sqlaudit.Dialect
 	d       dialect
+	sources bool // the table has a source column (WithSources)
 }
 
 func configure(db *sql.DB, opts []Option) (*config, error) {
@@ -139,7 +143,7 @@ func (c *config) query(ctx context.Context, q querier, f Filter) iter.Seq2[Recor
 		}
 		defer rows.Close()
 		for rows.Next() {
-			r, err := scanRecord(rows)
+			r, err := c.scan(rows)
 			if !yield(r, err) || err != nil {
 				return
 			}
@@ -157,12 +161,12 @@ func (c *config) wrap(err error) error {
 	return err
 }
 
-func scanRecord(rows *sql.Rows) (Record, error) {
+func scanRecord(rows *sql.Rows, extra ...any) (Record, error) {
 	var r Record
 	var at any
 	var actor, old, new, meta sql.NullString
 	var key string
-	if err := rows.Scan(&r.ID, &r.TxID, &at, &actor, &r.Action, &r.Table, &key, &old, &new, &meta, &r.Query); err != nil {
+	if err := rows.Scan(append([]any{&r.ID, &r.TxID, &at, &actor, &r.Action, &r.Table, &key, &old, &new, &meta, &r.Query}, extra...)...); err != nil {
 		return r, err
 	}
 	r.Actor = actor.String
