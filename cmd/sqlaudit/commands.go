@@ -12,7 +12,7 @@ import (
 // filterFlags are the record filters of log and export.
 type filterFlags struct {
 	table, actor, action, since, until, key, tx string
-	column, text                                string
+	column, text, source                        string
 	meta                                        []string
 	limit                                       int
 	after, before                               int64
@@ -31,12 +31,13 @@ func (f *filterFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&f.meta, "meta", nil, "only records whose metadata has KEY=VALUE (VALUE as text: abc, 42, true; repeatable)")
 	fl.StringVar(&f.column, "column", "", "only records that changed this column (UPDATEs of it, INSERTs and DELETEs of rows with it)")
 	fl.StringVar(&f.text, "text", "", "only records whose statement contains this text (ignoring case)")
+	fl.StringVar(&f.source, "source", "", "only records gathered from this service (a central store: sqlaudit gather)")
 }
 
 // filter builds the trail filter but for the key (see withKey).
 func (f *filterFlags) filter() (trail.Filter, error) {
 	out := trail.Filter{Table: f.table, Actor: f.actor, Limit: f.limit, AfterID: f.after, BeforeID: f.before,
-		NewestFirst: f.newest, Column: f.column, Text: f.text}
+		NewestFirst: f.newest, Column: f.column, Text: f.text, Source: f.source}
 	var err error
 	for _, kv := range f.meta {
 		k, v, ok := strings.Cut(kv, "=")

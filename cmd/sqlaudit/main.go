@@ -10,6 +10,8 @@
 //	sqlaudit revert TX [--dry-run]        undo a transaction (itself audited)
 //	sqlaudit export [-o json|csv]         stream the whole trail
 //	sqlaudit serve [--addr 127.0.0.1:8080] the web viewer (loopback only by default)
+//	sqlaudit relay --nats URL [--source NAME] stream the trail to NATS JetStream, exactly once
+//	sqlaudit gather --nats URL --into PGURL  gather the relays' streams into a central store
 //
 // The database is --dsn or $SQLAUDIT_DSN: a PostgreSQL URL
 // (postgres://…) or keyword string (host=… dbname=…), else a SQLite file.
@@ -57,6 +59,7 @@ type globals struct {
 	auditTable string
 	color      string
 	stdout     io.Writer
+	central    bool // the audit table is a central store (see central.go)
 }
 
 // run executes one command and returns the process exit code.
@@ -121,7 +124,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.auditTable, "audit-table", "audit_log", "the audit table")
 	root.PersistentFlags().StringVar(&g.color, "color", "auto", "color output: auto (terminal, unless NO_COLOR is set), always, never")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g), serveCmd(g))
+	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g), serveCmd(g), relayCmd(g), gatherCmd(g))
 	return root
 }
 
