@@ -11,6 +11,7 @@
 //	sqlaudit-bench -drivers mysql -mysql-dsn 'app:pw@tcp(db:3306)/'   # each variant gets its own database
 //	sqlaudit-bench > new.txt && benchstat new.txt
 //	sqlaudit-bench -viewer              # the web viewer on a 1,000,000-record trail per database
+//	sqlaudit-bench -relay               # the relay: a 1,000,000-record trail to JetStream, then the lag under load
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/sqlaudit/sqlaudit/benchmark"
 )
@@ -37,6 +39,13 @@ func main() {
 // benchmark failed, 2 bad usage.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, list, viewer, err := parseFlags(args, stderr)
+	if err == nil && relayFlags.run {
+		if err := benchmark.RunRelay(ctx, cfg, relayFlags.records, relayFlags.replicas, relayFlags.load, stdout); err != nil {
+			fmt.Fprintln(stderr, "sqlaudit-bench:", err)
+			return 1
+		}
+		return 0
+	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
@@ -80,6 +89,11 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 	fs.BoolVar(&list, "list", false, "list the drivers and workloads and exit")
 	viewerRun := fs.Bool("viewer", false, "measure the web viewer (trail/web) on a generated trail instead, with and without reading indexes")
 	records := fs.Int("viewer-records", benchmark.DefaultViewerRecords, "records of -viewer's trail")
+	relayFlags = relayOptions{}
+	fs.BoolVar(&relayFlags.run, "relay", false, "measure the relay (package relay) to an embedded JetStream instead")
+	fs.IntVar(&relayFlags.records, "relay-records", 1000000, "records of -relay's trail")
+	fs.IntVar(&relayFlags.replicas, "relay-replicas", 1, "JetStream nodes and stream replicas of -relay (1 or 3)")
+	fs.DurationVar(&relayFlags.load, "relay-load", 20*time.Second, "how long -relay measures the lag under steady writes")
 	if err = fs.Parse(args); err != nil {
 		return cfg, false, 0, err
 	}
@@ -100,3 +114,12 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 	}
 	return cfg, list, viewer, nil
 }
+
+// relayOptions are the -relay flags.
+type relayOptions struct {
+	run               bool
+	records, replicas int
+	load              time.Duration
+}
+
+var relayFlags relayOptions

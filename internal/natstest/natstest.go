@@ -27,8 +27,21 @@ type Cluster struct {
 // the test ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
-	dir := t.TempDir()
-	clientPorts, routePorts := freePorts(t, n), freePorts(t, n)
+	c, err := Run(t.TempDir(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Shutdown)
+	return c
+}
+
+// Run starts an n-node JetStream cluster storing under dir, for programs
+// (the benchmark); stop it with Shutdown.
+func Run(dir string, n int) (*Cluster, error) {
+	clientPorts, routePorts, err := freePorts(n)
+	if err != nil {
+		return nil, err
+	}
 	var routes []string
 	for _, p := range routePorts {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
@@ -48,37 +61,42 @@ func Start(t testing.TB, n int) *Cluster {
 		c.nodes = append(c.nodes, nil)
 	}
 	for i := range n {
-		c.start(t, i)
+		if err := c.start(i); err != nil {
+			c.Shutdown()
+			return nil, err
+		}
 	}
-	t.Cleanup(c.Shutdown)
 	for i := range n {
-		c.ready(t, i)
+		if err := c.ready(i); err != nil {
+			c.Shutdown()
+			return nil, err
+		}
 	}
-	return c
+	return c, nil
 }
 
-func (c *Cluster) start(t testing.TB, i int) {
-	t.Helper()
+func (c *Cluster) start(i int) error {
 	s, err := server.NewServer(c.opts[i].Clone())
 	if err != nil {
-		t.Fatalf("natstest: node %d: %v", i+1, err)
+		return fmt.Errorf("natstest: node %d: %w", i+1, err)
 	}
 	go s.Start()
 	c.nodes[i] = s
+	return nil
 }
 
-func (c *Cluster) ready(t testing.TB, i int) {
-	t.Helper()
+func (c *Cluster) ready(i int) error {
 	if !c.nodes[i].ReadyForConnections(20 * time.Second) {
-		t.Fatalf("natstest: node %d not ready", i+1)
+		return fmt.Errorf("natstest: node %d not ready", i+1)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for len(c.nodes) > 1 && !c.nodes[i].JetStreamIsCurrent() {
 		if time.Now().After(deadline) {
-			t.Fatalf("natstest: node %d: JetStream not current after 30s", i+1)
+			return fmt.Errorf("natstest: node %d: JetStream not current after 30s", i+1)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return nil
 }
 
 // URL lists every node's client URL, for nats.Connect.
@@ -104,8 +122,12 @@ func (c *Cluster) Stop(i int) {
 func (c *Cluster) Restart(t testing.TB, i int) {
 	t.Helper()
 	c.Stop(i)
-	c.start(t, i)
-	c.ready(t, i)
+	if err := c.start(i); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ready(i); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Shutdown stops every node.
@@ -115,21 +137,26 @@ func (c *Cluster) Shutdown() {
 	}
 }
 
-// freePorts finds n loopback ports nothing listens on.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
+// freePorts finds n client and n route ports on loopback that nothing
+// listens on.
+func freePorts(n int) (clients, routes []int, err error) {
 	var ls []net.Listener
-	var ports []int
-	for range n {
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	for i := range 2 * n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		if p := l.Addr().(*net.TCPAddr).Port; i < n {
+			clients = append(clients, p)
+		} else {
+			routes = append(routes, p)
+		}
 	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
+	return clients, routes, nil
 }
