@@ -19,7 +19,7 @@ import (
 // scan is how many positions one read of the trail asks for: a read sorts
 // what lies between the position and the horizon, so big reads keep a
 // catch-up from sorting the same records again and again.
-const scan = 20000
+const scan = 200000
 
 type relay struct {
 	db    *sql.DB
