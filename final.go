@@ -3,10 +3,12 @@ package sqlaudit
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
@@ -62,9 +64,10 @@ func Final(ctx context.Context, db *sql.DB, after Position, limit int) ([]Positi
 		}
 		to := engine.AsInt(h[0][0])
 		x, hf, id := s.HorizExpr, strconv.FormatInt(after.Horizon, 10), strconv.FormatInt(after.ID, 10)
+		scope, args := timeScope(s, after.Horizon, to)
 		rows, err := c.s.QueryAll(ctx, `SELECT `+x+`, a.id FROM `+c.c.sh.Audit+` a WHERE `+x+` >= `+hf+
-			` AND (`+x+` > `+hf+` OR a.id > `+id+`) AND `+x+` < `+strconv.FormatInt(to, 10)+
-			` ORDER BY `+x+`, a.id LIMIT `+strconv.Itoa(limit))
+			` AND (`+x+` > `+hf+` OR a.id > `+id+`) AND `+x+` < `+strconv.FormatInt(to, 10)+scope+
+			` ORDER BY `+x+`, a.id LIMIT `+strconv.Itoa(limit), args...)
 		if err != nil {
 			return err
 		}
@@ -75,6 +78,25 @@ func Final(ctx context.Context, db *sql.DB, after Position, limit int) ([]Positi
 		return nil
 	})
 	return out, err
+}
+
+// timeScope narrows the scan where the horizon is a time (MariaDB: the
+// horizon expression, microseconds of occurred_at, is a function no index
+// serves): the dialect's own time condition (Before, which its index on
+// occurred_at serves) keeps the read to the records around the range. It
+// is widened by an hour and a second on both sides, so that a session time
+// zone with daylight saving (an ambiguous local hour) never narrows it
+// below the exact condition, which stays in the query.
+func timeScope(s engine.SealSQL, from, to int64) (string, []driver.NamedValue) {
+	if s.TxOnScale || s.Before == "" || !strings.Contains(s.Before, "?") || strings.Contains(s.Before, "?1") {
+		return "", nil
+	}
+	margin := time.Hour + time.Second
+	lo, hi := time.UnixMicro(from).Add(-margin), time.UnixMicro(to).Add(margin)
+	if lo.Unix() < 1 { // from the start: FROM_UNIXTIME of a negative time is NULL
+		return ` AND ` + s.Before, engine.Named(s.TimeArg(hi))
+	}
+	return ` AND NOT (` + s.Before + `) AND ` + s.Before, engine.Named(s.TimeArg(lo), s.TimeArg(hi))
 }
 
 // indexed holds the handles whose horizon indexes Final has asked for.

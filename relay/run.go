@@ -138,12 +138,10 @@ func (r *relay) pump(ctx context.Context) (done bool, err error) {
 			return false, fmt.Errorf("relay: reading the trail: %w", err)
 		}
 		caughtUp := len(ps) < scan
-		for len(ps) > 0 {
-			n := min(len(ps), r.opts.Batch)
-			if seq, err = r.send(ctx, ps[:n], seq); err != nil {
+		if len(ps) > 0 {
+			if pos, seq, err = r.sendAll(ctx, ps, seq); err != nil {
 				return false, err
 			}
-			pos, ps = ps[n-1], ps[n:]
 		}
 		if !caughtUp {
 			continue
@@ -161,38 +159,79 @@ func (r *relay) pump(ctx context.Context) (done bool, err error) {
 	}
 }
 
-// send publishes the records at ps as one batch after stream sequence seq.
-func (r *relay) send(ctx context.Context, ps []sqlaudit.Position, seq uint64) (uint64, error) {
+// batch is one atomic batch, read and encoded.
+type batch struct {
+	ps   []sqlaudit.Position
+	msgs []*nats.Msg
+	last trail.Record
+	err  error
+}
+
+// sendAll publishes the records at ps in batches after stream sequence
+// seq. The next batch is read from the database while the previous one
+// commits.
+func (r *relay) sendAll(ctx context.Context, ps []sqlaudit.Position, seq uint64) (sqlaudit.Position, uint64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan batch, 1)
+	go func() {
+		defer close(ready)
+		for len(ps) > 0 {
+			n := min(len(ps), r.opts.Batch)
+			b := r.prepare(ctx, ps[:n])
+			select {
+			case ready <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil {
+				return
+			}
+			ps = ps[n:]
+		}
+	}()
+	var pos sqlaudit.Position
+	for b := range ready {
+		if b.err != nil {
+			return pos, seq, b.err
+		}
+		if err := r.checkServer(); err != nil {
+			return pos, seq, err
+		}
+		next, err := r.publish(ctx, b.msgs, seq)
+		if err != nil {
+			return pos, seq, err
+		}
+		seq, pos = next, b.ps[len(b.ps)-1]
+		r.stats.Published += int64(len(b.msgs))
+		r.stats.Position, r.stats.Seq = pos, seq
+		r.stats.Lag = time.Since(b.last.OccurredAt)
+		r.stats.CaughtUp = false
+		r.report()
+	}
+	return pos, seq, ctx.Err()
+}
+
+// prepare reads the records at ps and makes their messages.
+func (r *relay) prepare(ctx context.Context, ps []sqlaudit.Position) batch {
 	ids := make([]int64, len(ps))
 	for i, p := range ps {
 		ids[i] = p.ID
 	}
 	recs, err := trail.ByID(ctx, r.db, ids, trail.WithTable(r.opts.AuditTable))
 	if err != nil {
-		return seq, fmt.Errorf("relay: reading records: %w", err)
+		return batch{err: fmt.Errorf("relay: reading records: %w", err)}
 	}
 	if len(recs) != len(ids) {
-		return seq, permanent("relay: %d of records %d…%d are gone (pruned before they were relayed?)", len(ids)-len(recs), ids[0], ids[len(ids)-1])
+		return batch{err: permanent("relay: %d of records %d…%d are gone (pruned before they were relayed?)", len(ids)-len(recs), ids[0], ids[len(ids)-1])}
 	}
-	msgs := make([]*nats.Msg, len(recs))
+	b := batch{ps: ps, msgs: make([]*nats.Msg, len(recs)), last: recs[len(recs)-1]}
 	for i, rec := range recs {
-		if msgs[i], err = r.message(rec, ps[i]); err != nil {
-			return seq, err
+		if b.msgs[i], err = r.message(rec, ps[i]); err != nil {
+			return batch{err: err}
 		}
 	}
-	if err := r.checkServer(); err != nil {
-		return seq, err
-	}
-	next, err := r.publish(ctx, msgs, seq)
-	if err != nil {
-		return seq, err
-	}
-	r.stats.Published += int64(len(recs))
-	r.stats.Position, r.stats.Seq = ps[len(ps)-1], next
-	r.stats.Lag = time.Since(recs[len(recs)-1].OccurredAt)
-	r.stats.CaughtUp = false
-	r.report()
-	return next, nil
+	return b
 }
 
 // report updates the rate and calls Progress.

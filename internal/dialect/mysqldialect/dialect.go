@@ -29,8 +29,12 @@ func (Dialect) Ident(s string) string              { return mysqlIdent(s) }
 // or after the oldest trx_started of information_schema.INNODB_TRX (second
 // precision, rounded down), and every record it writes is stamped later, so
 // the records stamped before that are final (the sealer needs the PROCESS
-// privilege to see other sessions' transactions). Sealers serialise on the
-// last seal row, locked with its gap at REPEATABLE READ.
+// privilege to see other sessions' transactions). The horizon stays a
+// second behind the clock: InnoDB refreshes INNODB_TRX at most every 0.1 s,
+// so a transaction that began just before may be missing from it, and a
+// statement's timestamp is taken before InnoDB starts its transaction
+// (found by the relay's late-commit test). Sealers serialise on the last
+// seal row, locked with its gap at REPEATABLE READ.
 func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
 	stamp := func(col string) string { return `CAST(UNIX_TIMESTAMP(` + col + `) * 1000000 AS SIGNED)` }
 	json := func(col string) string { return `CAST(a.` + col + ` AS CHAR)` }
@@ -39,7 +43,7 @@ func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
 			`CREATE INDEX IF NOT EXISTS ` + mysqlIdent(audit.Name+"_occurred_at") + ` ON ` + mysqlSpelled(audit) + ` (occurred_at)`},
 		Begin: []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION",
 			`SELECT seq FROM ` + mysqlSpelled(seal) + ` ORDER BY seq DESC LIMIT 1 FOR UPDATE`},
-		Horizon: `SELECT ` + stamp(`LEAST(COALESCE(MIN(trx_started), NOW(6)), NOW(6))`) +
+		Horizon: `SELECT ` + stamp(`LEAST(COALESCE(MIN(trx_started), NOW(6)), NOW(6) - INTERVAL 1 SECOND)`) +
 			` FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID()`,
 		HorizExpr: stamp("a.occurred_at"),
 		Before:    "a.occurred_at < FROM_UNIXTIME(?)",
