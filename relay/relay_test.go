@@ -99,21 +99,66 @@ func TestSecondRelayOfASourceWaitsOrExits(t *testing.T) {
 	nc := natstest.Start(t, 1)
 	d := dbtest.Open(t, "audit-sqlite3")
 	js := connect(t, nc.URL())
+	mustExec(t, d, context.Background(), "CREATE TABLE t (id INTEGER PRIMARY KEY)", "INSERT INTO t VALUES (1)")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	first := make(chan error, 1)
 	go func() { first <- relay.Run(ctx, d.Audit, js, relay.Options{Source: "shop"}) }()
-	time.Sleep(500 * time.Millisecond)
+	waitLease(t, js, "AUDIT.shop", true)
+	for deadline := time.Now().Add(time.Minute); countStream(t, js, "AUDIT", "audit.shop.>") < 1 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // the first relay has published the record
+	}
 	err := relay.Run(context.Background(), d.Audit, connect(t, nc.URL()), relay.Options{Source: "shop", NoWait: true, Once: true})
 	if !errors.Is(err, relay.ErrHeld) || !strings.Contains(err.Error(), "source shop") {
 		t.Fatalf("second relay: %v, want ErrHeld naming the source", err)
+	}
+	// without NoWait the second one waits: it publishes nothing while the
+	// first holds the lease, and runs once the first has stopped
+	second := make(chan error, 1)
+	var published int64
+	go func() {
+		second <- relay.Run(context.Background(), d.Audit, connect(t, nc.URL()), relay.Options{Source: "shop", Once: true,
+			Progress: func(s relay.Stats) { published = s.Published }})
+	}()
+	select {
+	case err := <-second:
+		t.Fatalf("second relay returned while the first held the lease: %v", err)
+	case <-time.After(300 * time.Millisecond):
 	}
 	cancel()
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if published != 0 {
+		t.Fatalf("the second relay published %d records the first had published", published)
+	}
+	if n := countStream(t, js, "AUDIT", "audit.shop.>"); n != 1 {
+		t.Fatalf("%d messages in the stream, want 1", n)
+	}
 	// released on exit: the next one starts at once
+	waitLease(t, js, "AUDIT.shop", false)
 	if err := relay.Run(context.Background(), d.Audit, js, relay.Options{Source: "shop", NoWait: true, Once: true}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitLease waits until the lease key is held (or free).
+func waitLease(t *testing.T, js jetstream.JetStream, key string, held bool) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		kv, err := js.KeyValue(ctx, relay.LeaseBucket)
+		if err == nil {
+			_, err = kv.Get(ctx, key)
+			if (err == nil) == held {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("lease %s: held=%v not reached in a minute", key, held)
 }

@@ -93,9 +93,15 @@ func (r *relay) session(ctx context.Context) (done bool, err error) {
 		return false, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	defer l.release(context.WithoutCancel(ctx))
-	go r.keep(ctx, l, cancel)
+	kept := make(chan struct{})
+	defer func() {
+		// the renewals end before the release: a renewal after it would
+		// race on the lease's revision (and could take the lease again)
+		cancel(nil)
+		<-kept
+		l.release(context.WithoutCancel(ctx))
+	}()
+	go func() { defer close(kept); r.keep(ctx, l, cancel) }()
 	done, err = r.pump(ctx)
 	if c := context.Cause(ctx); errors.Is(c, errLost) {
 		return false, c
