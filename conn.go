@@ -85,7 +85,7 @@ func (c *conn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error
 			return nil, err // a mistake fails at Prepare, as without the wrapper
 		}
 		switch a.Kind {
-		case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete, sqlstmt.Unsupported:
+		case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete, sqlstmt.Merge, sqlstmt.Unsupported:
 			return &stmt{c: c, query: q, a: a}, nil
 		}
 	}

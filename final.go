@@ -46,8 +46,9 @@ func (p Position) Before(q Position) bool {
 // On PostgreSQL the horizon is the oldest transaction id still running
 // anywhere on the server, so one long writing transaction holds every
 // record after it back; on MariaDB it is the start (rounded down to the
-// second) of the oldest transaction running on the server, read or write,
-// and reading it needs the PROCESS privilege; on SQLite every committed
+// second) of the oldest transaction on the server that has changed a row
+// or runs a statement, and at least a second behind the clock, and reading
+// it needs the PROCESS privilege; on SQLite every committed
 // record is final. db must be opened through an audit driver. The first
 // call on a handle adds the index the horizon scans use (as Seal does).
 func Final(ctx context.Context, db *sql.DB, after Position, limit int) ([]Position, error) {

@@ -181,12 +181,15 @@ func TestMySQLUnauditableSessionsAndTablesAreRefused(t *testing.T) {
 // INSERT … ON DUPLICATE KEY UPDATE: each row recorded as the INSERT or the
 // UPDATE it was, with its true old values (also a row inserted and then
 // updated by the same statement, and a conflict on a UNIQUE key other than
-// the primary key); RowsAffected and LastInsertId as the plain driver says.
+// the primary key), from VALUES and from SELECT (with or without FROM), in
+// autocommit and inside a transaction; RowsAffected and LastInsertId as the
+// plain driver says (the last input row's id when only updates changed
+// something, 0 for INSERT … SELECT).
 func TestMySQLUpsertsAreRecordedExactly(t *testing.T) {
 	db, td := mustOpen(t, "audit-mysql")
 	ddl := `CREATE TABLE %s (id bigint AUTO_INCREMENT PRIMARY KEY, email varchar(50) UNIQUE, n int, note text)`
 	mustExec(t, td.plain, strings.ReplaceAll(ddl, "%s", "u"), strings.ReplaceAll(ddl, "%s", "p"))
-	for _, q := range []string{
+	queries := []string{
 		`INSERT INTO %s (email, n) VALUES ('a@x', 1), ('b@x', 1)`,
 		`INSERT INTO %s (email, n) VALUES ('a@x', 5) ON DUPLICATE KEY UPDATE n = n + VALUES(n)`,
 		`INSERT INTO %s (email, n) VALUES ('c@x', 1), ('c@x', 2), ('b@x', 9), ('d@x', 0) ON DUPLICATE KEY UPDATE n = n + VALUES(n), note = 'dup'`,
@@ -197,23 +200,51 @@ func TestMySQLUpsertsAreRecordedExactly(t *testing.T) {
 		`INSERT INTO %s (email, n) VALUES ('a@x', 5) ON DUPLICATE KEY UPDATE n = VALUES(n), id = LAST_INSERT_ID(id)`, // ent
 		`INSERT INTO %s (email, n) VALUES ('g@x', 7), ('b@x', 9) ON DUPLICATE KEY UPDATE n = VALUES(n), id = LAST_INSERT_ID(id)`,
 		"INSERT INTO %s (email, n) VALUES ('a@x', 6) ON DUPLICATE KEY UPDATE `%s`.`id` = `%s`.`id`",
-	} {
-		plain, err := td.plain.Exec(strings.ReplaceAll(q, "%s", "p"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var audited sql.Result
-		checkChange(t, td, "u", []string{"id"}, func() {
-			if audited, err = db.Exec(strings.ReplaceAll(q, "%s", "u")); err != nil {
+		// only updates: the last input row's id, changed or not, if any changed
+		`INSERT INTO %s (email, n) VALUES ('b@x', 11), ('a@x', 11) ON DUPLICATE KEY UPDATE n = VALUES(n)`,
+		`INSERT INTO %s (email, n) VALUES ('c@x', 12), ('a@x', 11) ON DUPLICATE KEY UPDATE n = VALUES(n)`,
+		`INSERT INTO %s (email, n) VALUES ('c@x', 12), ('a@x', 11) ON DUPLICATE KEY UPDATE n = VALUES(n)`, // nothing changes: 0
+		`INSERT INTO %s (id, email, n) VALUES (500, 'z@x', 1), (1, 'a@x', 13) ON DUPLICATE KEY UPDATE n = VALUES(n)`,
+		// from SELECT: updated rows are recorded as UPDATEs with their old values
+		`INSERT INTO %s (email, n) SELECT 'a@x', 1 ON DUPLICATE KEY UPDATE n = n + 1`,
+		`INSERT INTO %s (email, n, note) SELECT 'q@x', 1, 'q' ON DUPLICATE KEY UPDATE n = n + 1`,
+		`INSERT INTO %s (email, n) SELECT email, 20 FROM %s WHERE email IN ('b@x', 'c@x') UNION ALL SELECT 'h@x', 1 ON DUPLICATE KEY UPDATE n = VALUES(n) + 1`,
+		`INSERT INTO %s (email, n) SELECT * FROM (SELECT 'a@x' AS e, 30 AS n UNION ALL SELECT 'b@x', 31) AS s ON DUPLICATE KEY UPDATE n = s.n, id = LAST_INSERT_ID(id)`,
+	}
+	for _, inTx := range []bool{false, true} {
+		for _, q := range queries {
+			if inTx && !strings.Contains(q, "DUPLICATE") {
+				continue // the plain INSERT would conflict the second time
+			}
+			plain, err := td.plain.Exec(strings.ReplaceAll(q, "%s", "p"))
+			if err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
-		})
-		wantID, _ := plain.LastInsertId()
-		wantN, _ := plain.RowsAffected()
-		gotID, _ := audited.LastInsertId()
-		gotN, _ := audited.RowsAffected()
-		if gotID != wantID || gotN != wantN {
-			t.Errorf("%s: LastInsertId %d, RowsAffected %d; the plain driver says %d, %d", q, gotID, gotN, wantID, wantN)
+			var audited sql.Result
+			checkChange(t, td, "u", []string{"id"}, func() {
+				tx, err := db.Begin()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tx.Rollback()
+				run := db.Exec
+				if inTx {
+					run = tx.Exec
+				}
+				if audited, err = run(strings.ReplaceAll(q, "%s", "u")); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+				if err := tx.Commit(); err != nil {
+					t.Fatal(err)
+				}
+			})
+			wantID, _ := plain.LastInsertId()
+			wantN, _ := plain.RowsAffected()
+			gotID, _ := audited.LastInsertId()
+			gotN, _ := audited.RowsAffected()
+			if gotID != wantID || gotN != wantN {
+				t.Errorf("%s (in a transaction: %v): LastInsertId %d, RowsAffected %d; the plain driver says %d, %d", q, inTx, gotID, gotN, wantID, wantN)
+			}
 		}
 	}
 	if _, err := db.Exec(`INSERT INTO u (email) VALUES ('a@x') ON DUPLICATE KEY UPDATE id = id + 100`); !errors.Is(err, sqlaudit.ErrUnsupported) {

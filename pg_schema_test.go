@@ -39,12 +39,23 @@ func TestPostgreSQLSchemaChangedByAnotherClient(t *testing.T) {
 			`INSERT INTO accounts (id, region, balance) VALUES (1, 'eu', 10) ON CONFLICT (id, region) DO UPDATE SET note = 'up'`},
 		{"a float8 column made numeric, then a change of scale only", []string{"id"}, `ALTER TABLE accounts ALTER COLUMN score TYPE numeric`,
 			`UPDATE accounts SET score = 1.50 WHERE id = 1`},
+		{"a text column made case-insensitive, then a change of case only", []string{"id"},
+			`ALTER TABLE accounts ALTER COLUMN note TYPE text COLLATE caseless`,
+			`UPDATE accounts SET note = upper(note) WHERE id = 1`},
+		{"an integer column made case-insensitive text, then a change of case only", []string{"id"},
+			`ALTER TABLE accounts ALTER COLUMN code TYPE text COLLATE caseless USING 'x' || code`,
+			`UPDATE accounts SET code = 'X1' WHERE id = 1`},
+		{"a column renamed, then an UPDATE of another", []string{"id"}, `ALTER TABLE accounts RENAME COLUMN note TO remark`,
+			`UPDATE accounts SET balance = balance + 1 WHERE id = 1`},
+		{"a column dropped, then an UPDATE of another", []string{"id"}, `ALTER TABLE accounts DROP COLUMN note`,
+			`UPDATE accounts SET balance = balance + 1 WHERE id = 2`},
 	}
 	forEachPGDriver(t, func(t *testing.T, drv string) {
 		for _, tc := range cases {
 			db, td := mustOpen(t, drv)
 			seedAccounts(t, db)
-			mustExec(t, db, `ALTER TABLE accounts ADD COLUMN score float8 DEFAULT 1.5`)
+			mustExec(t, db, `ALTER TABLE accounts ADD COLUMN score float8 DEFAULT 1.5, ADD COLUMN code integer DEFAULT 1`,
+				`CREATE COLLATION IF NOT EXISTS caseless (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
 			ctx := context.Background()
 			conn, err := db.Conn(ctx)
 			if err != nil {
@@ -318,8 +329,23 @@ func TestPostgreSQLVolatilePredicatesAreEvaluatedOnce(t *testing.T) {
 		if plain, _ := plainRes.RowsAffected(); audited != plain || len(recs) != int(plain) {
 			t.Fatalf("WHERE id = nextval(…): %d rows and %d records, the plain statement %d rows", audited, len(recs), plain)
 		}
+		random := `UPDATE items SET v = s.v FROM (SELECT id, 9 AS v FROM items ORDER BY random() LIMIT 5) s WHERE items.id = s.id`
+		if pgVersion(t, td.plain) >= 180000 { // RETURNING OLD: the join runs once, in the UPDATE itself
+			var n int64
+			recs := checkChange(t, td, "items", []string{"id"}, func() {
+				res, err := db.Exec(random)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n, _ = res.RowsAffected()
+			})
+			if n != 5 || len(recs) > 5 {
+				t.Fatalf("UPDATE … FROM a random subquery: %d rows, %d records; want 5 rows", n, len(recs))
+			}
+			return
+		}
 		before := td.snap(t, "items", "id")
-		_, err = db.Exec(`UPDATE items SET v = s.v FROM (SELECT id, 9 AS v FROM items ORDER BY random() LIMIT 5) s WHERE items.id = s.id`)
+		_, err = db.Exec(random)
 		if !errors.Is(err, sqlaudit.ErrUnsupported) {
 			t.Fatalf("UPDATE … FROM a random subquery: %v, want ErrUnsupported", err)
 		}

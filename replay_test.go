@@ -50,6 +50,9 @@ func TestReplayOfConcurrentRandomWritesRebuildsTheTable(t *testing.T) {
 			db.SetMaxOpenConns(6)
 			mustExec(t, db, `CREATE TABLE acc (id integer PRIMARY KEY, grp integer NOT NULL, v integer NOT NULL, note text)`)
 			mustExec(t, td.plain, `INSERT INTO acc SELECT i, i % 10, 0, NULL FROM (SELECT 1 AS i`+seriesTail(200)+`) s`)
+			if isMySQL(c.drv) {
+				mustExec(t, db, mysqlReplayDDL)
+			}
 			before := td.snap(t, "acc", "id")
 			since := td.maxID(t, "audit_log")
 			stats := runRandomWriters(t, db, c.drv, c.isolation, 4, *replayOps/4, false)
@@ -194,12 +197,18 @@ func randomStatement(drv string, rng *rand.Rand, nextID *atomic.Int64) string {
 	case 4:
 		return fmt.Sprintf(`UPDATE acc SET grp = %d WHERE id = %d`, rng.IntN(10), id) // rows move in and out of predicates
 	case 5: // an upsert of a hot row that may have been deleted: inserted or updated
+		if isMySQL(drv) {
+			return mysqlRandomUpsert(rng, id)
+		}
 		upsert := `INSERT INTO acc (id, grp, v) VALUES (%d, %d, %d) ON CONFLICT (id) DO UPDATE SET v = acc.v + excluded.v`
 		if isMySQL(drv) {
 			upsert = `INSERT INTO acc (id, grp, v) VALUES (%d, %d, %d) ON DUPLICATE KEY UPDATE v = v + VALUES(v)`
 		}
 		return fmt.Sprintf(upsert, id, rng.IntN(10), 1+rng.IntN(3))
 	default:
+		if isMySQL(drv) && rng.IntN(3) == 0 {
+			return mysqlRandomFloatUpdate(rng, id)
+		}
 		return fmt.Sprintf(`UPDATE acc SET v = v + %d WHERE id = %d`, 1+rng.IntN(3), id)
 	}
 }

@@ -18,7 +18,7 @@ import (
 func (c *conn) run(ctx context.Context, q string, args []driver.NamedValue, wantRows, fromStmt bool) (driver.Result, driver.Rows, error) {
 	a := c.c.sh.Analysis(q)
 	switch a.Kind {
-	case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete:
+	case sqlstmt.Insert, sqlstmt.Update, sqlstmt.Delete, sqlstmt.Merge:
 		return c.runWrite(ctx, a, q, args, wantRows, fromStmt)
 	case sqlstmt.Unsupported:
 		if len(a.Parts) > 0 && !wantRows && c.c.sh.Dialect.Features().Has(engine.OneByOne) {
@@ -145,6 +145,8 @@ func (c *conn) decide(ctx context.Context, a *sqlstmt.Analysis, q string, ref sq
 		return nil, false, nil
 	case t.IsAudit:
 		return nil, false, engine.AuditTableRefused(q, t.Display)
+	case t.Redirects != "":
+		return nil, false, engine.Refuse(q, t.Display, "cannot audit a write to this table: "+t.Redirects)
 	case !t.Audited && !c.cascadesFrom(a, t) && !(t.Triggers && features.Has(engine.RecordsCascades)):
 		return t, false, nil
 	case !t.Audited && !features.Has(engine.RecordsCascades):
@@ -163,9 +165,10 @@ func (c *conn) decide(ctx context.Context, a *sqlstmt.Analysis, q string, ref sq
 // itself (PostgreSQL), any action.
 func (c *conn) cascadesFrom(a *sqlstmt.Analysis, t *engine.TableInfo) bool {
 	deep := c.c.sh.Dialect.Features().Has(engine.FollowsCascades)
-	deletes := a.Kind == sqlstmt.Delete || a.OrReplace || t.Replaces // REPLACE deletes conflicting rows
+	deletes := a.Kind == sqlstmt.Delete || a.Kind == sqlstmt.Merge || a.OrReplace || t.Replaces // REPLACE deletes conflicting rows
+	updates := a.Kind == sqlstmt.Update || a.Kind == sqlstmt.Merge
 	for _, fk := range t.Children {
-		if (fk.Audited || deep) && (deletes && fk.OnDelete || a.Kind == sqlstmt.Update && fk.OnUpdate) {
+		if (fk.Audited || deep) && (deletes && fk.OnDelete || updates && fk.OnUpdate) {
 			return true
 		}
 	}

@@ -12,7 +12,7 @@ import (
 // auditTable is the audit table of variant v ("" for P).
 func auditTable(v Variant) string {
 	switch v {
-	case Trigger:
+	case Trigger, SetTrig:
 		return triggerTable
 	case Naive, Library:
 		return "audit_log"
@@ -65,9 +65,9 @@ func (e *env) recordCounts(ctx context.Context, marks []int64) ([]map[string]int
 	return out, nil
 }
 
-// checkRecords compares what T and L recorded with N, whose records are
+// checkRecords compares what T, S and L recorded with N, whose records are
 // computed in Go from the rows themselves: the same number of records per
-// action N wrote. T's triggers also record the untimed undo work (actions N
+// action N wrote. The triggers also record the untimed undo work (actions N
 // never writes in that workload), which is left out; L must write nothing
 // else. It returns "" when they agree, else what differs.
 func checkRecords(ss []*series, counts []map[string]int) string {
@@ -80,11 +80,11 @@ func checkRecords(ss []*series, counts []map[string]int) string {
 	var diffs []string
 	for i, s := range ss {
 		v := s.v
-		if v != Trigger && v != Library || s.refused != "" {
+		if !v.isTrigger() && v != Library || s.refused != "" {
 			continue
 		}
 		got := counts[i]
-		if v == Trigger {
+		if v.isTrigger() {
 			got = maps.Clone(got)
 			maps.DeleteFunc(got, func(action string, _ int) bool { _, ok := naive[action]; return !ok })
 		}
@@ -130,7 +130,7 @@ func MissingResults(report string, cfg Config) ([]string, error) {
 	var missing []string
 	for _, w := range ws {
 		for _, d := range ds {
-			for _, v := range Variants {
+			for _, v := range variantsOf(d.d) {
 				name := w.name + "/" + d.name + "/" + string(v)
 				if !seen[name] && !strings.Contains(report, name+" refused") {
 					missing = append(missing, name)
@@ -142,4 +142,4 @@ func MissingResults(report string, cfg Config) ([]string, error) {
 }
 
 // benchLine is a benchstat line of the report.
-var benchLine = regexp.MustCompile(`(?m)^Benchmark(\w+)/(\w+)/([PTNL]) \t +\d+ \t +\d+ ns/op`)
+var benchLine = regexp.MustCompile(`(?m)^Benchmark(\w+)/(\w+)/([PTSNL]) \t +\d+ \t +\d+ ns/op`)

@@ -14,19 +14,34 @@ import (
 	"github.com/sqlaudit/sqlaudit"
 )
 
-// Variant is one way of running a workload: P, T, N or L.
+// Variant is one way of running a workload: P, T, S, N or L.
 type Variant string
 
 // The variants, in the order of every round.
 const (
 	Plain   Variant = "P" // the plain driver, autocommit: the baseline
 	Trigger Variant = "T" // AFTER … FOR EACH ROW triggers
+	SetTrig Variant = "S" // AFTER … FOR EACH STATEMENT triggers over transition tables (PostgreSQL)
 	Naive   Variant = "N" // the naive client-side sequence
 	Library Variant = "L" // sqlaudit
 )
 
 // Variants lists the variants in round order.
-var Variants = []Variant{Plain, Trigger, Naive, Library}
+var Variants = []Variant{Plain, Trigger, SetTrig, Naive, Library}
+
+// variantsOf lists the variants a dialect runs: statement-level triggers
+// with transition tables are PostgreSQL's (SQLite has row triggers only,
+// MariaDB no transition tables).
+func variantsOf(d *dialect) []Variant {
+	if d.pg {
+		return Variants
+	}
+	return []Variant{Plain, Trigger, Naive, Library}
+}
+
+// isTrigger: the variant audits by triggers, which also record the untimed
+// undo work.
+func (v Variant) isTrigger() bool { return v == Trigger || v == SetTrig }
 
 // target is one variant's own database on one driver.
 type target struct {
@@ -36,7 +51,7 @@ type target struct {
 	schema string  // PostgreSQL: the variant's schema; MariaDB: its database
 }
 
-// env is one driver's four targets with identical data.
+// env is one driver's targets, one per variant, with identical data.
 type env struct {
 	spec    *driverSpec
 	rows    int
@@ -48,8 +63,8 @@ type env struct {
 
 var envSeq atomic.Int64
 
-// openEnv creates the four targets of spec, each holding items with keys
-// 1 … rows, and installs T's triggers and N's audit table.
+// openEnv creates the targets of spec, each holding items with keys
+// 1 … rows, and installs T's and S's triggers and N's audit table.
 func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (_ *env, err error) {
 	e := &env{spec: spec, rows: rows}
 	defer func() {
@@ -61,7 +76,7 @@ func openEnv(ctx context.Context, cfg Config, spec *driverSpec, rows int) (_ *en
 		return nil, err
 	}
 	seq := envSeq.Add(1)
-	for _, v := range Variants {
+	for _, v := range variantsOf(spec.d) {
 		t := &target{v: v}
 		e.targets = append(e.targets, t) // closed with e, also when half open
 		if err := e.openTarget(ctx, cfg, t, seq); err != nil {
@@ -170,7 +185,7 @@ func (e *env) fill(ctx context.Context, t *target) error {
 	d := e.spec.d
 	stmts := []string{d.itemsDDL}
 	switch t.v {
-	case Trigger:
+	case Trigger, SetTrig:
 		stmts = append(stmts, triggerTableDDL(d)...)
 	case Naive:
 		stmts = append(stmts, auditDDL(d, "audit_log")...)
@@ -181,8 +196,11 @@ func (e *env) fill(ctx context.Context, t *target) error {
 	if _, err := t.plain.ExecContext(ctx, d.fill, 1, e.rows); err != nil {
 		return fmt.Errorf("filling items: %w", err)
 	}
-	if t.v == Trigger {
+	switch t.v {
+	case Trigger:
 		return execAll(ctx, t.plain, triggerDDL(d))
+	case SetTrig:
+		return execAll(ctx, t.plain, pgStatementTriggerDDL)
 	}
 	return nil
 }

@@ -73,9 +73,10 @@ func (r *report) writeHeader(b *strings.Builder) {
 	if len(r.probes) > 0 {
 		fmt.Fprintf(b, "Connections: every target gets a new PostgreSQL or MariaDB connection every %d measured rounds (one unmeasured round after), so each variant is measured over many connections\n", reconnectEvery)
 	}
-	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved P T N L per workload%s\n",
+	fmt.Fprintf(b, "Table: items (id key, grp, qty, price numeric, note text), %d rows per variant; rounds interleaved P T S N L per workload (S on PostgreSQL only)%s\n",
 		r.rows, r.limits())
 	b.WriteString("Variants: P plain driver, autocommit (baseline 1.00) | T AFTER … FOR EACH ROW trigger → audit_log_trigger |" +
+		" S AFTER … FOR EACH STATEMENT triggers over transition tables → audit_log_trigger (PostgreSQL) |" +
 		" N naive: BEGIN; SELECT … FOR UPDATE; the statement (RETURNING); INSERT records from Go; COMMIT | L sqlaudit\n\n")
 }
 
@@ -119,8 +120,8 @@ func (r *report) writeTable(b *strings.Builder) {
 
 // writeSummary is the ratios of medians to P, one line per workload.
 func (r *report) writeSummary(b *strings.Builder) {
-	b.WriteString("\nRatio of medians to P (T / N / L):\n")
-	row := "%-15s" + strings.Repeat(" %-22s", len(drivers)) + "\n"
+	b.WriteString("\nRatio of medians to P (T / S / N / L; S is PostgreSQL's only):\n")
+	row := "%-15s" + strings.Repeat(" %-29s", len(drivers)) + "\n"
 	head := []any{"workload"}
 	for _, d := range drivers {
 		head = append(head, d.name)
@@ -145,19 +146,24 @@ func (r *report) writeSummary(b *strings.Builder) {
 	}
 }
 
-// ratios is "T / N / L" of a cell, or "-" when it did not run.
+// ratios is "T / S / N / L" of a cell ("-" for a variant the driver does
+// not run), or "-" when the cell did not run.
 func ratios(c *cell) string {
 	if c == nil {
 		return "-"
 	}
 	base := c.series[0].median()
-	parts := make([]string, 0, 3)
-	for _, s := range c.series[1:] {
-		if s.refused != "" {
+	parts := make([]string, 0, len(Variants)-1)
+	for _, v := range Variants[1:] {
+		i := slices.IndexFunc(c.series, func(s *series) bool { return s.v == v })
+		switch {
+		case i < 0:
+			parts = append(parts, "-")
+		case c.series[i].refused != "":
 			parts = append(parts, "refused")
-			continue
+		default:
+			parts = append(parts, ratio(c.series[i].median(), base))
 		}
-		parts = append(parts, ratio(s.median(), base))
 	}
 	return strings.Join(parts, " / ")
 }
@@ -182,7 +188,7 @@ func (r *report) writeNotes(b *strings.Builder) {
 		}
 	}
 	if agree {
-		b.WriteString("- records checked: in every workload and driver, T and L wrote as many records per action as N (T's records of the untimed undo work left out).\n")
+		b.WriteString("- records checked: in every workload and driver, T, S and L wrote as many records per action as N (the triggers' records of the untimed undo work left out).\n")
 	}
 	r.writeStatements(b)
 	b.WriteString("- T records no actor (a trigger cannot know the application's user) and, on SQLite, no statement text and a per-row tx_id;" +

@@ -20,7 +20,7 @@ type cell struct {
 }
 
 // Run executes cfg — every selected workload on every selected driver, each
-// in interleaved rounds of the four variants — and writes the report to w.
+// in interleaved rounds of its variants — and writes the report to w.
 func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	ds, err := cfg.selectDrivers()
 	if err != nil {
@@ -39,7 +39,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	return r.write(w)
 }
 
-// runDriver sets up d's four targets and measures every workload on them.
+// runDriver sets up d's targets and measures every workload on them.
 func (r *report) runDriver(ctx context.Context, d *driverSpec, ws []*workload) error {
 	start := time.Now()
 	e, err := openEnv(ctx, r.cfg, d, r.rows)
@@ -47,7 +47,7 @@ func (r *report) runDriver(ctx context.Context, d *driverSpec, ws []*workload) e
 		return err
 	}
 	defer e.close()
-	r.progress("%s: four targets of %d rows ready in %v", d.name, r.rows, time.Since(start).Round(time.Millisecond))
+	r.progress("%s: %d targets of %d rows ready in %v", d.name, len(e.targets), r.rows, time.Since(start).Round(time.Millisecond))
 	if _, ok := r.settings[d.d.name]; !ok {
 		r.settings[d.d.name] = e.describe(ctx, r.cfg)
 	}
@@ -69,8 +69,8 @@ func (r *report) runDriver(ctx context.Context, d *driverSpec, ws []*workload) e
 	return nil
 }
 
-// runCell runs w in rounds P T N L P T N L … on e and checks afterwards
-// that T and L wrote the records N wrote.
+// runCell runs w in rounds P T S N L P T S N L … on e and checks afterwards
+// that T, S and L wrote the records N wrote.
 func runCell(ctx context.Context, cfg Config, e *env, w *workload) (*cell, error) {
 	c := &cell{w: w, driver: e.spec}
 	for _, t := range e.targets {

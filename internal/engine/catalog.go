@@ -24,7 +24,12 @@ type TableInfo struct {
 	Triggers     bool     // the database's own triggers on the table may change other tables (SQLite)
 	Children     []ChildFK
 	Unsupported  string // why writes to the table cannot be audited, or ""
-	Ext          any    // the dialect's own facts about the table
+	// Redirects says why a write to it changes other tables than itself
+	// (a view, rules, INSTEAD OF triggers), or "": such a write is refused
+	// even when the name is excluded, as the tables it changes may be
+	// audited.
+	Redirects string
+	Ext       any // the dialect's own facts about the table
 }
 
 // ChildFK is a foreign key referencing a table with an action (CASCADE, SET

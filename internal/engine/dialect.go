@@ -95,10 +95,10 @@ type Copy struct {
 }
 
 // AuditLocator is a Dialect whose unqualified table names resolve per
-// session (PostgreSQL's search_path): LocateAudit returns the schema the
-// audit table resolves to on s ("" when it does not exist), so that every
-// connection writes its records to that one table, whatever its own
-// search_path.
+// session (PostgreSQL's search_path, MariaDB's USE): LocateAudit returns the
+// schema the audit table resolves to on s, a new connection ("" when it
+// does not exist), so that every connection writes its records to that one
+// table, whatever its own search_path or current database later is.
 type AuditLocator interface {
 	LocateAudit(ctx context.Context, s *Session) (string, error)
 }

@@ -130,7 +130,8 @@ func AssertTrail(t testing.TB, got, want []Record) {
 // Replay applies recs, in order, to a copy of before (a snapshot keyed by
 // key) and returns the result; before is not modified. Records are found
 // by [Key] of their RowKey. It fails the test when an INSERT's row key is
-// not its new row's, when a DELETE's old values are not the replayed row,
+// not its new row's or names a row that is there already (an update
+// recorded as an insert), when a DELETE's old values are not the replayed row,
 // when an UPDATE names a row that is not there or an old value that is not
 // the replayed row's, and on any other action. An UPDATE may change key
 // columns: the row moves to its new key.
@@ -146,6 +147,9 @@ func Replay(t testing.TB, before Snapshot, recs []Record, key ...string) Snapsho
 		case "INSERT":
 			if Key(r.New, key) != k {
 				t.Fatalf("record %v: row_key is not the new row's key", r)
+			}
+			if old, ok := state[k]; ok {
+				t.Fatalf("record %v: INSERT of a row that is there already: %v", r, old)
 			}
 			state[k] = r.New
 		case "DELETE":

@@ -95,9 +95,9 @@ func decodeNull(t testing.TB, s sql.NullString) map[string]any {
 // renders it and as the records render rows: to_jsonb on PostgreSQL;
 // json_object over the table's columns on SQLite, BLOBs as hex text;
 // JSON_OBJECT over the columns on MariaDB, binary strings and BLOBs as hex,
-// BIT as a number. table is written into the query as given (it may be
-// quoted or schema-qualified); the catalog lookups of SQLite and MariaDB
-// use it with quotes trimmed. It fails the test when the table cannot be
+// BIT as a number, FLOAT exactly (as a DOUBLE). table is written into the
+// query as given (it may be quoted or schema-qualified); the catalog lookups
+// of SQLite and MariaDB use it with quotes trimmed. It fails the test when the table cannot be
 // read, including when it does not exist.
 func (d DB) Snap(t testing.TB, table string, key ...string) Snapshot {
 	t.Helper()
@@ -161,7 +161,9 @@ func (d DB) snap(t testing.TB, table string, key []string, mustExist bool) Snaps
 
 // mysqlSnapQuery renders the rows of table (name unquoted) as the MySQL
 // records do: JSON_OBJECT of every column, binary strings and BLOBs as
-// HEX(col), BIT as col + 0. It is "" when the table has no column (does
+// HEX(col), BIT as col + 0, FLOAT as the DOUBLE it holds exactly
+// (JSON_OBJECT prints a FLOAT with 6 significant digits, which would hide
+// changes from the truth too). It is "" when the table has no column (does
 // not exist).
 func (d DB) mysqlSnapQuery(t testing.TB, name, table string) string {
 	t.Helper()
@@ -182,6 +184,8 @@ func (d DB) mysqlSnapQuery(t testing.TB, name, table string) string {
 			v = "HEX(" + v + ")"
 		case "bit":
 			v = "(" + v + " + 0)"
+		case "float":
+			v = "CAST(" + v + " AS DOUBLE)"
 		}
 		parts = append(parts, "'"+strings.ReplaceAll(c, "'", "''")+"'", v)
 	}

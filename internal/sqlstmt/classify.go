@@ -46,12 +46,7 @@ func classify(n *pg.Node, q string) *Analysis {
 			a.Kind, a.EndsTx, a.BeginsTx = TxControl, true, s.TransactionStmt.Chain
 		}
 	case *pg.Node_MergeStmt:
-		// PostgreSQL 15's MERGE has no RETURNING and cannot stand inside a
-		// WITH, so the rows it changes cannot be read in its statement;
-		// split into INSERT/UPDATE/DELETE it would meet concurrent writers
-		// differently (MERGE re-evaluates its WHEN clauses on a row changed
-		// under it, and a source row whose match appears concurrently fails).
-		return Refused(q, "MERGE (PostgreSQL 15 returns no rows from it, so the rows it changes cannot be recorded; use INSERT … ON CONFLICT or separate INSERT, UPDATE and DELETE statements)", rangeVar(s.MergeStmt.Relation))
+		return classifyMerge(a, s.MergeStmt)
 	case *pg.Node_TruncateStmt:
 		return classifyTruncate(a, s.TruncateStmt)
 	case *pg.Node_CopyStmt:
@@ -265,6 +260,19 @@ func appendFunctions(names []string, m protoreflect.Message) []string {
 		return true
 	})
 	return names
+}
+
+// classifyMerge reads a MERGE: audited where the server returns the rows
+// it changes with their old and new values (PostgreSQL 18's RETURNING OLD
+// and NEW), refused by the dialect elsewhere.
+func classifyMerge(a *Analysis, s *pg.MergeStmt) *Analysis {
+	a.Table = rangeVar(s.Relation)
+	if hasWritingCTE(s.WithClause) {
+		return Refused(a.Text, "a data-modifying WITH query")
+	}
+	a.Kind, a.treeReturning, a.treeWith = Merge, len(s.ReturningList) > 0, s.WithClause != nil
+	a.ReturningStar = hasBareStar(s.ReturningList)
+	return a
 }
 
 func classifyDelete(a *Analysis, s *pg.DeleteStmt) *Analysis {

@@ -28,7 +28,7 @@ func sliceClauses(a *Analysis, toks []Token) string {
 	}
 	start := 0 // the UPDATE, DELETE or INSERT keyword
 	if toks[0].Is(q, "WITH") {
-		if start = find(1, "UPDATE", "DELETE", "INSERT"); start < 0 {
+		if start = find(1, "UPDATE", "DELETE", "INSERT", "MERGE"); start < 0 {
 			return "cannot find the statement after its WITH clause"
 		}
 		a.With = between(1, start)
@@ -59,6 +59,8 @@ func sliceClauses(a *Analysis, toks []Token) string {
 		if using := find(start+1, "USING"); using >= 0 && using < end {
 			a.From = between(using+1, FirstOf(where, end))
 		}
+	case Merge:
+		a.MergeBody = between(start, end)
 	case Insert:
 		body := insertBodyStart(q, toks, start)
 		if body < 0 || body >= end {

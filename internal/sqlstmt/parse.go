@@ -8,7 +8,7 @@ import (
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
 
-// stmtKind is what the wrapper does with a statement.
+// Kind is what the wrapper does with a statement.
 type Kind uint8
 
 const (
@@ -16,10 +16,15 @@ const (
 	Insert
 	Update
 	Delete
+	Merge       // MERGE INTO: inserts, updates and deletes (audited by dialects that can)
 	DDL         // runs untouched, then the catalog is forgotten
 	TxControl   // BEGIN, COMMIT, ROLLBACK … sent as text (not savepoints)
 	Unsupported // writes, but cannot be audited: refused or warned by policy
 )
+
+// Writes reports the kinds that change rows the wrapper audits: INSERT,
+// UPDATE, DELETE and MERGE.
+func (k Kind) Writes() bool { return k == Insert || k == Update || k == Delete || k == Merge }
 
 // String names the kind for messages.
 func (k Kind) String() string {
@@ -32,6 +37,8 @@ func (k Kind) String() string {
 		return "update"
 	case Delete:
 		return "delete"
+	case Merge:
+		return "merge"
 	case DDL:
 		return "DDL"
 	case TxControl:
@@ -68,6 +75,7 @@ type Analysis struct {
 	Set, Where, Returning string
 	From                  string // UPDATE … FROM list, DELETE … USING list
 	InsertBody            string // after INSERT INTO rel [AS alias], before RETURNING
+	MergeBody             string // MERGE: the statement from MERGE to before RETURNING
 	// An upsert's InsertBody in two: up to the end of its DO UPDATE SET list
 	// (ConflictSet), and the DO UPDATE's WHERE condition ("" when none).
 	ConflictSet, ConflictWhere string
@@ -249,7 +257,7 @@ func analyseOne(q string, toks []Token, r Rules) *Analysis {
 	default:
 		return Refused(text, "OR "+tr.Conflict+" conflict clauses are not supported", a.Table)
 	}
-	if a.Kind == Insert || a.Kind == Update || a.Kind == Delete {
+	if a.Kind.Writes() {
 		if reason := sliceClauses(a, toks); reason != "" {
 			return Refused(text, reason, a.Table)
 		}

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -166,9 +168,34 @@ func (tb *tab) text(sel string) string {
 	return s
 }
 
-// until waits for a JavaScript condition to hold.
+// until waits for a JavaScript condition to hold. chromedp's poll does not
+// survive a navigation: when the page it polls is replaced (a click's
+// navigation still committing when the response arrived), the browser
+// answers that the execution context is gone, and the condition is asked
+// again of the new page.
 func until(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))
+	poll := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for {
+			v, err := poll(ctx, t)
+			if !navigatedAway(err) {
+				return v, err
+			}
+			select {
+			case <-ctx.Done():
+				return v, fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// navigatedAway reports whether err says the page a script ran in was
+// replaced by a navigation.
+func navigatedAway(err error) bool {
+	var ce *cdproto.Error
+	return errors.As(err, &ce) && (strings.Contains(ce.Message, "Cannot find context with specified id") ||
+		strings.Contains(ce.Message, "Execution context was destroyed"))
 }
 
 func TestBrowserWalksTheViewer(t *testing.T) {

@@ -14,6 +14,11 @@ var mysqlModifiers = map[string]bool{"LOW_PRIORITY": true, "QUICK": true, "IGNOR
 func analyseMySQL(q string) *sqlstmt.Analysis {
 	toks := sqlstmt.Lex(q, sqlstmt.StyleMySQL)
 	stmts := sqlstmt.SplitStatements(toks)
+	for _, st := range stmts {
+		if mysqlCompound(q, st) {
+			return sqlstmt.Refused(q, "a compound statement (BEGIN NOT ATOMIC … END, IF, CASE, LOOP, WHILE, REPEAT, FOR) runs its statements inside the server, unseen by the wrapper; send them one at a time")
+		}
+	}
 	switch len(stmts) {
 	case 0:
 		return &sqlstmt.Analysis{Kind: sqlstmt.PassThrough, Text: q}
@@ -71,28 +76,84 @@ func analyseMySQLOne(q string) *sqlstmt.Analysis {
 		if first == "BEGIN" || second == "TRANSACTION" {
 			return &sqlstmt.Analysis{Kind: sqlstmt.TxControl, Text: q, BeginsTx: true}
 		}
-	case "COMMIT":
-		return &sqlstmt.Analysis{Kind: sqlstmt.TxControl, Text: q, EndsTx: true}
-	case "ROLLBACK":
-		for _, t := range toks[1:] {
-			if t.Is(q, "TO") {
-				return &sqlstmt.Analysis{Kind: sqlstmt.PassThrough, Text: q}
-			}
-		}
-		return &sqlstmt.Analysis{Kind: sqlstmt.TxControl, Text: q, EndsTx: true}
+	case "COMMIT", "ROLLBACK":
+		return mysqlTxEnd(q, toks)
+	case "XA":
+		return mysqlXA(q, second)
+	case "CALL":
+		return sqlstmt.Refused(q, "CALL runs a stored procedure, whose writes the wrapper cannot see")
+	case "PREPARE":
+		return sqlstmt.Refused(q, "SQL-level PREPARE … FROM keeps a statement on the server that EXECUTE runs unseen; send the statement itself (go-sql-driver prepares it on the server)")
 	case "SET", "USE":
 		return mysqlSet(q, first, second)
 	case "TRUNCATE":
 		return sqlstmt.Refused(q, "TRUNCATE removes rows unseen (it is DDL in MySQL); use DELETE", mysqlDDLTable(q, toks))
 	case "LOCK", "UNLOCK":
 		return &sqlstmt.Analysis{Kind: sqlstmt.PassThrough, Text: q, EndsTx: true} // commits implicitly
-	case "LOAD", "WITH", "EXECUTE", "ANALYZE":
+	case "EXECUTE":
+		return sqlstmt.Refused(q, "EXECUTE runs SQL text the wrapper cannot see (a PREPAREd statement, or EXECUTE IMMEDIATE); send the statement itself")
+	case "LOAD", "WITH", "ANALYZE":
 		if first != "ANALYZE" || second == "UPDATE" || second == "DELETE" || second == "INSERT" || second == "REPLACE" {
 			return sqlstmt.Refused(q, first+" statements may change rows the wrapper cannot see")
 		}
 	case "CREATE", "ALTER", "DROP", "RENAME", "GRANT", "REVOKE", "OPTIMIZE", "REPAIR":
 		// DDL commits the open transaction implicitly.
 		return &sqlstmt.Analysis{Kind: sqlstmt.DDL, Text: q, EndsTx: true}
+	}
+	return &sqlstmt.Analysis{Kind: sqlstmt.PassThrough, Text: q}
+}
+
+// mysqlCompound reports a statement that starts a compound statement: BEGIN
+// NOT ATOMIC, a labelled block or loop (lbl: BEGIN …), IF, CASE, LOOP,
+// WHILE, REPEAT or FOR. MariaDB runs them outside stored programs too, and
+// the lexer would cut them at their inner semicolons.
+func mysqlCompound(q string, st []sqlstmt.Token) bool {
+	word := func(i int) string {
+		if i < len(st) && st[i].Kind == sqlstmt.TokWord {
+			return strings.ToUpper(st[i].Text(q))
+		}
+		return ""
+	}
+	switch word(0) {
+	case "IF", "CASE", "LOOP", "WHILE", "REPEAT", "FOR":
+		return true
+	case "BEGIN":
+		return word(1) == "NOT"
+	}
+	if len(st) > 2 && st[1].Text(q) == ":" { // lbl: BEGIN …, lbl: LOOP …
+		switch word(2) {
+		case "BEGIN", "LOOP", "WHILE", "REPEAT", "FOR":
+			return true
+		}
+	}
+	return false
+}
+
+// mysqlTxEnd reads COMMIT and ROLLBACK. ROLLBACK TO SAVEPOINT leaves the
+// transaction open; … AND CHAIN ends it and begins the next one at once.
+func mysqlTxEnd(q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
+	a := &sqlstmt.Analysis{Kind: sqlstmt.TxControl, Text: q, EndsTx: true}
+	for i, t := range toks[1:] {
+		switch {
+		case t.Is(q, "TO"):
+			return &sqlstmt.Analysis{Kind: sqlstmt.PassThrough, Text: q}
+		case t.Is(q, "CHAIN") && !toks[i].Is(q, "NO"): // toks[i] is the word before t
+			a.BeginsTx = true
+		}
+	}
+	return a
+}
+
+// mysqlXA reads XA transaction control: XA START (or BEGIN) opens a
+// transaction the wrapper's writes run in (under a savepoint, as in any
+// other), XA COMMIT and XA ROLLBACK end it; XA END, PREPARE and RECOVER
+// change nothing the wrapper follows.
+func mysqlXA(q, second string) *sqlstmt.Analysis {
+	switch second {
+	case "START", "BEGIN":
+		return &sqlstmt.Analysis{Kind: sqlstmt.TxControl, Text: q, BeginsTx: true}
+	case "COMMIT", "ROLLBACK":
+		return &sqlstmt.Analysis{Kind: sqlstmt.TxControl, Text: q, EndsTx: true}
 	}
 	return &sqlstmt.Analysis{Kind: sqlstmt.PassThrough, Text: q}
 }

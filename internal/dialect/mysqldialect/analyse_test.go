@@ -52,6 +52,25 @@ func TestMySQLStatementsThatMayWriteUnseenAreRefused(t *testing.T) {
 		"SET STATEMENT max_statement_time = 1 FOR DELETE FROM t",
 		"SELECT 1; DELETE FROM t",
 		"UPDATE t SET a = 1 WHERE",
+		"BEGIN NOT ATOMIC UPDATE t SET a = 1; END",
+		"blk: BEGIN NOT ATOMIC UPDATE t SET a = 1; END blk",
+		"`l`: LOOP UPDATE t SET a = 1; LEAVE l; END LOOP",
+		"IF 1 THEN UPDATE t SET a = 1; END IF",
+		"CASE WHEN 1 THEN DELETE FROM t; END CASE",
+		"WHILE 0 DO DELETE FROM t; END WHILE",
+		"SELECT 1; BEGIN NOT ATOMIC DELETE FROM t; END",
+		"CALL p()",
+		"EXECUTE IMMEDIATE 'DELETE FROM t'",
+		"EXECUTE s",
+		"PREPARE s FROM 'DELETE FROM t'",
+		"DELETE HISTORY FROM t BEFORE SYSTEM_TIME '2020-01-01'",
+		"UPDATE t FOR PORTION OF p FROM '2000-01-01' TO '2001-01-01' SET a = 1",
+		"DELETE FROM t FOR PORTION OF p FROM '2000-01-01' TO '2001-01-01'",
+		"UPDATE t SET a = 1 WHERE NEXTVAL(s) > 1",
+		"UPDATE t SET a = 1 WHERE (@n := @n + 1) < 3",
+		"DELETE FROM t ORDER BY (@n := @n + 1) LIMIT 3",
+		"UPDATE t SET a = 1 WHERE id = (SELECT id FROM s ORDER BY RAND() LIMIT 1)",
+		"UPDATE t JOIN s ON s.id = t.id SET t.a = s.a WHERE RAND() < 0.5",
 	} {
 		if a := analyseMySQL(q); a.Kind != sqlstmt.Unsupported || a.Reason == "" {
 			t.Errorf("%s: kind %v, want refused with a reason", q, a.Kind)
@@ -61,6 +80,12 @@ func TestMySQLStatementsThatMayWriteUnseenAreRefused(t *testing.T) {
 		"BEGIN": sqlstmt.TxControl, "START TRANSACTION": sqlstmt.TxControl, "COMMIT": sqlstmt.TxControl,
 		"ROLLBACK TO SAVEPOINT s": sqlstmt.PassThrough, "CREATE TABLE x (id int)": sqlstmt.DDL,
 		"SELECT 1 /*!, 2 */": sqlstmt.PassThrough, "SET NAMES utf8mb4": sqlstmt.PassThrough,
+		"BEGIN WORK": sqlstmt.TxControl, "XA START 'x'": sqlstmt.TxControl, "XA BEGIN 'x'": sqlstmt.TxControl,
+		"XA END 'x'": sqlstmt.PassThrough, "XA PREPARE 'x'": sqlstmt.PassThrough, "XA COMMIT 'x'": sqlstmt.TxControl,
+		"DEALLOCATE PREPARE s": sqlstmt.PassThrough,
+		// := is a user-variable assignment, which the grammar does not read
+		"UPDATE t SET rnk = (@r := @r + 1) ORDER BY score": sqlstmt.Update,
+		"UPDATE t SET a = @x:=1 WHERE id = 2":              sqlstmt.Update,
 	} {
 		if a := analyseMySQL(q); a.Kind != want {
 			t.Errorf("%s: kind %v, want %v", q, a.Kind, want)
@@ -144,6 +169,10 @@ func TestMySQLMultiStatementStringsKeepTheTransactionState(t *testing.T) {
 		{"SELECT 1; COMMIT", false, true},
 		{"BEGIN; COMMIT", false, true},
 		{"COMMIT; BEGIN", true, true},
+		{"COMMIT AND CHAIN", true, true},
+		{"ROLLBACK AND NO CHAIN", false, true},
+		{"XA START 'x'", true, false},
+		{"XA ROLLBACK 'x'", false, true},
 		{"SELECT 1; SELECT 2", false, false},
 	} {
 		a := analyseMySQL(tt.q)

@@ -35,19 +35,36 @@ func myBlockable(a *sqlstmt.Analysis, p *myPlan) bool {
 // the statement's affected rows and the number of rows copied.
 func myBlock(p *myPlan, own bool) string {
 	tg := p.targets[0]
-	begin, end := "SAVEPOINT _sqa", ""
+	begin, end := "SAVEPOINT "+savepoint, ""
 	// After a deadlock InnoDB has rolled back the whole transaction and the
 	// savepoint is gone; the deadlock is still the error to re-raise.
-	undo := "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; ROLLBACK TO SAVEPOINT _sqa; END"
+	undo := "BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; ROLLBACK TO SAVEPOINT " + savepoint + "; END"
 	if own {
-		begin, end, undo = "START TRANSACTION", "COMMIT; ", "ROLLBACK"
+		begin, end, undo = "START TRANSACTION", ownCommit+"; ", "ROLLBACK"
 	}
 	return "BEGIN NOT ATOMIC DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN " + undo + "; RESIGNAL; END; " +
-		"SET @_sqa_stage = 'change'; " + begin + "; " +
-		tg.copy + "; SET @_sqa_copied = ROW_COUNT(); " +
-		p.stmt + "; SET @_sqa_changed = ROW_COUNT(); " +
+		"SET @_sqa_stage = 'copy'; " + begin + "; " +
+		tg.copy + "; SET @_sqa_copied = ROW_COUNT(), @_sqa_stage = 'change'; " +
+		p.stmt + "; SET @_sqa_changed = ROW_COUNT(); " + keyCheck(tg) +
 		"SET @_sqa_stage = 'records'; " + tg.records + "; " + end +
 		"SELECT @_sqa_changed, @_sqa_copied; END"
+}
+
+// keyCheck fails the block when the UPDATE moved a key (see keyMoved).
+func keyCheck(tg myTarget) string {
+	if tg.keyMoved == "" {
+		return ""
+	}
+	return "IF " + tg.keyMoved + " THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '" + keyMovedText + "'; END IF; "
+}
+
+// keyMovedText is the message of the block's SIGNAL when a key moved.
+const keyMovedText = "sqlaudit: the UPDATE changed a primary key"
+
+// errKeyMoved is the refusal of an UPDATE or upsert that changed a key: it
+// is rolled back.
+func errKeyMoved(ex *engine.Execution, t *engine.TableInfo) error {
+	return engine.Fail(ex.Query, t.Display, "cannot audit a write that changes a primary key on MySQL (it was undone; assigning a key its own value is fine)", engine.Unsupported)
 }
 
 // runBlock runs ex as one compound statement. ran is false when the server
@@ -64,8 +81,12 @@ func (m *myConn) runBlock(ex *engine.Execution, p *myPlan) (res driver.Result, r
 		return nil, nil, true, err
 	}
 	m.seq++
-	copyArgs, stmtArgs := myChangeArgs(ex, m.seq, 1)
-	args := append(append(copyArgs, stmtArgs...), m.recordArgs(ex, m.seq)...)
+	copyArgs, stmtArgs := myChangeArgs(ex, p, m.seq)
+	args := append(copyArgs, stmtArgs...)
+	if tg.keyMoved != "" {
+		args = append(args, m.seq, m.seq)
+	}
+	args = append(args, m.recordArgs(ex, m.seq)...)
 	block := p.blocks[0]
 	if own {
 		block = p.blocks[1]
@@ -106,9 +127,23 @@ func readCounts(out driver.Rows) (changed, copied int64, err error) {
 }
 
 // blockError is the error of a failed block: the server's own, wrapped in
-// ErrRecord when writing the records failed.
+// ErrRecord when writing the records failed, or engine.ErrRunAgain when the
+// copy or the records failed because another client changed the table.
 func (m *myConn) blockError(ex *engine.Execution, tg myTarget, err error) error {
-	if stage, e := ex.Session.QueryAll(ex.Ctx, `SELECT @_sqa_stage`); e == nil && len(stage) == 1 && engine.AsString(stage[0][0]) == "records" {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.SQLState == [5]byte{'4', '5', '0', '0', '0'} && me.Message == keyMovedText {
+		return errKeyMoved(ex, tg.t)
+	}
+	stage := ""
+	if rows, e := ex.Session.QueryAll(ex.Ctx, `SELECT @_sqa_stage`); e == nil && len(rows) == 1 {
+		stage = engine.AsString(rows[0][0])
+	}
+	if stage == "copy" || stage == "records" {
+		if e := m.staleOr(ex, err); e == engine.ErrRunAgain {
+			return e
+		}
+	}
+	if stage == "records" {
 		return engine.RecordsFailed(ex.Query, tg.t.Display, err)
 	}
 	return engine.NoRetry(err)

@@ -20,7 +20,8 @@ const mysqlCatalogQuery = `SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c
      AND s.TABLE_NAME = c.TABLE_NAME AND s.INDEX_NAME = 'PRIMARY' AND s.COLUMN_NAME = c.COLUMN_NAME),
   c.EXTRA, @@SESSION.sql_mode, @@SESSION.autocommit,
   EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA
-     AND k.TABLE_NAME = c.TABLE_NAME AND k.CHECK_CLAUSE = CONCAT('json_valid(', CHAR(96), REPLACE(c.COLUMN_NAME, CHAR(96), REPEAT(CHAR(96), 2)), CHAR(96), ')'))
+     AND k.TABLE_NAME = c.TABLE_NAME AND k.CHECK_CLAUSE = CONCAT('json_valid(', CHAR(96), REPLACE(c.COLUMN_NAME, CHAR(96), REPEAT(CHAR(96), 2)), CHAR(96), ')')),
+  c.GENERATION_EXPRESSION
 FROM information_schema.COLUMNS c JOIN information_schema.TABLES t
   ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
 WHERE c.TABLE_SCHEMA = COALESCE(?, DATABASE()) AND c.TABLE_NAME = ?
@@ -42,15 +43,24 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	m.noAuto = engine.AsString(rows[0][9]) == "0"
 	t := &engine.TableInfo{Schema: engine.AsString(rows[0][0]), Name: engine.AsString(rows[0][1])}
 	t.Quoted = mysqlIdent(t.Schema) + "." + mysqlIdent(t.Name)
+	// table_name is qualified outside the audit table's database (the
+	// session's, when that is not named), whatever database a USE made the
+	// session's default.
 	t.Display = t.Name
-	if engine.AsString(rows[0][5]) != "1" {
+	if home := c.Shared.AuditRef.Schema; home != "" && t.Schema != home || home == "" && engine.AsString(rows[0][5]) != "1" {
 		t.Display = t.Schema + "." + t.Name
 	}
 	if mode := engine.AsString(rows[0][8]); strings.Contains(mode, "ANSI_QUOTES") || strings.Contains(mode, "NO_BACKSLASH_ESCAPES") {
 		t.Unsupported = "the session's sql_mode (" + mode + ") changes how strings and identifiers are quoted; ANSI_QUOTES and NO_BACKSLASH_ESCAPES are not supported"
 	}
-	if engine.AsString(rows[0][4]) != "BASE TABLE" {
-		return t, nil // a view: no key, refused as such
+	switch engine.AsString(rows[0][4]) {
+	case "BASE TABLE", "SYSTEM VERSIONED":
+	case "VIEW":
+		t.Redirects = "it is a view: a write through it changes its base table, whose rows the wrapper cannot follow through the view; write to the base table"
+		return t, nil
+	default:
+		t.Unsupported = "it is a " + strings.ToLower(engine.AsString(rows[0][4])) + ", not a base table"
+		return t, nil
 	}
 	key := map[int]string{}
 	var ext myTable
@@ -65,15 +75,23 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 		if strings.Contains(engine.AsString(r[7]), "auto_increment") {
 			ext.AutoInc = col
 		}
-		if n, err := strconv.Atoi(engine.AsString(r[6])); err == nil {
+		if !strings.Contains(strings.ToUpper(engine.AsString(r[7])), "INVISIBLE") {
+			ext.Visible++
+		}
+		// A system-versioned table's key holds its ROW END column, the same
+		// for every current row (the only rows statements see): rows are
+		// told apart by the rest.
+		if n, err := strconv.Atoi(engine.AsString(r[6])); err == nil && engine.AsString(r[11]) != "ROW END" {
 			key[n] = col
 		}
 		if strings.ContainsAny(col, "\"\\") {
 			t.Unsupported = "column " + strconv.Quote(col) + " has a double quote or backslash in its name, which JSON paths cannot name portably"
 		}
 	}
-	for i := 1; i <= len(key); i++ {
-		t.Key = append(t.Key, key[i])
+	for i := 1; i <= len(rows); i++ {
+		if k, ok := key[i]; ok {
+			t.Key = append(t.Key, k)
+		}
 	}
 	t.Ext = ext
 	return t, mysqlChildren(ctx, c, t)
@@ -84,6 +102,7 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 type myTable struct {
 	Types   []string // DATA_TYPE by column, "json" for MariaDB's JSON
 	AutoInc string   // the AUTO_INCREMENT column, or ""
+	Visible int      // the columns SELECT * returns (INVISIBLE ones are not)
 }
 
 // myt is the MySQL part of t's entry (zero for views and hidden tables).

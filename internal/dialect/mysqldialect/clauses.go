@@ -25,11 +25,16 @@ type mysqlClauses struct {
 	whereArgs   int           // placeholders in the predicate
 	orderArgs   int           // placeholders in ORDER BY / LIMIT
 	ignore      bool          // IGNORE modifier
-	insertCols  []string
-	returningAt int // offset of RETURNING, or len(text)
-	dupAt       int // INSERT … ON DUPLICATE KEY UPDATE: the offset after UPDATE (setArgs: placeholders before it)
+	// UPDATE, DELETE: the table references join several tables; the
+	// predicate is not a deterministic function of the row (see
+	// mysqlPredicate), or reads a subquery
+	joined, volatile, subquery bool
+	insertCols                 []string
+	returningAt                int // offset of RETURNING, or len(text)
+	dupAt                      int // INSERT … ON DUPLICATE KEY UPDATE: the offset after UPDATE (setArgs: placeholders before it)
 	// setsLastInsertID: the upsert assigns c = LAST_INSERT_ID(c)
 	setsLastInsertID bool
+	fromSelect       bool // INSERT … SELECT (not VALUES or SET)
 }
 
 // mysqlTarget is a table an UPDATE or DELETE changes.
@@ -45,6 +50,14 @@ func analyseMySQLWrite(q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
 	// plan appends (the grammar's own tokenizer may not notice it).
 	if end := sqlstmt.Lex(q+"\n0", sqlstmt.StyleMySQL); end[len(end)-1].Text(q+"\n0") != "0" {
 		return sqlstmt.Refused(q, "an unterminated string, quoted identifier or comment")
+	}
+	for i := 1; i+1 < len(toks); i++ {
+		switch {
+		case i == 1 && toks[i].Is(q, "HISTORY"):
+			return sqlstmt.Refused(q, "DELETE HISTORY removes a system-versioned table's history rows, which the trail does not hold; run it under audit_unsupported=warn")
+		case toks[i].Depth == 0 && toks[i].Is(q, "FOR") && toks[i+1].Is(q, "PORTION"):
+			return sqlstmt.Refused(q, "FOR PORTION OF splits the rows of an application-time period table, inserting the parts outside the portion, which the wrapper does not see; write the rows without it")
+		}
 	}
 	c := &mysqlClauses{returningAt: len(q), whereSpan: [2]int{-1, -1}}
 	end := len(toks)
@@ -65,6 +78,7 @@ func analyseMySQLWrite(q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
 	if verbEnd > 1 {
 		parseText = q[:toks[0].End] + " " + q[toks[verbEnd-1].End:c.returningAt]
 	}
+	parseText = mysqlPlainAssignments(parseText)
 	stmt, err := my.Parse(parseText)
 	if err != nil {
 		return sqlstmt.Refused(q, fmt.Sprintf("the MySQL parser cannot read it (%v)", err))
@@ -97,6 +111,8 @@ func analyseMySQLWrite(q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
 
 func mysqlInsert(a *sqlstmt.Analysis, s *my.Insert, q string, toks []sqlstmt.Token) *sqlstmt.Analysis {
 	a.Kind, a.OrIgnore = sqlstmt.Insert, myClauses(a).ignore || s.Ignore != ""
+	_, values := s.Rows.(my.Values)
+	myClauses(a).fromSelect = !values
 	a.Table = sqlstmt.TableRef{Schema: s.Table.Qualifier.String(), Name: s.Table.Name.String()}
 	for _, col := range s.Columns {
 		myClauses(a).insertCols = append(myClauses(a).insertCols, col.String())
@@ -182,10 +198,29 @@ func mysqlChange(a *sqlstmt.Analysis, hasWhere, hasOrder bool, q string, toks []
 		c.whereSpan = [2]int{toks[where+1].Start, toks[tail-1].End}
 		c.where = q[c.whereSpan[0]:c.whereSpan[1]]
 		c.whereArgs = countParams(toks[where:tail])
+		c.volatile, c.subquery = mysqlPredicate(q, toks[where+1:tail])
 	}
 	if tail < len(toks) {
 		c.order = q[toks[tail].Start:toks[len(toks)-1].End]
 		c.orderArgs = countParams(toks[tail:])
+	}
+	from := tail // the predicate and the ORDER BY / LIMIT tail
+	if where >= 0 {
+		from = where + 1
+	}
+	if mysqlUnrepeatable(q, toks[from:]) {
+		return sqlstmt.Refused(q, "its predicate or ORDER BY assigns a user variable (:=) or steps a sequence (NEXTVAL, NEXT VALUE FOR), which the audited form's copy (an INSERT … SELECT) evaluates otherwise than MariaDB's UPDATE and DELETE do; compute the value first and pass it as an argument (:= in SET is fine)", a.Table)
+	}
+	if c.volatile && c.subquery {
+		// The server re-reads such a subquery for every row of an UPDATE,
+		// but the copy's SELECT reads it once to look the row up (and again
+		// to check it): it would select other rows.
+		return sqlstmt.Refused(q, "its predicate reads a subquery that calls RAND(), NOW() or a function that is not deterministic, which MariaDB evaluates otherwise in the audited form's copy (a SELECT) than in an UPDATE or DELETE; compute the value first and pass it as an argument", a.Table)
+	}
+	if c.joined && c.volatile {
+		// A joined statement's predicate also picks the rows of the other
+		// tables its SET reads, so the restricted statement must keep it.
+		return sqlstmt.Refused(q, "the predicate of a multi-table statement is not a deterministic function of the rows (it calls RAND(), NOW(), a sequence or a stored function, or assigns a variable), and the audited form would evaluate it twice; compute the value first and pass it as an argument", a.Table)
 	}
 	return a
 }
@@ -254,6 +289,7 @@ func mysqlUpdateTargets(a *sqlstmt.Analysis, s *my.Update) string {
 			return ""
 		}
 	}
+	myClauses(a).joined = true
 	index := map[string]int{}
 	for _, e := range s.Exprs {
 		q := e.Name.Qualifier
@@ -293,6 +329,7 @@ func mysqlDeleteTargets(a *sqlstmt.Analysis, s *my.Delete) string {
 			return ""
 		}
 	}
+	myClauses(a).joined = true
 	for _, tn := range s.Targets {
 		name := tn.Name.String()
 		if !tn.Qualifier.IsEmpty() {

@@ -1,6 +1,29 @@
 package mysqldialect
 
-import "github.com/sqlaudit/sqlaudit/internal/engine"
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+
+	"github.com/sqlaudit/sqlaudit/internal/engine"
+	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
+)
+
+// savepoint names the savepoint a write inside the caller's transaction runs
+// under. SAVEPOINT with a name already in use moves that savepoint, so a
+// fixed name would clobber an application's savepoint of the same name
+// (its ROLLBACK TO would undo less); the name is drawn at random once per
+// process.
+var savepoint = func() string {
+	b := make([]byte, 8)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
+	return "_sqa_" + hex.EncodeToString(b)
+}()
+
+// ownCommit ends the wrapper's own transaction whatever the session's
+// completion_type: a chained transaction (CHAIN) would leave the session in
+// a transaction the application never began, RELEASE would disconnect it.
+const ownCommit = "COMMIT AND NO CHAIN NO RELEASE"
 
 // myConn is the per-connection state.
 type myConn struct {
@@ -14,7 +37,32 @@ type myConn struct {
 	copies  map[string]myCopy // copy table → what it was made for
 	pending int64             // copied rows not yet deleted
 	noBlock bool              // the server refused compound statements (see runBlock)
-	seqName string
+	// jsonEquals: the server has JSON_EQUALS (MariaDB 10.7+), by which JSON
+	// columns compare (see mySame); the same for every connection of a
+	// database, so plans built with it are shared safely
+	jsonEquals bool
+}
+
+// Passed drops the connection's prepared statements after a statement that
+// changes how their text reads: MariaDB resolves a prepared statement's
+// unqualified table names (and DATABASE()) in the database of the time it
+// was prepared, so a statement cached before USE other_db would still write
+// the old database's table; and it parses it in the sql_mode of that time
+// (PIPES_AS_CONCAT makes || another operator).
+func (m *myConn) Passed(a *sqlstmt.Analysis) {
+	if !a.ResetsSession {
+		return
+	}
+	texts := []string{a.Text}
+	for _, p := range a.Parts { // a multi-statement string
+		texts = append(texts, p.Text)
+	}
+	for _, q := range texts {
+		if lower := strings.ToLower(q); strings.HasPrefix(lower, "use") || strings.Contains(lower, "sql_mode") {
+			m.c.CloseStmts()
+			return
+		}
+	}
 }
 
 func (m *myConn) TxEnded() { m.tx, m.inTx = m.tx+1, false }

@@ -29,9 +29,14 @@ func (Dialect) Ident(s string) string              { return mysqlIdent(s) }
 // or after the oldest trx_started of information_schema.INNODB_TRX (second
 // precision, rounded down), and every record it writes is stamped later, so
 // the records stamped before that are final (the sealer needs the PROCESS
-// privilege to see other sessions' transactions). The horizon stays a
-// second behind the clock: InnoDB refreshes INNODB_TRX at most every 0.1 s,
-// so a transaction that began just before may be missing from it, and a
+// privilege to see other sessions' transactions). A transaction that has
+// changed no row and runs no statement has written no record, and the
+// records it will write are stamped by statements yet to start, after
+// now: it does not hold the horizon back (the server is shared by every
+// database on it, and an idle transaction elsewhere would stop sealing).
+// The horizon stays a second behind the clock: InnoDB refreshes INNODB_TRX
+// at most every 0.1 s, so a transaction that began (or a statement that
+// started) just before may be missing from it or look idle, and a
 // statement's timestamp is taken before InnoDB starts its transaction
 // (found by the relay's late-commit test). Sealers serialise on the last
 // seal row, locked with its gap at REPEATABLE READ.
@@ -44,7 +49,8 @@ func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
 		Begin: []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION",
 			`SELECT seq FROM ` + mysqlSpelled(seal) + ` ORDER BY seq DESC LIMIT 1 FOR UPDATE`},
 		Horizon: `SELECT ` + stamp(`LEAST(COALESCE(MIN(trx_started), NOW(6)), NOW(6) - INTERVAL 1 SECOND)`) +
-			` FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID()`,
+			` FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID()` +
+			` AND (trx_rows_modified > 0 OR trx_query IS NOT NULL OR trx_state <> 'RUNNING')`,
 		HorizExpr: stamp("a.occurred_at"),
 		Before:    "a.occurred_at < FROM_UNIXTIME(?)",
 		TimeArg:   func(t time.Time) any { return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000) },
@@ -117,34 +123,56 @@ func mySeq(table string) string {
 	return table + "_seq"
 }
 
+// LocateAudit returns the DSN's database, the current one of a new
+// connection: the audit table is the one there, so that after USE other_db
+// records still go to the one trail (an unqualified name would follow the
+// USE).
+func (Dialect) LocateAudit(ctx context.Context, s *engine.Session) (string, error) {
+	rows, err := s.QueryAll(ctx, `SELECT DATABASE()`)
+	if err != nil || len(rows) == 0 {
+		return "", err
+	}
+	return engine.AsString(rows[0][0]), nil
+}
+
 func (Dialect) Open(ctx context.Context, c *engine.Session) (engine.Conn, error) {
-	rows, err := c.QueryAll(ctx, `SELECT VERSION()`)
+	// The session variables the records statements and upserts keep state
+	// in get their types before any statement reads them: a variable still
+	// unset reads as a NULL constant in an INSERT … SELECT prepared before
+	// it was ever set (an upsert from SELECT recorded its updates as INSERTs).
+	rows, err := c.QueryAll(ctx, `SELECT VERSION(), @_sqa_o := '', @_sqa_c := 0, @_sqa_n := 0, @_sqa_t := -1, @_sqa_tx := 0`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlaudit: setting up the connection: %w", err)
 	}
-	if err := mysqlServerSupported(engine.AsString(rows[0][0])); err != nil {
+	version := engine.AsString(rows[0][0])
+	if err := mysqlServerSupported(version); err != nil {
 		return nil, err
 	}
 	// Transaction numbers start at a random point so that a pooled session
 	// never mistakes a number of an earlier connection for its own.
-	return &myConn{c: c, copies: map[string]myCopy{}, seqName: mySeq(c.Shared.Audit), tx: rand.Int64N(1 << 52)}, nil
+	return &myConn{c: c, copies: map[string]myCopy{}, tx: rand.Int64N(1 << 52),
+		jsonEquals: mysqlAtLeast(version, 10, 7)}, nil
 }
 
 // mysqlServerSupported accepts MariaDB 10.5 and newer (INSERT … RETURNING,
 // sequences).
 func mysqlServerSupported(version string) error {
-	i := strings.Index(version, "-MariaDB")
-	if i < 0 {
+	if !strings.Contains(version, "-MariaDB") {
 		return fmt.Errorf("sqlaudit: audit-mysql needs MariaDB 10.5 or newer (INSERT … RETURNING, sequences); server version %q is not MariaDB", version)
 	}
-	parts := strings.SplitN(version[:i], ".", 3)
-	major, _ := strconv.Atoi(parts[0])
-	minor := 0
-	if len(parts) > 1 {
-		minor, _ = strconv.Atoi(parts[1])
-	}
-	if major < 10 || major == 10 && minor < 5 {
+	if !mysqlAtLeast(version, 10, 5) {
 		return fmt.Errorf("sqlaudit: audit-mysql needs MariaDB 10.5 or newer (INSERT … RETURNING, sequences); the server is %s", version)
 	}
 	return nil
+}
+
+// mysqlAtLeast reports whether a MariaDB VERSION() is major.minor or newer.
+func mysqlAtLeast(version string, major, minor int) bool {
+	parts := strings.SplitN(strings.SplitN(version, "-", 2)[0], ".", 3)
+	ma, _ := strconv.Atoi(parts[0])
+	mi := 0
+	if len(parts) > 1 {
+		mi, _ = strconv.Atoi(parts[1])
+	}
+	return ma > major || ma == major && mi >= minor
 }

@@ -23,10 +23,7 @@ func myInsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPla
 		p.autoAt = len(hidden)
 		hidden = append(hidden, myt(t).AutoInc)
 	}
-	p.autoListed = len(myClauses(a).insertCols) == 0
-	for _, c := range myClauses(a).insertCols {
-		p.autoListed = p.autoListed || strings.EqualFold(c, myt(t).AutoInc)
-	}
+	p.autoListed = myAutoListed(a, t)
 	quoted := make([]string, len(hidden))
 	for i, h := range hidden {
 		quoted[i] = mysqlIdent(h)
@@ -52,9 +49,19 @@ func myInsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPla
 		for i := range tuples {
 			tuples[i] = myTuple(one)
 		}
-		return head + myTuple(keyCols) + ` IN (` + strings.Join(tuples, ", ") + `)`
+		return head + mySentinel(t) + ` AND ` + myTuple(keyCols) + ` IN (` + strings.Join(tuples, ", ") + `)`
 	}
 	return p
+}
+
+// myAutoListed: the INSERT names the AUTO_INCREMENT column (or no columns),
+// so its values may be explicit.
+func myAutoListed(a *sqlstmt.Analysis, t *engine.TableInfo) bool {
+	listed := len(myClauses(a).insertCols) == 0
+	for _, c := range myClauses(a).insertCols {
+		listed = listed || strings.EqualFold(c, myt(t).AutoInc)
+	}
+	return listed
 }
 
 // runInsert runs the INSERT returning the new rows' keys (after the
@@ -76,7 +83,7 @@ func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		if ex.WantRows {
 			kept = append(kept, engine.Keep(dest, user))
 		}
-		keys = append(keys, engine.Keep(dest[user:], p.hidden))
+		keys = append(keys, asArgs(engine.Keep(dest[user:], p.hidden)))
 	}
 	rows.Close()
 	if err != io.EOF {
@@ -94,7 +101,7 @@ func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		batch := keys[:min(len(keys), 512)]
 		keys = keys[len(batch):]
 		if err := m.insertRecords(ex, p, batch); err != nil {
-			return nil, nil, engine.RecordsFailed(ex.Query, ex.Table.Display, err)
+			return nil, nil, m.recordsFailed(ex, ex.Table, err)
 		}
 	}
 	switch {
@@ -104,6 +111,18 @@ func (m *myConn) runInsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		return nil, &engine.BufferedRows{Cols: cols[:user], Data: kept}, nil
 	}
 	return engine.Result{Rows: int64(n), LastID: lastID, HasLast: true}, nil, nil
+}
+
+// asArgs makes values read from a result arguments of the next statement:
+// go-sql-driver reads a FLOAT as float32 but binds only float64 (a FLOAT
+// key compares exactly with the DOUBLE of its value).
+func asArgs(vals []driver.Value) []driver.Value {
+	for i, v := range vals {
+		if f, ok := v.(float32); ok {
+			vals[i] = float64(f)
+		}
+	}
+	return vals
 }
 
 // lastInsertID is what the server's OK packet would have said: the first

@@ -24,6 +24,9 @@ func myPlanFor(ex *engine.Execution) *myPlan {
 // myCascades lists the audited children a DELETE (ON DELETE actions) or an
 // UPDATE of referenced columns (ON UPDATE actions) reaches. The copied rows
 // are locked, so no child can be added to them before the statement runs.
+// An UPDATE that assigns a key column must leave it as it was (checked
+// after it ran, see keyCheck), and InnoDB fires no action for a value that
+// did not change: a key column assigned does not count.
 func myCascades(a *sqlstmt.Analysis, t *engine.TableInfo, set []string, copyName string, join []string) []myCascade {
 	var out []myCascade
 	for _, fk := range t.Children {
@@ -33,7 +36,7 @@ func myCascades(a *sqlstmt.Analysis, t *engine.TableInfo, set []string, copyName
 			action = "ON UPDATE"
 			for _, s := range set {
 				for _, p := range fk.Parent {
-					fires = fires || strings.EqualFold(s, p)
+					fires = fires || strings.EqualFold(s, p) && !t.IsKey(p)
 				}
 			}
 		}
@@ -71,20 +74,28 @@ func myTuple(items []string) string {
 	return "(" + strings.Join(items, ", ") + ")"
 }
 
+// myType is the DATA_TYPE of column col ("json" for MariaDB's JSON).
+func myType(t *engine.TableInfo, col string) string {
+	for i, c := range t.Columns {
+		if c == col && i < len(myt(t).Types) {
+			return myt(t).Types[i]
+		}
+	}
+	return ""
+}
+
 // myValue renders a column for JSON_OBJECT: binary strings, BLOBs and
-// geometry as hex text (JSON cannot hold raw bytes), BIT as a number.
+// geometry as hex text (JSON cannot hold raw bytes), BIT as a number, FLOAT
+// as the DOUBLE it is exactly (MariaDB prints a FLOAT with 6 significant
+// digits, so 1234567 and 1234568 would render alike).
 func myValue(t *engine.TableInfo, alias, col string) string {
 	v := mysqlIdent(col)
 	if alias != "" {
 		v = alias + "." + v
 	}
-	typ := ""
-	for i, c := range t.Columns {
-		if c == col && i < len(myt(t).Types) {
-			typ = myt(t).Types[i]
-		}
-	}
-	switch typ {
+	switch myType(t, col) {
+	case "float":
+		return "CAST(" + v + " AS DOUBLE)"
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point", "linestring",
 		"polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
 		return "HEX(" + v + ")"
@@ -94,6 +105,20 @@ func myValue(t *engine.TableInfo, alias, col string) string {
 		return "JSON_EXTRACT(" + v + ", '$')"
 	}
 	return v
+}
+
+// mySame is the condition that column col is unchanged between the rows
+// aliased a and b: its rendering is the same, byte for byte ('a' → 'A' in a
+// case-insensitive column is a change, DECIMAL 1.50 → 1.5 cannot happen). A
+// JSON column is unchanged when it holds the same JSON value (JSON_EQUALS,
+// MariaDB 10.7+: key order, whitespace and 1 → 1.0 are no change); before
+// 10.7, when its rendering (whitespace normalised) is the same.
+func mySame(t *engine.TableInfo, col, a, b string, jsonEquals bool) string {
+	if myType(t, col) == "json" && jsonEquals {
+		ca, cb := a+"."+mysqlIdent(col), b+"."+mysqlIdent(col)
+		return "COALESCE(JSON_EQUALS(" + ca + ", " + cb + "), " + ca + " IS NULL AND " + cb + " IS NULL)"
+	}
+	return "BINARY " + myValue(t, a, col) + " <=> BINARY " + myValue(t, b, col)
 }
 
 func myObject(t *engine.TableInfo, alias string, cols []string) string {
@@ -116,6 +141,17 @@ func myRedact(t *engine.TableInfo, doc string) string {
 	return "JSON_REPLACE(" + strings.Join(parts, ", ") + ")"
 }
 
+// mySentinel is a condition that is always true, but that the server
+// refuses to prepare once table t has another number of visible columns than
+// the catalog says (1241: a row of that many NULLs against SELECT * of the
+// table): MariaDB prepares a cached statement again when the table's
+// definition changed, so a column another client added or dropped fails the
+// statement instead of leaving it out of the records (see schema.go).
+func mySentinel(t *engine.TableInfo) string {
+	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", max(myt(t).Visible, 1)), ", ")
+	return `ROW(` + nulls + `) NOT IN (SELECT * FROM ` + t.Quoted + ` WHERE FALSE)`
+}
+
 // myPath names a column in a JSON path; names with " or \ are refused by
 // the catalog.
 func myPath(col string) string { return mysqlString(`$."` + col + `"`) }
@@ -131,8 +167,12 @@ func fnv64(s string) string {
 type myPlan struct {
 	targets []myTarget // UPDATE, DELETE: the audited tables the statement changes
 	stmt    string     // the caller's statement, restricted to the copied keys or returning the new keys
-	hidden  int        // INSERT: key columns appended to RETURNING, dropped from the caller's rows
-	autoAt  int        // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
+	// stmtArgs deals the arguments to an UPDATE's or DELETE's stmt
+	stmtArgs []argSlot
+	// refused says why the statement cannot run audited, or ""
+	refused string
+	hidden  int // INSERT: key columns appended to RETURNING, dropped from the caller's rows
+	autoAt  int // INSERT: the AUTO_INCREMENT column among the hidden ones, or -1
 	// autoListed: the INSERT names the AUTO_INCREMENT column (or no
 	// columns), so its ids may be explicit
 	autoListed bool

@@ -15,15 +15,10 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	if err := myCheckArgs(ex); err != nil {
 		return nil, nil, err
 	}
-	if ex.Stmt.Upsert && assignsKey(ex.Stmt.SetColumns, ex.Table) {
-		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit an upsert that changes the primary key on MySQL", engine.Unsupported)
-	}
-	for i, t := range ex.Targets {
-		if t != nil && ex.Stmt.Kind == sqlstmt.Update && assignsKey(myClauses(ex.Stmt).targets[i].set, t) {
-			return nil, nil, engine.Fail(ex.Query, t.Display, "cannot audit an UPDATE that changes the primary key on MySQL", engine.Unsupported)
-		}
-	}
 	p := ex.Session.Shared.Plan(engine.PlanKey{Stmt: ex.Stmt, Table: ex.Table, WantRows: ex.WantRows}, func() any { return myPlanFor(ex) }).(*myPlan)
+	if p.refused != "" {
+		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, "cannot audit this statement: "+p.refused, engine.Unsupported)
+	}
 	m := ex.Session.State.(*myConn)
 	if p.blocks[0] != "" && !m.noBlock {
 		if res, rows, ran, err := m.runBlock(ex, p); ran {
@@ -31,7 +26,7 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 		}
 	}
 	own := !m.inTransaction()
-	begin, rollback := "SAVEPOINT _sqa", "ROLLBACK TO SAVEPOINT _sqa"
+	begin, rollback := "SAVEPOINT "+savepoint, "ROLLBACK TO SAVEPOINT "+savepoint
 	if own {
 		m.tx++
 		begin, rollback = "START TRANSACTION", "ROLLBACK"
@@ -41,7 +36,7 @@ func (Dialect) Run(ex *engine.Execution) (driver.Result, driver.Rows, error) {
 	}
 	res, rows, err := m.runPlan(ex, p)
 	if err == nil && own {
-		_, err = ex.Session.RawExec(ex.Ctx, "COMMIT", nil)
+		_, err = ex.Session.RawExec(ex.Ctx, ownCommit, nil)
 	}
 	if own {
 		defer m.TxEnded()
@@ -83,7 +78,7 @@ func (m *myConn) runPlan(ex *engine.Execution, p *myPlan) (driver.Result, driver
 func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driver.Rows, error) {
 	m.seq++
 	s := m.seq
-	copyArgs, stmtArgs := myChangeArgs(ex, s, len(p.targets))
+	copyArgs, stmtArgs := myChangeArgs(ex, p, s)
 	var copied int64
 	for _, tg := range p.targets {
 		if err := m.ensureCopy(ex, tg); err != nil {
@@ -91,7 +86,7 @@ func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		}
 		res, err := ex.Session.PreparedExec(ex.Ctx, tg.copy, engine.Named(copyArgs...))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, m.staleOr(ex, err)
 		}
 		n, _ := res.RowsAffected()
 		copied += n
@@ -104,14 +99,38 @@ func (m *myConn) runChange(ex *engine.Execution, p *myPlan) (driver.Result, driv
 		return nil, nil, err
 	}
 	for _, tg := range p.targets {
+		if tg.keyMoved == "" {
+			continue
+		}
+		moved, err := ex.Session.QueryAll(ex.Ctx, `SELECT `+tg.keyMoved, engine.Named(s, s)...)
+		if err != nil {
+			return nil, nil, err
+		}
+		if engine.AsInt(moved[0][0]) != 0 {
+			return nil, nil, errKeyMoved(ex, tg.t)
+		}
+	}
+	for _, tg := range p.targets {
+		if tg.records == "" {
+			continue // another alias of a table already recorded
+		}
 		if _, err := ex.Session.PreparedExec(ex.Ctx, tg.records, engine.Named(m.recordArgs(ex, s)...)); err != nil {
-			return nil, nil, engine.RecordsFailed(ex.Query, tg.t.Display, err)
+			return nil, nil, m.recordsFailed(ex, tg.t, err)
 		}
 	}
 	if err := m.prune(ex, p, copied); err != nil {
 		return nil, nil, err
 	}
 	return res, rows, nil
+}
+
+// recordsFailed is the error of a failed records statement: ErrRecord, or
+// engine.ErrRunAgain when another client changed the table (see schema.go).
+func (m *myConn) recordsFailed(ex *engine.Execution, t *engine.TableInfo, err error) error {
+	if e := m.staleOr(ex, err); e == engine.ErrRunAgain {
+		return e
+	}
+	return engine.RecordsFailed(ex.Query, t.Display, err)
 }
 
 // prune empties the copy tables once they hold many rows (copied adds to
@@ -121,6 +140,9 @@ func (m *myConn) prune(ex *engine.Execution, p *myPlan, copied int64) error {
 		return nil
 	}
 	for _, tg := range p.targets {
+		if tg.records == "" {
+			continue // the copy table of a table already emptied
+		}
 		if _, err := ex.Session.RawExec(ex.Ctx, `DELETE FROM `+tg.copyName, nil); err != nil {
 			return err
 		}
@@ -131,17 +153,12 @@ func (m *myConn) prune(ex *engine.Execution, p *myPlan, copied int64) error {
 
 // myChangeArgs deals the caller's arguments to an UPDATE's or DELETE's
 // copy statement (its table references, its predicate and ORDER BY/LIMIT,
-// after the statement number s) and to the restricted statement (all of
-// them, with s once per target after the predicate's).
-func myChangeArgs(ex *engine.Execution, s int64, targets int) (copyArgs, stmtArgs []driver.Value) {
+// after the statement number s) and to the restricted statement (as the
+// plan's slots say).
+func myChangeArgs(ex *engine.Execution, p *myPlan, s int64) (copyArgs, stmtArgs []driver.Value) {
 	c, vals := myClauses(ex.Stmt), engine.Values(ex.Args)
-	cut := c.beforeWhere + c.whereArgs
 	copyArgs = append(append([]driver.Value{s}, vals[:c.beforeWhere-c.setArgs]...), vals[c.beforeWhere:]...)
-	stmtArgs = append(make([]driver.Value, 0, len(vals)+targets), vals[:cut]...)
-	for range targets {
-		stmtArgs = append(stmtArgs, s)
-	}
-	return copyArgs, append(stmtArgs, vals[cut:]...)
+	return copyArgs, dealArgs(vals, p.stmtArgs, s)
 }
 
 // recordArgs are the arguments of a target's records statement.

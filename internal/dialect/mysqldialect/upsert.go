@@ -1,9 +1,9 @@
 package mysqldialect
 
 import (
-	"bytes"
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,16 +29,21 @@ func myUpsertPlan(a *sqlstmt.Analysis, t *engine.TableInfo, audit string) *myPla
 	for _, c := range t.Columns {
 		old = append(old, mysqlString(c), myValue(t, t.Quoted, c))
 	}
+	// Each step reads a variable, so that none is a constant the optimizer
+	// may fold away (INSERT … SELECT skipped "(@_sqa_n := ?) IS NULL").
 	capture := ` ` + k0 + ` = IF((@_sqa_o := JSON_OBJECT(` + strings.Join(old, ", ") + `)) IS NULL OR ` +
-		`(@_sqa_c := IF(@_sqa_n <=> ?, @_sqa_c, 0) + 1) IS NULL OR (@_sqa_n := ?) IS NULL, ` + k0 + `, ` + k0 + `),`
+		`(@_sqa_c := IF(@_sqa_n <=> ?, @_sqa_c, 0) + 1) IS NULL OR (@_sqa_n := ? + 0 * @_sqa_c) IS NULL OR NOT ` + mySentinel(t) + `, ` + k0 + `, ` + k0 + `),`
 	ret := ` RETURNING `
 	if a.Returning != "" {
 		ret = `, `
 	}
 	ret += `IF(@_sqa_n <=> ?, @_sqa_c, 0), IF(@_sqa_n <=> ?, @_sqa_o, NULL), ` + myObject(t, "", t.Columns)
 	q := a.Text
-	p := &myPlan{hidden: 3, autoAt: -1}
+	p := &myPlan{hidden: 3, autoAt: -1, autoListed: myAutoListed(a, t)}
 	p.stmt = q[:myClauses(a).dupAt] + capture + q[myClauses(a).dupAt:] + ret
+	if n := a.NumParams + 4; n > myMaxParams {
+		p.refused = fmt.Sprintf("its audited form needs %d placeholders, more than MariaDB's %d; send fewer rows per statement", n, myMaxParams)
+	}
 	p.insert = func(n int) string {
 		row := `(NEXT VALUE FOR ` + mySeq(audit) + `, ` + myTxID(audit) + `, ?, ?, ` + mysqlString(t.Display) + `, ?, ?, ?, ?, ?)`
 		rows := make([]string, n)
@@ -65,7 +70,7 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 	args := append(append(append([]driver.Value{}, vals[:cut]...), s, s), vals[cut:]...)
 	rows, err := ex.Session.PreparedQuery(ex.Ctx, p.stmt, engine.Named(append(args, s, s)...))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, m.staleOr(ex, err) // the capture names the columns too
 	}
 	cols := rows.Columns()
 	user := len(cols) - p.hidden
@@ -91,11 +96,20 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 	if err != io.EOF {
 		return nil, nil, err
 	}
-	recs, affected, lastID, err := upsertRecords(ex.Table, myClauses(ex.Stmt).setsLastInsertID, outcome)
+	sum, err := upsertRecords(ex.Table, m.jsonEquals, outcome)
+	if errors.Is(err, errUpsertMovedKey) {
+		return nil, nil, errKeyMoved(ex, ex.Table)
+	}
 	if err != nil {
 		return nil, nil, engine.Fail(ex.Query, ex.Table.Display, err.Error(), engine.Record)
 	}
-	if err := m.writeRecordRows(ex, p, recs); err != nil {
+	generated, err := m.generatedID(ex, p, sum.inserted)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := myClauses(ex.Stmt)
+	affected, lastID := sum.affected, upsertLastID(sum, generated, c.setsLastInsertID, c.fromSelect)
+	if err := m.writeRecordRows(ex, p, sum.recs); err != nil {
 		return nil, nil, engine.RecordsFailed(ex.Query, ex.Table.Display, err)
 	}
 	if ex.WantRows {
@@ -110,68 +124,27 @@ func (m *myConn) runUpsert(ex *engine.Execution, p *myPlan) (driver.Result, driv
 	return engine.Result{Rows: affected, LastID: lastID, HasLast: true}, nil, nil
 }
 
-// upsertRecords turns the outcomes into records (action, key, old, new),
-// counts the affected rows as MySQL does (1 per insert, 2 per changed row)
-// and finds the id go-sql-driver reports: the first AUTO_INCREMENT value
-// inserted, else the last row's given to LAST_INSERT_ID(c) by the UPDATE
-// list (lii), else that of the first row an update changed, else 0.
-// A row the statement inserted and then updated (two input rows with one
-// key) gets one INSERT record of its final image: the statement's change.
-func upsertRecords(t *engine.TableInfo, lii bool, outcome []upsertRow) (recs [][4]string, affected, lastID int64, err error) {
-	var firstInsert, firstChange, lastUpdate int64
-	auto := func(img map[string]json.RawMessage) int64 {
-		if myt(t).AutoInc == "" {
-			return 0
+// generatedID is the first of the inserted rows' AUTO_INCREMENT values that
+// the statement generated, or 0. When the statement names the column, its
+// values may be explicit; LAST_INSERT_ID() then tells which was generated.
+func (m *myConn) generatedID(ex *engine.Execution, p *myPlan, inserted []int64) (int64, error) {
+	if len(inserted) == 0 || myt(ex.Table).AutoInc == "" {
+		return 0, nil
+	}
+	if !p.autoListed {
+		return inserted[0], nil
+	}
+	rows, err := ex.Session.QueryAll(ex.Ctx, `SELECT LAST_INSERT_ID()`)
+	if err != nil {
+		return 0, err
+	}
+	lii := engine.AsInt(rows[0][0])
+	for _, id := range inserted {
+		if id == lii {
+			return lii, nil
 		}
-		return engine.AsInt([]byte(img[myt(t).AutoInc]))
 	}
-	inserted := map[string]int{} // key → its INSERT record
-	prev := 0
-	for _, r := range outcome {
-		switch {
-		case r.captured == prev:
-			key := jsonPick(r.image, t.Key)
-			inserted[key] = len(recs)
-			recs = append(recs, [4]string{"INSERT", key, "", jsonRedacted(t, r.image)})
-			affected++
-			if firstInsert == 0 {
-				firstInsert = auto(r.image)
-			}
-		case r.captured == prev+1 && r.old != nil:
-			old := r.old
-			lastUpdate = auto(r.image)
-			if i, ok := inserted[jsonPick(old, t.Key)]; ok {
-				recs[i][3] = jsonRedacted(t, r.image)
-				affected += 2
-				break
-			}
-			if firstChange == 0 && !bytes.Equal([]byte(jsonPick(old, t.Columns)), []byte(jsonPick(r.image, t.Columns))) {
-				firstChange = auto(r.image)
-			}
-			o, n := map[string]json.RawMessage{}, map[string]json.RawMessage{}
-			for c, v := range old {
-				if !bytes.Equal(v, r.image[c]) {
-					o[c], n[c] = v, r.image[c]
-				}
-			}
-			if len(o) > 0 {
-				recs = append(recs, [4]string{"UPDATE", jsonPick(old, t.Key), jsonRedacted(t, o), jsonRedacted(t, n)})
-				affected += 2
-			}
-		default:
-			return nil, 0, 0, fmt.Errorf("the upsert captured %d old images after %d, expected at most one more", r.captured, prev)
-		}
-		prev = r.captured
-	}
-	switch {
-	case firstInsert != 0:
-		lastID = firstInsert
-	case lii: // c = LAST_INSERT_ID(c): the value of its last call
-		lastID = lastUpdate
-	default:
-		lastID = firstChange
-	}
-	return recs, affected, lastID, nil
+	return 0, nil
 }
 
 // writeRecordRows inserts records given as values, in statements of
@@ -199,28 +172,4 @@ func (m *myConn) writeRecordRows(ex *engine.Execution, p *myPlan, recs [][4]stri
 		recs = recs[n:]
 	}
 	return nil
-}
-
-func jsonPick(img map[string]json.RawMessage, cols []string) string {
-	out := make(map[string]json.RawMessage, len(cols))
-	for _, c := range cols {
-		out[c] = img[c]
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
-}
-
-// jsonRedacted renders an image with the redacted columns masked.
-func jsonRedacted(t *engine.TableInfo, img map[string]json.RawMessage) string {
-	out := make(map[string]json.RawMessage, len(img))
-	for c, v := range img {
-		out[c] = v
-	}
-	for _, r := range t.Redact {
-		if _, ok := out[r]; ok {
-			out[r], _ = json.Marshal(engine.RedactedValue)
-		}
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
 }

@@ -19,16 +19,15 @@ const pgCatalogQuery = `SELECT n.nspname, c.relname, n.nspname = 'public', c.oid
             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
   coalesce((SELECT i.indkey::text FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), ''),
-  (` + pgColumnsSig + `), c.relkind::text, c.relhasrules, c.relhassubclass AND c.relkind <> 'p', row_security_active(c.oid),
+  coalesce((SELECT json_agg(a.atttypid::text ORDER BY a.attnum) FROM pg_attribute a
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text, c.relkind::text, c.relhasrules, c.relhassubclass AND c.relkind <> 'p', row_security_active(c.oid),
   (SELECT CASE WHEN rn.nspname = 'public' THEN r.relname ELSE rn.nspname || '.' || r.relname END
-     FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE c.relispartition AND r.oid = pg_partition_root(c.oid))
+     FROM pg_class r JOIN pg_namespace rn ON rn.oid = r.relnamespace WHERE c.relispartition AND r.oid = pg_partition_root(c.oid)),
+  current_setting('server_version_num')::int,
+  EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND NOT tg.tgisinternal AND tg.tgtype::int & 19 = 19),
+  coalesce((SELECT i.indexrelid::bigint FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary), 0), c.relnatts::int
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1::text)`
-
-// pgColumnsSig is the signature of table c's columns — names, types and
-// type modifiers in order — that the typed UPDATE checks at run time.
-const pgColumnsSig = `SELECT md5(string_agg(a.attname || ' ' || a.atttypid || ' ' || a.atttypmod, ',' ORDER BY a.attnum))
-            FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped`
 
 func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.TableRef) (*engine.TableInfo, error) {
 	rows, err := c.QueryAll(ctx, pgCatalogQuery, engine.Named(ref.Spelled())...)
@@ -53,14 +52,22 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	if err := json.Unmarshal([]byte(engine.AsString(r[6])), &ext.Types); err != nil {
 		return nil, err
 	}
-	ext.PKey, ext.Sig, ext.Kind = engine.AsString(r[7]), engine.AsString(r[8]), engine.AsString(r[9])
+	if err := json.Unmarshal([]byte(engine.AsString(r[8])), &ext.Declared); err != nil {
+		return nil, err
+	}
+	ext.PKey, ext.Kind = engine.AsString(r[7]), engine.AsString(r[9])
+	ext.PKIndex, ext.Natts = engine.AsInt(r[16]), int(engine.AsInt(r[17]))
 	switch {
+	case ext.Kind == "v":
+		t.Redirects = "it is a view: a write through it changes its base tables (or runs its rules or INSTEAD OF triggers), whose rows the wrapper cannot follow through the view; write to the base tables"
 	case pgBool(r[10]):
-		t.Unsupported = "it has rules, which rewrite statements on it into others the wrapper cannot see"
+		t.Redirects = "it has rules, which rewrite statements on it into others the wrapper cannot see"
 	case pgBool(r[12]):
 		t.Unsupported = "row-level security is active on it for this role, so the rows the wrapper reads are not the rows a statement changes"
 	}
 	ext.Inherited = pgBool(r[11]) // writes without ONLY are refused (Run)
+	ext.Version = int(engine.AsInt(r[14]))
+	ext.BeforeUpdate = pgBool(r[15]) // ROW | BEFORE | UPDATE
 	if root := engine.AsString(r[13]); root != "" {
 		t.Display = root // a partition's rows are recorded under the partitioned table
 	}
@@ -71,14 +78,21 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 // pgTable is what the PostgreSQL dialect keeps of a table beside the
 // generic entry (TableInfo.Ext).
 type pgTable struct {
-	OID   int64    // to check that the name still resolves to it
-	Types []string // base type oids by column (a domain's base type)
-	PKey  string   // the primary key's column numbers (pg_index.indkey), to check it did not move
-	Sig   string   // pgColumnsSig, to check that no column was added, dropped or retyped
-	Kind  string   // pg_class.relkind: 'r' table, 'p' partitioned table, …
+	OID      int64    // to check that the name still resolves to it
+	Types    []string // base type oids by column (a domain's base type): how the typed UPDATE compares
+	Declared []string // declared type oids by column, to check that none was retyped
+	PKey     string   // the primary key's column numbers (pg_index.indkey)
+	PKIndex  int64    // the primary key's index (0: none), to check that it is still there
+	Natts    int      // pg_class.relnatts: the next column added gets number Natts+1
+	Kind     string   // pg_class.relkind: 'r' table, 'p' partitioned table, …
 	// Inherited: other tables inherit from it (not as partitions), so a
 	// write without ONLY changes their rows too.
 	Inherited bool
+	// Version is the server's version number (180004 for 18.4): what it
+	// returns decides the plan.
+	Version int
+	// BeforeUpdate: it has a BEFORE UPDATE row trigger (see pgOldNew).
+	BeforeUpdate bool
 }
 
 // pgt is the PostgreSQL part of t's entry.

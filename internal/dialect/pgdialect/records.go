@@ -23,10 +23,15 @@ func pgRecords(ex *pgExec, t pgTargetRef) string {
 	image := t.image
 	switch {
 	case a.Upsert:
-		image = "coalesce(w._sqa_old, w._sqa_new)"
 		q, changed = pgUpsertRecords(ex), "w._sqa_old IS NULL OR d.o IS NOT NULL"
+	case a.Kind == sqlstmt.Merge:
+		image = t.image
+		q, changed = pgMergeRecords(ex), "w._sqa_act <> 'UPDATE' OR d.o IS NOT NULL"
 	case pgTypedUpdate(ex):
 		return pgTypedRecords(ex, t)
+	case pgTypedKeys(ex): // every row recorded, keyed by its typed key columns
+		q = pgRecordsInsert(ex, ex.Table, "'"+strings.ToUpper(a.Kind.String())+"'", pgTypedKey(ex.Table, "w._sqa_k"), pgNodeValues(ex.Table, a.Kind)) + " FROM _sqa_w w"
+		return q + " WHERE CASE WHEN " + pgResolvesCheck(ex, t) + " THEN true END"
 	default:
 		q, changed = pgNodeRecords(ex, ex.Table, "_sqa_w", a.Kind, t.image), pgChanged(a.Kind)
 	}
@@ -34,20 +39,37 @@ func pgRecords(ex *pgExec, t pgTargetRef) string {
 		" THEN " + changed + " END" + pgCascadeCheck(ex, t)
 }
 
+// pgTypedKey is the JSON object of the key columns the write returned as
+// prefix0, prefix1, ….
+func pgTypedKey(t *engine.TableInfo, prefix string) string {
+	parts := make([]string, 0, 2*len(t.Key))
+	for i, k := range t.Key {
+		parts = append(parts, sqlstmt.QuoteLiteral(k, true), prefix+strconv.Itoa(i))
+	}
+	return "jsonb_build_object(" + strings.Join(parts, ", ") + ")"
+}
+
 // pgNodeRecords selects one record per row of the WITH query cte (row
 // images w._sqa_old and w._sqa_new) of table ti, keyed from image; for an
 // UPDATE joined to the changed columns d.o and d.n. The caller adds WHERE.
 func pgNodeRecords(ex *pgExec, ti *engine.TableInfo, cte string, kind sqlstmt.Kind, image string) string {
-	action, values, diff := "", "", ""
+	diff := ""
+	if kind == sqlstmt.Update {
+		diff = " CROSS JOIN LATERAL " + pgDiff(ti, "w._sqa_old")
+	}
+	return pgRecordsInsert(ex, ti, "'"+strings.ToUpper(kind.String())+"'", pgRowKey(ti, image), pgNodeValues(ti, kind)) + " FROM " + cte + " w" + diff
+}
+
+// pgNodeValues is a record's old and new values: an UPDATE's changed
+// columns d.o and d.n, a DELETE's old image, an INSERT's new one.
+func pgNodeValues(ti *engine.TableInfo, kind sqlstmt.Kind) string {
 	switch kind {
 	case sqlstmt.Update:
-		action, values, diff = "UPDATE", "d.o, d.n", " CROSS JOIN LATERAL "+pgDiff(ti, "w._sqa_old")
+		return "d.o, d.n"
 	case sqlstmt.Delete:
-		action, values = "DELETE", pgRedactRow(ti, "w._sqa_old")+", NULL"
-	case sqlstmt.Insert:
-		action, values = "INSERT", "NULL, "+pgRedactRow(ti, "w._sqa_new")
+		return pgRedactRow(ti, "w._sqa_old") + ", NULL"
 	}
-	return pgRecordsInsert(ex, ti, "'"+action+"'", pgRowKey(ti, image), values) + " FROM " + cte + " w" + diff
+	return "NULL, " + pgRedactRow(ti, "w._sqa_new")
 }
 
 // pgRecordsInsert is the INSERT … SELECT of records with the given action,
@@ -55,7 +77,7 @@ func pgNodeRecords(ex *pgExec, ti *engine.TableInfo, cte string, kind sqlstmt.Ki
 func pgRecordsInsert(ex *pgExec, ti *engine.TableInfo, action, key, values string) string {
 	n := len(ex.Args)
 	return "INSERT INTO " + ex.Session.Shared.Audit + " (" + engine.RecordColumns + ")" +
-		" SELECT pg_current_xact_id()::text::bigint, $" + strconv.Itoa(n+1) + "::text, " + action + ", " +
+		" SELECT (SELECT pg_current_xact_id()::text::bigint), $" + strconv.Itoa(n+1) + "::text, " + action + ", " +
 		sqlstmt.QuoteLiteral(ti.Display, true) + ", " + key + ", " + values +
 		", $" + strconv.Itoa(n+2) + "::jsonb, " + sqlstmt.QuoteLiteral(ex.Query, true)
 }
@@ -71,12 +93,22 @@ func pgRecordsInsert(ex *pgExec, ti *engine.TableInfo, action, key, values strin
 // describe (a session may have changed its search_path or created a
 // temporary table of the same name; set_config() in a SELECT is not seen by
 // the wrapper), and its primary key is still the one the catalog read (a
-// migration by another client may have moved it). Evaluated once.
+// migration by another client may have moved it). Evaluated once, from the
+// server's catalog caches rather than by scanning catalog tables: the
+// primary key's index is still there exactly when the key did not move
+// (dropping the key drops its index; a new key has a new one). A table
+// without a primary key, keyed by the caller's Options, is checked by a
+// scan to still have none.
 func pgResolvesCheck(ex *pgExec, t pgTargetRef) string {
-	oid := strconv.FormatInt(pgt(ex.Table).OID, 10)
-	return pgRaiseUnless("(SELECT to_regclass("+sqlstmt.QuoteLiteral(t.spelled, true)+")::oid::bigint = "+oid+
-		" AND coalesce((SELECT i.indkey::text FROM pg_index i WHERE i.indrelid = "+oid+" AND i.indisprimary), '') = "+
-		sqlstmt.QuoteLiteral(pgt(ex.Table).PKey, true)+")", staleCatalogMessage, "left("+t.image+"::text, 0)")
+	pt := pgt(ex.Table)
+	oid := strconv.FormatInt(pt.OID, 10)
+	cond := "to_regclass(" + sqlstmt.QuoteLiteral(t.spelled, true) + ")::oid::bigint = " + oid
+	if pt.PKIndex != 0 {
+		cond += " AND pg_index_has_property(" + strconv.FormatInt(pt.PKIndex, 10) + ", 'clusterable') IS NOT NULL"
+	} else {
+		cond += " AND NOT EXISTS (SELECT FROM pg_index i WHERE i.indrelid = " + oid + " AND i.indisprimary)"
+	}
+	return pgRaiseUnless("(SELECT "+cond+")", staleCatalogMessage, "left("+t.image+"::text, 0)")
 }
 
 // pgKeysCheck: the key columns are still in the row image (a key column

@@ -74,12 +74,8 @@ func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, 
 		if err != nil {
 			return nil, nil, pgError(ex, err)
 		}
-		if pgJoinedReturning(ex) {
-			hidden := 1
-			if ex.Stmt.Kind == sqlstmt.Update {
-				hidden = 2
-			}
-			rows = engine.NewHiddenRows(rows, hidden)
+		if pgInnerReturning(ex) {
+			rows = engine.NewHiddenRows(rows, pgHidden(ex))
 		}
 		if buffer {
 			rows, err = engine.BufferRows(rows)
@@ -89,7 +85,31 @@ func pgExecute(ex *pgExec, q string, buffer bool, extra ...any) (driver.Result, 
 		}
 		return nil, rows, nil
 	}
+	if pgRecordsCount(ex) {
+		return pgExecCount(ex, q, args, !inlined)
+	}
 	return pgCount(ex, q, args, !inlined)
+}
+
+// pgExecCount runs a rewritten write whose records' INSERT is the
+// statement (pgRecordsCount): its command tag counts the write's rows.
+func pgExecCount(ex *pgExec, q string, args []driver.NamedValue, cache bool) (driver.Result, driver.Rows, error) {
+	run := ex.Session.PreparedExec
+	if !cache {
+		run = ex.Session.RawExec
+	}
+	res, err := run(ex.Ctx, q, args)
+	if err != nil {
+		return nil, nil, pgError(ex, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, nil, engine.NoRetry(err)
+	}
+	if ex.Stmt.Truncate {
+		n = 0 // as PostgreSQL reports TRUNCATE
+	}
+	return engine.Result{Rows: n, LastNote: "LastInsertId is not supported by this driver"}, nil, nil
 }
 
 // pgCount runs a rewritten write without the caller's rows (as a cached
@@ -150,7 +170,18 @@ func pgInline(q string, args []driver.NamedValue, n int) string {
 // would name as this table's, without the columns of their own.
 func pgRefuse(ex *pgExec) error {
 	a := ex.Stmt
-	if a.Kind == sqlstmt.Update && a.From != "" && len(a.JoinFunctions) > 0 {
+	if a.Kind == sqlstmt.Merge {
+		if v := pgt(ex.Table).Version; v < pgOldNewVersion {
+			return engine.Refuse(ex.Query, ex.Table.Display, fmt.Sprintf("MERGE needs PostgreSQL 18 or newer, whose MERGE … RETURNING names the old and new rows (this server is %d.%d); "+
+				"use INSERT … ON CONFLICT, or separate INSERT, UPDATE and DELETE statements", v/10000, v%10000))
+		}
+		for _, fk := range ex.Table.Children {
+			if fk.OnDelete || fk.OnUpdate {
+				return engine.Refuse(ex.Query, ex.Table.Display, "MERGE into a table whose rows foreign-key actions (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT) follow is not audited yet; use INSERT … ON CONFLICT, UPDATE and DELETE")
+			}
+		}
+	}
+	if a.Kind == sqlstmt.Update && a.From != "" && len(a.JoinFunctions) > 0 && !pgOldNew(ex) {
 		volatile, err := pgVolatile(ex)
 		if err != nil {
 			return engine.CatalogFailed(ex.Query, ex.Table.Display, err)
@@ -173,7 +204,7 @@ func pgRefuse(ex *pgExec) error {
 // the statement text itself), RETURNING rows that may name joined tables.
 func pgCheckArgs(ex *pgExec) error {
 	a := ex.Stmt
-	if pgJoinedReturning(ex) && a.ReturningStar {
+	if a.From != "" && ex.WantRows && a.Returning != "" && a.ReturningStar && !pgOldNew(ex) {
 		return engine.Refuse(ex.Query, ex.Table.Display, "cannot audit RETURNING * of an UPDATE … FROM or DELETE … USING (it would include the wrapper's own columns); name the columns or tables (RETURNING t.*, s.x)")
 	}
 	for _, arg := range ex.Args {
@@ -221,10 +252,20 @@ func pgError(ex *pgExec, err error) error {
 	}
 	switch server.SQLState() {
 	case "42703":
-		// undefined_column: the caller's mistake, or a column the typed
-		// UPDATE names was dropped or renamed by another client since the
-		// catalog was read. Either way the next statement re-reads it.
+		// undefined_column: the caller's mistake, or a column the rewritten
+		// statement names (the typed UPDATE's columns, the typed keys) was
+		// dropped or renamed by another client since the catalog was read. Either way the next statement re-reads it; when
+		// the missing column is one the catalog lists, the write runs again
+		// on the new catalog (outside a transaction) or fails the
+		// transaction to be run again, as for the other stale catalogs.
 		ex.Session.DropCatalog()
+		if pgNamesColumn(ex.Table, err.Error()) {
+			ex.Session.Shared.DDLRan()
+			if !pgInTx(ex.Session) {
+				return engine.ErrRunAgain
+			}
+			return engine.Fail(ex.Query, ex.Table.Display, "a column of the table was dropped or renamed since this connection read it (a migration by another client?); nothing changed, run the transaction again", engine.Conflict, err)
+		}
 	case "42P01":
 		if audit := ex.Session.Shared.AuditRef; strings.Contains(err.Error(), `"`+audit.Name+`"`) || strings.Contains(err.Error(), `"`+audit.Schema+"."+audit.Name+`"`) {
 			return engine.Fail(ex.Query, ex.Table.Display, "the audit table "+ex.Session.Shared.AuditName+
@@ -232,4 +273,16 @@ func pgError(ex *pgExec, err error) error {
 		}
 	}
 	return engine.NoRetry(err)
+}
+
+// pgNamesColumn reports whether an undefined-column error names one of t's
+// catalogued columns: column "x" does not exist, or column old.x does not
+// exist.
+func pgNamesColumn(t *engine.TableInfo, msg string) bool {
+	for _, c := range t.Columns {
+		if strings.Contains(msg, `column "`+c+`" does not exist`) || strings.Contains(msg, `.`+c+` does not exist`) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package pgdialect
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
@@ -11,6 +12,12 @@ import (
 //	WITH [the caller's CTEs,] _sqa_w AS (<the write, returning row images as jsonb>),
 //	     _sqa_a AS (INSERT INTO audit_log … SELECT … FROM _sqa_w)
 //	SELECT <count, or the caller's RETURNING list> FROM _sqa_w
+//
+// or, when every row the write changes gets a record (pgRecordsCount),
+//
+//	WITH [the caller's CTEs,] _sqa_w AS (<the write>) INSERT INTO audit_log … SELECT … FROM _sqa_w
+//
+// whose count of records is the write's: the rows are read once.
 func pgStatement(ex *pgExec) string {
 	a := ex.Stmt
 	t := pgTarget(ex)
@@ -23,6 +30,10 @@ func pgStatement(ex *pgExec) string {
 		b.WriteString(a.With + ", ")
 	}
 	b.WriteString("_sqa_w AS (" + pgWrite(ex, t) + ")")
+	if pgRecordsCount(ex) {
+		b.WriteString(" " + pgRecords(ex, t))
+		return b.String()
+	}
 	if ex.Table.Audited {
 		b.WriteString(", _sqa_a AS (" + pgRecords(ex, t) + ")")
 	}
@@ -34,7 +45,7 @@ func pgStatement(ex *pgExec) string {
 	switch {
 	case !ex.WantRows:
 		b.WriteString(" SELECT count(*) FROM _sqa_w" + check)
-	case pgJoinedReturning(ex): // the caller's columns, then the images pgExecute hides
+	case pgInnerReturning(ex): // the caller's columns, then the images pgExecute hides
 		b.WriteString(" SELECT * FROM _sqa_w" + check)
 	case a.Returning != "":
 		b.WriteString(" SELECT " + a.Returning + " FROM (SELECT (_sqa_row).* FROM _sqa_w) AS " + t.ref + check)
@@ -46,12 +57,36 @@ func pgStatement(ex *pgExec) string {
 	return b.String()
 }
 
-// pgJoinedReturning: the caller wants the RETURNING rows of an UPDATE … FROM
-// or DELETE … USING, whose list may name the joined tables. The write then
-// returns the caller's list first and its row images after it, which
-// pgExecute hides.
-func pgJoinedReturning(ex *pgExec) bool {
-	return ex.WantRows && ex.Stmt.Returning != "" && ex.Stmt.From != ""
+// pgRecordsCount reports whether the records' INSERT counts the write's
+// rows, and so can be the statement itself: a plain DELETE or INSERT of an
+// audited table records every row it changes, when no foreign-key action
+// adds statements and the caller wants no rows.
+func pgRecordsCount(ex *pgExec) bool {
+	return pgTypedKeys(ex) && !ex.WantRows
+}
+
+// pgTypedKeys reports whether the write returns its key columns as they
+// are typed, beside the row image, for the records' row keys: a plain
+// DELETE or INSERT of an audited table without foreign-key actions or
+// their checks (whose statements read keys from images). A key column renamed or dropped by
+// another client then fails the statement when the server re-plans it
+// (pgError), as a lookup in the image could not.
+func pgTypedKeys(ex *pgExec) bool {
+	a := ex.Stmt
+	return (a.Kind == sqlstmt.Delete || a.Kind == sqlstmt.Insert && !a.Upsert) && ex.Table.Audited && ex.cascade == nil && len(ex.checks) == 0
+}
+
+// pgKeyReturning is the typed key columns the write returns (pgTypedKeys),
+// each followed by ", ".
+func pgKeyReturning(ex *pgExec, t pgTargetRef) string {
+	if !pgTypedKeys(ex) {
+		return ""
+	}
+	var b strings.Builder
+	for i, k := range ex.Table.Key {
+		b.WriteString(t.ref + "." + sqlstmt.QuoteIdent(k) + " AS _sqa_k" + strconv.Itoa(i) + ", ")
+	}
+	return b.String()
 }
 
 // pgTargetRef is how the rewritten statement names the target table.
@@ -73,20 +108,27 @@ func pgTarget(ex *pgExec) pgTargetRef {
 		r.ref = sqlstmt.QuoteIdent(a.Table.Alias)
 		r.rel += " AS " + r.ref
 	}
-	if a.Kind == sqlstmt.Insert {
+	switch {
+	case a.Kind == sqlstmt.Merge, a.Upsert:
+		r.image = "coalesce(w._sqa_old, w._sqa_new)"
+	case a.Kind == sqlstmt.Insert:
 		r.image = "w._sqa_new"
 	}
 	return r
 }
 
-// pgWrite is the caller's write, rewritten to return its row images. An
-// UPDATE is joined by key to the rows its predicate selects, locked, so the
-// old image is the version the UPDATE overwrites.
+// pgWrite is the caller's write, rewritten to return its row images. Before
+// PostgreSQL 18 an UPDATE is joined by key to the rows its predicate
+// selects, locked, so the old image is the version the UPDATE overwrites;
+// from 18 on RETURNING OLD says it (oldnew.go).
 func pgWrite(ex *pgExec, t pgTargetRef) string {
 	a := ex.Stmt
+	if a.Kind == sqlstmt.Merge || (a.Kind == sqlstmt.Update || a.Upsert) && pgOldNew(ex) {
+		return pgOldNewWrite(ex, t)
+	}
 	row, ret := "", " RETURNING "
 	switch {
-	case pgJoinedReturning(ex):
+	case pgInnerReturning(ex):
 		ret += a.Returning + ", " // first, so that the joined tables resolve
 	case ex.WantRows && a.Returning != "":
 		row = ", ROW(" + t.ref + ".*)::" + t.spelled + " AS _sqa_row"
@@ -101,13 +143,13 @@ func pgWrite(ex *pgExec, t pgTargetRef) string {
 		if a.From != "" {
 			using = " USING " + a.From
 		}
-		return "DELETE FROM " + t.rel + using + where + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
+		return "DELETE FROM " + t.rel + using + where + ret + pgKeyReturning(ex, t) + "to_jsonb(" + t.ref + ".*) AS _sqa_old" + row
 	case sqlstmt.Insert:
 		into := "INSERT INTO " + strings.TrimPrefix(t.rel, "ONLY ") + " "
 		if a.Upsert {
-			return into + pgUpsertBody(a, t) + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new, " + pgUpsertOld + row
+			return into + pgUpsertBody(a, t) + ret + "to_jsonb(" + t.ref + ".*) AS _sqa_new, " + pgUpsertOld + row
 		}
-		return into + a.InsertBody + " RETURNING to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
+		return into + a.InsertBody + ret + pgKeyReturning(ex, t) + "to_jsonb(" + t.ref + ".*) AS _sqa_new" + row
 	}
 	sel, join, images := pgUpdateImages(ex, t)
 	selected, from := where, ""

@@ -27,8 +27,9 @@ import (
 func pgTypedUpdate(ex *pgExec) bool {
 	a := ex.Stmt
 	return a.Kind == sqlstmt.Update && !a.Upsert && ex.Table.Audited && ex.cascade == nil &&
-		len(ex.checks) == 0 && !pgJoinedReturning(ex) &&
-		pgt(ex.Table).Sig != "" && len(pgt(ex.Table).Types) == len(ex.Table.Columns) && len(ex.Table.Columns) <= 800
+		len(ex.checks) == 0 && !pgInnerReturning(ex) &&
+		len(pgt(ex.Table).Types) == len(ex.Table.Columns) && len(pgt(ex.Table).Declared) == len(ex.Table.Columns) &&
+		len(ex.Table.Columns) <= 800
 }
 
 // pgUpdateImages is what the UPDATE's locked subquery (alias _sqa_o) selects,
@@ -72,7 +73,7 @@ func pgTypedRecords(ex *pgExec, t pgTargetRef) string {
 	row := t
 	row.image = "w." + pgKeyColumn(ti, ti.Key[0], "_sqa_o") // never NULL: the checks below stay row-dependent
 	return pgRecordsInsert(ex, ti, "'UPDATE'", key, values) + " FROM _sqa_w w CROSS JOIN LATERAL (SELECT array_remove(ARRAY[" +
-		strings.Join(same, ", ") + "], NULL) AS u) r WHERE CASE WHEN " + pgResolvesCheck(ex, row) + " AND " + pgColumnsCheck(ti, row) +
+		strings.Join(same, ", ") + "], NULL) AS u) r WHERE CASE WHEN " + pgResolvesCheck(ex, row) + " AND " + pgColumnsCheck(ex, row) +
 		" THEN cardinality(r.u) < " + strconv.Itoa(len(ti.Columns)) + " END"
 }
 
@@ -117,9 +118,10 @@ func pgTypedImage(t *engine.TableInfo, prefix string) string {
 // costs a fraction of to_jsonb, which looks up the type's output on every
 // call.
 func pgSame(baseType, o, n string) string {
+	if pgSameByJSON(baseType) {
+		return "to_jsonb(" + o + ")::text IS NOT DISTINCT FROM to_jsonb(" + n + ")::text"
+	}
 	switch baseType {
-	case "16", "17", "20", "21", "23", "26", "700", "701", "1082", "1114", "1184", "2950": // bool bytea int8 int2 int4 oid float4 float8 date timestamp timestamptz uuid
-		return o + " IS NOT DISTINCT FROM " + n
 	case "25", "1043": // text varchar: bytewise
 		return o + ` COLLATE "C" IS NOT DISTINCT FROM ` + n + ` COLLATE "C"`
 	case "1700": // numeric
@@ -127,16 +129,38 @@ func pgSame(baseType, o, n string) string {
 	case "114": // json
 		return o + "::jsonb::text IS NOT DISTINCT FROM " + n + "::jsonb::text"
 	}
-	return "to_jsonb(" + o + ")::text IS NOT DISTINCT FROM to_jsonb(" + n + ")::text"
+	return o + " IS NOT DISTINCT FROM " + n // bool bytea int8 int2 int4 oid float4 float8 date timestamp timestamptz uuid
+}
+
+// pgSameByJSON: pgSame compares a column of this base type by its JSON
+// rendering, which is right whatever its type is.
+func pgSameByJSON(baseType string) bool {
+	switch baseType {
+	case "16", "17", "20", "21", "23", "26", "700", "701", "1082", "1114", "1184", "2950", "25", "1043", "1700", "114":
+		return false
+	}
+	return true
 }
 
 // pgColumnsCheck: the table's columns are still the ones the typed
-// comparison names, with the types it compares them as (a column added,
-// dropped or retyped by another client since the catalog was read).
-// Evaluated once.
-func pgColumnsCheck(t *engine.TableInfo, row pgTargetRef) string {
-	sig := strings.Replace(pgColumnsSig, "c.oid", strconv.FormatInt(pgt(t).OID, 10), 1)
-	return pgRaiseUnless("("+sig+") = "+sqlstmt.QuoteLiteral(pgt(t).Sig, true), staleColumnsMessage, "left("+row.image+"::text, 0)")
+// comparison names, with the types it compares them as. A column added by
+// another client since the catalog was read has number Natts+1, which
+// has_column_privilege finds in the catalog cache (evaluated once); a
+// column dropped or renamed fails the statement when the server re-plans
+// it, as the write names every column; a retyped one shows in pg_typeof of
+// its value (a text column made case-insensitive would hide changes of
+// case from a comparison by the old type), checked row by row for the
+// columns whose comparison depends on their type.
+func pgColumnsCheck(ex *pgExec, row pgTargetRef) string {
+	t := ex.Table
+	pt := pgt(t)
+	cond := "(SELECT has_column_privilege(" + strconv.FormatInt(pt.OID, 10) + ", " + strconv.Itoa(pt.Natts+1) + "::int2, 'SELECT') IS NULL)"
+	for i := range t.Columns {
+		if !pgSameByJSON(pt.Types[i]) {
+			cond += " AND pg_typeof(w._sqa_o" + strconv.Itoa(i) + ") = " + pt.Declared[i] + "::oid::regtype"
+		}
+	}
+	return pgRaiseUnless(cond, staleColumnsMessage, "left("+row.image+"::text, 0)")
 }
 
 // staleColumnsMessage starts the error of a statement whose table gained a

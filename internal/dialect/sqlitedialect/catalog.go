@@ -46,8 +46,13 @@ func (Dialect) LoadTable(ctx context.Context, c *engine.Session, ref sqlstmt.Tab
 	if t.Schema != "main" {
 		t.Display = t.Schema + "." + t.Name
 	}
-	if engine.AsString(rows[0][2]) != "table" {
-		return t, nil // a view or virtual table: no key, refused as such
+	switch engine.AsString(rows[0][2]) {
+	case "view":
+		t.Redirects = "it is a view: a write through it runs its INSTEAD OF triggers, which change other tables the wrapper cannot follow; write to the base tables"
+		return t, nil
+	case "table":
+	default:
+		return t, nil // a virtual table: no key, refused as such
 	}
 	lc, _ := c.State.(*liteConn)
 	v, err := readSchemaVersion(ctx, c, t.Schema, lc)

@@ -40,9 +40,7 @@ func CheckKinds(t testing.TB, analyse func(string) *sqlstmt.Analysis, cases []Ki
 }
 
 // IsRowWrite reports the kinds the wrapper audits.
-func IsRowWrite(k sqlstmt.Kind) bool {
-	return k == sqlstmt.Insert || k == sqlstmt.Update || k == sqlstmt.Delete
-}
+func IsRowWrite(k sqlstmt.Kind) bool { return k.Writes() }
 
 // CheckInvariants analyses q twice and reports what no analysis may do:
 // differ between two runs, refuse without a reason, slice clauses that are
@@ -67,12 +65,12 @@ func CheckInvariants(t testing.TB, q string, analyse func(string) *sqlstmt.Analy
 		t.Errorf("analyse(%q) begins a transaction but is %s", q, a.Kind)
 	}
 	if !IsRowWrite(a.Kind) {
-		if a.Set != "" || a.Where != "" || a.Returning != "" || a.InsertBody != "" || a.SetColumns != nil {
+		if a.Set != "" || a.Where != "" || a.Returning != "" || a.InsertBody != "" || a.MergeBody != "" || a.SetColumns != nil {
 			t.Errorf("analyse(%q) is %s but has clause slices %+v", q, a.Kind, a)
 		}
 		return a
 	}
-	for _, s := range []string{a.Set, a.Where, a.Returning, a.InsertBody} {
+	for _, s := range []string{a.Set, a.Where, a.Returning, a.InsertBody, a.MergeBody} {
 		if !strings.Contains(a.Text, s) {
 			t.Errorf("analyse(%q): slice %q is not part of the text %q", q, s, a.Text)
 		}
@@ -84,6 +82,10 @@ func CheckInvariants(t testing.TB, q string, analyse func(string) *sqlstmt.Analy
 	case sqlstmt.Update:
 		if a.Set == "" || len(a.SetColumns) == 0 || a.InsertBody != "" {
 			t.Errorf("analyse(%q) is an update with SET %q, columns %q, body %q", q, a.Set, a.SetColumns, a.InsertBody)
+		}
+	case sqlstmt.Merge:
+		if a.MergeBody == "" || a.Set != "" || a.InsertBody != "" {
+			t.Errorf("analyse(%q) is a merge with body %q, SET %q, insert body %q", q, a.MergeBody, a.Set, a.InsertBody)
 		}
 	case sqlstmt.Delete:
 		if a.Set != "" || a.InsertBody != "" {
