@@ -142,6 +142,11 @@ func TestFinalHoldsBackRecordsAfterARunningTransaction(t *testing.T) {
 		db, td := mustOpen(t, drv)
 		mustExec(t, db, accountsDDL)
 		ctx := context.Background()
+		// the first Final creates the horizon index, which waits for the
+		// writing transactions: here, before there is one
+		if _, err := sqlaudit.Final(ctx, db, sqlaudit.Position{}, 1); err != nil {
+			t.Fatal(err)
+		}
 		early, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -155,9 +160,18 @@ func TestFinalHoldsBackRecordsAfterARunningTransaction(t *testing.T) {
 		if err := td.plain.QueryRow(`SELECT max(id) FROM audit_log`).Scan(&ontime); err != nil {
 			t.Fatal(err)
 		}
-		ps, err := sqlaudit.Final(ctx, db, sqlaudit.Position{}, 100)
+		// a new handle (a relay starting) finds the index and does not wait
+		// for the running transaction (CREATE INDEX IF NOT EXISTS would)
+		other, err := sql.Open(drv, td.dsn)
 		if err != nil {
 			t.Fatal(err)
+		}
+		defer other.Close()
+		wctx, cancel := context.WithTimeout(ctx, time.Minute) // fail, not hang
+		defer cancel()
+		ps, err := sqlaudit.Final(wctx, other, sqlaudit.Position{}, 100)
+		if err != nil {
+			t.Fatalf("Final on a new handle while a writing transaction runs: %v", err)
 		}
 		if slices.Contains(ids(ps), ontime) {
 			t.Fatalf("record %d was final while an older transaction still ran: %v", ontime, ps)

@@ -46,6 +46,8 @@ func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
 	return engine.SealSQL{
 		DDL: []string{`CREATE TABLE IF NOT EXISTS ` + mysqlSpelled(seal) + ` (seq BIGINT PRIMARY KEY, record_id BIGINT NOT NULL UNIQUE, hash VARCHAR(64) NOT NULL, horizon BIGINT NOT NULL) ENGINE=InnoDB`,
 			`CREATE INDEX IF NOT EXISTS ` + mysqlIdent(audit.Name+"_occurred_at") + ` ON ` + mysqlSpelled(audit) + ` (occurred_at)`},
+		Indexed: `SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ` + schemaOf(audit) +
+			` AND TABLE_NAME = ` + mysqlString(audit.Name) + ` AND INDEX_NAME = ` + mysqlString(audit.Name+"_occurred_at") + ` AND SEQ_IN_INDEX = 1`,
 		Begin: []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION",
 			`SELECT seq FROM ` + mysqlSpelled(seal) + ` ORDER BY seq DESC LIMIT 1 FOR UPDATE`},
 		Horizon: `SELECT ` + stamp(`LEAST(COALESCE(MIN(trx_started), NOW(6)), NOW(6) - INTERVAL 1 SECOND)`) +
@@ -175,4 +177,13 @@ func mysqlAtLeast(version string, major, minor int) bool {
 		mi, _ = strconv.Atoi(parts[1])
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// schemaOf is the SQL of the audit table's database: its own, or the
+// connection's.
+func schemaOf(audit sqlstmt.TableRef) string {
+	if audit.Schema == "" {
+		return "DATABASE()"
+	}
+	return mysqlString(audit.Schema)
 }
