@@ -13,13 +13,14 @@ import (
 
 // finalAll pages through Final from the start, limit positions a call,
 // until it has at least want positions (a record may wait for other tests'
-// transactions on a shared server to end before it is final) or a minute
-// has passed, and returns them.
+// transactions on a shared server to end before it is final) or 3 minutes
+// have passed (the horizon is the server's: another client's transaction
+// holds it back as well), and returns them.
 func finalAll(t *testing.T, db *sql.DB, limit, want int) []sqlaudit.Position {
 	t.Helper()
 	ctx := context.Background()
 	var all []sqlaudit.Position
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var after sqlaudit.Position
 		if len(all) > 0 {
