@@ -8,6 +8,14 @@
 #     -ldflags=-X=github.com/ncruces/go-sqlite3/driver.driverName= <packages> [args...]
 # with SQLAUDIT_PG_URL set to the server of each phase.
 #
+# NATS JetStream (the relay and gather tests, ./relay ./gather
+# ./cmd/sqlaudit) needs nothing from this script: the tests start their own
+# servers, single nodes and a three-node cluster on free loopback ports,
+# from the github.com/nats-io/nats-server/v2 module embedded in the test
+# binary (go.mod's version; Debian's nats-server package, 2.9, is older
+# than the atomic batch publish the relay needs). They never use a NATS
+# already running on 4222.
+#
 # A full run (no arguments) has two phases, each ./... and then integration/:
 #   1. every test, all drivers, on the primary PostgreSQL (15 on this
 #      project's machines);

@@ -37,6 +37,9 @@ type Filter struct {
 	// Text matches records whose statement (query) contains Text, ignoring
 	// case (ASCII letters on SQLite).
 	Text string
+	// Source matches the records a central store gathered from one service
+	// (needs WithSources).
+	Source string
 
 	AfterID     int64 // paging cursor: id > AfterID (oldest first: the last ID of the previous page)
 	BeforeID    int64 // paging cursor: id < BeforeID (newest first: the last ID of the previous page)
@@ -55,7 +58,7 @@ func (c *config) build(f Filter) (string, []any) {
 	a := &argList{d: c.d}
 	conds := c.conds(f, a)
 	conds = append(conds, idBounds(f, a)...)
-	q := "SELECT " + c.d.columns() + " FROM " + c.d.table(c.table) + where(conds)
+	q := "SELECT " + c.columns() + " FROM " + c.d.table(c.table) + where(conds)
 	switch {
 	case f.newestOne:
 		q += " ORDER BY id DESC LIMIT 1"
@@ -103,6 +106,9 @@ func (c *config) conds(f Filter, a *argList) []string {
 	}
 	if f.Actor != "" {
 		eq("actor", f.Actor)
+	}
+	if f.Source != "" {
+		eq("source", f.Source)
 	}
 	if f.Action != "" {
 		eq("action", strings.ToUpper(f.Action))

@@ -44,6 +44,10 @@ type Record struct {
 	Metadata   map[string]any `json:"metadata"`
 	Query      string         `json:"query"`
 
+	// Source is the service a central store (see WithSources) gathered the
+	// record from; "" in a service's own trail.
+	Source string `json:"source,omitempty"`
+
 	rawKey string // row_key as the database returned it (revert: the key's member order)
 }
 
@@ -70,7 +74,8 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		New        map[string]any `json:"new_values"`
 		Metadata   map[string]any `json:"metadata"`
 		Query      string         `json:"query"`
-	}{r.ID, r.TxID, r.OccurredAt, actor, r.Action, r.Table, r.Key, r.Old, r.New, r.Metadata, r.Query})
+		Source     string         `json:"source,omitempty"`
+	}{r.ID, r.TxID, r.OccurredAt, actor, r.Action, r.Table, r.Key, r.Old, r.New, r.Metadata, r.Query, r.Source})
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), err
 }
 
@@ -89,6 +94,7 @@ type config struct {
 	table   string
 	dialect sqlaudit.Dialect
 	d       dialect
+	sources bool // the table has a source column (WithSources)
 }
 
 func configure(db *sql.DB, opts []Option) (*config, error) {
@@ -174,7 +180,7 @@ func (c *config) query(ctx context.Context, q querier, f Filter) iter.Seq2[Recor
 		defer rows.Close()
 		var last string // the previous record's statement, shared by the records of one statement
 		for rows.Next() {
-			r, err := scanRecordAfter(rows, &last)
+			r, err := c.scanAfter(rows, &last)
 			if !yield(r, err) || err != nil {
 				return
 			}
@@ -192,20 +198,21 @@ func (c *config) wrap(err error) error {
 	return err
 }
 
-func scanRecord(rows *sql.Rows) (Record, error) {
+// scanRecord scans one record of the select list, then extra columns.
+func scanRecord(rows *sql.Rows, extra ...any) (Record, error) {
 	var last string
-	return scanRecordAfter(rows, &last)
+	return scanRecordAfter(rows, &last, extra...)
 }
 
 // scanRecordAfter scans a record whose statement, when it is *last (the
 // previous record's), shares its string: the records of a statement that
 // changed many rows hold one copy of its text.
-func scanRecordAfter(rows *sql.Rows, last *string) (Record, error) {
+func scanRecordAfter(rows *sql.Rows, last *string, extra ...any) (Record, error) {
 	var r Record
 	var at any
 	var actor, old, new, meta sql.NullString
 	var query sql.RawBytes
-	if err := rows.Scan(&r.ID, &r.TxID, &at, &actor, &r.Action, &r.Table, &r.rawKey, &old, &new, &meta, &query); err != nil {
+	if err := rows.Scan(append([]any{&r.ID, &r.TxID, &at, &actor, &r.Action, &r.Table, &r.rawKey, &old, &new, &meta, &query}, extra...)...); err != nil {
 		return r, err
 	}
 	if string(query) != *last {

@@ -20,15 +20,16 @@ type TxSummary struct {
 	// Position is the id of the transaction's newest record that the
 	// filter selects: pages are ordered by it and it is their cursor.
 	Position int64          `json:"position"`
-	FirstID  int64          `json:"first_id"` // its first record
-	LastID   int64          `json:"last_id"`  // its last record
-	First    time.Time      `json:"first_at"` // when its first record was written
-	Last     time.Time      `json:"last_at"`  // when its last record was written
-	Records  int            `json:"records"`  // all its records, selected or not
-	Actions  map[string]int `json:"actions"`  // its records per action
-	Actors   []string       `json:"actors"`   // its actors, sorted; "" for records without one
-	Tables   []string       `json:"tables"`   // the tables it changed, sorted
-	Metadata map[string]any `json:"metadata"` // its first record's metadata
+	FirstID  int64          `json:"first_id"`         // its first record
+	LastID   int64          `json:"last_id"`          // its last record
+	First    time.Time      `json:"first_at"`         // when its first record was written
+	Last     time.Time      `json:"last_at"`          // when its last record was written
+	Records  int            `json:"records"`          // all its records, selected or not
+	Actions  map[string]int `json:"actions"`          // its records per action
+	Actors   []string       `json:"actors"`           // its actors, sorted; "" for records without one
+	Tables   []string       `json:"tables"`           // the tables it changed, sorted
+	Metadata map[string]any `json:"metadata"`         // its first record's metadata
+	Source   string         `json:"source,omitempty"` // the service it came from, in a central store (WithSources)
 }
 
 // TxPage is one page of transactions, newest first.
@@ -353,14 +354,14 @@ func (s *txScan) ends(ctx context.Context, txs []int64) error {
 	if len(phs) == 0 {
 		return nil
 	}
-	q := "SELECT " + s.c.d.columns() + " FROM " + s.c.d.table(s.c.table) + " WHERE id IN (" + strings.Join(phs, ", ") + ")"
+	q := "SELECT " + s.c.columns() + " FROM " + s.c.d.table(s.c.table) + " WHERE id IN (" + strings.Join(phs, ", ") + ")"
 	rows, err := s.q.QueryContext(ctx, q, a.vals...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := s.c.scan(rows)
 		if err != nil {
 			return err
 		}
@@ -369,7 +370,7 @@ func (s *txScan) ends(ctx context.Context, txs []int64) error {
 			continue
 		}
 		if r.ID == sum.FirstID {
-			sum.First, sum.Metadata = r.OccurredAt, r.Metadata
+			sum.First, sum.Metadata, sum.Source = r.OccurredAt, r.Metadata, r.Source
 		}
 		if r.ID == sum.LastID {
 			sum.Last = r.OccurredAt

@@ -17,6 +17,7 @@
 //	sqlaudit-bench -index-cost          # adds B: L without the reading indexes
 //	sqlaudit-bench -reading             # history, asof, log, export, revert on a 1,000,000-record trail
 //	sqlaudit-bench -reading -reading-bare   # the same without the reading indexes
+//	sqlaudit-bench -relay               # the relay: a 1,000,000-record trail to JetStream, then the lag under load
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/sqlaudit/sqlaudit/benchmark"
 )
@@ -45,6 +47,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, list, viewer, err := parseFlags(args, stderr)
 	if err == nil && reading.on {
 		if err := benchmark.RunReading(ctx, cfg, reading.records, reading.revertRows, stdout); err != nil {
+			fmt.Fprintln(stderr, "sqlaudit-bench:", err)
+			return 1
+		}
+		return 0
+	}
+	if err == nil && relayFlags.run {
+		if err := benchmark.RunRelay(ctx, cfg, relayFlags.records, relayFlags.replicas, relayFlags.load, stdout); err != nil {
 			fmt.Fprintln(stderr, "sqlaudit-bench:", err)
 			return 1
 		}
@@ -104,6 +113,11 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 	fs.BoolVar(&reading.on, "reading", false, "measure the trail's readers (history, asof, log, export) and a revert on a generated trail instead")
 	fs.BoolVar(&cfg.ReadingBare, "reading-bare", false, "with -reading: the audit table without its reading indexes (their effect on the readers)")
 	fs.IntVar(&reading.revertRows, "revert-rows", benchmark.DefaultRevertRows, "rows of -reading's reverted transaction")
+	relayFlags = relayOptions{}
+	fs.BoolVar(&relayFlags.run, "relay", false, "measure the relay (package relay) to an embedded JetStream instead")
+	fs.IntVar(&relayFlags.records, "relay-records", 1000000, "records of -relay's trail")
+	fs.IntVar(&relayFlags.replicas, "relay-replicas", 1, "JetStream nodes and stream replicas of -relay (1 or 3)")
+	fs.DurationVar(&relayFlags.load, "relay-load", 20*time.Second, "how long -relay measures the lag under steady writes")
 	if err = fs.Parse(args); err != nil {
 		return cfg, false, 0, err
 	}
@@ -126,3 +140,12 @@ func parseFlags(args []string, stderr io.Writer) (cfg benchmark.Config, list boo
 	}
 	return cfg, list, viewer, nil
 }
+
+// relayOptions are the -relay flags.
+type relayOptions struct {
+	run               bool
+	records, replicas int
+	load              time.Duration
+}
+
+var relayFlags relayOptions

@@ -14,7 +14,7 @@ import (
 // filterFlags are the record filters of log and export.
 type filterFlags struct {
 	table, actor, action, since, until, key, tx string
-	column, text, trace                         string
+	column, text, trace, source                 string
 	meta                                        []string
 	limit                                       int
 	after, before                               int64
@@ -34,12 +34,13 @@ func (f *filterFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.trace, "trace", "", "only records written under this OpenTelemetry trace id (32 hex digits; the metadata's trace_id)")
 	fl.StringVar(&f.column, "column", "", "only records that changed this column (UPDATEs of it, INSERTs and DELETEs of rows with it)")
 	fl.StringVar(&f.text, "text", "", "only records whose statement contains this text (ignoring case)")
+	fl.StringVar(&f.source, "source", "", "only records gathered from this service (a central store: sqlaudit gather)")
 }
 
 // filter builds the trail filter but for the key (see withKey).
 func (f *filterFlags) filter() (trail.Filter, error) {
 	out := trail.Filter{Table: f.table, Actor: f.actor, Limit: f.limit, AfterID: f.after, BeforeID: f.before,
-		NewestFirst: f.newest, Column: f.column, Text: f.text}
+		NewestFirst: f.newest, Column: f.column, Text: f.text, Source: f.source}
 	var err error
 	if k := strings.TrimSpace(f.key); k != "" && f.table == "" && !strings.HasPrefix(k, "{") && !strings.Contains(k, "=") {
 		return out, usagef("--key %s needs --table, or its column: --key id=%s", k, k)

@@ -11,6 +11,8 @@
 //	sqlaudit export [-o json|csv]         stream the whole trail
 //	sqlaudit seal | verify | prune        tamper evidence and retention
 //	sqlaudit serve [--addr 127.0.0.1:8080] the web viewer (loopback only by default)
+//	sqlaudit relay --nats URL [--source NAME] stream the trail to NATS JetStream, exactly once
+//	sqlaudit gather --nats URL --into PGURL  gather the relays' streams into a central store
 //
 // The database is --dsn or $SQLAUDIT_DSN: a PostgreSQL URL
 // (postgres://…) or keyword string (host=… dbname=…), a MariaDB
@@ -63,6 +65,7 @@ type globals struct {
 	stdout     io.Writer
 	params     url.Values // more DSN parameters for the audit driver (migrate --redact)
 	newFile    bool       // a SQLite file may be created (migrate)
+	central    bool // the audit table is a central store (see central.go)
 }
 
 // run executes one command and returns the process exit code.
@@ -131,7 +134,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.color, "color", "auto", "color output: auto (terminal, unless NO_COLOR is set), always, never")
 	root.SetVersionTemplate("sqlaudit {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g), serveCmd(g), coverageCmd(g))
+	root.AddCommand(demoCmd(g), migrateCmd(g), logCmd(g), historyCmd(g), showCmd(g), asofCmd(g), revertCmd(g), exportCmd(g), sealCmd(g), verifyCmd(g), pruneCmd(g), serveCmd(g), coverageCmd(g), relayCmd(g), gatherCmd(g))
 	return root
 }
 

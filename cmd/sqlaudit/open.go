@@ -87,6 +87,7 @@ func (g *globals) open(ctx context.Context, create bool) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("cannot connect to the database: %w", err)
 	}
+	g.central = isCentral(ctx, db, g.auditTable)
 	return db, nil
 }
 
@@ -109,7 +110,12 @@ func withParams(dsn string, p url.Values, keywords bool) string {
 }
 
 // opts are the trail options for the globals.
-func (g *globals) opts() []trail.Option { return []trail.Option{trail.WithTable(g.auditTable)} }
+func (g *globals) opts() []trail.Option {
+	if g.central {
+		return []trail.Option{trail.WithTable(g.auditTable), trail.WithSources()}
+	}
+	return []trail.Option{trail.WithTable(g.auditTable)}
+}
 
 // friendly rewrites errors a user can act on.
 func (g *globals) friendly(err error) error {

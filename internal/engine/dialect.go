@@ -107,7 +107,13 @@ type AuditLocator interface {
 // record text. Records below the horizon can no longer change in number:
 // every transaction that could write one has ended.
 type SealSQL struct {
-	DDL     []string
+	DDL []string
+	// Indexed, if set, counts the indexes of DDL's CREATE INDEX statements
+	// that exist already: a reader (Final) that finds them all skips the
+	// CREATE INDEX, which would lock the audit table behind every open
+	// writing transaction (and the writers behind it) even when the index
+	// is there
+	Indexed string
 	Begin   []string // begin the sealing transaction and serialise sealers
 	Horizon string   // the new horizon, on HorizExpr's scale
 	// HorizExpr is what horizons compare with, of record a (a.tx_id, a.id,

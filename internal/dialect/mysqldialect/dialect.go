@@ -34,17 +34,23 @@ func (Dialect) Ident(s string) string              { return mysqlIdent(s) }
 // records it will write are stamped by statements yet to start, after
 // now: it does not hold the horizon back (the server is shared by every
 // database on it, and an idle transaction elsewhere would stop sealing).
-// Sealers serialise on the last seal row, locked with its gap at
-// REPEATABLE READ.
+// The horizon stays a second behind the clock: InnoDB refreshes INNODB_TRX
+// at most every 0.1 s, so a transaction that began (or a statement that
+// started) just before may be missing from it or look idle, and a
+// statement's timestamp is taken before InnoDB starts its transaction
+// (found by the relay's late-commit test). Sealers serialise on the last
+// seal row, locked with its gap at REPEATABLE READ.
 func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
 	stamp := func(col string) string { return `CAST(UNIX_TIMESTAMP(` + col + `) * 1000000 AS SIGNED)` }
 	json := func(col string) string { return `CAST(a.` + col + ` AS CHAR)` }
 	return engine.SealSQL{
 		DDL: []string{`CREATE TABLE IF NOT EXISTS ` + mysqlSpelled(seal) + ` (seq BIGINT PRIMARY KEY, record_id BIGINT NOT NULL UNIQUE, hash VARCHAR(64) NOT NULL, horizon BIGINT NOT NULL) ENGINE=InnoDB`,
 			`CREATE INDEX IF NOT EXISTS ` + mysqlIdent(audit.Name+"_occurred_at") + ` ON ` + mysqlSpelled(audit) + ` (occurred_at)`},
+		Indexed: `SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ` + schemaOf(audit) +
+			` AND TABLE_NAME = ` + mysqlString(audit.Name) + ` AND INDEX_NAME = ` + mysqlString(audit.Name+"_occurred_at") + ` AND SEQ_IN_INDEX = 1`,
 		Begin: []string{"SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION",
 			`SELECT seq FROM ` + mysqlSpelled(seal) + ` ORDER BY seq DESC LIMIT 1 FOR UPDATE`},
-		Horizon: `SELECT ` + stamp(`LEAST(COALESCE(MIN(trx_started), NOW(6)), NOW(6))`) +
+		Horizon: `SELECT ` + stamp(`LEAST(COALESCE(MIN(trx_started), NOW(6)), NOW(6) - INTERVAL 1 SECOND)`) +
 			` FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id <> CONNECTION_ID()` +
 			` AND (trx_rows_modified > 0 OR trx_query IS NOT NULL OR trx_state <> 'RUNNING')`,
 		HorizExpr: stamp("a.occurred_at"),
@@ -172,4 +178,13 @@ func mysqlAtLeast(version string, major, minor int) bool {
 		mi, _ = strconv.Atoi(parts[1])
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// schemaOf is the SQL of the audit table's database: its own, or the
+// connection's.
+func schemaOf(audit sqlstmt.TableRef) string {
+	if audit.Schema == "" {
+		return "DATABASE()"
+	}
+	return mysqlString(audit.Schema)
 }

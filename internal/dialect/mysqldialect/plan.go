@@ -147,9 +147,16 @@ func myRedact(t *engine.TableInfo, doc string) string {
 // table): MariaDB prepares a cached statement again when the table's
 // definition changed, so a column another client added or dropped fails the
 // statement instead of leaving it out of the records (see schema.go).
+// A table of one column gets a plain NULL: ROW() wants two values at least
+// (ROW(NULL) is a syntax error, which failed every audited write to such a
+// table).
 func mySentinel(t *engine.TableInfo) string {
-	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", max(myt(t).Visible, 1)), ", ")
-	return `ROW(` + nulls + `) NOT IN (SELECT * FROM ` + t.Quoted + ` WHERE FALSE)`
+	n := max(myt(t).Visible, 1)
+	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", n), ", ")
+	if n > 1 {
+		nulls = `ROW(` + nulls + `)`
+	}
+	return nulls + ` NOT IN (SELECT * FROM ` + t.Quoted + ` WHERE FALSE)`
 }
 
 // myPath names a column in a JSON path; names with " or \ are refused by

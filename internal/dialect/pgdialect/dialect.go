@@ -76,6 +76,8 @@ func (Dialect) Sealing(audit, seal sqlstmt.TableRef) engine.SealSQL {
 	return engine.SealSQL{
 		DDL: []string{`CREATE TABLE IF NOT EXISTS ` + seal.Spelled() + ` (seq bigint PRIMARY KEY, record_id bigint NOT NULL UNIQUE, hash text NOT NULL, horizon bigint NOT NULL)`,
 			`CREATE INDEX IF NOT EXISTS ` + sqlstmt.QuoteIdent(audit.Name+"_tx_id") + ` ON ` + audit.Spelled() + ` USING brin (tx_id)`},
+		Indexed: `SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = to_regclass(` +
+			sqlstmt.QuoteLiteral(audit.Spelled(), false) + `) AND c.relname = ` + sqlstmt.QuoteLiteral(audit.Name+"_tx_id", false),
 		Begin:     []string{"BEGIN", "SELECT pg_advisory_xact_lock(4736823598238)"},
 		Horizon:   `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`,
 		HorizExpr: "a.tx_id", TxOnScale: true,
