@@ -65,7 +65,7 @@ type globals struct {
 	stdout     io.Writer
 	params     url.Values // more DSN parameters for the audit driver (migrate --redact)
 	newFile    bool       // a SQLite file may be created (migrate)
-	central    bool // the audit table is a central store (see central.go)
+	central    bool       // the audit table is a central store (see central.go)
 }
 
 // run executes one command and returns the process exit code.
