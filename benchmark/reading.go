@@ -133,7 +133,7 @@ func measureReading(ctx context.Context, cfg Config, d *driverSpec, t *viewerTra
 		`INSERT INTO payments VALUES (4, 1, 1, 'now')`}); err != nil {
 		return nil, err
 	}
-	db, err := openPool(d.audit, withAuditParams(d, t.dsn))
+	db, err := openPool(d.audit, withAuditParams(d, t.dsnFor(d)))
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func measureRelay(ctx context.Context, cfg Config, d *driverSpec, url string, re
 		return res, err
 	}
 	progress(cfg, "%s: %d records generated in %v", d.name, records, time.Since(start).Round(time.Second))
-	db, err := sql.Open(d.audit, t.dsn)
+	db, err := sql.Open(d.audit, t.dsnFor(d))
 	if err != nil {
 		return res, err
 	}

@@ -72,7 +72,11 @@ func RunViewer(ctx context.Context, cfg Config, records int, w io.Writer) error 
 		rounds = cfg.Iterations
 	}
 	var results []viewerResult
-	trails := map[*dialect]*viewerTrail{} // pgx and lib/pq read one PostgreSQL trail
+	// pgx and lib/pq read one PostgreSQL trail; each SQLite driver has its
+	// own file: two SQLite libraries in one process do not share their
+	// POSIX locks, and one closing its last connection removed the WAL
+	// under the other ("disk I/O error: no such file or directory").
+	trails := map[any]*viewerTrail{}
 	defer func() {
 		for _, t := range trails {
 			t.close()
@@ -80,13 +84,17 @@ func RunViewer(ctx context.Context, cfg Config, records int, w io.Writer) error 
 	}()
 	for _, pass := range []bool{false, true} {
 		for _, d := range ds {
-			t := trails[d.d]
+			key := any(d.d)
+			if d.d == sqlite {
+				key = d
+			}
+			t := trails[key]
 			if t == nil {
 				start := time.Now()
 				if t, err = makeViewerTrail(ctx, cfg, d, records); err != nil {
 					return fmt.Errorf("%s: %w", d.name, err)
 				}
-				trails[d.d] = t
+				trails[key] = t
 				progress(cfg, "%s: %d records generated in %v", d.d.name, records, time.Since(start).Round(time.Second))
 			}
 			if pass && !t.indexed() {
@@ -132,7 +140,7 @@ func (v *viewerTrail) markIndexed() { v.withIndexes = true }
 // measureViewer times every case on d's audit driver: one unmeasured
 // request, then rounds measured ones.
 func measureViewer(ctx context.Context, d *driverSpec, t *viewerTrail, n, rounds int) ([]viewerResult, error) {
-	db, err := openPool(d.audit, withAuditParams(d, t.dsn))
+	db, err := openPool(d.audit, withAuditParams(d, t.dsnFor(d)))
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,10 @@ const (
 // viewerTrail is one database holding the generated trail.
 type viewerTrail struct {
 	d       *dialect
-	dsn     string  // for the audit drivers
+	dsn     string  // for the audit drivers (SQLite: see dsnFor)
+	// sqliteFile and sqliteParams make a SQLite trail's DSN for each
+	// SQLite driver, in its own parameter form (dsnFor)
+	sqliteFile, sqliteParams string
 	plain   *sql.DB // writes the trail and the indexes
 	admin   *sql.DB // PostgreSQL, MariaDB: owns the schema or database
 	name    string  // the schema, database or file
@@ -49,7 +52,7 @@ type viewerTrail struct {
 // makeViewerTrail creates the schema, database or file of d and fills its
 // audit table with n records.
 func makeViewerTrail(ctx context.Context, cfg Config, spec *driverSpec, n int) (*viewerTrail, error) {
-	return makeTrail(ctx, cfg, spec, n, &viewerTrail{d: spec.d, name: fmt.Sprintf("sqab_viewer_%d", os.Getpid())})
+	return makeTrail(ctx, cfg, spec, n, &viewerTrail{d: spec.d, name: fmt.Sprintf("sqab_viewer_%d_%s", os.Getpid(), spec.name)})
 }
 
 // makeTrail makes v's database and fills its trail (see makeViewerTrail).
@@ -88,7 +91,8 @@ func makeTrail(ctx context.Context, cfg Config, spec *driverSpec, n int, v *view
 				}
 			}
 		}
-		v.dsn = "file:" + filepath.Join(dir, v.name+".db") + "?" + cfg.SQLiteParams
+		v.sqliteFile, v.sqliteParams = filepath.Join(dir, v.name+".db"), cfg.SQLiteParams
+		v.dsn = v.dsnFor(spec)
 	}
 	if err != nil {
 		v.close()
@@ -103,6 +107,15 @@ func makeTrail(ctx context.Context, cfg Config, spec *driverSpec, n int, v *view
 		return nil, fmt.Errorf("generating the trail: %w", err)
 	}
 	return v, nil
+}
+
+// dsnFor is the trail's DSN for driver d, for SQLite in d's own form of the
+// DSN parameters (the pure-Go drivers read _pragma=name(value), see pragmaParams).
+func (v *viewerTrail) dsnFor(d *driverSpec) string {
+	if v.sqliteFile == "" {
+		return v.dsn
+	}
+	return "file:" + v.sqliteFile + "?" + d.dsnParams(v.sqliteParams)
 }
 
 func (v *viewerTrail) close() {
