@@ -28,15 +28,15 @@ const (
 
 // viewerTrail is one database holding the generated trail.
 type viewerTrail struct {
-	d       *dialect
-	dsn     string  // for the audit drivers (SQLite: see dsnFor)
+	d   *dialect
+	dsn string // for the audit drivers (SQLite: see dsnFor)
 	// sqliteFile and sqliteParams make a SQLite trail's DSN for each
 	// SQLite driver, in its own parameter form (dsnFor)
 	sqliteFile, sqliteParams string
-	plain   *sql.DB // writes the trail and the indexes
-	admin   *sql.DB // PostgreSQL, MariaDB: owns the schema or database
-	name    string  // the schema, database or file
-	cleanup func()
+	plain                    *sql.DB // writes the trail and the indexes
+	admin                    *sql.DB // PostgreSQL, MariaDB: owns the schema or database
+	name                     string  // the schema, database or file
+	cleanup                  func()
 	// withIndexes: the reading indexes have been created
 	withIndexes bool
 	// shipped: the audit table has sqlaudit's DDL as shipped, its reading
