@@ -18,59 +18,23 @@ import (
 	_ "github.com/sqlaudit/sqlaudit/auditmysql"
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 )
 
 // drivers are the audit drivers every test runs on (those SQLAUDIT_DRIVERS
 // selects, see selectedDrivers).
 var drivers = selectedDrivers("audit-pgx", "audit-sqlite3", "audit-mysql")
 
-// knownDrivers are the audit drivers SQLAUDIT_DRIVERS may name.
-var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-mysql": true}
-
-// selectedDrivers is those of list that SQLAUDIT_DRIVERS (a comma-separated
-// list of audit drivers) selects, or all of them if it is unset.
-// scripts/test.sh sets it to run the PostgreSQL drivers alone on its second
-// server; a name that is not an audit driver stops the test binary, lest a typo
-// select nothing and pass.
+// selectedDrivers is those of list that SQLAUDIT_DRIVERS selects (see
+// dbtest.Selected).
 func selectedDrivers(list ...string) []string {
 	var out []string
 	for _, d := range list {
-		if driverSelected(d) {
+		if dbtest.Selected(d) {
 			out = append(out, d)
 		}
 	}
 	return out
-}
-
-func driverSelected(driver string) bool {
-	env := os.Getenv("SQLAUDIT_DRIVERS")
-	if env == "" {
-		return true
-	}
-	found := false
-	for _, d := range strings.Split(env, ",") {
-		d = strings.TrimSpace(d)
-		if !knownDrivers[d] {
-			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-mysql)", env, d))
-		}
-		found = found || d == driver
-	}
-	return found
-}
-
-// mysqlServer is the MariaDB server (a DSN without database).
-func mysqlServer() string {
-	if s := os.Getenv("SQLAUDIT_MYSQL_DSN"); s != "" {
-		return s
-	}
-	return "root@tcp(127.0.0.1:3306)/"
-}
-
-func pgURL() string {
-	if u := os.Getenv("SQLAUDIT_PG_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@localhost:5432/postgres?sslmode=disable"
 }
 
 var seq atomic.Int64
@@ -95,7 +59,7 @@ func (e *env) tbl(name string) string {
 // open gives the test its own PostgreSQL schema or SQLite file.
 func open(t *testing.T, driver string) *env {
 	t.Helper()
-	if !driverSelected(driver) {
+	if !dbtest.Selected(driver) {
 		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", driver, os.Getenv("SQLAUDIT_DRIVERS"))
 	}
 	e := &env{driver: driver}
@@ -105,32 +69,32 @@ func open(t *testing.T, driver string) *env {
 		dsn = "file:" + filepath.Join(t.TempDir(), "t.db") + "?_busy_timeout=10000"
 	case "audit-mysql": // the test's own database is the default one: names are recorded bare
 		name := fmt.Sprintf("trail_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
-		admin, err := sql.Open("mysql", mysqlServer())
+		admin, err := sql.Open("mysql", dbtest.MySQLServer())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-			t.Fatalf("create database (MariaDB at %s?): %v", mysqlServer(), err)
+			t.Fatalf("create database (MariaDB at %s?): %v", dbtest.MySQLServer(), err)
 		}
 		t.Cleanup(func() {
 			admin.Exec("DROP DATABASE " + name)
 			admin.Close()
 		})
-		dsn = mysqlServer() + name
+		dsn = dbtest.MySQLServer() + name
 	default:
 		e.schema = fmt.Sprintf("trail_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
-		admin, err := sql.Open("postgres", pgURL())
+		admin, err := sql.Open("postgres", dbtest.PGURL())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := admin.Exec("CREATE SCHEMA " + e.schema); err != nil {
-			t.Fatalf("create schema (PostgreSQL at %s?): %v", pgURL(), err)
+			t.Fatalf("create schema (PostgreSQL at %s?): %v", dbtest.PGURL(), err)
 		}
 		t.Cleanup(func() {
 			admin.Exec("DROP SCHEMA " + e.schema + " CASCADE")
 			admin.Close()
 		})
-		dsn = pgURL() + "&search_path=" + e.schema
+		dsn = dbtest.PGURL() + "&search_path=" + e.schema
 	}
 	e.dsn = dsn
 	db, err := sql.Open(driver, dsn)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,18 +28,27 @@ import (
 // Drivers are the audit drivers the relay tests write through.
 var Drivers = []string{"audit-pgx", "audit-postgres", "audit-sqlite3", "audit-mysql"}
 
-// Selected reports whether SQLAUDIT_DRIVERS (unset: all) names driver.
+// known are the audit drivers SQLAUDIT_DRIVERS may name.
+var known = []string{"audit-postgres", "audit-pgx", "audit-sqlite3", "audit-sqlite", "audit-ncruces", "audit-mysql"}
+
+// Selected reports whether SQLAUDIT_DRIVERS (a comma-separated list of audit
+// drivers; unset: all) names driver. scripts/test.sh sets it to run the
+// PostgreSQL drivers alone on its second server. A name that is not an audit
+// driver stops the test binary, lest a typo select nothing and pass.
 func Selected(driver string) bool {
 	env := os.Getenv("SQLAUDIT_DRIVERS")
 	if env == "" {
 		return true
 	}
+	found := false
 	for _, d := range strings.Split(env, ",") {
-		if strings.TrimSpace(d) == driver {
-			return true
+		d = strings.TrimSpace(d)
+		if !slices.Contains(known, d) {
+			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (%s)", env, d, strings.Join(known, ", ")))
 		}
+		found = found || d == driver
 	}
-	return false
+	return found
 }
 
 // PGURL is the PostgreSQL server of the tests.

@@ -32,20 +32,6 @@ import (
 // drivers are the audit drivers every test runs on.
 var drivers = []string{"audit-pgx", "audit-postgres", "audit-sqlite3", "audit-mysql"}
 
-func mysqlServer() string {
-	if s := os.Getenv("SQLAUDIT_MYSQL_DSN"); s != "" {
-		return s
-	}
-	return "root@tcp(127.0.0.1:3306)/"
-}
-
-func pgURL() string {
-	if u := os.Getenv("SQLAUDIT_PG_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@localhost:5432/postgres?sslmode=disable"
-}
-
 var seq atomic.Int64
 
 // shop is one test's database with a scripted trail.
@@ -87,16 +73,16 @@ func openShop(t testing.TB, driver string) *shop {
 		dsn, plain = "file:"+filepath.Join(t.TempDir(), "shop.db")+"?_busy_timeout=10000&_foreign_keys=1", "sqlite3"
 	case "audit-mysql":
 		name := fmt.Sprintf("web_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
-		admin := mustOpen(t, "mysql", mysqlServer())
+		admin := mustOpen(t, "mysql", dbtest.MySQLServer())
 		mustExec(t, admin, "CREATE DATABASE "+name)
 		t.Cleanup(func() { admin.Exec("DROP DATABASE " + name) })
-		dsn, plain = mysqlServer()+name, "mysql"
+		dsn, plain = dbtest.MySQLServer()+name, "mysql"
 	default:
 		s.schema = fmt.Sprintf("web_%d_%d", time.Now().UnixNano()%1e9, seq.Add(1))
-		admin := mustOpen(t, "postgres", pgURL())
+		admin := mustOpen(t, "postgres", dbtest.PGURL())
 		mustExec(t, admin, "CREATE SCHEMA "+s.schema)
 		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + s.schema + " CASCADE") })
-		dsn, plain = pgURL()+"&search_path="+s.schema, "pgx"
+		dsn, plain = dbtest.PGURL()+"&search_path="+s.schema, "pgx"
 	}
 	s.db, s.plain = mustOpen(t, driver, dsn), mustOpen(t, plain, dsn)
 	cascade := " ON DELETE CASCADE"
