@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,31 +104,43 @@ func timeScope(s engine.SealSQL, from, to int64) (string, []driver.NamedValue) {
 // indexed holds the handles whose horizon indexes Final has asked for.
 var indexed sync.Map // *sql.DB → struct{}
 
-// finalIndexes creates, once per handle, the indexes of the sealing DDL (not
-// the seal table) that are missing: without them every Final scans the whole
-// trail. An index that exists is not created again: CREATE INDEX IF NOT
-// EXISTS still locks the table first, so it would wait for every open
-// writing transaction and hold the application's writers behind it. A
-// missing one is created once, with that wait. A failure (no right to
-// create an index) only makes Final slower.
+// finalIndexes creates, once per handle, the horizon indexes of the
+// sealing DDL that are missing (sealIndexes): without them every Final
+// scans the whole trail. A failure (no right to create an index) only makes
+// Final slower.
 func finalIndexes(ctx context.Context, db *sql.DB, c *conn, s engine.SealSQL) {
 	if _, done := indexed.LoadOrStore(db, struct{}{}); done {
 		return
 	}
+	if err := c.sealIndexes(ctx, s); err != nil {
+		c.c.log.Warn("sqlaudit: Final could not add the horizon index", "error", err)
+	}
+}
+
+// sealIndexes creates the indexes of the sealing DDL that are missing. An
+// index that exists is not created again: CREATE INDEX IF NOT EXISTS still
+// locks the audit table first, so it would wait for every open writing
+// transaction and hold the application's writers behind it. A missing one
+// is created once, with that wait.
+func (c *conn) sealIndexes(ctx context.Context, s engine.SealSQL) error {
 	var creates []string
 	for _, q := range s.DDL {
 		if strings.HasPrefix(q, "CREATE INDEX") {
 			creates = append(creates, q)
 		}
 	}
-	if len(creates) > 0 && s.Indexed != "" {
+	if len(creates) == 0 {
+		return nil
+	}
+	if s.Indexed != "" {
 		if rows, err := c.s.QueryAll(ctx, s.Indexed); err == nil && len(rows) == 1 && int(engine.AsInt(rows[0][0])) >= len(creates) {
-			return
+			return nil
 		}
 	}
 	for _, q := range creates {
 		if _, err := c.s.RawExec(ctx, q, nil); err != nil {
-			c.c.log.Warn("sqlaudit: Final could not add the horizon index", "sql", q, "error", err)
+			return fmt.Errorf("%s: %w", q, err)
 		}
 	}
+	return nil
 }

@@ -75,9 +75,15 @@ func (c *conn) seal(ctx context.Context) (Head, error) {
 	}
 	rows.Close()
 	for _, q := range s.DDL {
+		if strings.HasPrefix(q, "CREATE INDEX") {
+			continue // sealIndexes: only when missing, as it locks the audit table
+		}
 		if _, err := c.s.RawExec(ctx, q, nil); err != nil {
 			return Head{}, fmt.Errorf("sqlaudit: creating the seal table: %w", err)
 		}
+	}
+	if err := c.sealIndexes(ctx, s); err != nil {
+		return Head{}, fmt.Errorf("sqlaudit: creating the seal table's index on the audit table: %w", err)
 	}
 	var head Head
 	err = c.sealerTx(ctx, s, func() (err error) {

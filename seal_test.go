@@ -96,6 +96,44 @@ func TestSealExtendsTheChain(t *testing.T) {
 	})
 }
 
+// A seal does not wait for the application's open writing transactions:
+// the index it scans the trail by is created only when it is missing (CREATE
+// INDEX IF NOT EXISTS locks the audit table before it looks, so every Seal
+// waited for every open writer and held new writers behind it). The open
+// transaction's record is left for a later seal.
+func TestSealDoesNotWaitForAnOpenWriter(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, drv string) {
+		if isSQLite(drv) {
+			t.Skip("SQLite: one writer at a time, no index in its sealing DDL")
+		}
+		db, _ := mustOpen(t, drv)
+		seedAccounts(t, db)
+		ctx := context.Background()
+		first := mustSeal(t, db, 3) // creates the seal table and the index
+		open, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer open.Rollback()
+		if _, err := open.ExecContext(ctx, `UPDATE accounts SET note = 'open' WHERE id = 1`); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second) // fail, not hang
+		defer cancel()
+		head, err := sqlaudit.Seal(wctx, db)
+		if err != nil {
+			t.Fatalf("Seal while a writing transaction is open: %v", err)
+		}
+		if head.Seq != first.Seq {
+			t.Fatalf("Seal = %+v while the only new record's transaction is open; want the first head %+v", head, first)
+		}
+		if err := open.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		mustSeal(t, db, 4)
+	})
+}
+
 var sealThroughput = flag.Bool("seal-throughput", false, "measure 16 writers' throughput with and without a sealer (interleaved windows)")
 
 // TestSealingKeepsWriterThroughput measures 16 concurrent audited writers in
