@@ -3,6 +3,7 @@ package relay_test
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,11 +16,20 @@ import (
 	"github.com/sqlaudit/sqlaudit/relay"
 )
 
+var mysqlCuts = flag.Bool("relay-mysql-cuts", false, "TestRelayRidesOutTheDatabaseGoingAway on MariaDB too (it crashed MariaDB 10.11.19)")
+
 // TestRelayRidesOutTheDatabaseGoingAway: while audited writers write and
 // a relay streams, every connection to the database is cut again and
 // again (the server terminates them, as a restart or a failover does);
 // the relay retries and, at the end, the stream holds every committed
 // record once, in trail order. (SQLite has no server to lose.)
+//
+// On MariaDB the cuts are KILL CONNECTION storms, and MariaDB 10.11.19
+// crashed under them twice in full test runs (signal 6: a double free
+// closing a prepared statement; signal 11: in an audited INSERT … SELECT
+// NEXT VALUE FOR; both while the server logged a shutdown it was not
+// asked for), taking every other test on the server down with it: that
+// case runs only with -relay-mysql-cuts.
 func TestRelayRidesOutTheDatabaseGoingAway(t *testing.T) {
 	for _, tc := range []struct {
 		driver string
@@ -34,6 +44,9 @@ func TestRelayRidesOutTheDatabaseGoingAway(t *testing.T) {
 	} {
 		driver := tc.driver
 		t.Run(driver, func(t *testing.T) {
+			if driver == "audit-mysql" && !*mysqlCuts {
+				t.Skip("MariaDB crashed under KILL CONNECTION storms (see above): run with -relay-mysql-cuts")
+			}
 			d := dbtest.Open(t, driver)
 			mustExec(t, d, context.Background(), "CREATE TABLE acct (id INTEGER PRIMARY KEY, owner VARCHAR(20), bal INTEGER)")
 			nc := natstest.Start(t, 1)
