@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"expvar"
-	"maps"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 )
@@ -51,12 +51,22 @@ type TableStats struct {
 	LastQuery  string `json:"last_query,omitempty"`
 }
 
-// counters are the mutable Stats of a handle or of the process. A mutex
-// rather than atomics: each count also updates its table's entry, and a
-// snapshot must see the totals and the tables agree.
+// counters are the mutable Stats of a handle or of the process. Every
+// audited write counts here, so counting takes no lock: the totals and each
+// table's counts are atomics, the tables a sync.Map that is only written
+// the first time a table is counted. A snapshot taken while writes run may
+// see a write in its table's counts but not yet in the totals.
 type counters struct {
-	mu sync.Mutex
-	s  Stats
+	audited, withoutActor, refused, warned atomic.Int64
+	tables                                 sync.Map // name → *tableCounters
+}
+
+// tableCounters are one table's counters; the last reason and statement
+// are kept under mu (refused and warned writes only).
+type tableCounters struct {
+	audited, withoutActor, refused, warned atomic.Int64
+	mu                                     sync.Mutex
+	lastReason, lastQuery                  string
 }
 
 // processCounters sum every handle's counters.
@@ -78,46 +88,55 @@ const (
 // add counts one write with outcome o: once in the totals, once for each
 // table it wrote (as recorded).
 func (cs *counters) add(o outcome, tables []string, noActor bool, reason, query string) {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if cs.s.Tables == nil {
-		cs.s.Tables = map[string]TableStats{}
-	}
-	bump(&cs.s.Audited, &cs.s.WithoutActor, &cs.s.Refused, &cs.s.Warned, o, noActor)
+	bump(&cs.audited, &cs.withoutActor, &cs.refused, &cs.warned, o, noActor)
 	for _, table := range tables {
-		t := cs.s.Tables[table]
-		bump(&t.Audited, &t.WithoutActor, &t.Refused, &t.Warned, o, noActor)
+		t := cs.table(table)
+		bump(&t.audited, &t.withoutActor, &t.refused, &t.warned, o, noActor)
 		if o != audited {
-			t.LastReason, t.LastQuery = reason, query
+			t.mu.Lock()
+			t.lastReason, t.lastQuery = reason, query
+			t.mu.Unlock()
 		}
-		cs.s.Tables[table] = t
 	}
 }
 
+// table is the counters of one table, made on its first count.
+func (cs *counters) table(name string) *tableCounters {
+	if t, ok := cs.tables.Load(name); ok {
+		return t.(*tableCounters)
+	}
+	t, _ := cs.tables.LoadOrStore(name, &tableCounters{})
+	return t.(*tableCounters)
+}
+
 // bump adds one to the counter of outcome o.
-func bump(aud, noAct, ref, warn *int64, o outcome, noActor bool) {
+func bump(aud, noAct, ref, warn *atomic.Int64, o outcome, noActor bool) {
 	switch o {
 	case audited:
-		*aud++
+		aud.Add(1)
 		if noActor {
-			*noAct++
+			noAct.Add(1)
 		}
 	case refused:
-		*ref++
+		ref.Add(1)
 	case warned:
-		*warn++
+		warn.Add(1)
 	}
 }
 
 // snapshot is a copy of the counters.
 func (cs *counters) snapshot() Stats {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	s := cs.s
-	s.Tables = maps.Clone(cs.s.Tables)
-	if s.Tables == nil {
-		s.Tables = map[string]TableStats{}
-	}
+	s := Stats{Audited: cs.audited.Load(), WithoutActor: cs.withoutActor.Load(), Refused: cs.refused.Load(),
+		Warned: cs.warned.Load(), Tables: map[string]TableStats{}}
+	cs.tables.Range(func(k, v any) bool {
+		t := v.(*tableCounters)
+		t.mu.Lock()
+		reason, query := t.lastReason, t.lastQuery
+		t.mu.Unlock()
+		s.Tables[k.(string)] = TableStats{Audited: t.audited.Load(), WithoutActor: t.withoutActor.Load(),
+			Refused: t.refused.Load(), Warned: t.warned.Load(), LastReason: reason, LastQuery: query}
+		return true
+	})
 	return s
 }
 
