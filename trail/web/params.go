@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -92,45 +91,15 @@ func (f filterForm) filter(now time.Time) (trail.Filter, error) {
 	return out, nil
 }
 
-// relative is a time ago: 15m, 2h, 7d, 2w (or any Go duration).
-var relative = regexp.MustCompile(`^(\d+)\s*(d|w)$`)
-
-// timeLayouts are the absolute forms; without a zone they are UTC, as the
-// viewer shows every time.
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04", "2006-01-02"}
-
-// parseWhen reads a time parameter: absolute (UTC unless it names a zone)
-// or relative to now.
+// parseWhen reads a time parameter as the sqlaudit command reads one
+// (trail.ParseTime: absolute, UTC unless it names a zone, or a time ago);
+// a bad one is a 400 naming the parameter.
 func parseWhen(name, s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	day := now.UTC().Truncate(24 * time.Hour)
-	switch strings.ToLower(s) {
-	case "":
-		return time.Time{}, nil
-	case "now":
-		return now, nil
-	case "today":
-		return day, nil
-	case "yesterday":
-		return day.Add(-24 * time.Hour), nil
+	t, err := trail.ParseTime(s, now)
+	if err != nil {
+		return time.Time{}, errorf(http.StatusBadRequest, "bad %s %q: use 2025-05-01T12:00:00Z, 2025-05-01 12:00 (UTC), 2025-05-01, or a time ago: 15m, 2h, 7d, 2w, today, yesterday", name, s)
 	}
-	if m := relative.FindStringSubmatch(strings.ToLower(s)); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err == nil && n < 100000 {
-			days := map[string]int{"d": 1, "w": 7}[m[2]] * n
-			return now.AddDate(0, 0, -days), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return now.Add(-d), nil
-	}
-	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, errorf(http.StatusBadRequest,
-		"bad %s %q: use 2025-05-01T12:00:00Z, 2025-05-01 12:00 (UTC), 2025-05-01, or a time ago: 15m, 2h, 7d, 2w, today, yesterday", name, s)
+	return t, nil
 }
 
 // parseID reads a positive id parameter.
