@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 )
 
 // ccPGDrivers are the audit drivers whose concurrency the tests prove; SQLite
 // has no concurrent writers.
-var ccPGDrivers = selectedDrivers("audit-postgres", "audit-pgx")
+var ccPGDrivers = dbtest.Selection("audit-postgres", "audit-pgx")
 
 func ccForEachPGDriver(t *testing.T, f func(t *testing.T, drv string)) {
 	for _, drv := range ccPGDrivers {

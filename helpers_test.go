@@ -27,52 +27,19 @@ import (
 	_ "github.com/sqlaudit/sqlaudit/auditpgx"
 	_ "github.com/sqlaudit/sqlaudit/auditpq"
 	_ "github.com/sqlaudit/sqlaudit/auditsqlite3"
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 	"github.com/sqlaudit/sqlaudit/internal/oracle"
 )
 
 // auditDrivers are the registered audit drivers every end-to-end test runs on
-// (those SQLAUDIT_DRIVERS selects, see selectedDrivers).
-var auditDrivers = selectedDrivers("audit-postgres", "audit-pgx", "audit-sqlite3", "audit-sqlite", "audit-mysql")
+// (those SQLAUDIT_DRIVERS selects, see dbtest.Selected).
+var auditDrivers = dbtest.Selection("audit-postgres", "audit-pgx", "audit-sqlite3", "audit-sqlite", "audit-mysql")
 
 // sqliteDrivers are the SQLite audit drivers the SQLite tests run on:
 // mattn/go-sqlite3 (cgo), modernc.org/sqlite and, in a test binary built
 // with the tag sqlaudit_ncruces (scripts/test.sh does), ncruces/go-sqlite3
 // (sqlite_ncruces_test.go).
-var sqliteDrivers = selectedDrivers("audit-sqlite3", "audit-sqlite")
-
-// knownDrivers are the audit drivers SQLAUDIT_DRIVERS may name.
-var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-sqlite": true, "audit-ncruces": true, "audit-mysql": true}
-
-// selectedDrivers is those of drivers that SQLAUDIT_DRIVERS (a comma-separated
-// list of audit drivers) selects, or all of them if it is unset.
-// scripts/test.sh sets it to run the PostgreSQL drivers alone on its second
-// server; a name that is not an audit driver stops the test binary, lest a typo
-// select nothing and pass.
-func selectedDrivers(drivers ...string) []string {
-	var out []string
-	for _, d := range drivers {
-		if driverSelected(d) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func driverSelected(driver string) bool {
-	env := os.Getenv("SQLAUDIT_DRIVERS")
-	if env == "" {
-		return true
-	}
-	found := false
-	for _, d := range strings.Split(env, ",") {
-		d = strings.TrimSpace(d)
-		if !knownDrivers[d] {
-			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-sqlite, audit-ncruces, audit-mysql)", env, d))
-		}
-		found = found || d == driver
-	}
-	return found
-}
+var sqliteDrivers = dbtest.Selection("audit-sqlite3", "audit-sqlite")
 
 // plainDriver is the underlying driver of each audit driver.
 var plainDriver = map[string]string{"audit-postgres": "postgres", "audit-pgx": "pgx", "audit-sqlite3": "sqlite3", "audit-sqlite": "sqlite", "audit-ncruces": "sqlite3-ncruces", "audit-mysql": "mysql"}
@@ -192,7 +159,7 @@ type testDB struct {
 // (opened with dsnParams appended, e.g. "audit_table=x") and the testDB.
 func mustOpen(t testing.TB, driverName string, dsnParams ...string) (*sql.DB, *testDB) {
 	t.Helper()
-	if !driverSelected(driverName) {
+	if !dbtest.Selected(driverName) {
 		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", driverName, os.Getenv("SQLAUDIT_DRIVERS"))
 	}
 	td := &testDB{driver: driverName}

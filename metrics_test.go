@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 )
 
 // TestMetricsCountWritesByOutcome: through RegisterMetrics, a real SDK
@@ -26,7 +27,7 @@ func TestMetricsCountWritesByOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Unregister()
-	for _, drv := range selectedDrivers("audit-pgx", "audit-sqlite3", "audit-mysql") {
+	for _, drv := range dbtest.Selection("audit-pgx", "audit-sqlite3", "audit-mysql") {
 		t.Run(drv, func(t *testing.T) {
 			cv := openCoverage(t, drv)
 			before := collect(t, reader)

@@ -11,10 +11,11 @@ import (
 	"testing"
 
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 )
 
 // pgDrivers are the audit drivers on PostgreSQL.
-var pgDrivers = selectedDrivers("audit-postgres", "audit-pgx")
+var pgDrivers = dbtest.Selection("audit-postgres", "audit-pgx")
 
 func forEachPGDriver(t *testing.T, f func(t *testing.T, drv string)) {
 	for _, drv := range pgDrivers {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 )
 
 // syncBuffer is a log destination for concurrent writers.
@@ -79,7 +80,7 @@ func TestTamperMessagesNameOnlyWhatIsKnown(t *testing.T) {
 // rows under one transaction (MariaDB took the transaction's session
 // variable, not yet created, for NULL throughout that statement).
 func TestMySQLFirstWriteOfAConnectionIsOneTransaction(t *testing.T) {
-	if !driverSelected("audit-mysql") {
+	if !dbtest.Selected("audit-mysql") {
 		t.Skip("audit-mysql is not among SQLAUDIT_DRIVERS")
 	}
 	_, td := mustOpen(t, "audit-mysql")

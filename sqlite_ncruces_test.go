@@ -17,12 +17,13 @@ import (
 	ncdriver "github.com/ncruces/go-sqlite3/driver"
 
 	"github.com/sqlaudit/sqlaudit/auditncruces"
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 )
 
 func init() {
 	sql.Register("sqlite3-ncruces", &ncdriver.SQLite{})
 	openNcruces = auditncruces.Open
-	if driverSelected("audit-ncruces") {
+	if dbtest.Selected("audit-ncruces") {
 		auditDrivers = append(auditDrivers, "audit-ncruces")
 		sqliteDrivers = append(sqliteDrivers, "audit-ncruces")
 	}

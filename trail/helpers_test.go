@@ -22,20 +22,8 @@ import (
 )
 
 // drivers are the audit drivers every test runs on (those SQLAUDIT_DRIVERS
-// selects, see selectedDrivers).
-var drivers = selectedDrivers("audit-pgx", "audit-sqlite3", "audit-mysql")
-
-// selectedDrivers is those of list that SQLAUDIT_DRIVERS selects (see
-// dbtest.Selected).
-func selectedDrivers(list ...string) []string {
-	var out []string
-	for _, d := range list {
-		if dbtest.Selected(d) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
+// selects, see dbtest.Selected).
+var drivers = dbtest.Selection("audit-pgx", "audit-sqlite3", "audit-mysql")
 
 var seq atomic.Int64
 

@@ -17,6 +17,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/lib/pq"
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -81,29 +82,6 @@ var seq atomic.Int64
 // shopDriver is the audit driver of each kind of shop.
 var shopDriver = map[string]string{"sqlite": "audit-sqlite3", "mysql": "audit-mysql", "postgres": "audit-pgx"}
 
-// knownDrivers are the audit drivers SQLAUDIT_DRIVERS may name.
-var knownDrivers = map[string]bool{"audit-postgres": true, "audit-pgx": true, "audit-sqlite3": true, "audit-mysql": true}
-
-// driverSelected tells whether SQLAUDIT_DRIVERS (a comma-separated list of
-// audit drivers; unset: all) selects driver. scripts/test.sh sets it to run
-// the PostgreSQL drivers alone on its second server; a name that is not an
-// audit driver stops the test binary, lest a typo select nothing and pass.
-func driverSelected(driver string) bool {
-	env := os.Getenv("SQLAUDIT_DRIVERS")
-	if env == "" {
-		return true
-	}
-	found := false
-	for _, d := range strings.Split(env, ",") {
-		d = strings.TrimSpace(d)
-		if !knownDrivers[d] {
-			panic(fmt.Sprintf("SQLAUDIT_DRIVERS=%q: %q is not an audit driver (audit-postgres, audit-pgx, audit-sqlite3, audit-mysql)", env, d))
-		}
-		found = found || d == driver
-	}
-	return found
-}
-
 // shop is a database with a scripted history, made through the audit driver.
 type shop struct {
 	dsn    string
@@ -123,7 +101,7 @@ func (s *shop) tbl(name string) string {
 
 func newShop(t *testing.T, kind string) *shop {
 	t.Helper()
-	if !driverSelected(shopDriver[kind]) {
+	if !dbtest.Selected(shopDriver[kind]) {
 		t.Skipf("%s is not among SQLAUDIT_DRIVERS=%s", shopDriver[kind], os.Getenv("SQLAUDIT_DRIVERS"))
 	}
 	s := &shop{dsn: filepath.Join(t.TempDir(), "shop.db")}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sqlaudit/sqlaudit/internal/dbtest"
 	"github.com/sqlaudit/sqlaudit/internal/natstest"
 )
 
@@ -15,7 +16,7 @@ import (
 // a second relay --once adds nothing, gather --once writes it into a
 // central store that log and history read with --source.
 func TestRelayAndGatherCommands(t *testing.T) {
-	if !driverSelected("audit-sqlite3") || !driverSelected("audit-pgx") {
+	if !dbtest.Selected("audit-sqlite3") || !dbtest.Selected("audit-pgx") {
 		t.Skip("needs audit-sqlite3 and audit-pgx")
 	}
 	nc := natstest.Start(t, 1)

@@ -51,6 +51,17 @@ func Selected(driver string) bool {
 	return found
 }
 
+// Selection is those of drivers that SQLAUDIT_DRIVERS selects (Selected).
+func Selection(drivers ...string) []string {
+	var out []string
+	for _, d := range drivers {
+		if Selected(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // PGURL is the PostgreSQL server of the tests.
 func PGURL() string {
 	if u := os.Getenv("SQLAUDIT_PG_URL"); u != "" {
