@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sqlaudit/sqlaudit/internal/retry"
 )
 
 // Options configure Run; all have defaults.
@@ -67,33 +69,7 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, central *sql.DB, js jetstream.JetStream, opts Options) error {
 	opts.defaults()
 	g := &gatherer{db: central, js: js, opts: opts, log: opts.Logger.With("consumer", opts.Consumer, "stream", opts.Stream), last: time.Now()}
-	var failing time.Time
-	delay := 100 * time.Millisecond
-	for {
-		done, err := g.session(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err == nil && done:
-			return nil
-		case err == nil:
-			failing, delay = time.Time{}, 100*time.Millisecond
-			continue
-		}
-		if failing.IsZero() {
-			failing = time.Now()
-		}
-		if opts.GiveUp > 0 && time.Since(failing) > opts.GiveUp {
-			return fmt.Errorf("gather: giving up after %s of failures: %w", opts.GiveUp.Round(time.Second), err)
-		}
-		g.log.Warn("gather failed: retrying", "error", err, "in", delay)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 10*time.Second)
-	}
+	return retry.Loop(ctx, "gather", opts.GiveUp, g.log, g.session, nil)
 }
 
 type gatherer struct {

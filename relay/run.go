@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sqlaudit/sqlaudit"
+	"github.com/sqlaudit/sqlaudit/internal/retry"
 	"github.com/sqlaudit/sqlaudit/trail"
 )
 
@@ -46,37 +47,10 @@ func newRelay(db *sql.DB, js jetstream.JetStream, opts Options) (*relay, error) 
 // run is Run's loop: hold the lease, resume from the stream, pump; on a
 // failure back off and start again from the stream's position.
 func (r *relay) run(ctx context.Context) error {
-	var failing time.Time // when the current run of failures began
-	delay := 100 * time.Millisecond
-	for {
-		done, err := r.session(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err == nil && done:
-			return nil
-		case err == nil:
-			failing, delay = time.Time{}, 100*time.Millisecond
-			continue
-		}
+	return retry.Loop(ctx, "relay", r.opts.GiveUp, r.log, r.session, func(err error) bool {
 		var p errPermanent
-		if errors.As(err, &p) {
-			return err
-		}
-		if failing.IsZero() {
-			failing = time.Now()
-		}
-		if r.opts.GiveUp > 0 && time.Since(failing) > r.opts.GiveUp {
-			return fmt.Errorf("relay: giving up after %s of failures: %w", r.opts.GiveUp.Round(time.Second), err)
-		}
-		r.log.Warn("relay failed: retrying", "error", err, "in", delay)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 10*time.Second)
-	}
+		return errors.As(err, &p)
+	})
 }
 
 // session holds the lease and pumps records until an error, a lost lease
