@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"database/sql/driver"
+	"encoding/json"
 
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
 )
@@ -33,4 +35,30 @@ func (s *Session) Describe(ctx context.Context, ref sqlstmt.TableRef) (*TableInf
 		return nil, err
 	}
 	return t, s.applyOptions(ctx, ref, t)
+}
+
+// ListTables runs q, a query of (schema, name) rows, with the schemas as
+// one JSON array text argument, given copies times (for dialects whose
+// placeholders are positional and q names the array more than once).
+func ListTables(ctx context.Context, s *Session, q string, schemas []string, copies int) ([]sqlstmt.TableRef, error) {
+	if schemas == nil {
+		schemas = []string{}
+	}
+	b, err := json.Marshal(schemas)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]driver.Value, copies)
+	for i := range args {
+		args[i] = string(b)
+	}
+	rows, err := s.QueryAll(ctx, q, Named(args...)...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sqlstmt.TableRef, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, sqlstmt.TableRef{Schema: AsString(r[0]), Name: AsString(r[1])})
+	}
+	return out, nil
 }

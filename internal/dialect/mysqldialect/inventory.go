@@ -2,7 +2,6 @@ package mysqldialect
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
 	"github.com/sqlaudit/sqlaudit/internal/sqlstmt"
@@ -19,22 +18,7 @@ ORDER BY TABLE_SCHEMA, TABLE_NAME`
 
 // Tables lists the tables of schemas (engine.Inventory).
 func (Dialect) Tables(ctx context.Context, s *engine.Session, schemas []string) ([]sqlstmt.TableRef, error) {
-	if schemas == nil {
-		schemas = []string{}
-	}
-	b, err := json.Marshal(schemas)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.QueryAll(ctx, mysqlTablesQuery, engine.Named(string(b), string(b))...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]sqlstmt.TableRef, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, sqlstmt.TableRef{Schema: engine.AsString(r[0]), Name: engine.AsString(r[1])})
-	}
-	return out, nil
+	return engine.ListTables(ctx, s, mysqlTablesQuery, schemas, 2)
 }
 
 // RecordedAt compares occurred_at with the Unix time (seconds with

@@ -2,7 +2,6 @@ package pgdialect
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
@@ -21,28 +20,8 @@ ORDER BY 1, 2`
 
 // Tables lists the tables of schemas (engine.Inventory).
 func (Dialect) Tables(ctx context.Context, s *engine.Session, schemas []string) ([]sqlstmt.TableRef, error) {
-	return listTables(ctx, s, pgTablesQuery, schemas)
+	return engine.ListTables(ctx, s, pgTablesQuery, schemas, 1)
 }
 
 // RecordedAt compares occurred_at with the timestamptz argument n.
 func (Dialect) RecordedAt(op string, n int) string { return fmt.Sprintf("a.occurred_at %s $%d", op, n) }
-
-// listTables runs q with the schemas as a JSON array.
-func listTables(ctx context.Context, s *engine.Session, q string, schemas []string) ([]sqlstmt.TableRef, error) {
-	if schemas == nil {
-		schemas = []string{}
-	}
-	names, err := json.Marshal(schemas)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.QueryAll(ctx, q, engine.Named(string(names))...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]sqlstmt.TableRef, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, sqlstmt.TableRef{Schema: engine.AsString(r[0]), Name: engine.AsString(r[1])})
-	}
-	return out, nil
-}

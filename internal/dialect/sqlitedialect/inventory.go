@@ -2,7 +2,6 @@ package sqlitedialect
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/sqlaudit/sqlaudit/internal/engine"
@@ -20,22 +19,7 @@ ORDER BY CASE schema WHEN 'main' THEN 0 ELSE 1 END, schema, name`
 
 // Tables lists the tables of schemas (engine.Inventory).
 func (Dialect) Tables(ctx context.Context, s *engine.Session, schemas []string) ([]sqlstmt.TableRef, error) {
-	if schemas == nil {
-		schemas = []string{}
-	}
-	names, err := json.Marshal(schemas)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.QueryAll(ctx, liteTablesQuery, engine.Named(string(names))...)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]sqlstmt.TableRef, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, sqlstmt.TableRef{Schema: engine.AsString(r[0]), Name: engine.AsString(r[1])})
-	}
-	return out, nil
+	return engine.ListTables(ctx, s, liteTablesQuery, schemas, 1)
 }
 
 // RecordedAt compares occurred_at (ISO-8601 UTC text, which orders as
